@@ -1,0 +1,44 @@
+"""BM25 (bm25s) over the same chunks as the dense index, with Bedside's tokenizer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from retrieval.tokenize import tokenize
+
+
+class BM25Index:
+    def __init__(self, model: bm25s.BM25, size: int) -> None:
+        self._model = model
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        model = bm25s.BM25(k1=k1, b=b)
+        # An empty token list would make bm25s fail; such a chunk simply never matches.
+        model.index([tokenize(t) or [""] for t in texts], show_progress=False)
+        return cls(model, len(texts))
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        tokens = [t for t in tokenize(query) if t in self._model.vocab_dict]
+        if not tokens or self.size == 0 or k <= 0:
+            return []
+        scores = self._model.get_scores(tokens)
+        k = min(k, self.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
+
+    def save(self, path: Path) -> None:
+        self._model.save(str(path), show_progress=False)
+
+    @classmethod
+    def load(cls, path: Path, size: int) -> BM25Index:
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        model = bm25s.BM25.load(str(path), mmap=False, show_progress=False)
+        return cls(model, size)

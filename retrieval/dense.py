@@ -1,0 +1,77 @@
+"""FAISS inner-product index over unit vectors. Raw FAISS ids (row positions) and
+distances stay in here; callers get (row, score) pairs with higher = better."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import faiss
+import numpy as np
+
+DenseKind = Literal["auto", "flat", "hnsw", "ivf"]
+
+
+def choose_kind(kind: DenseKind, n: int, hnsw_threshold: int) -> str:
+    if kind != "auto":
+        return kind
+    return "hnsw" if n >= hnsw_threshold else "flat"
+
+
+class DenseIndex:
+    def __init__(self, index: faiss.Index, kind: str) -> None:
+        self._index = index
+        self.kind = kind
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: DenseKind = "auto", hnsw_threshold: int = 250_000) -> DenseIndex:
+        n, dim = vectors.shape
+        chosen = choose_kind(kind, n, hnsw_threshold)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        index: faiss.Index
+        if chosen == "flat":
+            index = faiss.IndexFlatIP(dim)
+        elif chosen == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = 128
+        elif chosen == "ivf":
+            nlist = max(1, min(4 * int(math.sqrt(n)), n // 39 or 1))
+            quantizer = faiss.IndexFlatIP(dim)
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors)
+            index.nprobe = min(nlist, 16)
+        else:
+            raise ValueError(f"unknown dense index kind {chosen!r}")
+        if n:
+            index.add(vectors)
+        return cls(index, chosen)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.size == 0 or k <= 0:
+            return []
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, rows = self._index.search(q, min(k, self.size))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, kind: str) -> DenseIndex:
+        index = faiss.read_index(str(path))
+        if kind == "hnsw":
+            faiss.downcast_index(index).hnsw.efSearch = 128
+        elif kind == "ivf":
+            ivf = faiss.extract_index_ivf(index)
+            ivf.nprobe = min(ivf.nlist, 16)
+        return cls(index, kind)

@@ -1,0 +1,282 @@
+"""The index on disk: FAISS file, BM25, chunk and document stores, and a manifest.
+
+A build writes into a temporary sibling directory and renames it into place, so a build
+killed half-way leaves the previous index untouched. Loading checks the manifest against
+the files and the embedder, and refuses (IndexStoreError) rather than serve a mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from corpus.chunking import ChunkingSettings, chunk_documents
+from corpus.errors import IndexStoreError, StaleIndexError
+from corpus.types import Chunk, Document, DocumentInfo
+from retrieval.bm25 import BM25Index
+from retrieval.dense import DenseIndex
+from retrieval.embedders import Embedder
+from retrieval.settings import RetrievalSettings
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+DOCUMENTS = "documents.jsonl"
+DENSE = "dense.faiss"
+BM25_DIR = "bm25"
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def bedside_version() -> str:
+    try:
+        return version("bedside")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class Counts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: int
+    chunks: int
+
+
+class IndexManifest(BaseModel):
+    """What an index was built from; stamped on every answer and eval report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: int
+    bedside_version: str
+    created_at: datetime
+    embedder_id: str
+    embedder_dim: int
+    chunking: ChunkingSettings
+    dense_kind: str
+    corpus_hash: str
+    sources: list[str]
+    counts: Counts
+    file_sizes: dict[str, int]
+
+    def digest(self) -> str:
+        """Short hash identifying this exact index."""
+        blob = self.model_dump_json(exclude={"created_at", "file_sizes"}).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def corpus_hash(documents: Sequence[Document], chunking: ChunkingSettings) -> str:
+    """Content hash of the documents (text and citation data) and the chunking settings."""
+    h = hashlib.sha256(chunking.model_dump_json().encode())
+    for doc in sorted(documents, key=lambda d: d.id):
+        record = [doc.id, doc.title, doc.source_type, doc.organization, doc.year, doc.url,
+                  doc.section, doc.review_status, hashlib.sha256(doc.text.encode()).hexdigest()]
+        h.update(json.dumps(record, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def index_text(doc: DocumentInfo | Document, chunk: Chunk) -> str:
+    """The text both retrievers see: the document title gives a chunk its topic."""
+    return f"{doc.title}\n{chunk.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedIndex:
+    path: Path
+    manifest: IndexManifest
+    chunks: list[Chunk]
+    docs: dict[str, DocumentInfo]
+    dense: DenseIndex
+    bm25: BM25Index
+
+
+# ---------------------------------------------------------------- build
+
+def embed_all(embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Progress | None) -> np.ndarray:
+    """Embed in length-sorted blocks (as sentence-transformers does within one call) so
+    padding stays small, reporting progress per block; rows come back in input order."""
+    n = len(texts)
+    out = np.zeros((n, embedder.dim), dtype=np.float32)
+    order = sorted(range(n), key=lambda i: -len(texts[i]))
+    block = max(batch_size * 16, 1)
+    for lo in range(0, n, block):
+        rows = order[lo : lo + block]
+        out[rows] = embedder.embed([texts[i] for i in rows], batch_size=batch_size)
+        if progress:
+            progress("embedding", min(lo + block, n), n)
+    return out
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _tmp_sibling(final: Path, tag: str) -> Path:
+    return final.with_name(f".{final.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _clean_abandoned(final: Path) -> None:
+    """Remove temporary build dirs left by builds whose process is gone."""
+    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+        try:
+            pid = int(tmp.name.split("-")[1])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        old = _tmp_sibling(final, "old")
+        os.rename(final, old)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(
+    documents: Sequence[Document],
+    index_dir: Path,
+    *,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    retrieval: RetrievalSettings,
+    sources: Sequence[str],
+    progress: Progress | None = None,
+) -> IndexManifest:
+    """Chunk, embed and index ``documents`` into ``index_dir`` (replaced atomically)."""
+    if not documents:
+        raise IndexStoreError("no documents to index: every source was empty or unreadable")
+    index_dir = index_dir.expanduser().resolve()
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    _clean_abandoned(index_dir)
+    chunks = chunk_documents(documents, chunking)
+    by_id = {d.id: d for d in documents}
+    texts = [index_text(by_id[c.doc_id], c) for c in chunks]
+    if progress:
+        progress("chunking", len(chunks), len(chunks))
+    vectors = embed_all(embedder, texts, retrieval.batch_size, progress)
+    dense = DenseIndex.build(vectors, retrieval.dense_index, retrieval.hnsw_threshold)
+    if progress:
+        progress("bm25", 0, 1)
+    bm25 = BM25Index.build(texts)
+    if progress:
+        progress("bm25", 1, 1)
+
+    tmp = _tmp_sibling(index_dir, "tmp")
+    tmp.mkdir()
+    try:
+        dense.save(tmp / DENSE)
+        bm25.save(tmp / BM25_DIR)
+        _write_jsonl(tmp / CHUNKS, [
+            {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+             "section_path": list(c.section_path), "text": c.text} for c in chunks
+        ])
+        _write_jsonl(tmp / DOCUMENTS, [asdict(DocumentInfo.of(d)) for d in documents])
+        sizes = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION,
+            bedside_version=bedside_version(),
+            created_at=datetime.now(UTC),
+            embedder_id=embedder.id,
+            embedder_dim=embedder.dim,
+            chunking=chunking,
+            dense_kind=dense.kind,
+            corpus_hash=corpus_hash(documents, chunking),
+            sources=[str(s) for s in sources],
+            counts=Counts(documents=len(documents), chunks=len(chunks)),
+            file_sizes=sizes,
+        )
+        (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        _swap_into_place(tmp, index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+# ---------------------------------------------------------------- load
+
+def _recover(index_dir: Path) -> None:
+    """If a swap was interrupted between its two renames, put the old index back."""
+    if index_dir.exists():
+        return
+    olds = sorted(index_dir.parent.glob(f".{index_dir.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds:
+        os.rename(olds[-1], index_dir)
+
+
+def read_manifest(index_dir: Path) -> IndexManifest:
+    index_dir = index_dir.expanduser()
+    _recover(index_dir)
+    path = index_dir / MANIFEST
+    if not index_dir.is_dir():
+        raise IndexStoreError(f"no index at {index_dir}: build one with `bedside index --index-dir {index_dir}`")
+    if not path.is_file():
+        raise IndexStoreError(f"{path} is missing: the index is incomplete; rebuild it with `bedside index`")
+    try:
+        manifest = IndexManifest.model_validate_json(path.read_bytes())
+    except (ValidationError, ValueError) as exc:
+        raise IndexStoreError(f"{path} is corrupt ({str(exc).splitlines()[0]}); rebuild it with `bedside index`") from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise StaleIndexError(
+            f"{index_dir} has index format {manifest.format_version}, this Bedside reads {FORMAT_VERSION}; rebuild it"
+        )
+    for name, size in manifest.file_sizes.items():
+        f = index_dir / name
+        if not f.is_file() or f.stat().st_size != size:
+            raise IndexStoreError(f"{f} is missing or has the wrong size; rebuild the index with `bedside index`")
+    return manifest
+
+
+def check_embedder(manifest: IndexManifest, embedder: Embedder, where: Path) -> None:
+    if manifest.embedder_id != embedder.id or manifest.embedder_dim != embedder.dim:
+        raise StaleIndexError(
+            f"index {where} was built with embedder {manifest.embedder_id} ({manifest.embedder_dim}d) "
+            f"but the settings use {embedder.id} ({embedder.dim}d); rebuild it with `bedside index`"
+        )
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
+    """Load and verify an index; raises IndexStoreError/StaleIndexError with what to do."""
+    index_dir = index_dir.expanduser().resolve()
+    manifest = read_manifest(index_dir)
+    if embedder is not None:
+        check_embedder(manifest, embedder, index_dir)
+    try:
+        chunks = [
+            Chunk(r["id"], r["doc_id"], r["text"], r["start"], r["end"], tuple(r["section_path"]))
+            for r in _read_jsonl(index_dir / CHUNKS)
+        ]
+        docs = {r["id"]: DocumentInfo(**r) for r in _read_jsonl(index_dir / DOCUMENTS)}
+        dense = DenseIndex.load(index_dir / DENSE, manifest.dense_kind)
+        bm25 = BM25Index.load(index_dir / BM25_DIR, len(chunks))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexStoreError(f"index at {index_dir} cannot be read ({exc}); rebuild it with `bedside index`") from exc
+    if not (len(chunks) == dense.size == manifest.counts.chunks and len(docs) == manifest.counts.documents):
+        raise IndexStoreError(
+            f"index at {index_dir} is inconsistent (manifest {manifest.counts.chunks} chunks, "
+            f"store {len(chunks)}, dense {dense.size}); rebuild it with `bedside index`"
+        )
+    return LoadedIndex(index_dir, manifest, chunks, docs, dense, bm25)

@@ -1,0 +1,157 @@
+"""The ``bedside`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import BedsideError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>9}", unit=" chunks" if stage == "embedding" else "",
+                                     file=sys.stderr, leave=True, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from assistant.settings import load_settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    if getattr(args, "source", None):
+        overrides["sources"] = list(args.source)
+    return load_settings(args.preset, **overrides)
+
+
+def _print_problems(problems: Sequence[Any], limit: int = 20) -> None:
+    for problem in problems[:limit]:
+        print(f"bedside: skipped {problem}", file=sys.stderr)
+    if len(problems) > limit:
+        print(f"bedside: ... and {len(problems) - limit} more problems", file=sys.stderr)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from retrieval.embedders import get_embedder
+    from retrieval.indexing import build_from_sources
+
+    settings = _settings(args)
+    index_dir = settings.resolved_index_dir
+    print(f"bedside: indexing {', '.join(settings.sources)} into {index_dir}", file=sys.stderr)
+    report = build_from_sources(
+        settings.sources, index_dir, embedder=get_embedder(settings.retrieval.embedder),
+        chunking=settings.corpus, retrieval=settings.retrieval, progress=_progress_bar(),
+    )
+    _print_problems(report.problems)
+    m = report.manifest
+    print(f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
+          f"({m.embedder_id}, {m.dense_kind} + BM25) in {index_dir}; "
+          f"{len(report.problems)} problem(s); index {m.digest()}")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.questions import clean_question
+    from retrieval.embedders import get_embedder
+    from retrieval.hybrid import HybridRetriever
+    from retrieval.indexing import ensure_index
+    from retrieval.store import open_index
+
+    settings = _settings(args)
+    question = clean_question(args.question, settings.assistant.max_question_chars)
+    embedder = get_embedder(settings.retrieval.embedder)
+    index_dir = settings.resolved_index_dir
+    if args.index_dir and not args.source:
+        pass  # an explicit index is served as built, after verification
+    else:
+        report = ensure_index(settings.sources, index_dir, embedder=embedder, chunking=settings.corpus,
+                              retrieval=settings.retrieval, progress=_progress_bar())
+        if report.built:
+            print(f"bedside: built the index ({report.reason})", file=sys.stderr)
+            _print_problems(report.problems)
+    index = open_index(index_dir, embedder)
+    retriever = HybridRetriever(index, embedder, settings.retrieval)
+    k = args.k or settings.retrieval.k
+    passages = retriever.search(question, k=k, mode=args.mode)
+    if args.json:
+        out = {
+            "question": question,
+            "mode": args.mode,
+            "k": k,
+            "index": {"path": str(index.path), "digest": index.manifest.digest(),
+                      "corpus_hash": index.manifest.corpus_hash, "embedder": index.manifest.embedder_id},
+            "settings_digest": settings.digest(),
+            "passages": [p.to_json() for p in passages],
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not passages:
+        print("No passage matched the question.")
+    for p in passages:
+        meta = " · ".join(str(x) for x in (p.doc.organization, p.doc.year, " > ".join(p.chunk.section_path) or p.doc.section) if x)
+        print(f"{p.rank}. {p.doc.title}  [score {p.score:.4f}]")
+        if meta:
+            print(f"   {meta}")
+        print(f"   {p.chunk.id}")
+        body = " ".join(p.chunk.text.split())
+        print(textwrap.indent(textwrap.fill(body[:600] + ("…" if len(body) > 600 else ""), 96), "   "))
+        print()
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bedside", description="Offline clinical question answering with cited, dose-checked answers.")
+    parser.add_argument("--preset", default=None, help="named settings preset (assistant/presets/NAME.json)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="build the search index from corpus sources")
+    p_index.add_argument("--source", action="append", metavar="KIND[:PATH]",
+                         help="corpus source (repeatable): pack[:DIR], jsonl:PATH, openfda:PATH, pubmed:PATH, open-medicine")
+    p_index.add_argument("--index-dir", metavar="DIR", help="where to write the index (default: ~/.bedside/index)")
+    p_index.set_defaults(func=cmd_index)
+
+    p_ask = sub.add_parser("ask", help="ask a question; prints the ranked passages")
+    p_ask.add_argument("question")
+    p_ask.add_argument("--k", type=int, default=None, help="number of passages (default: setting retrieval.k)")
+    p_ask.add_argument("--json", action="store_true", help="print the stable JSON form")
+    p_ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retriever (default: hybrid)")
+    p_ask.add_argument("--index-dir", metavar="DIR", help="use this index as built (default: the bundled corpus index, rebuilt when stale)")
+    p_ask.add_argument("--source", action="append", metavar="KIND[:PATH]", help="corpus sources for the index (repeatable)")
+    p_ask.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BedsideError as exc:
+        print(f"bedside: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("bedside: interrupted; any existing index was left as it was", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
