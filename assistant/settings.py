@@ -33,8 +33,12 @@ class Settings(BaseSettings):
         env_prefix="BEDSIDE_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
-    home: Path = Field(default=Path("~/.bedside"), description="where Bedside keeps its index and data")
-    index_dir: Path | None = Field(default=None, description="index directory (default: HOME/index)")
+    home: Path = Field(
+        default=Path("~/.bedside"), description="where Bedside keeps its index and data"
+    )
+    index_dir: Path | None = Field(
+        default=None, description="index directory (default: HOME/index)"
+    )
     sources: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SOURCES),
         description="corpus sources as KIND or KIND:PATH (default: bundled packs + open-medicine)",
@@ -77,7 +81,9 @@ def load_settings(preset: str | None = None, **overrides: Any) -> Settings:
         values = json.loads(path.read_text(encoding="utf-8"))
     try:
         env = Settings().model_dump(exclude_unset=True)  # what the environment sets
-        values = _deep_merge(_deep_merge(values, env), {k: v for k, v in overrides.items() if v is not None})
+        values = _deep_merge(
+            _deep_merge(values, env), {k: v for k, v in overrides.items() if v is not None}
+        )
         return Settings(**values)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc

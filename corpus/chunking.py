@@ -23,7 +23,10 @@ class ChunkingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_chars: int = Field(
-        default=900, ge=200, le=8000, description="largest chunk in characters (tables may exceed it)"
+        default=900,
+        ge=200,
+        le=8000,
+        description="largest chunk in characters (tables may exceed it)",
     )
 
 
@@ -97,7 +100,16 @@ def chunk_document(doc: Document, settings: ChunkingSettings | None = None) -> l
         nonlocal current, only_headings
         if current:
             start, end = current[0][0], current[-1][1]
-            chunks.append(Chunk(Chunk.make_id(doc.id, start, end), doc.id, text[start:end], start, end, current_path))
+            chunks.append(
+                Chunk(
+                    Chunk.make_id(doc.id, start, end),
+                    doc.id,
+                    text[start:end],
+                    start,
+                    end,
+                    current_path,
+                )
+            )
         current, only_headings = [], True
 
     for block in _blocks(text):
@@ -120,7 +132,9 @@ def chunk_document(doc: Document, settings: ChunkingSettings | None = None) -> l
     return chunks
 
 
-def chunk_documents(docs: Iterable[Document], settings: ChunkingSettings | None = None) -> list[Chunk]:
+def chunk_documents(
+    docs: Iterable[Document], settings: ChunkingSettings | None = None
+) -> list[Chunk]:
     out: list[Chunk] = []
     for doc in docs:
         out.extend(chunk_document(doc, settings))

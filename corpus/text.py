@@ -7,8 +7,41 @@ import re
 # A boundary is end punctuation, whitespace, then something that can start a sentence.
 _BOUNDARY = re.compile(r"[.!?][\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9\u00c0-\u024f•\-])")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e vs approx dr mr mrs ms no fig figs al ca cf etc inc ltd st min max mg mcg "
-    "resp dept univ ed eds vol pp sc iv im po".split()
+    [
+        "e.g",
+        "i.e",
+        "vs",
+        "approx",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "no",
+        "fig",
+        "figs",
+        "al",
+        "ca",
+        "cf",
+        "etc",
+        "inc",
+        "ltd",
+        "st",
+        "min",
+        "max",
+        "mg",
+        "mcg",
+        "resp",
+        "dept",
+        "univ",
+        "ed",
+        "eds",
+        "vol",
+        "pp",
+        "sc",
+        "iv",
+        "im",
+        "po",
+    ]
 )
 
 

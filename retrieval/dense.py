@@ -33,7 +33,9 @@ class DenseIndex:
         return int(self._index.d)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: DenseKind = "auto", hnsw_threshold: int = 250_000) -> DenseIndex:
+    def build(
+        cls, vectors: np.ndarray, kind: DenseKind = "auto", hnsw_threshold: int = 250_000
+    ) -> DenseIndex:
         n, dim = vectors.shape
         chosen = choose_kind(kind, n, hnsw_threshold)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

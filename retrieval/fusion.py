@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def fuse(rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+def fuse(
+    rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[int, float]]:
     """Fuse ranked lists of row ids; returns (row, score) best first, ties by first appearance.
 
     score(row) = sum over lists of weight / (k + rank), rank starting at 1.

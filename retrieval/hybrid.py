@@ -19,7 +19,9 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 
 
 class HybridRetriever:
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+    def __init__(
+        self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()

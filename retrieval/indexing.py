@@ -46,8 +46,13 @@ def build_from_sources(
         detail = "; ".join(str(p) for p in loaded.problems[:5]) or "the sources are empty"
         raise CorpusError(f"nothing could be read from {', '.join(map(str, specs))}: {detail}")
     manifest = build_index(
-        loaded.documents, index_dir, embedder=embedder, chunking=chunking,
-        retrieval=retrieval, sources=[str(s) for s in specs], progress=progress,
+        loaded.documents,
+        index_dir,
+        embedder=embedder,
+        chunking=chunking,
+        retrieval=retrieval,
+        sources=[str(s) for s in specs],
+        progress=progress,
     )
     return IndexReport(manifest, True, reason, loaded.problems)
 
@@ -68,8 +73,15 @@ def ensure_index(
         manifest = read_manifest(index_dir)
     except IndexStoreError as exc:
         reason = "no index yet" if not index_dir.exists() else f"unusable index ({exc})"
-        return build_from_sources(sources, index_dir, embedder=embedder, chunking=chunking,
-                                  retrieval=retrieval, progress=progress, reason=reason)
+        return build_from_sources(
+            sources,
+            index_dir,
+            embedder=embedder,
+            chunking=chunking,
+            retrieval=retrieval,
+            progress=progress,
+            reason=reason,
+        )
     loaded = load_sources(specs)
     current = corpus_hash(loaded.documents, chunking)
     if manifest.embedder_id != embedder.id or manifest.embedder_dim != embedder.dim:
@@ -80,6 +92,13 @@ def ensure_index(
         return IndexReport(manifest, False, "index is current", loaded.problems)
     if not loaded.documents:
         raise CorpusError("the sources yield no documents; the existing index was kept")
-    manifest = build_index(loaded.documents, index_dir, embedder=embedder, chunking=chunking,
-                           retrieval=retrieval, sources=[str(s) for s in specs], progress=progress)
+    manifest = build_index(
+        loaded.documents,
+        index_dir,
+        embedder=embedder,
+        chunking=chunking,
+        retrieval=retrieval,
+        sources=[str(s) for s in specs],
+        progress=progress,
+    )
     return IndexReport(manifest, True, reason, loaded.problems)

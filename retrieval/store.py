@@ -80,8 +80,17 @@ def corpus_hash(documents: Sequence[Document], chunking: ChunkingSettings) -> st
     """Content hash of the documents (text and citation data) and the chunking settings."""
     h = hashlib.sha256(chunking.model_dump_json().encode())
     for doc in sorted(documents, key=lambda d: d.id):
-        record = [doc.id, doc.title, doc.source_type, doc.organization, doc.year, doc.url,
-                  doc.section, doc.review_status, hashlib.sha256(doc.text.encode()).hexdigest()]
+        record = [
+            doc.id,
+            doc.title,
+            doc.source_type,
+            doc.organization,
+            doc.year,
+            doc.url,
+            doc.section,
+            doc.review_status,
+            hashlib.sha256(doc.text.encode()).hexdigest(),
+        ]
         h.update(json.dumps(record, ensure_ascii=False).encode())
     return h.hexdigest()
 
@@ -103,7 +112,10 @@ class LoadedIndex:
 
 # ---------------------------------------------------------------- build
 
-def embed_all(embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Progress | None) -> np.ndarray:
+
+def embed_all(
+    embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Progress | None
+) -> np.ndarray:
     """Embed in length-sorted blocks (as sentence-transformers does within one call) so
     padding stays small, reporting progress per block; rows come back in input order."""
     n = len(texts)
@@ -184,10 +196,20 @@ def build_index(
     try:
         dense.save(tmp / DENSE)
         bm25.save(tmp / BM25_DIR)
-        _write_jsonl(tmp / CHUNKS, [
-            {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
-             "section_path": list(c.section_path), "text": c.text} for c in chunks
-        ])
+        _write_jsonl(
+            tmp / CHUNKS,
+            [
+                {
+                    "id": c.id,
+                    "doc_id": c.doc_id,
+                    "start": c.start,
+                    "end": c.end,
+                    "section_path": list(c.section_path),
+                    "text": c.text,
+                }
+                for c in chunks
+            ],
+        )
         _write_jsonl(tmp / DOCUMENTS, [asdict(DocumentInfo.of(d)) for d in documents])
         sizes = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
         manifest = IndexManifest(
@@ -213,11 +235,14 @@ def build_index(
 
 # ---------------------------------------------------------------- load
 
+
 def _recover(index_dir: Path) -> None:
     """If a swap was interrupted between its two renames, put the old index back."""
     if index_dir.exists():
         return
-    olds = sorted(index_dir.parent.glob(f".{index_dir.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    olds = sorted(
+        index_dir.parent.glob(f".{index_dir.name}.old-*"), key=lambda p: p.stat().st_mtime
+    )
     if olds:
         os.rename(olds[-1], index_dir)
 
@@ -227,13 +252,19 @@ def read_manifest(index_dir: Path) -> IndexManifest:
     _recover(index_dir)
     path = index_dir / MANIFEST
     if not index_dir.is_dir():
-        raise IndexStoreError(f"no index at {index_dir}: build one with `bedside index --index-dir {index_dir}`")
+        raise IndexStoreError(
+            f"no index at {index_dir}: build one with `bedside index --index-dir {index_dir}`"
+        )
     if not path.is_file():
-        raise IndexStoreError(f"{path} is missing: the index is incomplete; rebuild it with `bedside index`")
+        raise IndexStoreError(
+            f"{path} is missing: the index is incomplete; rebuild it with `bedside index`"
+        )
     try:
         manifest = IndexManifest.model_validate_json(path.read_bytes())
     except (ValidationError, ValueError) as exc:
-        raise IndexStoreError(f"{path} is corrupt ({str(exc).splitlines()[0]}); rebuild it with `bedside index`") from exc
+        raise IndexStoreError(
+            f"{path} is corrupt ({str(exc).splitlines()[0]}); rebuild it with `bedside index`"
+        ) from exc
     if manifest.format_version != FORMAT_VERSION:
         raise StaleIndexError(
             f"{index_dir} has index format {manifest.format_version}, this Bedside reads {FORMAT_VERSION}; rebuild it"
@@ -241,7 +272,9 @@ def read_manifest(index_dir: Path) -> IndexManifest:
     for name, size in manifest.file_sizes.items():
         f = index_dir / name
         if not f.is_file() or f.stat().st_size != size:
-            raise IndexStoreError(f"{f} is missing or has the wrong size; rebuild the index with `bedside index`")
+            raise IndexStoreError(
+                f"{f} is missing or has the wrong size; rebuild the index with `bedside index`"
+            )
     return manifest
 
 
@@ -273,8 +306,13 @@ def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex
         dense = DenseIndex.load(index_dir / DENSE, manifest.dense_kind)
         bm25 = BM25Index.load(index_dir / BM25_DIR, len(chunks))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexStoreError(f"index at {index_dir} cannot be read ({exc}); rebuild it with `bedside index`") from exc
-    if not (len(chunks) == dense.size == manifest.counts.chunks and len(docs) == manifest.counts.documents):
+        raise IndexStoreError(
+            f"index at {index_dir} cannot be read ({exc}); rebuild it with `bedside index`"
+        ) from exc
+    if not (
+        len(chunks) == dense.size == manifest.counts.chunks
+        and len(docs) == manifest.counts.documents
+    ):
         raise IndexStoreError(
             f"index at {index_dir} is inconsistent (manifest {manifest.counts.chunks} chunks, "
             f"store {len(chunks)}, dense {dense.size}); rebuild it with `bedside index`"

@@ -16,7 +16,20 @@ from bm25s.stopwords import STOPWORDS_EN
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TOKEN = re.compile(r"[^\W_]+(?:\.\d+)?")
 # Question words carry no topic; bm25s' English list leaves them in.
-_STOP = frozenset(STOPWORDS_EN) | {"what", "when", "which", "who", "whom", "how", "why", "where", "does", "do", "can", "should"}
+_STOP = frozenset(STOPWORDS_EN) | {
+    "what",
+    "when",
+    "which",
+    "who",
+    "whom",
+    "how",
+    "why",
+    "where",
+    "does",
+    "do",
+    "can",
+    "should",
+}
 _stemmer = Stemmer.Stemmer("english")
 
 

@@ -23,8 +23,14 @@ def _progress_bar() -> Any:
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>9}", unit=" chunks" if stage == "embedding" else "",
-                                     file=sys.stderr, leave=True, dynamic_ncols=True)
+            bar = bars[stage] = tqdm(
+                total=total,
+                desc=f"{stage:>9}",
+                unit=" chunks" if stage == "embedding" else "",
+                file=sys.stderr,
+                leave=True,
+                dynamic_ncols=True,
+            )
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -58,14 +64,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     index_dir = settings.resolved_index_dir
     print(f"bedside: indexing {', '.join(settings.sources)} into {index_dir}", file=sys.stderr)
     report = build_from_sources(
-        settings.sources, index_dir, embedder=get_embedder(settings.retrieval.embedder),
-        chunking=settings.corpus, retrieval=settings.retrieval, progress=_progress_bar(),
+        settings.sources,
+        index_dir,
+        embedder=get_embedder(settings.retrieval.embedder),
+        chunking=settings.corpus,
+        retrieval=settings.retrieval,
+        progress=_progress_bar(),
     )
     _print_problems(report.problems)
     m = report.manifest
-    print(f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
-          f"({m.embedder_id}, {m.dense_kind} + BM25) in {index_dir}; "
-          f"{len(report.problems)} problem(s); index {m.digest()}")
+    print(
+        f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
+        f"({m.embedder_id}, {m.dense_kind} + BM25) in {index_dir}; "
+        f"{len(report.problems)} problem(s); index {m.digest()}"
+    )
     return EXIT_OK
 
 
@@ -83,8 +95,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.index_dir and not args.source:
         pass  # an explicit index is served as built, after verification
     else:
-        report = ensure_index(settings.sources, index_dir, embedder=embedder, chunking=settings.corpus,
-                              retrieval=settings.retrieval, progress=_progress_bar())
+        report = ensure_index(
+            settings.sources,
+            index_dir,
+            embedder=embedder,
+            chunking=settings.corpus,
+            retrieval=settings.retrieval,
+            progress=_progress_bar(),
+        )
         if report.built:
             print(f"bedside: built the index ({report.reason})", file=sys.stderr)
             _print_problems(report.problems)
@@ -97,8 +115,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
             "question": question,
             "mode": args.mode,
             "k": k,
-            "index": {"path": str(index.path), "digest": index.manifest.digest(),
-                      "corpus_hash": index.manifest.corpus_hash, "embedder": index.manifest.embedder_id},
+            "index": {
+                "path": str(index.path),
+                "digest": index.manifest.digest(),
+                "corpus_hash": index.manifest.corpus_hash,
+                "embedder": index.manifest.embedder_id,
+            },
             "settings_digest": settings.digest(),
             "passages": [p.to_json() for p in passages],
         }
@@ -107,35 +129,72 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not passages:
         print("No passage matched the question.")
     for p in passages:
-        meta = " · ".join(str(x) for x in (p.doc.organization, p.doc.year, " > ".join(p.chunk.section_path) or p.doc.section) if x)
+        meta = " · ".join(
+            str(x)
+            for x in (
+                p.doc.organization,
+                p.doc.year,
+                " > ".join(p.chunk.section_path) or p.doc.section,
+            )
+            if x
+        )
         print(f"{p.rank}. {p.doc.title}  [score {p.score:.4f}]")
         if meta:
             print(f"   {meta}")
         print(f"   {p.chunk.id}")
         body = " ".join(p.chunk.text.split())
-        print(textwrap.indent(textwrap.fill(body[:600] + ("…" if len(body) > 600 else ""), 96), "   "))
+        print(
+            textwrap.indent(textwrap.fill(body[:600] + ("…" if len(body) > 600 else ""), 96), "   ")
+        )
         print()
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bedside", description="Offline clinical question answering with cited, dose-checked answers.")
-    parser.add_argument("--preset", default=None, help="named settings preset (assistant/presets/NAME.json)")
+    parser = argparse.ArgumentParser(
+        prog="bedside",
+        description="Offline clinical question answering with cited, dose-checked answers.",
+    )
+    parser.add_argument(
+        "--preset", default=None, help="named settings preset (assistant/presets/NAME.json)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_index = sub.add_parser("index", help="build the search index from corpus sources")
-    p_index.add_argument("--source", action="append", metavar="KIND[:PATH]",
-                         help="corpus source (repeatable): pack[:DIR], jsonl:PATH, openfda:PATH, pubmed:PATH, open-medicine")
-    p_index.add_argument("--index-dir", metavar="DIR", help="where to write the index (default: ~/.bedside/index)")
+    p_index.add_argument(
+        "--source",
+        action="append",
+        metavar="KIND[:PATH]",
+        help="corpus source (repeatable): pack[:DIR], jsonl:PATH, openfda:PATH, pubmed:PATH, open-medicine",
+    )
+    p_index.add_argument(
+        "--index-dir", metavar="DIR", help="where to write the index (default: ~/.bedside/index)"
+    )
     p_index.set_defaults(func=cmd_index)
 
     p_ask = sub.add_parser("ask", help="ask a question; prints the ranked passages")
     p_ask.add_argument("question")
-    p_ask.add_argument("--k", type=int, default=None, help="number of passages (default: setting retrieval.k)")
+    p_ask.add_argument(
+        "--k", type=int, default=None, help="number of passages (default: setting retrieval.k)"
+    )
     p_ask.add_argument("--json", action="store_true", help="print the stable JSON form")
-    p_ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retriever (default: hybrid)")
-    p_ask.add_argument("--index-dir", metavar="DIR", help="use this index as built (default: the bundled corpus index, rebuilt when stale)")
-    p_ask.add_argument("--source", action="append", metavar="KIND[:PATH]", help="corpus sources for the index (repeatable)")
+    p_ask.add_argument(
+        "--mode",
+        choices=["hybrid", "dense", "bm25"],
+        default="hybrid",
+        help="retriever (default: hybrid)",
+    )
+    p_ask.add_argument(
+        "--index-dir",
+        metavar="DIR",
+        help="use this index as built (default: the bundled corpus index, rebuilt when stale)",
+    )
+    p_ask.add_argument(
+        "--source",
+        action="append",
+        metavar="KIND[:PATH]",
+        help="corpus sources for the index (repeatable)",
+    )
     p_ask.set_defaults(func=cmd_ask)
     return parser
 

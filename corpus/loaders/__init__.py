@@ -62,7 +62,9 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         SourceKind("jsonl", _jsonl, True, "corpus JSONL file or directory of docs.jsonl"),
         SourceKind("openfda", _openfda, True, "openFDA drug-label JSON file or directory"),
         SourceKind("pubmed", _pubmed, True, "PubMed/MEDLINE XML file or directory"),
-        SourceKind("open-medicine", _open_medicine, False, "guidelines of the open-medicine package"),
+        SourceKind(
+            "open-medicine", _open_medicine, False, "guidelines of the open-medicine package"
+        ),
     )
 }
 
@@ -102,7 +104,10 @@ def load_sources(specs: Sequence[str | SourceSpec]) -> LoadResult:
         for doc in result.documents:
             if doc.id in seen:
                 merged.problems.append(
-                    Problem(str(spec), f"duplicate document id {doc.id!r} (first from {seen[doc.id]}); skipped")
+                    Problem(
+                        str(spec),
+                        f"duplicate document id {doc.id!r} (first from {seen[doc.id]}); skipped",
+                    )
                 )
                 continue
             seen[doc.id] = str(spec)

@@ -82,7 +82,9 @@ def load_jsonl(path: Path) -> LoadResult:
                     result.problems.append(Problem(where, f"not UTF-8 text (byte {exc.start})"))
                     continue
                 except json.JSONDecodeError as exc:
-                    result.problems.append(Problem(where, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+                    result.problems.append(
+                        Problem(where, f"not valid JSON: {exc.msg} at column {exc.colno}")
+                    )
                     continue
                 if not isinstance(obj, dict):
                     result.problems.append(Problem(where, "a line must be a JSON object"))

@@ -1,0 +1,142 @@
+"""The index on disk: round trip, verification, atomic replacement, recovery."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from corpus.chunking import ChunkingSettings
+from corpus.errors import CorpusError, IndexStoreError, StaleIndexError
+from retrieval.embedders import HashEmbedder
+from retrieval.indexing import build_from_sources, ensure_index
+from retrieval.settings import RetrievalSettings
+from retrieval.store import open_index, read_manifest
+
+SETTINGS = {
+    "embedder": HashEmbedder(),
+    "chunking": ChunkingSettings(),
+    "retrieval": RetrievalSettings(embedder="hash"),
+}
+
+
+def _build(sources: list[str], index_dir: Path, **kw: object):  # type: ignore[no-untyped-def]
+    return build_from_sources(sources, index_dir, **{**SETTINGS, **kw})  # type: ignore[arg-type]
+
+
+def test_round_trip_keeps_chunks_documents_and_manifest(tmp_path: Path, fixture_pack: Path) -> None:
+    report = _build([f"pack:{fixture_pack}"], tmp_path / "idx")
+    index = open_index(tmp_path / "idx", HashEmbedder())
+    m = index.manifest
+    assert m.counts.documents == 4 and m.counts.chunks == len(index.chunks) == index.dense.size
+    assert m.embedder_id == "hash-256-v1" and m.dense_kind == "flat"
+    assert m.digest() == report.manifest.digest()
+    for chunk in index.chunks:
+        assert chunk.doc_id in index.docs
+
+
+def test_hnsw_and_ivf_indexes_round_trip(tmp_path: Path, fixture_pack: Path) -> None:
+    for kind in ("hnsw", "ivf"):
+        _build(
+            [f"pack:{fixture_pack}"],
+            tmp_path / kind,
+            retrieval=RetrievalSettings(embedder="hash", dense_index=kind),
+        )
+        index = open_index(tmp_path / kind, HashEmbedder())
+        assert index.manifest.dense_kind == kind
+        row, _ = index.dense.search(HashEmbedder().embed([index.chunks[0].text])[0], 1)[0]
+        assert row == 0
+
+
+def test_missing_index_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(IndexStoreError, match="no index at .*`bedside index"):
+        open_index(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete"])
+def test_corrupted_manifest_is_reported(tmp_path: Path, fixture_pack: Path, damage: str) -> None:
+    _build([f"pack:{fixture_pack}"], tmp_path / "idx")
+    manifest = tmp_path / "idx" / "manifest.json"
+    if damage == "truncate":
+        manifest.write_text(manifest.read_text()[:40])
+    elif damage == "garbage":
+        manifest.write_bytes(b"\x00\xff not json")
+    else:
+        manifest.unlink()
+    with pytest.raises(IndexStoreError, match="rebuild"):
+        open_index(tmp_path / "idx")
+
+
+def test_a_damaged_data_file_is_detected(tmp_path: Path, fixture_pack: Path) -> None:
+    _build([f"pack:{fixture_pack}"], tmp_path / "idx")
+    with (tmp_path / "idx" / "chunks.jsonl").open("a") as fh:
+        fh.write('{"id": "extra"}\n')
+    with pytest.raises(IndexStoreError, match="wrong size"):
+        open_index(tmp_path / "idx")
+
+
+def test_embedder_mismatch_is_refused(tmp_path: Path, fixture_pack: Path) -> None:
+    _build([f"pack:{fixture_pack}"], tmp_path / "idx")
+    with pytest.raises(StaleIndexError, match="built with embedder hash-256-v1"):
+        open_index(tmp_path / "idx", HashEmbedder(dim=128))
+
+
+def test_interrupted_build_leaves_the_previous_index_intact(
+    tmp_path: Path, fixture_pack: Path
+) -> None:
+    first = _build([f"pack:{fixture_pack}"], tmp_path / "idx").manifest
+
+    def killed(stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            raise KeyboardInterrupt  # what Ctrl-C does half-way through a build
+
+    with pytest.raises(KeyboardInterrupt):
+        _build(
+            [f"pack:{fixture_pack}"],
+            tmp_path / "idx",
+            chunking=ChunkingSettings(max_chars=300),
+            progress=killed,
+        )
+    index = open_index(tmp_path / "idx", HashEmbedder())
+    assert index.manifest.digest() == first.digest()
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]  # no temporary directories left
+
+
+def test_a_swap_cut_between_its_two_renames_is_recovered(
+    tmp_path: Path, fixture_pack: Path
+) -> None:
+    first = _build([f"pack:{fixture_pack}"], tmp_path / "idx").manifest
+    os.rename(tmp_path / "idx", tmp_path / ".idx.old-123-abc")  # the state a kill could leave
+    assert read_manifest(tmp_path / "idx").digest() == first.digest()
+
+
+def test_abandoned_temporary_build_dirs_are_cleaned(tmp_path: Path, fixture_pack: Path) -> None:
+    stale = tmp_path / ".idx.tmp-999999999-deadbeef"
+    stale.mkdir()
+    (stale / "dense.faiss").write_bytes(b"partial")
+    _build([f"pack:{fixture_pack}"], tmp_path / "idx")
+    assert not stale.exists()
+
+
+def test_nothing_readable_keeps_the_existing_index(tmp_path: Path, fixture_pack: Path) -> None:
+    first = _build([f"pack:{fixture_pack}"], tmp_path / "idx").manifest
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    with pytest.raises(CorpusError, match=r"nothing could be read .*bad\.jsonl:1: not valid JSON"):
+        _build([f"jsonl:{bad}"], tmp_path / "idx")
+    assert open_index(tmp_path / "idx").manifest.digest() == first.digest()
+
+
+def test_ensure_index_reuses_a_current_index_and_rebuilds_a_stale_one(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs.jsonl"
+    rec = {"id": "a", "title": "Heparin", "text": "Heparin 5000 units SC.", "source_type": "label"}
+    corpus.write_text(json.dumps(rec) + "\n")
+    sources = [f"jsonl:{corpus}"]
+    assert ensure_index(sources, tmp_path / "idx", **SETTINGS).built  # type: ignore[arg-type]
+    again = ensure_index(sources, tmp_path / "idx", **SETTINGS)  # type: ignore[arg-type]
+    assert not again.built and again.reason == "index is current"
+    rec["text"] = "Heparin 7500 units SC."
+    corpus.write_text(json.dumps(rec) + "\n")
+    changed = ensure_index(sources, tmp_path / "idx", **SETTINGS)  # type: ignore[arg-type]
+    assert changed.built and "corpus" in changed.reason
+    assert "7500" in open_index(tmp_path / "idx").chunks[0].text

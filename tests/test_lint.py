@@ -1,0 +1,17 @@
+"""ruff keeps the code in one style; run as part of the suite so CI enforces it."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff(args: list[str]) -> None:
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is not installed; pip install -e '.[test]'"
+    result = subprocess.run([ruff, *args, "."], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

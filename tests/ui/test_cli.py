@@ -1,0 +1,157 @@
+"""The `bedside` command in-process: index, ask, and every kind of bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ui.cli import main
+
+FAST = ["--preset", "fast"]  # hash embedder: fast and deterministic
+QUESTION = "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
+
+
+@pytest.fixture()
+def index_dir(tmp_path: Path, fixture_pack: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    out = tmp_path / "idx"
+    assert main([*FAST, "index", "--source", f"pack:{fixture_pack}", "--index-dir", str(out)]) == 0
+    capsys.readouterr()
+    return out
+
+
+def test_index_then_ask_prints_ranked_passages(
+    index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*FAST, "ask", QUESTION, "--index-dir", str(index_dir), "--k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. Bivalirudin")
+    assert "Bedside test fixtures · 2024" in out and "fixture-bivalirudin#" in out
+
+
+def test_ask_json_is_stable(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*FAST, "ask", QUESTION, "--index-dir", str(index_dir), "--k", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"question", "mode", "k", "index", "settings_digest", "passages"}
+    assert set(data["index"]) == {"path", "digest", "corpus_hash", "embedder"}
+    assert len(data["passages"]) == 2
+    assert set(data["passages"][0]) == {
+        "rank",
+        "chunk_id",
+        "doc_id",
+        "title",
+        "organization",
+        "year",
+        "source_type",
+        "section",
+        "url",
+        "review_status",
+        "score",
+        "dense_score",
+        "dense_rank",
+        "bm25_score",
+        "bm25_rank",
+        "start",
+        "end",
+        "text",
+    }
+    assert data["passages"][0]["doc_id"] == "fixture-bivalirudin"
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "question is empty"),
+        ("   \n\t ", "question is empty"),
+        ("?!… 🙂", "no letters or digits"),
+        ("x" * 10 * 1024 * 1024, "limit is 4,000"),
+    ],
+    ids=["empty", "whitespace", "no-letters", "10MB"],
+)
+def test_bad_questions_get_a_clear_error(
+    index_dir: Path, capsys: pytest.CaptureFixture[str], question: str, message: str
+) -> None:
+    assert main([*FAST, "ask", question, "--index-dir", str(index_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bedside: error: ") and message in err
+
+
+def test_missing_index_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*FAST, "ask", QUESTION, "--index-dir", str(tmp_path / "none")]) == 1
+    assert "no index at" in capsys.readouterr().err
+
+
+def test_corrupted_manifest(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (index_dir / "manifest.json").write_text("{ not json")
+    assert main([*FAST, "ask", QUESTION, "--index-dir", str(index_dir)]) == 1
+    assert "manifest.json is corrupt" in capsys.readouterr().err
+
+
+def test_binary_file_in_a_pack_is_skipped_and_the_rest_indexed(
+    tmp_path: Path, fixture_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    for f in fixture_pack.glob("*.md"):
+        (pack / f.name).write_bytes(f.read_bytes())
+    (pack / "scan.md").write_bytes(bytes(range(256)) * 10)
+    assert (
+        main([*FAST, "index", "--source", f"pack:{pack}", "--index-dir", str(tmp_path / "idx")])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "indexed 4 documents" in captured.out and "1 problem(s)" in captured.out
+    assert "scan.md: binary file" in captured.err
+
+
+def test_malformed_jsonl_line_is_skipped_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "docs.jsonl"
+    good = {"id": "a", "title": "Heparin", "text": "Heparin 5000 units SC.", "source_type": "label"}
+    f.write_text(
+        json.dumps(good) + '\n{"id": "b", "text": \n' + json.dumps({**good, "id": "c"}) + "\n"
+    )
+    assert (
+        main([*FAST, "index", "--source", f"jsonl:{f}", "--index-dir", str(tmp_path / "idx")]) == 0
+    )
+    captured = capsys.readouterr()
+    assert "indexed 2 documents" in captured.out
+    assert f"{f}:2: not valid JSON" in captured.err
+
+
+def test_nothing_readable_exits_non_zero_and_keeps_the_index(
+    index_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (index_dir / "manifest.json").read_bytes()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("garbage\n")
+    assert main([*FAST, "index", "--source", f"jsonl:{bad}", "--index-dir", str(index_dir)]) == 1
+    assert "nothing could be read" in capsys.readouterr().err
+    assert (index_dir / "manifest.json").read_bytes() == before
+
+
+def test_unknown_preset_and_source_kind_list_valid_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--preset", "turbo", "index"]) == 1
+    assert "valid: default, fast" in capsys.readouterr().err
+    assert main([*FAST, "index", "--source", "wiki:x"]) == 1
+    assert "valid kinds: pack, jsonl" in capsys.readouterr().err
+
+
+def test_ask_builds_the_default_index_on_first_use(
+    tmp_path: Path,
+    fixture_pack: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BEDSIDE_SOURCES", json.dumps([f"pack:{fixture_pack}"]))
+    assert main([*FAST, "ask", QUESTION, "--k", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "built the index (no index yet)" in captured.err and captured.out.startswith(
+        "1. Bivalirudin"
+    )
+    assert (tmp_path / "home" / "index" / "manifest.json").is_file()
+    assert main([*FAST, "ask", QUESTION, "--k", "1"]) == 0
+    assert "built the index" not in capsys.readouterr().err  # reused, not rebuilt
