@@ -1,10 +1,11 @@
-"""Dense vs BM25 vs hybrid retrieval on the shared question sets, in one table.
+"""Dense vs BM25 vs hybrid retrieval, side by side, at document level.
 
-    python -m evals.retrieval_quality [--sets bioasq pubmedqa medicationqa] [--out docs/RETRIEVAL.md]
+    python -m evals.retrieval_quality [--sets bioasq pubmedqa medicationqa] [--gold FILE] [--k 10]
 
-Each set is searched over its own ``docs.jsonl``; metrics are at document level (chunk hits
-are collapsed to their document in rank order). The index for each set is cached under
-``~/.bedside/eval/<set>`` and rebuilt when the data or settings change.
+A shared set (``--sets``) is searched over its own ``../shared/data/<set>/docs.jsonl``; a gold
+set (``--gold``) over the configured default corpus (bundled packs + open-medicine). Chunk
+hits are collapsed to their document in rank order. Indexes are cached under
+``~/.bedside/eval/<set>.<embedder>`` and rebuilt when the data or settings change.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assistant.settings import load_settings
+from assistant.settings import Settings, load_settings
 from evals.metrics import dedupe, mean, recall_at_k, reciprocal_rank
+from evals.questions import EvalQuestion, load_questions
 from retrieval.embedders import get_embedder
 from retrieval.hybrid import MODES, HybridRetriever
 from retrieval.indexing import ensure_index
@@ -33,88 +35,134 @@ class Row:
     dataset: str
     mode: str
     questions: int
-    recall_at_10: float
+    recall: float
     mrr: float
 
 
-def load_questions(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [
-            q for q in (json.loads(line) for line in fh if line.strip()) if q.get("gold_doc_ids")
-        ]
+def retrieval_query(q: EvalQuestion) -> str:
+    """A follow-up ("and in hepatic impairment?") is searched together with the earlier user
+    turns; conversation-aware rewriting belongs to the assistant."""
+    return " ".join([t.content for t in q.history if t.role == "user"] + [q.question])
 
 
-def evaluate_set(
-    name: str, data_dir: Path, k: int, preset: str | None, limit: int | None
+def score(
+    retriever: HybridRetriever, questions: list[EvalQuestion], k: int, mode: str
+) -> tuple[float, float]:
+    recalls, rrs = [], []
+    for q in questions:
+        hits = retriever.search(retrieval_query(q), k=max(50, 5 * k), mode=mode)  # type: ignore[arg-type]
+        ranked = dedupe(p.doc.id for p in hits)
+        recalls.append(recall_at_k(ranked, q.gold_doc_ids, k))
+        rrs.append(reciprocal_rank(ranked, q.gold_doc_ids, k))
+    return mean(recalls), mean(rrs)
+
+
+def score_modes(
+    name: str, retriever: HybridRetriever, questions: list[EvalQuestion], k: int
 ) -> list[Row]:
-    settings = load_settings(preset)
+    rows = []
+    for mode in MODES:
+        recall, mrr = score(retriever, questions, k, mode)
+        rows.append(Row(name, mode, len(questions), recall, mrr))
+        print(f"  {name} {mode:>6}: recall@{k} {recall:.3f}  MRR@{k} {mrr:.3f}", file=sys.stderr)
+    return rows
+
+
+def answerable(path: Path) -> list[EvalQuestion]:
+    questions, problems = load_questions(path)
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    return [q for q in questions if q.gold_doc_ids]
+
+
+def _retriever(
+    settings: Settings, sources: list[str], index_dir: Path, label: str
+) -> HybridRetriever:
     embedder = get_embedder(settings.retrieval.embedder)
-    index_dir = settings.home.expanduser() / "eval" / name
     report = ensure_index(
-        [f"jsonl:{data_dir / name / 'docs.jsonl'}"],
+        sources,
         index_dir,
         embedder=embedder,
         chunking=settings.corpus,
         retrieval=settings.retrieval,
     )
-    print(f"{name}: index {report.reason}; {report.manifest.counts.chunks} chunks", file=sys.stderr)
-    retriever = HybridRetriever(open_index(index_dir, embedder), embedder, settings.retrieval)
-    questions = load_questions(data_dir / name / "questions.jsonl")[:limit]
-    rows = []
-    for mode in MODES:
-        recalls, rrs = [], []
-        for q in questions:
-            hits = retriever.search(q["question"], k=max(50, 5 * k), mode=mode)  # type: ignore[arg-type]
-            ranked = dedupe(p.doc.id for p in hits)
-            recalls.append(recall_at_k(ranked, q["gold_doc_ids"], k))
-            rrs.append(reciprocal_rank(ranked, q["gold_doc_ids"], k))
-        rows.append(Row(name, mode, len(questions), mean(recalls), mean(rrs)))
-        print(
-            f"  {mode:>6}: recall@{k} {rows[-1].recall_at_10:.3f}  MRR@{k} {rows[-1].mrr:.3f}",
-            file=sys.stderr,
-        )
-    return rows
+    print(
+        f"{label}: index {report.reason}; {report.manifest.counts.chunks} chunks", file=sys.stderr
+    )
+    return HybridRetriever(open_index(index_dir, embedder), embedder, settings.retrieval)
+
+
+def _eval_dir(settings: Settings, name: str) -> Path:
+    # One cached index per corpus and embedder, apart from the index `bedside ask` serves.
+    return settings.home.expanduser() / "eval" / f"{name}.{settings.retrieval.embedder}"
+
+
+def evaluate_set(
+    name: str, data_dir: Path, k: int, settings: Settings, limit: int | None
+) -> list[Row]:
+    index_dir = _eval_dir(settings, name)
+    retriever = _retriever(settings, [f"jsonl:{data_dir / name / 'docs.jsonl'}"], index_dir, name)
+    return score_modes(name, retriever, answerable(data_dir / name / "questions.jsonl")[:limit], k)
+
+
+def evaluate_gold(path: Path, k: int, settings: Settings) -> list[Row]:
+    retriever = _retriever(
+        settings, settings.sources, _eval_dir(settings, "default-corpus"), path.name
+    )
+    questions = answerable(path)
+    return [
+        *score_modes(f"{path.stem} (all)", retriever, questions, k),
+        *score_modes(
+            f"{path.stem} (single turn)", retriever, [q for q in questions if not q.history], k
+        ),
+        *score_modes(
+            f"{path.stem} (follow-ups)", retriever, [q for q in questions if q.history], k
+        ),
+    ]
 
 
 def to_markdown(rows: list[Row], k: int) -> str:
     lines = [
-        f"| data set | questions | dense recall@{k} | BM25 recall@{k} | hybrid recall@{k} | dense MRR | BM25 MRR | hybrid MRR |",
+        f"| data set | questions | dense recall@{k} | BM25 recall@{k} | hybrid recall@{k} "
+        f"| dense MRR@{k} | BM25 MRR@{k} | hybrid MRR@{k} |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name in dict.fromkeys(r.dataset for r in rows):
         by = {r.mode: r for r in rows if r.dataset == name}
-        lines.append(
-            f"| {name} | {by['hybrid'].questions} | "
-            + " | ".join(f"{by[m].recall_at_10:.3f}" for m in ("dense", "bm25", "hybrid"))
-            + " | "
-            + " | ".join(f"{by[m].mrr:.3f}" for m in ("dense", "bm25", "hybrid"))
-            + " |"
-        )
+        recalls = " | ".join(f"{by[m].recall:.3f}" for m in ("dense", "bm25", "hybrid"))
+        mrrs = " | ".join(f"{by[m].mrr:.3f}" for m in ("dense", "bm25", "hybrid"))
+        lines.append(f"| {name} | {by['hybrid'].questions} | {recalls} | {mrrs} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["bioasq", "pubmedqa", "medicationqa"])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sets", nargs="*", default=["bioasq", "pubmedqa", "medicationqa"])
+    parser.add_argument(
+        "--gold", type=Path, action="append", default=[], help="gold set over the default corpus"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--preset", default=None)
-    parser.add_argument("--limit", type=int, default=None, help="first N questions of each set")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="first N questions of each shared set"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
+    settings = load_settings(args.preset)
     data_dir = SHARED / "data"
-    if not data_dir.is_dir():
-        print(f"shared data not found at {data_dir}; nothing to evaluate", file=sys.stderr)
-        return 0
+    sets = args.sets
+    if sets and not data_dir.is_dir():
+        print(f"shared data not found at {data_dir}; skipping {', '.join(sets)}", file=sys.stderr)
+        sets = []
     started = time.perf_counter()
-    rows = [
-        row
-        for name in args.sets
-        for row in evaluate_set(name, data_dir, args.k, args.preset, args.limit)
+    rows = [row for path in args.gold for row in evaluate_gold(path, args.k, settings)]
+    rows += [
+        row for name in sets for row in evaluate_set(name, data_dir, args.k, settings, args.limit)
     ]
     print(to_markdown(rows, args.k))
     print(f"\n({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return 0
 
 

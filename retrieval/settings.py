@@ -21,11 +21,12 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(
         default=100, ge=1, le=10_000, description="hits taken from each retriever before fusion"
     )
+    fusion: Literal["convex", "rrf"] = Field(
+        default="convex",
+        description="convex: alpha-weighted sum of min-max normalised scores; rrf: reciprocal rank",
+    )
+    alpha: float = Field(
+        default=0.5, ge=0, le=1, description="weight of the dense score in convex fusion"
+    )
     rrf_k: int = Field(default=60, ge=1, description="reciprocal-rank fusion constant")
-    dense_weight: float = Field(
-        default=1.0, ge=0, description="weight of the dense ranking in fusion"
-    )
-    bm25_weight: float = Field(
-        default=1.0, ge=0, description="weight of the BM25 ranking in fusion"
-    )
     k: int = Field(default=8, ge=1, le=200, description="passages returned per question")
