@@ -43,15 +43,17 @@ class DenseIndex:
         if chosen == "flat":
             index = faiss.IndexFlatIP(dim)
         elif chosen == "hnsw":
-            index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = 128
+            hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 80
+            hnsw.hnsw.efSearch = 128
+            index = hnsw
         elif chosen == "ivf":
             nlist = max(1, min(4 * int(math.sqrt(n)), n // 39 or 1))
             quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            index.train(vectors)
-            index.nprobe = min(nlist, 16)
+            ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            ivf.train(vectors)
+            ivf.nprobe = min(nlist, 16)
+            index = ivf
         else:
             raise ValueError(f"unknown dense index kind {chosen!r}")
         if n:
@@ -72,7 +74,7 @@ class DenseIndex:
     def load(cls, path: Path, kind: str) -> DenseIndex:
         index = faiss.read_index(str(path))
         if kind == "hnsw":
-            faiss.downcast_index(index).hnsw.efSearch = 128
+            faiss.ParameterSpace().set_index_parameter(index, "efSearch", 128)
         elif kind == "ivf":
             ivf = faiss.extract_index_ivf(index)
             ivf.nprobe = min(ivf.nlist, 16)

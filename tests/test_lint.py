@@ -1,4 +1,4 @@
-"""ruff keeps the code in one style; run as part of the suite so CI enforces it."""
+"""ruff and mypy keep the code in one style and its types honest; CI enforces both."""
 
 import shutil
 import subprocess
@@ -14,4 +14,11 @@ def test_ruff(args: list[str]) -> None:
     ruff = shutil.which("ruff")
     assert ruff, "ruff is not installed; pip install -e '.[test]'"
     result = subprocess.run([ruff, *args, "."], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy() -> None:
+    mypy = shutil.which("mypy")
+    assert mypy, "mypy is not installed; pip install -e '.[test]'"
+    result = subprocess.run([mypy], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
