@@ -121,7 +121,7 @@ def embed_all(
     n = len(texts)
     out = np.zeros((n, embedder.dim), dtype=np.float32)
     order = sorted(range(n), key=lambda i: -len(texts[i]))
-    block = max(batch_size * 16, 1)
+    block = max(batch_size * 4, 1)
     for lo in range(0, n, block):
         rows = order[lo : lo + block]
         out[rows] = embedder.embed([texts[i] for i in rows], batch_size=batch_size)

@@ -38,3 +38,10 @@ def test_every_command_is_documented() -> None:
 @pytest.mark.parametrize("kind", list(SOURCE_KINDS))
 def test_source_kind_is_documented(kind: str) -> None:
     assert f"| `{kind}` |" in README
+
+
+def test_every_guard_rule_id_is_documented() -> None:
+    from guardrails.rules import RULES
+
+    for rule_id, (severity, _) in RULES.items():
+        assert f"| `{rule_id}` | {severity} |" in README, rule_id

@@ -150,6 +150,29 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from corpus.errors import InputError
+    from guardrails.batch import run_batch
+
+    path = Path(args.input)
+    if not path.is_file():
+        raise InputError(f"input file {path} does not exist")
+    if args.output:
+        with Path(args.output).open("w", encoding="utf-8") as out:
+            checked, blocked, problems = run_batch(path, out)
+    else:
+        checked, blocked, problems = run_batch(path, sys.stdout)
+    _print_problems(problems)
+    print(
+        f"bedside: checked {checked} answer(s): {blocked} blocked, {checked - blocked} allowed; "
+        f"{len(problems)} bad line(s) skipped",
+        file=sys.stderr,
+    )
+    if checked == 0 and problems:
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bedside",
@@ -196,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="corpus sources for the index (repeatable)",
     )
     p_ask.set_defaults(func=cmd_ask)
+
+    p_check = sub.add_parser("check", help="run the dose guard over answers in a JSONL file")
+    p_check.add_argument(
+        "--input",
+        required=True,
+        metavar="FILE.jsonl",
+        help="one {id, answer, question?, patient?, citations?, passages?} per line",
+    )
+    p_check.add_argument(
+        "--output", metavar="FILE.jsonl", help="verdicts (default: standard output)"
+    )
+    p_check.set_defaults(func=cmd_check)
     return parser
 
 

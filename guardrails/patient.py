@@ -1,0 +1,224 @@
+"""Patient context: typed facts from an explicit structure or from the conversation text.
+
+Facts accumulate across turns (a newer value wins). Creatinine clearance is computed by
+Cockcroft–Gault (open-medicine's calculator) when age, weight, sex and serum creatinine are
+known and no CrCl was given. A fact that is not known is None and never excludes anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sex = Literal["female", "male"]
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    weight_kg: float | None = None
+    age: float | None = None
+    sex: Sex | None = None
+    serum_creatinine_mg_dl: float | None = None
+    crcl_ml_min: float | None = None
+    egfr: float | None = None
+    hepatic_impairment: bool | None = None
+    hit: bool | None = None
+    pregnant: bool | None = None
+    dialysis: bool | None = None
+    platelets: float | None = None  # x 10^9/L
+    active_bleeding: bool | None = None
+
+    def merged(self, newer: Patient) -> Patient:
+        """This patient updated with every fact ``newer`` knows."""
+        updates = {
+            f.name: getattr(newer, f.name)
+            for f in fields(newer)
+            if getattr(newer, f.name) is not None
+        }
+        return replace(self, **updates)
+
+    @property
+    def crcl(self) -> float | None:
+        """CrCl in mL/min: as given, else Cockcroft–Gault from age, weight, sex and SCr."""
+        if self.crcl_ml_min is not None:
+            return self.crcl_ml_min
+        if None in (self.age, self.weight_kg, self.sex, self.serum_creatinine_mg_dl):
+            return None
+        from open_medicine.mcp.calculators.cockcroft_gault import (
+            CockcroftGaultParams,
+            calculate_cockcroft_gault,
+        )
+
+        params = CockcroftGaultParams(
+            age=int(self.age or 0),
+            weight=float(self.weight_kg or 0),
+            is_female=self.sex == "female",
+            serum_creatinine=float(self.serum_creatinine_mg_dl or 0),
+        )
+        return float(calculate_cockcroft_gault(params).value)
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in asdict(self).values())
+
+    def describe(self) -> str:
+        parts = []
+        if self.weight_kg is not None:
+            parts.append(f"{self.weight_kg:g} kg")
+        if self.age is not None:
+            parts.append(f"{self.age:g} years")
+        if self.sex:
+            parts.append(self.sex)
+        crcl = self.crcl
+        if crcl is not None:
+            parts.append(f"CrCl {crcl:g} mL/min")
+        for name, label in (
+            ("hepatic_impairment", "hepatic impairment"),
+            ("hit", "HIT"),
+            ("pregnant", "pregnant"),
+            ("dialysis", "dialysis"),
+            ("active_bleeding", "active bleeding"),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(label if value else f"no {label}")
+        if self.platelets is not None:
+            parts.append(f"platelets {self.platelets:g} x10^9/L")
+        return ", ".join(parts)
+
+
+class PatientInput(BaseModel):
+    """Patient facts as they arrive over the wire or in a `bedside check` line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight_kg: float | None = Field(default=None, gt=0, le=500, description="body weight (kg)")
+    age: float | None = Field(default=None, ge=0, le=130, description="age (years)")
+    sex: Sex | None = None
+    serum_creatinine_mg_dl: float | None = Field(
+        default=None, gt=0, le=30, description="serum creatinine (mg/dL)"
+    )
+    crcl_ml_min: float | None = Field(
+        default=None, ge=0, le=300, description="creatinine clearance (mL/min)"
+    )
+    egfr: float | None = Field(default=None, ge=0, le=300, description="eGFR (mL/min/1.73 m2)")
+    hepatic_impairment: bool | None = None
+    hit: bool | None = Field(
+        default=None, description="heparin-induced thrombocytopenia, current or history"
+    )
+    pregnant: bool | None = None
+    dialysis: bool | None = None
+    platelets: float | None = Field(
+        default=None, ge=0, le=5000, description="platelet count (x10^9/L)"
+    )
+    active_bleeding: bool | None = Field(default=None, description="active (major) bleeding now")
+
+    def to_patient(self) -> Patient:
+        return Patient(**self.model_dump())
+
+
+# ------------------------------------------------------------------ text extraction
+
+_NUM = r"(\d{1,4}(?:[.,]\d{1,2})?)"
+_LESS = r"(?:<|≤|below|under|less than|lower than)"
+_NEG = re.compile(
+    r"\b(?:no|not|without|denies|negative for|never had)\b[^.;]{0,30}$", re.IGNORECASE
+)
+
+_WEIGHT = re.compile(rf"(?<![/\w.]){_NUM}\s?(?:kg|kilograms?)\b(?!\s*/)", re.IGNORECASE)
+_CRCL = re.compile(
+    rf"\b(?:CrCl|CLcr|creatinine clearance)\s*(?:of|is|was|=|:|at)?\s*({_LESS})?\s*{_NUM}",
+    re.IGNORECASE,
+)
+_EGFR = re.compile(rf"\beGFR\s*(?:of|is|was|=|:|at)?\s*({_LESS})?\s*{_NUM}", re.IGNORECASE)
+_AGE = re.compile(
+    rf"(?:\b{_NUM}[- ]?(?:years?|yrs?|y)[- ]?old\b|\baged?\s+{_NUM}\b|\b{_NUM}[- ]?(?:yo|y/o)\b)",
+    re.IGNORECASE,
+)
+_SCR = re.compile(
+    rf"\b(?:serum creatinine|SCr|creatinine)\s*(?:of|is|was|=|:)?\s*{_NUM}\s*(mg/dL|µmol/L|μmol/L|umol/L)?",
+    re.IGNORECASE,
+)
+_PLATELETS = re.compile(
+    r"\bplatelets?(?: count)?\s*(?:of|is|was|=|:|at)?\s*(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k\b|x\s?10\^?9/L|×\s?10\^?9/L|/µL|/uL|/mm3)?",
+    re.IGNORECASE,
+)
+_FLAGS: dict[str, re.Pattern[str]] = {
+    "hepatic_impairment": re.compile(
+        r"\b(?:hepatic (?:impairment|dysfunction|failure|insufficiency)|liver (?:disease|failure|impairment|dysfunction)|cirrhosis|Child-Pugh (?:class )?[BC])\b",
+        re.IGNORECASE,
+    ),
+    "hit": re.compile(r"\b(?:HIT|HITTS|heparin-induced thrombocytopenia)\b"),
+    "pregnant": re.compile(r"\bpregnan(?:t|cy)\b", re.IGNORECASE),
+    "active_bleeding": re.compile(
+        r"\b(?:active(?:ly)? (?:major )?bleed(?:ing)?|bleeding now|ongoing bleeding)\b",
+        re.IGNORECASE,
+    ),
+    "dialysis": re.compile(
+        r"\b(?:dialysis|hemodialysis|haemodialysis|CRRT|on HD)\b", re.IGNORECASE
+    ),
+}
+_FEMALE = re.compile(r"\b(?:woman|female|she|her|lady|girl)\b", re.IGNORECASE)
+_MALE = re.compile(r"\b(?:man|male|he|his|gentleman|boy)\b", re.IGNORECASE)
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def _below(value: float) -> float:
+    # "CrCl < 30" says the patient is below 30; keep a value just inside that band.
+    return value - 0.5
+
+
+def extract_patient(text: str) -> Patient:
+    """Patient facts stated in ``text`` ("CrCl 20 mL/min", "80 kg", "history of HIT")."""
+    text = text[:20_000]  # a question is short; never scan megabytes
+    facts: dict[str, object] = {}
+    if m := _WEIGHT.search(text):
+        facts["weight_kg"] = _number(m.group(1))
+    if m := _CRCL.search(text):
+        value = _number(m.group(2))
+        facts["crcl_ml_min"] = _below(value) if m.group(1) else value
+    if m := _EGFR.search(text):
+        value = _number(m.group(2))
+        facts["egfr"] = _below(value) if m.group(1) else value
+    if m := _AGE.search(text):
+        facts["age"] = _number(next(g for g in m.groups() if g))
+    if m := _SCR.search(text):
+        value = _number(m.group(1))
+        unit = (m.group(2) or "mg/dL").lower()
+        facts["serum_creatinine_mg_dl"] = value if unit == "mg/dl" else _umol_to_mg_dl(value)
+    if m := _PLATELETS.search(text):
+        value = float(m.group(1).replace(",", ""))
+        unit = (m.group(2) or "").lower().replace(" ", "")
+        if unit in ("/µl", "/ul", "/mm3") or (not unit and value > 2000):
+            value /= 1000.0  # per microlitre -> x10^9/L
+        facts["platelets"] = value
+    for name, pattern in _FLAGS.items():
+        if m := pattern.search(text):
+            facts[name] = not _NEG.search(text[max(0, m.start() - 40) : m.start()])
+    female, male = _FEMALE.search(text), _MALE.search(text)
+    if female and not male:
+        facts["sex"] = "female"
+    elif male and not female:
+        facts["sex"] = "male"
+    return Patient(**facts)  # type: ignore[arg-type]
+
+
+def _umol_to_mg_dl(value: float) -> float:
+    from guardrails.units import registry
+
+    ureg = registry()
+    creatinine = ureg.Quantity(113.12, "g/mol")  # molar mass of creatinine
+    return float((ureg.Quantity(value, "umol/L") * creatinine).to("mg/dL").magnitude)
+
+
+def patient_from_conversation(turns: list[str], explicit: Patient | None = None) -> Patient:
+    """Facts from every turn (oldest first; later turns win), then the explicit structure."""
+    patient = Patient()
+    for turn in turns:
+        patient = patient.merged(extract_patient(turn))
+    return patient.merged(explicit) if explicit else patient

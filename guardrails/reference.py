@@ -1,0 +1,150 @@
+"""The curated dose reference: data (``guardrails/data/*.yaml``) validated by pydantic.
+
+Every entry cites a pack document and an exact quote from it; a test proves each entry's
+numbers appear in its quote and the quote in the document. INR targets are not doses and
+are not entries.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from corpus.errors import ConfigError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Strict):
+    doc: str = Field(description="pack document id, e.g. label-argatroban")
+    quote: str = Field(min_length=10, description="exact substring of that document's text")
+
+
+class DoseSpec(_Strict):
+    """``low``–``high`` ``unit`` [/kg] [/per_time]; unit is a pint expression (mg, mcg, g,
+    USP_unit, international_unit, mL)."""
+
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+    unit: str
+    per_kg: bool = False
+    per_time: Literal["min", "h", "day"] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DoseSpec:
+        if self.high < self.low:
+            raise ValueError(f"high {self.high} is below low {self.low}")
+        return self
+
+
+class Population(_Strict):
+    """Conditions under which an entry applies; all given ones must hold. Unknown patient
+    facts never exclude an entry (the answer may be for any patient)."""
+
+    crcl_lt: float | None = Field(default=None, description="CrCl below this (mL/min)")
+    crcl_ge: float | None = Field(default=None, description="CrCl at or above this (mL/min)")
+    dialysis: bool | None = None
+    hepatic_impairment: bool | None = None
+    weight_lt: float | None = Field(default=None, description="body weight below this (kg)")
+    weight_ge: float | None = Field(default=None, description="body weight at or above this (kg)")
+    age_lt: float | None = None
+    age_ge: float | None = None
+
+
+class DoseEntry(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    drug: str
+    indication: str = Field(description="indication id from indications.yaml")
+    phase: Literal["bolus", "infusion", "maintenance", "loading", "initial"] | None = None
+    route: Literal["iv", "sc", "po", "im"] | None = None
+    population: Population = Field(default_factory=Population)
+    dose: DoseSpec
+    interval_h: list[float] | None = Field(
+        default=None,
+        description="allowed hours between doses (q12h/BID = 12, daily = 24); None = any or continuous",
+    )
+    max_per_dose: DoseSpec | None = None
+    max_per_day: DoseSpec | None = None
+    cite: Citation
+
+
+class Contraindication(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    drugs: list[str] = Field(min_length=1, description="canonical drug names")
+    when: Literal["hit", "crcl_lt_30", "active_bleeding", "pregnancy", "dialysis"]
+    message: str
+    cite: Citation
+
+
+class Indication(_Strict):
+    id: str
+    terms: list[str] = Field(
+        min_length=1, description="words that name it in text (case-insensitive)"
+    )
+    parent: str | None = None
+
+
+class Drug(_Strict):
+    name: str = Field(description="canonical generic name")
+    names: list[str] = Field(min_length=1, description="generic, brands, abbreviations")
+    drug_class: str | None = None
+
+
+class ReferenceTable(_Strict):
+    drugs: list[Drug]
+    indications: list[Indication]
+    doses: list[DoseEntry]
+    contraindications: list[Contraindication] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReferenceTable:
+        drugs = {d.name for d in self.drugs}
+        indications = {i.id for i in self.indications}
+        ids = [e.id for e in self.doses] + [c.id for c in self.contraindications]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"duplicate entry ids: {sorted(dupes)}")
+        for e in self.doses:
+            if e.drug not in drugs:
+                raise ValueError(f"entry {e.id}: unknown drug {e.drug!r}")
+            if e.indication not in indications:
+                raise ValueError(f"entry {e.id}: unknown indication {e.indication!r}")
+        for i in self.indications:
+            if i.parent and i.parent not in indications:
+                raise ValueError(f"indication {i.id}: unknown parent {i.parent!r}")
+        for c in self.contraindications:
+            unknown = set(c.drugs) - drugs
+            if unknown:
+                raise ValueError(f"contraindication {c.id}: unknown drugs {sorted(unknown)}")
+        return self
+
+    def entries_for(self, drug: str) -> list[DoseEntry]:
+        return [e for e in self.doses if e.drug == drug]
+
+
+def load_reference(data_dir: Path = DATA_DIR) -> ReferenceTable:
+    """Read drugs.yaml, indications.yaml, doses.yaml and contraindications.yaml."""
+    parts: dict[str, object] = {}
+    for name in ("drugs", "indications", "doses", "contraindications"):
+        path = data_dir / f"{name}.yaml"
+        try:
+            parts[name] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read the dose reference {path}: {exc}") from exc
+    try:
+        return ReferenceTable.model_validate(parts)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid dose reference in {data_dir}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def default_reference() -> ReferenceTable:
+    return load_reference()

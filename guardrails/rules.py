@@ -1,0 +1,649 @@
+"""The guard's rules. Each is a small pure function with a stable rule id.
+
+Dose rules compare one DoseMention with the reference entries for its drug that are in scope
+(indication from the sentence, else the conversation; route and bolus/infusion phase when
+stated) and apply to the patient (renal, hepatic, weight and age bands). A dose passes when
+at least one applicable entry accepts it; otherwise the first rule below that explains the
+difference names it, and DOSE_RANGE catches the rest. Every rule fails closed: what cannot be
+compared is a finding, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from guardrails.patient import Patient
+from guardrails.reference import DoseEntry, DoseSpec, Population, ReferenceTable
+from guardrails.types import Amount, DoseMention, Finding, Severity
+from guardrails.units import convert
+
+# rule id -> (severity, what it means). The README lists every id.
+RULES: dict[str, tuple[Severity, str]] = {
+    "DOSE_OK": ("info", "the dose matches a reference entry for this drug, indication and patient"),
+    "DOSE_RANGE": ("block", "the dose is above or below every applicable reference range"),
+    "DOSE_FREQUENCY": ("block", "the amount is right but the dosing interval is not"),
+    "DOSE_UNIT": (
+        "block",
+        "the number fits only with another unit: mg written for mcg, per hour for per minute",
+    ),
+    "DOSE_PER_KG": ("block", "a weight-based dose without /kg, or a fixed dose written per kg"),
+    "DOSE_ARITHMETIC": (
+        "block",
+        "a per-kg dose times the stated weight does not give the stated total",
+    ),
+    "RENAL_ADJUSTMENT": (
+        "block",
+        "the dose is the one for another renal function band than the patient's",
+    ),
+    "HEPATIC_ADJUSTMENT": ("block", "the dose ignores the patient's hepatic impairment"),
+    "WEIGHT_BAND": ("block", "the dose belongs to another body-weight band than the patient's"),
+    "POPULATION": ("block", "the dose belongs to another age or dialysis group than the patient's"),
+    "CONTRAINDICATION": (
+        "block",
+        "the drug is contraindicated for this patient (e.g. any heparin in HIT)",
+    ),
+    "NUMBER_UNGROUNDED": (
+        "block",
+        "a number in a cited sentence appears in none of its cited passages",
+    ),
+    "CITATION_UNKNOWN": ("block", "a citation marker points to no passage that was given"),
+    "DOSE_UNPARSED": ("warn", "a number next to a known drug could not be read as a dose"),
+    "DOSE_UNVERIFIED": (
+        "warn",
+        "a dose of a drug the reference does not cover, or with no drug named",
+    ),
+    "NO_REFERENCE": (
+        "warn",
+        "the reference has no entry for this drug in this indication or route",
+    ),
+}
+
+_TOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class DoseContext:
+    """Everything a dose rule may look at besides the mention itself."""
+
+    text: str
+    patient: Patient
+    indications: frozenset[str]
+    entries: tuple[DoseEntry, ...]  # in scope for drug, indication, route, phase
+    table: ReferenceTable
+    evidence: frozenset[str] = frozenset()  # special populations the sentence or question names
+
+
+def finding(
+    rule_id: str,
+    mention_span: tuple[int, int],
+    text: str,
+    message: str,
+    *,
+    expected: str | None = None,
+    citation: str | None = None,
+    sentence: tuple[int, int] | None = None,
+) -> Finding:
+    severity, _ = RULES[rule_id]
+    return Finding(
+        rule_id,
+        severity,
+        mention_span,
+        text[mention_span[0] : mention_span[1]],
+        message,
+        expected,
+        citation,
+        sentence,
+    )
+
+
+def describe_spec(spec: DoseSpec) -> str:
+    return Amount(spec.low, spec.high, spec.unit, spec.per_kg, spec.per_time).describe()
+
+
+def describe_entry(entry: DoseEntry) -> str:
+    parts = [describe_spec(entry.dose)]
+    if entry.interval_h:
+        parts.append(" or ".join(_interval_words(h) for h in entry.interval_h))
+    if entry.route:
+        parts.append(entry.route.upper())
+    if entry.max_per_dose:
+        parts.append(f"max {describe_spec(entry.max_per_dose)} per dose")
+    return ", ".join(parts) + f" ({entry.indication}{_population_words(entry.population)})"
+
+
+def cite(entry: DoseEntry) -> str:
+    return f"{entry.cite.doc}: \u201c{entry.cite.quote}\u201d"
+
+
+def _interval_words(hours: float) -> str:
+    return {
+        24.0: "once daily",
+        12.0: "every 12 hours",
+        8.0: "every 8 hours",
+        6.0: "every 6 hours",
+    }.get(float(hours), f"every {hours:g} hours")
+
+
+def _population_words(pop: Population) -> str:
+    words = []
+    if pop.crcl_lt is not None:
+        words.append(f"CrCl < {pop.crcl_lt:g} mL/min")
+    if pop.crcl_ge is not None:
+        words.append(f"CrCl ≥ {pop.crcl_ge:g} mL/min")
+    if pop.dialysis is not None:
+        words.append("on dialysis" if pop.dialysis else "not on dialysis")
+    if pop.hepatic_impairment is not None:
+        words.append("hepatic impairment" if pop.hepatic_impairment else "normal hepatic function")
+    if pop.weight_lt is not None:
+        words.append(f"< {pop.weight_lt:g} kg")
+    if pop.weight_ge is not None:
+        words.append(f"≥ {pop.weight_ge:g} kg")
+    if pop.age_lt is not None:
+        words.append(f"age < {pop.age_lt:g}")
+    if pop.age_ge is not None:
+        words.append(f"age ≥ {pop.age_ge:g}")
+    return "; " + ", ".join(words) if words else ""
+
+
+# ------------------------------------------------------------------ population
+
+
+_EVIDENCE = {
+    "renal": re.compile(
+        r"\b(?:renal|kidney|CrCl|CLcr|creatinine clearance|eGFR|GFR)\b", re.IGNORECASE
+    ),
+    "dialysis": re.compile(r"\b(?:dialysis|hemodialysis|haemodialysis|CRRT)\b", re.IGNORECASE),
+    "hepatic": re.compile(r"\b(?:hepatic|liver|Child-Pugh|cirrhosis)\b", re.IGNORECASE),
+}
+
+
+def evidence_in(text: str) -> frozenset[str]:
+    """Special populations a text speaks of ("in renal impairment", "on dialysis")."""
+    return frozenset(name for name, pattern in _EVIDENCE.items() if pattern.search(text))
+
+
+def excluded_by(
+    pop: Population, patient: Patient, evidence: frozenset[str] = frozenset()
+) -> str | None:
+    """Which fact excludes the entry for this patient: renal, hepatic, weight, population.
+
+    A reduced dose for renal impairment, dialysis or hepatic impairment applies only when the
+    patient facts or the text say the patient is in that group; the standard dose applies
+    unless they say the patient is not. Weight and age bands exclude only on known facts.
+    """
+    crcl = patient.crcl
+    if pop.crcl_lt is not None and (
+        crcl >= pop.crcl_lt if crcl is not None else "renal" not in evidence
+    ):
+        return "renal"
+    if pop.crcl_ge is not None and crcl is not None and crcl < pop.crcl_ge:
+        return "renal"
+    if pop.dialysis is True and patient.dialysis is not True and "dialysis" not in evidence:
+        return "renal"
+    if pop.dialysis is False and patient.dialysis is True:
+        return "renal"
+    if (
+        pop.hepatic_impairment is True
+        and patient.hepatic_impairment is not True
+        and "hepatic" not in evidence
+    ):
+        return "hepatic"
+    if pop.hepatic_impairment is False and patient.hepatic_impairment is True:
+        return "hepatic"
+    w = patient.weight_kg
+    if w is not None and (
+        (pop.weight_lt is not None and w >= pop.weight_lt)
+        or (pop.weight_ge is not None and w < pop.weight_ge)
+    ):
+        return "weight"
+    a = patient.age
+    if a is not None and (
+        (pop.age_lt is not None and a >= pop.age_lt) or (pop.age_ge is not None and a < pop.age_ge)
+    ):
+        return "population"
+    return None
+
+
+# ------------------------------------------------------------------ comparison
+
+
+def fits(amount: Amount, spec: DoseSpec, scale: float = 1.0) -> bool | None:
+    """Whether ``amount`` (times ``scale``) lies within ``spec``; None if not comparable."""
+    converted = convert(amount, spec.unit, spec.per_kg, spec.per_time)
+    if converted is None:
+        return None
+    low, high = converted[0] * scale, converted[1] * scale
+    return spec.low * (1 - _TOL) <= low and high <= spec.high * (1 + _TOL)
+
+
+def accepts(mention: DoseMention, entry: DoseEntry) -> bool:
+    if mention.is_max:
+        limit = entry.max_per_dose or entry.dose
+        converted = convert(mention.amount, limit.unit, limit.per_kg, limit.per_time)
+        # a stated maximum may be more cautious than the reference, never higher
+        return converted is not None and converted[1] <= limit.high * (1 + _TOL)
+    ok = fits(mention.amount, entry.dose) or fits(
+        mention.amount, titration_range(entry) or entry.dose
+    )
+    if not ok:
+        return False
+    return frequency_ok(mention, entry)
+
+
+def titration_range(entry: DoseEntry) -> DoseSpec | None:
+    """An infusion is titrated from its starting rate up to the stated maximum rate."""
+    top = entry.max_per_dose
+    dose = entry.dose
+    if (
+        top is None
+        or dose.per_time is None
+        or entry.phase not in (None, "infusion", "maintenance", "initial")
+    ):
+        return None
+    if (top.unit, top.per_kg, top.per_time) != (dose.unit, dose.per_kg, dose.per_time):
+        return None
+    return DoseSpec(
+        low=dose.low,
+        high=max(top.high, dose.high),
+        unit=dose.unit,
+        per_kg=dose.per_kg,
+        per_time=dose.per_time,
+    )
+
+
+def frequency_ok(mention: DoseMention, entry: DoseEntry) -> bool:
+    if mention.interval_h is None or not entry.interval_h:
+        return True
+    return any(abs(mention.interval_h - h) < 0.01 for h in entry.interval_h)
+
+
+def _swapped(mention: DoseMention, **changes: object) -> DoseMention:
+    from dataclasses import replace
+
+    return replace(mention, amount=replace(mention.amount, **changes))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ dose rules
+
+DoseRule = Callable[
+    [DoseMention, DoseContext, list[DoseEntry], list[tuple[DoseEntry, str]]], Finding | None
+]
+
+
+def rule_dose_unit(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: list[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """DOSE_UNIT: the number fits an applicable entry only after swapping mg<->mcg (x1000)
+    or per hour<->per minute (x60)."""
+    for entry in applicable:
+        for scale, what in (
+            (1 / 1000, "mcg"),
+            (1000, "mg"),
+            (1 / 60, "per minute"),
+            (60, "per hour"),
+        ):
+            if fits(m.amount, entry.dose, scale) and frequency_ok(m, entry):
+                intended = {
+                    "mcg": "mcg where the reference says mcg, not mg",
+                    "mg": "mg where the reference says mg, not mcg",
+                    "per minute": "per minute where the reference says per minute, not per hour",
+                    "per hour": "per hour where the reference says per hour, not per minute",
+                }[what]
+                return finding(
+                    "DOSE_UNIT",
+                    m.span,
+                    ctx.text,
+                    f"{m.drug}: {m.amount.describe()} has the wrong unit — the number fits only as {intended}.",
+                    expected=describe_entry(entry),
+                    citation=cite(entry),
+                    sentence=m.sentence,
+                )
+    return None
+
+
+def rule_per_kg(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: list[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """DOSE_PER_KG: the amount would fit if /kg were added or removed."""
+    for entry in applicable:
+        if entry.dose.per_kg != m.amount.per_kg and fits(
+            _swapped(m, per_kg=entry.dose.per_kg).amount, entry.dose
+        ):
+            what = "is missing /kg" if entry.dose.per_kg else "should not be per kg"
+            return finding(
+                "DOSE_PER_KG",
+                m.span,
+                ctx.text,
+                f"{m.drug}: {m.amount.describe()} {what}.",
+                expected=describe_entry(entry),
+                citation=cite(entry),
+                sentence=m.sentence,
+            )
+    return None
+
+
+def rule_frequency(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: list[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """DOSE_FREQUENCY: the amount fits an applicable entry but the interval does not."""
+    for entry in applicable:
+        if fits(m.amount, entry.dose) and not frequency_ok(m, entry):
+            return finding(
+                "DOSE_FREQUENCY",
+                m.span,
+                ctx.text,
+                f"{m.drug}: {m.amount.describe()} {_interval_words(m.interval_h or 0)} — the reference gives this amount "
+                f"{' or '.join(_interval_words(h) for h in entry.interval_h or [])}.",
+                expected=describe_entry(entry),
+                citation=cite(entry),
+                sentence=m.sentence,
+            )
+    return None
+
+
+_BAND_RULE = {
+    "renal": "RENAL_ADJUSTMENT",
+    "hepatic": "HEPATIC_ADJUSTMENT",
+    "weight": "WEIGHT_BAND",
+    "population": "POPULATION",
+}
+
+
+def rule_band(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: list[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """RENAL_ADJUSTMENT / HEPATIC_ADJUSTMENT / WEIGHT_BAND / POPULATION: the dose is right for
+    a patient group this patient is not in."""
+    for entry, reason in excluded:
+        if not accepts(m, entry):
+            continue
+        right = _closest(m, applicable)
+        band = _population_words(entry.population)[2:]
+        facts = _facts_for(reason, ctx.patient)
+        if facts:
+            message = f"{m.drug}: {m.amount.describe()} is the dose for {band}, but this patient has {facts}."
+        else:
+            message = (
+                f"{m.drug}: {m.amount.describe()} is the dose for {band}; nothing in the question "
+                "or the sentence says this patient is in that group."
+            )
+        if right is not None:
+            message += f" The reference gives {describe_entry(right)}."
+        return finding(
+            _BAND_RULE[reason],
+            m.span,
+            ctx.text,
+            message,
+            expected=describe_entry(right) if right else None,
+            citation=cite(right) if right else cite(entry),
+            sentence=m.sentence,
+        )
+    return None
+
+
+def _facts_for(reason: str, patient: Patient) -> str:
+    crcl = patient.crcl
+    if reason == "renal":
+        parts = [
+            f"CrCl {crcl:g} mL/min" if crcl is not None else "",
+            "dialysis" if patient.dialysis else "",
+        ]
+        return ", ".join(p for p in parts if p)
+    if reason == "hepatic" and patient.hepatic_impairment is not None:
+        return "hepatic impairment" if patient.hepatic_impairment else "no hepatic impairment"
+    if reason == "weight" and patient.weight_kg is not None:
+        return f"a body weight of {patient.weight_kg:g} kg"
+    if reason == "population" and patient.age is not None:
+        return f"an age of {patient.age:g} years"
+    return ""
+
+
+def _closest(m: DoseMention, entries: list[DoseEntry]) -> DoseEntry | None:
+    """The entry a reader should see as 'expected': same unit shape and interval first."""
+
+    def rank(e: DoseEntry) -> tuple[int, int]:
+        same_shape = convert(m.amount, e.dose.unit, e.dose.per_kg, e.dose.per_time) is not None
+        return (0 if same_shape else 1, 0 if frequency_ok(m, e) else 1)
+
+    return min(entries, key=rank) if entries else None
+
+
+def rule_range(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: list[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """DOSE_RANGE: above or below every applicable reference range (the catch-all)."""
+    comparable: list[tuple[DoseEntry, tuple[float, float]]] = []
+    for e in applicable:
+        converted = convert(m.amount, e.dose.unit, e.dose.per_kg, e.dose.per_time)
+        if converted is not None:
+            comparable.append((e, converted))
+    if not comparable:
+        entry = applicable[0]
+        return finding(
+            "DOSE_RANGE",
+            m.span,
+            ctx.text,
+            f"{m.drug}: {m.amount.describe()} cannot be compared with the reference dose {describe_spec(entry.dose)}.",
+            expected=describe_entry(entry),
+            citation=cite(entry),
+            sentence=m.sentence,
+        )
+    entry, (low, high) = min(comparable, key=lambda ec: _distance(ec[1], ec[0].dose))
+    direction = "above" if high > entry.dose.high else "below"
+    return finding(
+        "DOSE_RANGE",
+        m.span,
+        ctx.text,
+        f"{m.drug}: {m.amount.describe()} is {direction} the reference dose {describe_spec(entry.dose)}.",
+        expected=describe_entry(entry),
+        citation=cite(entry),
+        sentence=m.sentence,
+    )
+
+
+def _distance(value: tuple[float, float], spec: DoseSpec) -> float:
+    import math
+
+    mid = max(value[0], 1e-12)
+    lo, hi = max(spec.low, 1e-12), max(spec.high, 1e-12)
+    return 0.0 if lo <= mid <= hi else min(abs(math.log(mid / lo)), abs(math.log(mid / hi)))
+
+
+DOSE_RULES: tuple[DoseRule, ...] = (
+    rule_band,
+    rule_dose_unit,
+    rule_per_kg,
+    rule_frequency,
+    rule_range,
+)
+
+
+def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
+    """DOSE_OK when an applicable entry accepts the dose, else the first rule that explains it."""
+    applicable = [
+        e for e in ctx.entries if excluded_by(e.population, ctx.patient, ctx.evidence) is None
+    ]
+    excluded = [
+        (e, r)
+        for e in ctx.entries
+        if (r := excluded_by(e.population, ctx.patient, ctx.evidence)) is not None
+    ]
+    for entry in applicable:
+        if accepts(m, entry):
+            return finding(
+                "DOSE_OK",
+                m.span,
+                ctx.text,
+                f"{m.drug}: {m.amount.describe()} matches the reference.",
+                expected=describe_entry(entry),
+                citation=cite(entry),
+                sentence=m.sentence,
+            )
+    if not applicable:
+        applicable = [e for e, _ in excluded]  # nothing fits this patient: compare with all
+        band = rule_band(m, ctx, [], excluded)
+        if band:
+            return band
+    for rule in DOSE_RULES:
+        result = rule(m, ctx, applicable, excluded)
+        if result:
+            return result
+    raise AssertionError("rule_range always returns a finding")  # pragma: no cover
+
+
+# ------------------------------------------------------------------ other rules
+
+
+def rule_arithmetic(m: DoseMention, text: str) -> Finding | None:
+    """DOSE_ARITHMETIC: "1 mg/kg (80 mg for 80 kg)" must multiply out (1% tolerance)."""
+    if not (m.amount.per_kg and m.weight_kg and m.total):
+        return None
+    expected_low, expected_high = m.amount.low * m.weight_kg, m.amount.high * m.weight_kg
+    total = convert(m.total, m.amount.unit, False, m.amount.per_time)
+    if total is None:
+        return finding(
+            "DOSE_ARITHMETIC",
+            m.span,
+            text,
+            f"{m.drug}: the total {m.total.describe()} is not in the unit of {m.amount.describe()}.",
+            sentence=m.sentence,
+        )
+    if expected_low * 0.99 <= total[0] and total[1] <= expected_high * 1.01:
+        return None
+    return finding(
+        "DOSE_ARITHMETIC",
+        m.span,
+        text,
+        f"{m.drug}: {m.amount.describe()} for {m.weight_kg:g} kg is {expected_low:g}"
+        f"{'' if expected_low == expected_high else f'–{expected_high:g}'} {m.amount.unit}, not {m.total.describe()}.",
+        expected=f"{expected_low:g} {m.amount.unit}",
+        sentence=m.sentence,
+    )
+
+
+_NOT_RECOMMENDED = re.compile(
+    r"\b(contraindicat\w*|avoid\w*|do not|don't|must not|should not|never|stop\w*|discontinu\w*|not recommended)\b",
+    re.IGNORECASE,
+)
+
+
+def rule_contraindication(
+    m: DoseMention, text: str, patient: Patient, table: ReferenceTable
+) -> Finding | None:
+    """CONTRAINDICATION: a dose of a drug the patient must not get (any heparin or LMWH in
+    HIT; fondaparinux with CrCl < 30 mL/min), unless the sentence itself says not to give it."""
+    if m.drug is None or _NOT_RECOMMENDED.search(text[m.sentence[0] : m.sentence[1]]):
+        return None
+    crcl = patient.crcl
+    facts = {
+        "hit": patient.hit is True,
+        "crcl_lt_30": crcl is not None and crcl < 30,
+        "dialysis": patient.dialysis is True,
+        "pregnancy": patient.pregnant is True,
+        "active_bleeding": patient.active_bleeding is True,
+    }
+    for c in table.contraindications:
+        if m.drug in c.drugs and facts[c.when]:
+            return finding(
+                "CONTRAINDICATION",
+                m.span,
+                text,
+                c.message,
+                citation=f"{c.cite.doc}: \u201c{c.cite.quote}\u201d",
+                sentence=m.sentence,
+            )
+    return None
+
+
+_CITE_MARK = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+
+
+def normalise_number(token: str) -> str:
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", token):
+        token = token.replace(",", "")
+    token = token.replace(",", ".")
+    if "." in token:
+        token = token.rstrip("0").rstrip(".") or "0"
+    return token.lstrip("0") or "0"
+
+
+def numbers_in(text: str) -> set[str]:
+    return {normalise_number(t) for t in _NUMBER.findall(_CITE_MARK.sub(" ", text))}
+
+
+def cited_markers(sentence: str) -> list[int]:
+    out: list[int] = []
+    for group in _CITE_MARK.findall(sentence):
+        for part in re.split(r"\s*,\s*", group):
+            if re.search(r"[–-]", part):
+                a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part))
+                out.extend(range(a, b + 1) if 0 < b - a < 50 else [a, b])
+            else:
+                out.append(int(part))
+    return out
+
+
+def rule_grounding(
+    text: str, sentence: tuple[int, int], citations: dict[int, str], passages: dict[str, str]
+) -> list[Finding]:
+    """NUMBER_UNGROUNDED and CITATION_UNKNOWN for one cited sentence."""
+    s_text = text[sentence[0] : sentence[1]]
+    markers = cited_markers(s_text)
+    if not markers:
+        return []
+    unknown = [n for n in markers if n not in citations or citations[n] not in passages]
+    out = [
+        finding(
+            "CITATION_UNKNOWN",
+            sentence,
+            text,
+            f"citation [{n}] points to no passage that was retrieved.",
+            sentence=sentence,
+        )
+        for n in unknown
+    ]
+    known = [passages[citations[n]] for n in markers if n in citations and citations[n] in passages]
+    if not known:
+        return out
+    allowed: set[str] = set().union(*(numbers_in(p) for p in known))
+    for match in _NUMBER.finditer(s_text):
+        if _inside_marker(s_text, match.start()):
+            continue
+        if normalise_number(match.group(0)) not in allowed:
+            span = (sentence[0] + match.start(), sentence[0] + match.end())
+            out.append(
+                finding(
+                    "NUMBER_UNGROUNDED",
+                    span,
+                    text,
+                    f"the number {match.group(0)} appears in none of the passages this sentence cites.",
+                    sentence=sentence,
+                )
+            )
+    return out
+
+
+def _inside_marker(s: str, pos: int) -> bool:
+    return any(m.start() <= pos < m.end() for m in _CITE_MARK.finditer(s))
+
+
+def spans_overlap(a: Sequence[int], b: Sequence[int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
