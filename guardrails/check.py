@@ -26,8 +26,6 @@ from guardrails.rules import (
 )
 from guardrails.types import DoseMention, Finding, Verdict
 
-_BOLUS = {"bolus", "loading"}
-
 
 def _class_members(drug: str, table: ReferenceTable) -> list[str]:
     """A class word ("LMWH") stands for every drug of that class."""
@@ -40,22 +38,17 @@ def _class_members(drug: str, table: ReferenceTable) -> list[str]:
     return [d.name for d in table.drugs if d.drug_class == me.drug_class and d.name != drug]
 
 
-def _phase_compatible(mention: DoseMention, entry: DoseEntry) -> bool:
-    if mention.phase is None or entry.phase is None:
-        return True
-    return (mention.phase in _BOLUS) == (entry.phase in _BOLUS)
-
-
 def _entries(mention: DoseMention, indications: set[str], table: ReferenceTable) -> list[DoseEntry]:
     out = []
     for drug in _class_members(mention.drug or "", table):
         for e in table.entries_for(drug):
             if not in_scope(e.indication, indications, table):
                 continue
+            # Route narrows (IV bolus vs SC dose); bolus vs infusion is told apart by the
+            # units themselves (mg/kg vs mg/kg/h), so the written phase does not filter.
             if mention.route and e.route and mention.route != e.route:
                 continue
-            if _phase_compatible(mention, e):
-                out.append(e)
+            out.append(e)
     return out
 
 
@@ -75,7 +68,12 @@ def check(
     patient facts are read from it when the sentence does not say).
     """
     table = reference or default_reference()
-    patient = patient or Patient()
+    # Facts stated in the question or earlier turns count; explicit facts win over them.
+    patient = (
+        extract_patient(context).merged(patient)
+        if context and patient
+        else (extract_patient(context) if context else (patient or Patient()))
+    )
     context_indications = find_indications(context, table) if context else set()
     context_evidence = evidence_in(context)
     mentions, unparsed = extract(answer_text)

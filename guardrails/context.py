@@ -33,8 +33,11 @@ def _patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[str]]]:
 
 
 def find_indications(text: str, table: ReferenceTable) -> set[str]:
-    """Indication ids named in ``text``."""
-    return {ind_id for ind_id, pattern in _patterns(table) if pattern.search(text)}
+    """The most specific indication ids named in ``text`` ("VTE prophylaxis after knee
+    replacement" is knee prophylaxis, not every kind of prophylaxis)."""
+    found = {ind_id for ind_id, pattern in _patterns(table) if pattern.search(text)}
+    covered = set().union(*(ancestors(i, table) for i in found)) if found else set()
+    return found - covered
 
 
 def ancestors(ind_id: str, table: ReferenceTable) -> set[str]:

@@ -165,32 +165,34 @@ def evidence_in(text: str) -> frozenset[str]:
 
 
 def excluded_by(
-    pop: Population, patient: Patient, evidence: frozenset[str] = frozenset()
+    pop: Population, patient: Patient, evidence: frozenset[str] | None = frozenset()
 ) -> str | None:
     """Which fact excludes the entry for this patient: renal, hepatic, weight, population.
 
     A reduced dose for renal impairment, dialysis or hepatic impairment applies only when the
-    patient facts or the text say the patient is in that group; the standard dose applies
-    unless they say the patient is not. Weight and age bands exclude only on known facts.
+    patient facts or the text (``evidence``) say the patient is in that group; the standard
+    dose applies unless they say the patient is not. Weight and age bands exclude only on
+    known facts. ``evidence=None`` asks about known facts alone.
     """
     crcl = patient.crcl
+
+    def unsupported(kind: str) -> bool:
+        return evidence is not None and kind not in evidence
+
     if pop.crcl_lt is not None and (
-        crcl >= pop.crcl_lt if crcl is not None else "renal" not in evidence
+        crcl >= pop.crcl_lt if crcl is not None else unsupported("renal")
     ):
         return "renal"
     if pop.crcl_ge is not None and crcl is not None and crcl < pop.crcl_ge:
         return "renal"
-    if pop.dialysis is True and patient.dialysis is not True and "dialysis" not in evidence:
+    if pop.dialysis is True and patient.dialysis is not True and unsupported("dialysis"):
         return "renal"
     if pop.dialysis is False and patient.dialysis is True:
         return "renal"
-    if (
-        pop.hepatic_impairment is True
-        and patient.hepatic_impairment is not True
-        and "hepatic" not in evidence
-    ):
+    hepatic = patient.hepatic_impairment
+    if pop.hepatic_impairment is True and hepatic is not True and unsupported("hepatic"):
         return "hepatic"
-    if pop.hepatic_impairment is False and patient.hepatic_impairment is True:
+    if pop.hepatic_impairment is False and hepatic is True:
         return "hepatic"
     w = patient.weight_kg
     if w is not None and (
@@ -466,11 +468,27 @@ def _distance(value: tuple[float, float], spec: DoseSpec) -> float:
     return 0.0 if lo <= mid <= hi else min(abs(math.log(mid / lo)), abs(math.log(mid / hi)))
 
 
+def rule_known_band(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: list[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """The band rules where a known patient fact (not missing evidence) excludes the entry."""
+    known = [
+        (e, r) for e, r in excluded if excluded_by(e.population, ctx.patient, None) is not None
+    ]
+    return rule_band(m, ctx, applicable, known)
+
+
+# Known patient facts explain a dose first; a reduced dose given with no reason for it is
+# named only after unit, per-kg and frequency slips are ruled out.
 DOSE_RULES: tuple[DoseRule, ...] = (
-    rule_band,
+    rule_known_band,
     rule_dose_unit,
     rule_per_kg,
     rule_frequency,
+    rule_band,
     rule_range,
 )
 
@@ -497,10 +515,10 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
                 sentence=m.sentence,
             )
     if not applicable:
-        applicable = [e for e, _ in excluded]  # nothing fits this patient: compare with all
-        band = rule_band(m, ctx, [], excluded)
+        band = rule_known_band(m, ctx, [], excluded)
         if band:
             return band
+        applicable = [e for e, _ in excluded]  # nothing fits this patient: compare with all
     for rule in DOSE_RULES:
         result = rule(m, ctx, applicable, excluded)
         if result:
