@@ -9,6 +9,7 @@ from guardrails.patient import Patient
 from guardrails.rules import RULES
 
 # (id, answer sentence, patient, context, rule ids that must fire, allowed)
+# fmt: off
 CASES = [
     # DOSE_OK / DOSE_RANGE
     ("ok-argatroban", "For HIT, argatroban is started at 2 mcg/kg/min as a continuous IV infusion.", None, "", {"DOSE_OK"}, True),
@@ -59,6 +60,7 @@ CASES = [
     ("unparsed", "For HIT, argatroban 2 per kg is started.", None, "", {"DOSE_UNPARSED"}, True),
     ("no-reference-route", "For acute PE, apixaban 10 mg IV twice daily.", None, "", {"NO_REFERENCE"}, True),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -66,7 +68,9 @@ CASES = [
     [c[1:] for c in CASES],
     ids=[c[0] for c in CASES],
 )
-def test_rule(sentence: str, patient: Patient | None, context: str, rules: set[str], allowed: bool | None) -> None:
+def test_rule(
+    sentence: str, patient: Patient | None, context: str, rules: set[str], allowed: bool | None
+) -> None:
     verdict = check(sentence, patient=patient, context=context)
     fired = {f.rule_id for f in verdict.findings}
     assert rules <= fired, [(f.rule_id, f.message) for f in verdict.findings]
@@ -79,20 +83,36 @@ def test_rule(sentence: str, patient: Patient | None, context: str, rules: set[s
 
 
 def test_every_rule_has_a_case() -> None:
-    covered = set().union(*(c[4] for c in CASES)) | {"NUMBER_UNGROUNDED", "CITATION_UNKNOWN", "POPULATION"}
+    covered = set().union(*(c[4] for c in CASES)) | {
+        "NUMBER_UNGROUNDED",
+        "CITATION_UNKNOWN",
+        "POPULATION",
+    }
     assert set(RULES) <= covered
 
 
-QUOTE = "For HIT, argatroban is started at 2 mcg/kg/min as a continuous IV infusion without a bolus."
+QUOTE = (
+    "For HIT, argatroban is started at 2 mcg/kg/min as a continuous IV infusion without a bolus."
+)
 
 
 @pytest.mark.parametrize(
     ("answer", "citations", "rule", "allowed"),
     [
         ("Argatroban for HIT starts at 2 mcg/kg/min [1].", {1: "p1"}, None, True),
-        ("Argatroban for HIT starts at 2 mcg/kg/min for 14 days [1].", {1: "p1"}, "NUMBER_UNGROUNDED", False),
+        (
+            "Argatroban for HIT starts at 2 mcg/kg/min for 14 days [1].",
+            {1: "p1"},
+            "NUMBER_UNGROUNDED",
+            False,
+        ),
         ("Argatroban for HIT starts at 2 mcg/kg/min [2].", {1: "p1"}, "CITATION_UNKNOWN", False),
-        ("Argatroban for HIT starts at 2 mcg/kg/min [1, 2].", {1: "p1", 2: "p2"}, "CITATION_UNKNOWN", False),
+        (
+            "Argatroban for HIT starts at 2 mcg/kg/min [1, 2].",
+            {1: "p1", 2: "p2"},
+            "CITATION_UNKNOWN",
+            False,
+        ),
     ],
     ids=["grounded", "ungrounded-number", "unknown-marker", "one-marker-unknown"],
 )
@@ -111,8 +131,10 @@ def test_population_rule_for_age() -> None:
 
 
 def test_verdict_counts_doses_and_keeps_spans_in_order() -> None:
-    text = ("For PCI, bivalirudin is given as a 0.75 mg/kg IV bolus followed by 1.75 mg/kg/h. "
-            "Vancomycin 15 mg/kg IV every 12 hours.")
+    text = (
+        "For PCI, bivalirudin is given as a 0.75 mg/kg IV bolus followed by 1.75 mg/kg/h. "
+        "Vancomycin 15 mg/kg IV every 12 hours."
+    )
     verdict = check(text)
     assert verdict.checked_doses == 2
     starts = [f.span[0] for f in verdict.findings]
