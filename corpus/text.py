@@ -97,3 +97,13 @@ def split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[in
         start = cut
     _append_stripped(text, start, end, pieces)
     return pieces
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences line by line: a Markdown bullet or heading never runs into the next line."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        spans.extend(split_sentences(text, pos, pos + len(line)))
+        pos += len(line)
+    return spans

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from corpus.text import split_sentences
+from corpus.text import sentence_spans
 from guardrails.context import find_indications, in_scope
-from guardrails.extraction import extract
+from guardrails.extraction import extract, find_drugs
 from guardrails.patient import Patient, extract_patient
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
 from guardrails.rules import (
@@ -127,9 +127,37 @@ def check(
                 sentence=u.sentence,
             )
         )
+    sentences = sentence_spans(answer_text)
+    findings.extend(_too_long(answer_text, sentences, {(u.sentence, u.drug) for u in unparsed}))
     if citations is not None and passages is not None:
         cites, texts = dict(citations), dict(passages)
-        for start, end in split_sentences(answer_text):
+        for start, end in sentences:
             findings.extend(rule_grounding(answer_text, (start, end), cites, texts))
     findings.sort(key=lambda f: (f.span[0], f.rule_id))
     return Verdict(tuple(findings), doses, {"patient": patient.describe()})
+
+
+_LONGEST_READ = 2_000  # the extractor reads sentences up to this many characters
+
+
+def _too_long(
+    text: str, sentences: list[tuple[int, int]], reported: set[tuple[tuple[int, int], str]]
+) -> list[Finding]:
+    """Fail closed on a sentence too long to read reliably that names a drug and has digits."""
+    out = []
+    for start, end in sentences:
+        if end - start <= _LONGEST_READ or not any(ch.isdigit() for ch in text[start:end]):
+            continue
+        drugs = find_drugs(text[start : min(end, start + 200_000)])
+        if drugs and not any(s == (start, end) for s, _ in reported):
+            out.append(
+                finding(
+                    "DOSE_UNPARSED",
+                    (start, end),
+                    text,
+                    f"{drugs[0][2]}: a sentence of {end - start:,} characters with numbers is too long "
+                    "to check reliably; check its doses against the source.",
+                    sentence=(start, end),
+                )
+            )
+    return out
