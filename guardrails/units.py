@@ -93,16 +93,32 @@ def convert(
     """``amount``'s low and high in ``target_unit`` [/kg] [/per_time], or None when the
     dimensions differ (mg vs units, per kg vs absolute, a rate vs a dose) or a unit is
     unknown."""
-    if per_time is not None and per_time not in _PER_TIME:
+    factor = conversion_factor(
+        _expression(amount.unit, amount.per_kg, amount.per_time)
+        if _known_time(amount.per_time)
+        else "",
+        _expression(target_unit, per_kg, per_time) if _known_time(per_time) else "",
+    )
+    if factor is None:
         return None
-    if amount.per_time is not None and amount.per_time not in _PER_TIME:
+    return amount.low * factor, amount.high * factor
+
+
+def _known_time(per_time: str | None) -> bool:
+    return per_time is None or per_time in _PER_TIME
+
+
+@lru_cache(maxsize=4096)
+def conversion_factor(source: str, target: str) -> float | None:
+    """How many ``target`` one ``source`` is (pint), or None when they do not convert.
+    Cached: the guard converts the same few unit pairs over and over."""
+    if not source or not target:
         return None
     ureg = registry()
     try:
-        source = ureg.parse_units(_expression(amount.unit, amount.per_kg, amount.per_time))
-        target = ureg.parse_units(_expression(target_unit, per_kg, per_time))
-        factor = float(ureg.Quantity(1.0, source).to(target).magnitude)
+        return float(
+            ureg.Quantity(1.0, ureg.parse_units(source)).to(ureg.parse_units(target)).magnitude
+        )
     except (pint.errors.PintError, AttributeError, TypeError, ValueError):
         # AttributeError/TypeError: pint's parser on expressions that are not units at all
         return None
-    return amount.low * factor, amount.high * factor

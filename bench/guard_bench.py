@@ -1,0 +1,97 @@
+"""Guard benchmark: median time of ``guardrails.check`` on ~300-word answers.
+
+    python -m bench.guard_bench [--answers 200] [--words 300] [--repeat 5]
+
+Answers are built (seeded) from the pack's own label and guideline sentences, so they read
+like real answers. The extractor caches sentences it has read; the headline figure clears
+that cache before every answer, and the cached figure is shown beside it. The baseline in the same run is plain regex tokenisation
+(``re.findall(r"\\w+", text)``) of the same text: the ratio says how many tokenisations one
+full check costs. Timings are printed, never asserted. Target: median ≤ 5 ms per answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import time
+
+from corpus.loaders.pack import load_bundled_packs
+from corpus.text import sentence_spans
+from guardrails.check import check
+from guardrails.extraction import _extract_cached
+from guardrails.reference import default_reference
+
+_WORD = re.compile(r"\w+")
+
+
+def build_answers(n: int, words: int, seed: int = 7) -> list[str]:
+    sentences = []
+    for doc in load_bundled_packs().documents:
+        if doc.source_type in ("label", "guideline"):
+            sentences.extend(
+                doc.text[s:e]
+                for s, e in sentence_spans(doc.text)
+                if not doc.text[s:e].startswith(("#", "|"))
+            )
+    rng = random.Random(seed)
+    answers = []
+    for _ in range(n):
+        parts: list[str] = []
+        count = 0
+        while count < words:
+            sentence = rng.choice(sentences)
+            parts.append(sentence)
+            count += len(sentence.split())
+        answers.append("\n".join(parts))
+    return answers
+
+
+def median_ms(fn: object, texts: list[str], repeat: int, cold: bool = False) -> tuple[float, float]:
+    per_text = []
+    for text in texts:
+        best = float("inf")
+        for _ in range(repeat):
+            if cold:
+                _extract_cached.cache_clear()  # every sentence read afresh, as for a new answer
+            t0 = time.perf_counter()
+            fn(text)  # type: ignore[operator]
+            best = min(best, time.perf_counter() - t0)
+        per_text.append(best * 1000)
+    per_text.sort()
+    return statistics.median(per_text), per_text[int(0.95 * (len(per_text) - 1))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--answers", type=int, default=200)
+    parser.add_argument("--words", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=5, help="best of N per answer")
+    args = parser.parse_args(argv)
+    default_reference()  # load the reference once, as a server does
+    answers = build_answers(args.answers, args.words)
+    check(answers[0])  # warm caches and compiled patterns
+    words = statistics.median(len(a.split()) for a in answers)
+    guard_p50, guard_p95 = median_ms(check, answers, args.repeat, cold=True)
+    warm_p50, warm_p95 = median_ms(check, answers, args.repeat)
+    regex_p50, regex_p95 = median_ms(_WORD.findall, answers, args.repeat)
+    doses = statistics.median(check(a).checked_doses for a in answers)
+    print(f"{args.answers} answers, median {words:.0f} words and {doses:.0f} checked doses each")
+    print("| stage | median ms | p95 ms |")
+    print("|---|---|---|")
+    print(f"| guardrails.check, sentences not seen before | {guard_p50:.2f} | {guard_p95:.2f} |")
+    print(
+        f"| guardrails.check, sentences cached (repeat answer) | {warm_p50:.2f} | {warm_p95:.2f} |"
+    )
+    print(f"| regex tokenisation (baseline) | {regex_p50:.3f} | {regex_p95:.3f} |")
+    print(
+        f"\nratio check / tokenisation (median): {guard_p50 / regex_p50:.0f}x; target median ≤ 5 ms: "
+        f"{'met' if guard_p50 <= 5 else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
