@@ -26,6 +26,47 @@ class AssistantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_question_chars: int = Field(default=4000, ge=10, description="longest question accepted")
+    generator: str = Field(
+        default="extractive", description="answer generator: extractive | openai"
+    )
+    k: int = Field(default=10, ge=1, le=50, description="passages given to the generator")
+    max_statements: int = Field(
+        default=8, ge=1, le=30, description="most sentences in an extractive answer"
+    )
+    min_coverage: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="least IDF-weighted share of question terms a quoted sentence must cover "
+        "(and at least 0.3 of what the best sentence covers)",
+    )
+    abstain_below: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="abstain when no sentence covers this share of the question's terms (set from the gold set)",
+    )
+
+
+class OpenAISettings(BaseModel):
+    """An OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama, Azure)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(
+        default="http://127.0.0.1:8080/v1", description="endpoint base URL (…/v1)"
+    )
+    model: str = Field(default="local-model", description="model name sent to the endpoint")
+    api_key_env: str = Field(
+        default="BEDSIDE_OPENAI_API_KEY", description="environment variable holding the API key"
+    )
+    key_host: str | None = Field(
+        default=None,
+        description="host:port the key belongs to (default: the host of base_url); never sent elsewhere",
+    )
+    timeout_s: float = Field(default=60.0, gt=0, le=600, description="request timeout in seconds")
+    max_tokens: int = Field(default=800, ge=16, le=8192, description="completion length limit")
+    temperature: float = Field(default=0.0, ge=0, le=2, description="sampling temperature")
 
 
 class Settings(BaseSettings):
@@ -46,6 +87,7 @@ class Settings(BaseSettings):
     corpus: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
 
     @property
     def resolved_index_dir(self) -> Path:

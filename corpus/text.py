@@ -99,11 +99,23 @@ def split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[in
     return pieces
 
 
+_LEADING_MARKERS = re.compile(r"(?:\[\d+(?:\s*[,–-]\s*\d+)*\]\s*)+")
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences line by line: a Markdown bullet or heading never runs into the next line."""
+    """Sentences line by line: a Markdown bullet or heading never runs into the next line.
+    Citation markers written after the full stop ("daily. [1]") stay with their sentence."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.splitlines(keepends=True):
-        spans.extend(split_sentences(text, pos, pos + len(line)))
+        for start, end in split_sentences(text, pos, pos + len(line)):
+            lead = _LEADING_MARKERS.match(text, start, end)
+            if lead and spans and spans[-1][1] >= pos:
+                # markers opening a "sentence" belong to the sentence before them
+                marks = text[start : lead.end()].rstrip()
+                spans[-1] = (spans[-1][0], start + len(marks))
+                start = lead.end()
+            if end > start:
+                spans.append((start, end))
         pos += len(line)
     return spans

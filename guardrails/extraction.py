@@ -95,7 +95,13 @@ _NOT_THE_DRUG_AFTER = re.compile(
     r"naive|na\u00efve|pf4|antibod(?:y|ies))\b",
     re.IGNORECASE,
 )
-_NOT_THE_DRUG_BEFORE = re.compile(r"\bnon[ \t\-]{1,2}\Z", re.IGNORECASE)
+# Words before a drug name that make it a description: "non-heparin", and the drug an agent
+# reverses ("idarucizumab reverses dabigatran at a dose of 5 g": the 5 g is idarucizumab).
+_NOT_THE_DRUG_BEFORE = re.compile(
+    r"\bnon[ \t\-]{1,2}\Z"
+    r"|\b(?:revers|neutrali[sz]|antagoni[sz])(?:es|ed|ing|e)?[ \t]{1,3}(?:the[ \t]{1,3})?\Z",
+    re.IGNORECASE,
+)
 # Real words that a drug name is one edit away from.
 _FUZZY_STOPWORDS = frozenset(
     {"angioma", "prolamine", "heparan", "coumarin", "central", "fragment", "protein", "paranoid"}
@@ -196,7 +202,7 @@ def _match_name(
 def _is_description(text: str, start: int, end: int) -> bool:
     return bool(
         _NOT_THE_DRUG_AFTER.match(text, end)
-        or _NOT_THE_DRUG_BEFORE.search(text, max(0, start - 5), start)
+        or _NOT_THE_DRUG_BEFORE.search(text, max(0, start - 20), start)
     )
 
 
@@ -412,8 +418,15 @@ _RATIO_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _DELTA_BEFORE = re.compile(
-    r"\b(?:reduc|increas|decreas|lower|rais|titrat|adjust)\w{0,4}[ \t]{1,3}by[ \t]{1,3}\Z"
+    r"\b(?:reduc|increas|decreas|lower|rais|titrat|adjust)\w{0,4}"
+    r"(?:[ \t]{1,3}(?:the|its|daily|total|hourly|dose|rate|infusion)){0,3}[ \t]{1,3}by[ \t]{1,3}\Z"
     r"|\bincrements?[ \t]{1,3}of[ \t]{1,3}\Z",
+    re.IGNORECASE,
+)
+# "30,000 IU in total over 4 days": a course total; "over 10 minutes" is how one dose is given.
+_COURSE_AFTER = re.compile(
+    r"[ \t]{0,2}(?:in[ \t]{1,2}total[ \t]{1,2})?over[ \t]{1,2}(?:[2-9]|[1-9][0-9]{1,2}|two|three|four"
+    r"|five|six|seven|ten|fourteen)[ \t]{1,2}(?:days|weeks|months)\b",
     re.IGNORECASE,
 )
 _DILUENT_BEFORE = re.compile(r"\b(?:in|into|with)[ \t]{1,3}(?:an?[ \t]{1,3})?\Z", re.IGNORECASE)
@@ -563,6 +576,12 @@ class _AmountReader:
             return self._without_unit(k, high, pos, nxt)
         if unit.kind == "dose" and self._is_ratio(n.start, unit):
             return self._skip_ratio(unit, nxt)
+        if unit.kind == "dose" and not (unit.per_time or unit.interval_h):
+            course = _COURSE_AFTER.match(self.text, unit.end, self.stop)
+            if course:
+                reason = "a total over several days is a course, not one dose"
+                self.loose.append(_Loose(n.start, course.end(), reason, True))
+                return max(nxt, self._next_index(course.end()))
         return self._with_unit(n, high, unit, nxt)
 
     def _is_ratio(self, start: int, unit: _Unit) -> bool:
@@ -996,7 +1015,9 @@ class _Sentence:
     def drug_for(self, start: int, end: int) -> str | None:
         """The drug an amount at [start, end) is for: "of heparin" right after it, else
         the nearest named before it (not one named only in a ratio, "per 1 mg of
-        enoxaparin"), else the nearest after it."""
+        enoxaparin"), else the nearest after it in the same clause ("10 mg once daily,
+        with warfarin overlap" does not make 10 mg a warfarin dose; a list "5 mg, 7.5 mg or
+        10 mg of fondaparinux" is one clause)."""
         after = bisect_left(self.drugs, (end, -1, ""))
         if after < len(self.drugs):
             of = _OF_DRUG.match(self.text, end)
@@ -1008,7 +1029,9 @@ class _Sentence:
                 return self.drugs[k][2]
         if before >= 0:
             return self.drugs[before][2]
-        return self.drugs[after][2] if after < len(self.drugs) else None
+        if after >= len(self.drugs) or _CLAUSE_BREAK.search(self.text, end, self.drugs[after][0]):
+            return None
+        return self.drugs[after][2]
 
     def adjacent_drug(self, start: int) -> str | None:
         """A drug named right before ``start``: "enoxaparin 40", "warfarin dose is 5"."""
@@ -1023,6 +1046,8 @@ class _Sentence:
 
 
 _STEP = re.compile(r";|\||\s(?:then|followed\s+by)\s", re.IGNORECASE)
+# Punctuation that ends a clause; a comma before a number continues a list of amounts.
+_CLAUSE_BREAK = re.compile(r"[;:()\[\]|]|,(?![ \t]{0,2}[0-9])")
 # Words that may stand between a drug and its bare number: "enoxaparin dose is 40".
 _GLUE_WORDS = frozenset({"at", "of", "a", "an", "the", "with", "by", "to", "be", "is", "was"})
 _DOSE_WORDS = frozenset({"dose", "dosed", "given", "give", "use", "total", "daily", "initial"})
@@ -1083,7 +1108,7 @@ def _mention(sentence: _Sentence, r: _Read, clause: _Clause) -> DoseMention:
     freq = _nearest(_FREQUENCY, left, clause.right_long)
     interval, single = _interval(freq) if freq else (None, False)
     return DoseMention(
-        drug=sentence.drug_for(r.start, r.end),
+        drug=sentence.drug_for(r.start, _outer_end(r)),  # "400 U/kg (48,000 units) of heparin"
         amount=r.amount,
         span=(r.start, r.end),
         sentence=sentence.span,
@@ -1127,9 +1152,11 @@ def _weights(text: str, reads: list[_Read], stop: int) -> list[_Read]:
     return kept
 
 
-def _inherit(mentions: list[DoseMention], reads: list[_Read]) -> list[DoseMention]:
+def _inherit(text: str, mentions: list[DoseMention], reads: list[_Read]) -> list[DoseMention]:
     """An amount in parentheses takes route, phase and frequency from the amount it
-    annotates: "120 units/kg (not more than 10,000 units) subcutaneously every 12 hours"."""
+    annotates: "120 units/kg (not more than 10,000 units) subcutaneously every 12 hours".
+    Parentheses after a clause break annotate something else: "40 mg once daily) and 24
+    hours after higher doses (0.75 or 1 mg/kg twice daily)"."""
     out = list(mentions)
     for i, r in enumerate(reads):
         if r.group is None:
@@ -1138,7 +1165,7 @@ def _inherit(mentions: list[DoseMention], reads: list[_Read]) -> list[DoseMentio
             (j for j in range(i - 1, max(-1, i - 20), -1) if reads[j].end <= r.group[0]),
             None,
         )
-        if parent is None:
+        if parent is None or _SEPARATOR.search(text, reads[parent].end, r.group[0]):
             continue
         p, m = out[parent], out[i]
         keep_interval = m.interval_h is not None or m.amount.per_time or m.single_dose
@@ -1218,7 +1245,7 @@ def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], l
     reads = _weights(text, reads, len(text))
     clauses = _contexts(sentence, reads)
     mentions = [_mention(sentence, r, c) for r, c in zip(reads, clauses, strict=True)]
-    mentions = _distribute(text, _inherit(mentions, reads), reads)
+    mentions = _distribute(text, _inherit(text, mentions, reads), reads)
     return mentions, _unparsed(sentence, reader.loose, reads)
 
 

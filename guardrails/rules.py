@@ -222,16 +222,37 @@ def fits(amount: Amount, spec: DoseSpec, scale: float = 1.0) -> bool | None:
 
 def accepts(mention: DoseMention, entry: DoseEntry) -> bool:
     if mention.is_max:
-        limit = entry.max_per_dose or entry.dose
-        converted = convert(mention.amount, limit.unit, limit.per_kg, limit.per_time)
-        # a stated maximum may be more cautious than the reference, never higher
-        return converted is not None and converted[1] <= limit.high * (1 + _TOL)
+        return max_ok(mention, entry)
     ok = fits(mention.amount, entry.dose) or fits(
         mention.amount, titration_range(entry) or entry.dose
     )
     if not ok:
         return False
     return frequency_ok(mention, entry)
+
+
+def max_ok(mention: DoseMention, entry: DoseEntry) -> bool:
+    """A stated maximum ("not exceeding 18,000 units daily", "up to 2 mcg/kg/min") lies within
+    the reference: never above its ceiling (the stated maximum per dose, per day when the
+    sentence speaks of a day, else the dose itself), and never below the highest dose the
+    reference gives, which a lower ceiling would cut off ("not more than 5 mg" of protamine
+    where the label allows 50 mg). A ceiling comparable only with the reference's own cap
+    (100 mg for a 1 mg/kg dose) must be that cap."""
+    caps = [entry.max_per_dose or entry.dose]
+    if entry.max_per_day and (mention.interval_h == 24 or mention.amount.per_time == "day"):
+        caps.append(entry.max_per_day)
+    dose = Amount(
+        entry.dose.low, entry.dose.high, entry.dose.unit, entry.dose.per_kg, entry.dose.per_time
+    )
+    for cap in caps:
+        stated = convert(mention.amount, cap.unit, cap.per_kg, cap.per_time)
+        if stated is None:
+            continue
+        floor = convert(dose, cap.unit, cap.per_kg, cap.per_time)
+        lowest = floor[1] if floor is not None else cap.low
+        if lowest * (1 - _TOL) <= stated[0] and stated[1] <= cap.high * (1 + _TOL):
+            return True
+    return False
 
 
 def titration_range(entry: DoseEntry) -> DoseSpec | None:
@@ -256,8 +277,13 @@ def titration_range(entry: DoseEntry) -> DoseSpec | None:
 
 
 def frequency_ok(mention: DoseMention, entry: DoseEntry) -> bool:
-    if mention.interval_h is None or not entry.interval_h:
+    """The mention's interval is one the entry allows. An entry without one is a single dose
+    or a continuous rate: a fixed amount repeated at an interval is another regimen
+    ("15,000 units once daily" is not the single 10,000 to 20,000 unit SC starting dose)."""
+    if mention.interval_h is None:
         return True
+    if not entry.interval_h:
+        return entry.dose.per_time is not None
     return any(abs(mention.interval_h - h) < 0.01 for h in entry.interval_h)
 
 
@@ -281,7 +307,7 @@ def rule_dose_unit(
     excluded: list[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """DOSE_UNIT: the number fits an applicable entry only after swapping mg<->mcg (x1000)
-    or per hour<->per minute (x60)."""
+    or, for a rate, per hour<->per minute (x60)."""
     for entry in applicable:
         for scale, what in (
             (1 / 1000, "mcg"),
@@ -289,6 +315,8 @@ def rule_dose_unit(
             (1 / 60, "per minute"),
             (60, "per hour"),
         ):
+            if what.startswith("per") and m.amount.per_time is None:
+                continue  # "2.5 mg" is no rate, so no per hour was meant per minute
             if fits(m.amount, entry.dose, scale) and frequency_ok(m, entry):
                 intended = {
                     "mcg": "mcg where the reference says mcg, not mg",
@@ -556,10 +584,50 @@ def rule_arithmetic(m: DoseMention, text: str) -> Finding | None:
     )
 
 
+# "should not exceed 18,000 units" states a maximum; it does not say to withhold the drug.
 _NOT_RECOMMENDED = re.compile(
-    r"\b(contraindicat\w*|avoid\w*|do not|don't|must not|should not|never|stop\w*|discontinu\w*|not recommended)\b",
+    r"\b(contraindicat\w*|avoid\w*|do not|don't|must not|should not|never|stop\w*|discontinu\w*|not recommended)\b"
+    r"(?!\s+(?:be\s+)?exceed)",
     re.IGNORECASE,
 )
+# Family words that name a drug too: "stop all heparin" speaks of enoxaparin as well.
+_FAMILY = {"heparin": ("heparins",), "lmwh": ("heparin", "heparins")}
+
+
+def _names(drug: str, table: ReferenceTable) -> list[str]:
+    by_name = {d.name: d for d in table.drugs}
+    me = by_name.get(drug)
+    if me is None:
+        return [drug]
+    names = [me.name, *me.names, *_FAMILY.get(me.drug_class or "", ())]
+    for d in table.drugs:  # the class word ("LMWH") names every member
+        if d.drug_class == me.drug_class and d.name != me.name and not table.entries_for(d.name):
+            names += [d.name, *d.names]
+    return names
+
+
+def warns_against(sentence: str, drug: str, table: ReferenceTable) -> bool:
+    """Whether a sentence says not to give ``drug``: a warning word with the drug named in the
+    same clause just before it ("Fondaparinux is contraindicated", "enoxaparin 1 mg/kg must
+    not be given") or just after it ("stop all heparin"). A warning about another drug
+    ("after stopping all heparin", said of argatroban) does not count."""
+    key = (id(table), drug)
+    name = _NAME_PATTERNS.get(key)
+    if name is None:
+        names = sorted(set(_names(drug, table)), key=len, reverse=True)
+        alternatives = "|".join(re.escape(n) for n in names)
+        name = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+        _NAME_PATTERNS[key] = name
+    for w in _NOT_RECOMMENDED.finditer(sentence):
+        before = _CLAUSE.split(sentence[max(0, w.start() - 80) : w.start()])[-1]
+        after = _CLAUSE.split(sentence[w.end() : w.end() + 40])[0]
+        if name.search(before) or name.search(after):
+            return True
+    return False
+
+
+_CLAUSE = re.compile(r"[,;:()]")
+_NAME_PATTERNS: dict[tuple[int, str], re.Pattern[str]] = {}  # (table, drug) -> its names
 
 
 def rule_contraindication(
@@ -567,7 +635,7 @@ def rule_contraindication(
 ) -> Finding | None:
     """CONTRAINDICATION: a dose of a drug the patient must not get (any heparin or LMWH in
     HIT; fondaparinux with CrCl < 30 mL/min), unless the sentence itself says not to give it."""
-    if m.drug is None or _NOT_RECOMMENDED.search(text[m.sentence[0] : m.sentence[1]]):
+    if m.drug is None or warns_against(text[m.sentence[0] : m.sentence[1]], m.drug, table):
         return None
     crcl = patient.crcl
     facts = {

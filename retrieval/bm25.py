@@ -34,6 +34,10 @@ class BM25Index:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
 
+    def knows(self, token: str) -> bool:
+        """Whether any indexed chunk contains this (already tokenized) token."""
+        return token in self._model.vocab_dict
+
     def save(self, path: Path) -> None:
         self._model.save(str(path), show_progress=False)
 

@@ -81,20 +81,55 @@ def cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _patient_from_args(args: argparse.Namespace) -> Any:
+    from guardrails.patient import PatientInput
+
+    fields = {
+        "weight_kg": args.weight,
+        "crcl_ml_min": args.crcl,
+        "age": args.age,
+        "hepatic_impairment": True if args.hepatic else None,
+        "hit": True if args.hit else None,
+    }
+    if all(v is None for v in fields.values()):
+        return None
+    return PatientInput(**fields).to_patient()
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.questions import clean_question
+
+    settings = _settings(args)
+    question = clean_question(args.question, settings.assistant.max_question_chars)
+    if args.passages:
+        return _print_passages(args, settings, question)
+    from assistant.pipeline import Assistant, answer_json
+    from assistant.types import Turn
+
+    assistant = Assistant.from_settings(
+        settings,
+        progress=_progress_bar(),
+        log=lambda m: print(f"bedside: {m}", file=sys.stderr),
+        refresh=not (args.index_dir and not args.source),  # an explicit index is served as built
+    )
+    history = [Turn("user", h) for h in args.history or []]
+    answer = assistant.ask(question, history, _patient_from_args(args), args.audience)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(answer.markdown)
+    return EXIT_OK
+
+
+def _print_passages(args: argparse.Namespace, settings: Any, question: str) -> int:
     from retrieval.embedders import get_embedder
     from retrieval.hybrid import HybridRetriever
     from retrieval.indexing import ensure_index
     from retrieval.store import open_index
 
-    settings = _settings(args)
-    question = clean_question(args.question, settings.assistant.max_question_chars)
     embedder = get_embedder(settings.retrieval.embedder)
     index_dir = settings.resolved_index_dir
-    if args.index_dir and not args.source:
-        pass  # an explicit index is served as built, after verification
-    else:
+    if not (args.index_dir and not args.source):  # an explicit index is served as built
         report = ensure_index(
             settings.sources,
             index_dir,
@@ -195,18 +230,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_index.set_defaults(func=cmd_index)
 
-    p_ask = sub.add_parser("ask", help="ask a question; prints the ranked passages")
+    p_ask = sub.add_parser(
+        "ask", help="ask a question: a cited, dose-checked answer (or --passages)"
+    )
     p_ask.add_argument("question")
     p_ask.add_argument(
-        "--k", type=int, default=None, help="number of passages (default: setting retrieval.k)"
+        "--passages", action="store_true", help="print the ranked passages instead of an answer"
+    )
+    p_ask.add_argument(
+        "--k", type=int, default=None, help="passages listed with --passages (default: retrieval.k)"
     )
     p_ask.add_argument("--json", action="store_true", help="print the stable JSON form")
     p_ask.add_argument(
         "--mode",
         choices=["hybrid", "dense", "bm25"],
         default="hybrid",
-        help="retriever (default: hybrid)",
+        help="retriever for --passages",
     )
+    p_ask.add_argument(
+        "--history",
+        action="append",
+        metavar="EARLIER_QUESTION",
+        help="an earlier question of the conversation, oldest first (repeatable)",
+    )
+    p_ask.add_argument("--audience", choices=["clinician", "patient"], default="clinician")
+    p_ask.add_argument("--weight", type=float, metavar="KG", help="patient weight (kg)")
+    p_ask.add_argument(
+        "--crcl", type=float, metavar="ML_MIN", help="patient creatinine clearance (mL/min)"
+    )
+    p_ask.add_argument("--age", type=float, metavar="YEARS", help="patient age (years)")
+    p_ask.add_argument("--hepatic", action="store_true", help="patient has hepatic impairment")
+    p_ask.add_argument("--hit", action="store_true", help="patient has (or had) HIT")
     p_ask.add_argument(
         "--index-dir",
         metavar="DIR",

@@ -24,3 +24,15 @@ from corpus.text import split_sentences
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert [text[s:e] for s, e in split_sentences(text)] == expected
+
+
+def test_markers_after_the_full_stop_stay_with_their_sentence() -> None:
+    from corpus.text import sentence_spans
+
+    text = "Apixaban 5 mg twice daily. [1]\nNext one. [2][3] And more.\n- Bullet [4]"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Apixaban 5 mg twice daily. [1]",
+        "Next one. [2][3]",
+        "And more.",
+        "- Bullet [4]",
+    ]

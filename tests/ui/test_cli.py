@@ -22,14 +22,31 @@ def index_dir(tmp_path: Path, fixture_pack: Path, capsys: pytest.CaptureFixture[
 def test_index_then_ask_prints_ranked_passages(
     index_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*FAST, "ask", QUESTION, "--index-dir", str(index_dir), "--k", "3"]) == 0
+    assert (
+        main([*FAST, "ask", QUESTION, "--passages", "--index-dir", str(index_dir), "--k", "3"]) == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("1. Bivalirudin")
     assert "Bedside test fixtures · 2024" in out and "fixture-bivalirudin#" in out
 
 
 def test_ask_json_is_stable(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*FAST, "ask", QUESTION, "--index-dir", str(index_dir), "--k", "2", "--json"]) == 0
+    assert (
+        main(
+            [
+                *FAST,
+                "ask",
+                QUESTION,
+                "--passages",
+                "--index-dir",
+                str(index_dir),
+                "--k",
+                "2",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"question", "mode", "k", "index", "settings_digest", "passages"}
     assert set(data["index"]) == {"path", "digest", "corpus_hash", "embedder"}
@@ -147,11 +164,11 @@ def test_ask_builds_the_default_index_on_first_use(
 ) -> None:
     monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BEDSIDE_SOURCES", json.dumps([f"pack:{fixture_pack}"]))
-    assert main([*FAST, "ask", QUESTION, "--k", "1"]) == 0
+    assert main([*FAST, "ask", QUESTION, "--passages", "--k", "1"]) == 0
     captured = capsys.readouterr()
     assert "built the index (no index yet)" in captured.err and captured.out.startswith(
         "1. Bivalirudin"
     )
     assert (tmp_path / "home" / "index" / "manifest.json").is_file()
-    assert main([*FAST, "ask", QUESTION, "--k", "1"]) == 0
+    assert main([*FAST, "ask", QUESTION, "--passages", "--k", "1"]) == 0
     assert "built the index" not in capsys.readouterr().err  # reused, not rebuilt

@@ -1,0 +1,357 @@
+"""ask() = check the question -> resolve the conversation -> retrieve -> generate -> guard.
+
+Nothing else builds an Answer: whatever the generator (the extractive default or an LLM
+behind an OpenAI-compatible endpoint), its draft goes through ``guardrails.check`` here,
+and a statement the guard blocks is withheld with a visible notice and the reference
+statement in its place.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.abstention import missing_terms
+from assistant.conversation import conversation_patient, standalone_query
+from assistant.generators import Generator, GeneratorError, get_generator
+from assistant.generators.extractive import ExtractiveGenerator, candidates, score
+from assistant.questions import clean_question
+from assistant.related import related_questions
+from assistant.render import render, review_status
+from assistant.settings import Settings
+from assistant.types import Answer, Audience, Citation, Draft, Statement, Turn, Withheld
+from corpus.types import Chunk
+from guardrails.check import check
+from guardrails.patient import Patient
+from guardrails.reference import ReferenceTable, default_reference
+from guardrails.types import Finding, Verdict
+from retrieval.hybrid import HybridRetriever
+from retrieval.types import Passage
+
+_QUOTE = re.compile(r"^(?P<doc>[^:]+): \u201c(?P<quote>.*)\u201d$", re.DOTALL)
+
+
+@dataclass
+class Assistant:
+    """A ready pipeline: settings, a retriever over an open index, a generator."""
+
+    settings: Settings
+    retriever: HybridRetriever
+    generator: Generator
+    reference: ReferenceTable = field(default_factory=default_reference)
+    _doc_chunks: dict[str, list[Chunk]] | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        progress: Callable[[str, int, int], None] | None = None,
+        log: Callable[[str], None] | None = None,
+        *,
+        refresh: bool = True,
+    ) -> Assistant:
+        """Open the configured index. With ``refresh`` it is built from ``settings.sources``
+        when missing or stale; without, it is served as built (after verification)."""
+        from retrieval.embedders import get_embedder
+        from retrieval.indexing import ensure_index
+        from retrieval.store import open_index
+
+        embedder = get_embedder(settings.retrieval.embedder)
+        index_dir = settings.resolved_index_dir
+        if refresh:
+            report = ensure_index(
+                settings.sources,
+                index_dir,
+                embedder=embedder,
+                chunking=settings.corpus,
+                retrieval=settings.retrieval,
+                progress=progress,
+            )
+            if report.built and log:
+                log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
+        retriever = HybridRetriever(open_index(index_dir, embedder), embedder, settings.retrieval)
+        retriever.search("warm up")  # load the model now, not on the first question
+        return cls(settings, retriever, get_generator(settings.assistant.generator, settings))
+
+    # ------------------------------------------------------------------ ask
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        patient: Patient | None = None,
+        audience: Audience = "clinician",
+    ) -> Answer:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        question = clean_question(question, self.settings.assistant.max_question_chars)
+        query = standalone_query(question, history, self.reference)
+        condense = getattr(self.generator, "condense", None)
+        if callable(condense) and query != question:
+            query = str(condense(question, history))
+        facts = conversation_patient(question, history, patient)
+        timings["prepare"] = _ms(t0)
+
+        t = time.perf_counter()
+        passages = self.retriever.search(query, k=self.settings.assistant.k)
+        timings["retrieve"] = _ms(t)
+
+        missing = missing_terms(question, self.retriever.index.bm25)
+        support = max((s.coverage for s in score(query, candidates(passages))), default=0.0)
+        if missing or support < self.settings.assistant.abstain_below:
+            timings["total"] = _ms(t0)
+            if missing:
+                reason = (
+                    f"No guideline, drug label or study in Bedside's corpus mentions {_join(missing)}, "
+                    "so Bedside cannot answer this question."
+                )
+            else:
+                reason = (
+                    "Bedside's sources do not answer this question closely enough to quote: no "
+                    "guideline, drug label or study in the corpus covers it."
+                )
+            return self._abstain(question, query, audience, passages, facts, reason, timings)
+
+        t = time.perf_counter()
+        notes: list[str] = []
+        try:
+            draft = self.generator.generate(query, passages, history)
+        except GeneratorError as exc:
+            notes.append(f"{exc} The answer below was composed by extraction instead.")
+            draft = ExtractiveGenerator(self.settings.assistant).generate(query, passages, history)
+        timings["generate"] = _ms(t)
+
+        t = time.perf_counter()
+        context = " ".join([t.content for t in history if t.role == "user"] + [question])
+        verdict = check(
+            draft.raw_text,
+            {c.number: c.passage.chunk.id for c in draft.citations},
+            {c.passage.chunk.id: c.passage.chunk.text for c in draft.citations},
+            facts,
+            context,
+            self.reference,
+        )
+        timings["check"] = _ms(t)
+        answer = self._compose(
+            question, query, audience, draft, verdict, passages, notes, timings, t0
+        )
+        return answer
+
+    # ------------------------------------------------------------------ parts
+
+    def _compose(
+        self,
+        question: str,
+        query: str,
+        audience: Audience,
+        draft: Draft,
+        verdict: Verdict,
+        passages: Sequence[Passage],
+        notes: list[str],
+        timings: dict[str, float],
+        t0: float,
+    ) -> Answer:
+        lines = draft.raw_text.split("\n")
+        starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+        parts = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        citations = list(draft.citations)
+        shown: list[Statement] = []
+        withheld: list[Withheld] = []
+        bottom: Statement | None = None
+        for i, statement in enumerate(parts):
+            span = (starts[i], starts[i] + len(lines[i]))
+            blocks = [
+                f
+                for f in verdict.findings
+                if f.severity == "block" and span[0] <= f.span[0] < span[1]
+            ]
+            reasons = [f.message for f in blocks]
+            if not statement.citations:
+                reasons.append("it cites no source")
+            if reasons:
+                withheld.append(
+                    Withheld(statement, tuple(reasons), self._replacement(blocks, citations))
+                )
+            elif statement is draft.bottom_line:
+                bottom = statement
+            else:
+                shown.append(statement)
+        if bottom is None and shown:
+            bottom = shown.pop(0)  # the strongest remaining statement leads
+        kept = {n for s in ([bottom] if bottom else []) + shown for n in s.citations}
+        replacements = citations[len(draft.citations) :]  # added by _replacement
+        cited = [c for c in draft.citations if c.number in kept] + replacements
+        related = related_questions(passages, cited)
+        status = review_status(cited)
+        markdown = render(
+            bottom_line=bottom,
+            statements=shown,
+            withheld=withheld,
+            citations=cited,
+            verdict=verdict,
+            related=related,
+            audience=audience,
+            status=status,
+        )
+        if notes:
+            markdown = "\n".join(f"> {n}" for n in notes) + "\n\n" + markdown
+        timings["total"] = _ms(t0)
+        return Answer(
+            answer_id=uuid.uuid4().hex,
+            question=question,
+            standalone_query=query,
+            audience=audience,
+            verdict=verdict,
+            markdown=markdown,
+            raw_text=draft.raw_text,
+            bottom_line=bottom,
+            statements=tuple(shown),
+            withheld=tuple(withheld),
+            citations=tuple(cited),
+            passages=tuple(passages),
+            related_questions=tuple(related),
+            abstained=False,
+            abstention_reason=None,
+            disclaimer=_disclaimer(audience),
+            review_status=status,
+            generator=draft.generator,
+            timings_ms=timings,
+            settings_digest=self.settings.digest(),
+            index_digest=self.retriever.index.manifest.digest(),
+        )
+
+    def _replacement(self, blocks: list[Finding], citations: list[Citation]) -> str | None:
+        """The reference statement for a blocked dose, cited to its pack passage."""
+        for f in blocks:
+            m = _QUOTE.match(f.citation or "")
+            if not m:
+                continue
+            found = self._locate(m.group("doc"), m.group("quote"))
+            if found is None:
+                return f"\u201c{m.group('quote')}\u201d ({m.group('doc')})"
+            chunk, start = found
+            passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], score=0.0, rank=0)
+            number = next(
+                (c.number for c in citations if c.passage.chunk.id == chunk.id),
+                max((c.number for c in citations), default=0) + 1,
+            )
+            citations.append(Citation(number, passage, start, start + len(m.group("quote"))))
+            return f"\u201c{m.group('quote')}\u201d [{number}]"
+        return None
+
+    def _locate(self, doc_id: str, quote: str) -> tuple[Chunk, int] | None:
+        if self._doc_chunks is None:
+            self._doc_chunks = {}
+            for chunk in self.retriever.index.chunks:
+                self._doc_chunks.setdefault(chunk.doc_id, []).append(chunk)
+        for chunk in self._doc_chunks.get(doc_id, []):
+            at = chunk.text.find(quote)
+            if at >= 0:
+                return chunk, at
+        return None
+
+    def _abstain(
+        self,
+        question: str,
+        query: str,
+        audience: Audience,
+        passages: Sequence[Passage],
+        facts: Patient,
+        reason: str,
+        timings: dict[str, float],
+    ) -> Answer:
+        closest = [
+            f"{p.doc.title} — {p.doc.organization or ''} {p.doc.year or ''}".strip()
+            for p in passages[:3]
+        ]
+        verdict = Verdict((), 0, {"patient": facts.describe()})
+        markdown = render(
+            bottom_line=None,
+            statements=(),
+            withheld=(),
+            citations=(),
+            verdict=verdict,
+            related=(),
+            audience=audience,
+            status="no content shown",
+            abstention=reason,
+            closest=closest,
+        )
+        return Answer(
+            answer_id=uuid.uuid4().hex,
+            question=question,
+            standalone_query=query,
+            audience=audience,
+            verdict=verdict,
+            markdown=markdown,
+            raw_text="",
+            bottom_line=None,
+            statements=(),
+            withheld=(),
+            citations=(),
+            passages=tuple(passages),
+            related_questions=(),
+            abstained=True,
+            abstention_reason=reason,
+            disclaimer=_disclaimer(audience),
+            review_status="no content shown",
+            generator=self.generator.name,
+            timings_ms=timings,
+            settings_digest=self.settings.digest(),
+            index_digest=self.retriever.index.manifest.digest(),
+        )
+
+
+def _join(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _disclaimer(audience: Audience) -> str:
+    from assistant.render import DISCLAIMER, PATIENT_DISCLAIMER
+
+    return PATIENT_DISCLAIMER if audience == "patient" else DISCLAIMER
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The stable JSON form of an answer (API, `bedside ask --json`, evals)."""
+    return {
+        "answer_id": answer.answer_id,
+        "question": answer.question,
+        "standalone_query": answer.standalone_query,
+        "audience": answer.audience,
+        "abstained": answer.abstained,
+        "abstention_reason": answer.abstention_reason,
+        "bottom_line": answer.bottom_line.text if answer.bottom_line else None,
+        "statements": [
+            {"text": s.text, "citations": list(s.citations), "section": s.section}
+            for s in ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
+        ],
+        "withheld": [
+            {"text": w.statement.text, "reasons": list(w.reasons), "replacement": w.replacement}
+            for w in answer.withheld
+        ],
+        "citations": [c.to_json() for c in answer.citations],
+        "verdict": {
+            "allowed": answer.verdict.allowed,
+            "checked_doses": answer.verdict.checked_doses,
+            "findings": [f.to_json() for f in answer.verdict.findings],
+        },
+        "related_questions": list(answer.related_questions),
+        "review_status": answer.review_status,
+        "disclaimer": answer.disclaimer,
+        "markdown": answer.markdown,
+        "raw_text": answer.raw_text,
+        "generator": answer.generator,
+        "passages": [p.to_json() for p in answer.passages],
+        "timings_ms": answer.timings_ms,
+        "settings_digest": answer.settings_digest,
+        "index_digest": answer.index_digest,
+    }

@@ -1,0 +1,153 @@
+"""Markdown for an answer: bold bottom line, sections by source type, withheld notices,
+the dose check, references, related questions, review status and the disclaimer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.types import SECTION_ORDER, SECTION_TITLES, Audience, Citation, Statement, Withheld
+from guardrails.types import Finding, Verdict
+
+DISCLAIMER = (
+    "Bedside is for healthcare professionals. It is not a substitute for clinical judgement: "
+    "verify every dose and recommendation against the primary source before acting on it."
+)
+PATIENT_DISCLAIMER = (
+    "This is general information, not medical advice. Talk to your care team before starting, "
+    "stopping or changing any medicine."
+)
+PENDING = "pending clinical review"
+
+# Plain-language explanations shown to patients next to the exact quotes (never inside them).
+GLOSSARY: dict[str, str] = {
+    "anticoagulant": "a medicine that slows blood clotting (a 'blood thinner')",
+    "thrombocytopenia": "a low platelet count",
+    "heparin-induced thrombocytopenia": "an immune reaction to heparin that lowers platelets and causes clots",
+    "HIT": "heparin-induced thrombocytopenia, an immune reaction to heparin",
+    "DVT": "a blood clot in a deep vein, usually in the leg",
+    "PE": "a blood clot in the lungs (pulmonary embolism)",
+    "VTE": "a blood clot in a vein (DVT or PE)",
+    "subcutaneously": "injected under the skin",
+    "IV": "into a vein",
+    "intravenous": "into a vein",
+    "renal": "to do with the kidneys",
+    "hepatic": "to do with the liver",
+    "CrCl": "creatinine clearance, a measure of kidney function",
+    "aPTT": "a blood test of how long blood takes to clot",
+    "anti-Xa": "a blood test that measures the effect of heparin",
+    "INR": "a blood test used to adjust warfarin",
+    "prophylaxis": "prevention",
+    "thromboprophylaxis": "medicine to prevent blood clots",
+    "antithrombin": "a natural protein in the blood that heparin needs to work",
+}
+
+
+def review_status(citations: Sequence[Citation]) -> str:
+    statuses = {c.passage.doc.review_status for c in citations if c.passage.doc.review_status}
+    if any(PENDING in s for s in statuses):
+        return PENDING
+    return "; ".join(sorted(statuses)) or "published source text (not reviewed by Bedside)"
+
+
+def _line(s: Statement) -> str:
+    return f"{s.text} " + "".join(f"[{n}]" for n in s.citations)
+
+
+def _icon(f: Finding) -> str:
+    return {"info": "✓", "warn": "⚠", "block": "⛔"}[f.severity]
+
+
+def dose_check_lines(verdict: Verdict) -> list[str]:
+    lines = []
+    for f in verdict.findings:
+        if f.rule_id in ("NUMBER_UNGROUNDED", "CITATION_UNKNOWN") or f.span[1] - f.span[0] > 200:
+            detail = f.message
+        else:
+            detail = f"{f.text} — {f.message}"
+        if f.expected and f.severity != "info":
+            detail += f" Expected: {f.expected}."
+        lines.append(f"- {_icon(f)} `{f.rule_id}` {detail}")
+    return lines
+
+
+def glossary_for(texts: Sequence[str]) -> list[str]:
+    joined = " ".join(texts)
+    found = []
+    for term, meaning in GLOSSARY.items():
+        exact = term.isupper() or "-" in term  # acronyms match as written
+        if (term in joined) if exact else (term.lower() in joined.lower()):
+            found.append(f"- **{term}**: {meaning}")
+    return found
+
+
+def render(
+    *,
+    bottom_line: Statement | None,
+    statements: Sequence[Statement],
+    withheld: Sequence[Withheld],
+    citations: Sequence[Citation],
+    verdict: Verdict,
+    related: Sequence[str],
+    audience: Audience,
+    status: str,
+    abstention: str | None = None,
+    closest: Sequence[str] = (),
+) -> str:
+    out: list[str] = []
+    if abstention:
+        out.append(f"**{abstention}**")
+        if closest:
+            out += ["", "#### Closest sources", *[f"- {c}" for c in closest]]
+    if bottom_line:
+        out.append(f"**{_line(bottom_line)}**")
+    for kind in SECTION_ORDER:
+        group = [s for s in statements if s.section == kind]
+        if group:
+            out += ["", f"#### {SECTION_TITLES[kind]}", *[f"- {_line(s)}" for s in group]]
+    if withheld:
+        out += ["", "#### Withheld by the dose check"]
+        for w in withheld:
+            why = "; ".join(w.reasons)
+            out.append(f"- ⛔ A statement was withheld: {why}.")
+            if w.replacement:
+                out.append(f"  - The reference states: {w.replacement}")
+    checks = dose_check_lines(verdict)
+    if checks:
+        out += ["", "#### Dose check", *checks]
+    if audience == "patient":
+        terms = glossary_for(
+            [s.text for s in ([bottom_line] if bottom_line else []) + list(statements)]
+        )
+        if terms:
+            out += ["", "#### What these terms mean", *terms]
+        out += [
+            "",
+            "**Talk to your care team** about what this means for you: they know your "
+            "medical history, your other medicines and your test results.",
+        ]
+    if citations:
+        out += ["", "#### References"]
+        seen: set[int] = set()
+        for c in citations:
+            if c.number in seen:
+                continue
+            seen.add(c.number)
+            d = c.passage.doc
+            where = " > ".join(c.passage.chunk.section_path) or d.section or ""
+            parts = [
+                f"[{c.number}] {d.title}",
+                d.organization or "",
+                str(d.year or ""),
+                where,
+                d.url or "",
+            ]
+            out.append("- " + " · ".join(p for p in parts if p))
+    if related:
+        out += ["", "#### Related questions", *[f"- {q}" for q in related]]
+    out += [
+        "",
+        f"*Review status: {status}.*",
+        "",
+        f"*{PATIENT_DISCLAIMER if audience == 'patient' else DISCLAIMER}*",
+    ]
+    return "\n".join(out).strip() + "\n"

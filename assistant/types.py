@@ -1,0 +1,129 @@
+"""Assistant value types.
+
+A generator returns a ``Draft`` (text with [n] markers and the citations it used). Only
+``pipeline.ask`` turns a Draft into an ``Answer``, after the guard has checked it: an
+Answer cannot be built without a Verdict, so a display path that skips the guard does not
+type-check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from guardrails.types import Verdict
+from retrieval.types import Passage
+
+SectionKind = Literal["guideline", "label", "research", "reference"]
+Audience = Literal["clinician", "patient"]
+SECTION_TITLES: dict[str, str] = {
+    "guideline": "From the Guidelines",
+    "label": "From the FDA Drug Label",
+    "research": "From the Research",
+    "reference": "From Reference Sources",
+}
+SECTION_ORDER: tuple[SectionKind, ...] = ("guideline", "label", "research", "reference")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Citation ``number`` [n] -> an exact quote of a retrieved passage."""
+
+    number: int
+    passage: Passage
+    quote_start: int  # offsets into passage.chunk.text
+    quote_end: int
+
+    @property
+    def quote(self) -> str:
+        return self.passage.chunk.text[self.quote_start : self.quote_end]
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.passage.doc
+        return {
+            "number": self.number,
+            "chunk_id": self.passage.chunk.id,
+            "doc_id": d.id,
+            "title": d.title,
+            "organization": d.organization,
+            "year": d.year,
+            "section": " > ".join(self.passage.chunk.section_path) or d.section,
+            "source_type": d.source_type,
+            "url": d.url,
+            "review_status": d.review_status,
+            "quote": self.quote,
+            "quote_start": self.quote_start,
+            "quote_end": self.quote_end,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One sentence or bullet of an answer, with the citation numbers it carries."""
+
+    text: str  # without markers
+    citations: tuple[int, ...]
+    section: SectionKind
+
+    @property
+    def raw(self) -> str:
+        return f"{self.text} " + "".join(f"[{n}]" for n in self.citations)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A generator's output, before the guard."""
+
+    statements: tuple[Statement, ...]
+    citations: tuple[Citation, ...]
+    bottom_line: Statement | None = None
+    generator: str = ""
+    notes: tuple[str, ...] = ()  # e.g. citation problems the generator found
+
+    @property
+    def raw_text(self) -> str:
+        """The text the guard checks, one statement per line, with [n] markers."""
+        lines = [self.bottom_line.raw] if self.bottom_line else []
+        return "\n".join(lines + [s.raw for s in self.statements])
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A statement the guard blocked, and what is shown instead."""
+
+    statement: Statement
+    reasons: tuple[str, ...]
+    replacement: str | None  # the reference statement with its source, when there is one
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A guarded, displayable answer."""
+
+    answer_id: str
+    question: str
+    standalone_query: str
+    audience: Audience
+    verdict: Verdict  # required: no Answer without the guard
+    markdown: str
+    raw_text: str
+    bottom_line: Statement | None
+    statements: tuple[Statement, ...]  # shown (withheld ones removed)
+    withheld: tuple[Withheld, ...]
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    related_questions: tuple[str, ...]
+    abstained: bool
+    abstention_reason: str | None
+    disclaimer: str
+    review_status: str
+    generator: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    settings_digest: str = ""
+    index_digest: str = ""
