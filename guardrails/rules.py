@@ -26,7 +26,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "DOSE_FREQUENCY": ("block", "the amount is right but the dosing interval is not"),
     "DOSE_UNIT": (
         "block",
-        "the number fits only with another unit: mg written for mcg, per hour for per minute",
+        "a unit the reference does not use for this dose: mg for mcg, per hour for per minute, mg for units",
     ),
     "DOSE_PER_KG": ("block", "a weight-based dose without /kg, or a fixed dose written per kg"),
     "DOSE_ARITHMETIC": (
@@ -465,12 +465,15 @@ def rule_range(
         if converted is not None:
             comparable.append((e, converted))
     if not comparable:
+        # Every entry doses this drug in another unit family (mg vs units, per kg vs
+        # absolute): that is the wrong unit family, not an unknown.
         entry = applicable[0]
         return finding(
-            "DOSE_RANGE",
+            "DOSE_UNIT",
             m.span,
             ctx.text,
-            f"{m.drug}: {m.amount.describe()} cannot be compared with the reference dose {describe_spec(entry.dose)}.",
+            f"{m.drug}: {m.amount.describe()} is in another unit family than the reference dose "
+            f"{describe_spec(entry.dose)}.",
             expected=describe_entry(entry),
             citation=cite(entry),
             sentence=m.sentence,
@@ -521,6 +524,18 @@ DOSE_RULES: tuple[DoseRule, ...] = (
 )
 
 
+def _spanning_entries(
+    m: DoseMention, entries: list[DoseEntry]
+) -> tuple[DoseEntry, DoseEntry] | None:
+    """A written range ("25-50 units/kg, by INR") whose ends are each a reference regimen."""
+    a = m.amount
+    if a.low == a.high:
+        return None
+    low = next((e for e in entries if accepts(_swapped(m, high=a.low), e)), None)
+    high = next((e for e in entries if accepts(_swapped(m, low=a.high), e)), None)
+    return (low, high) if low and high else None
+
+
 def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
     """DOSE_OK when an applicable entry accepts the dose, else the first rule that explains it."""
     applicable = [
@@ -542,6 +557,18 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
                 citation=cite(entry),
                 sentence=m.sentence,
             )
+    if (spanning := _spanning_entries(m, applicable)) is not None:
+        low_entry, high_entry = spanning
+        return finding(
+            "DOSE_OK",
+            m.span,
+            ctx.text,
+            f"{m.drug}: {m.amount.describe()} spans reference regimens from {describe_spec(low_entry.dose)} "
+            f"to {describe_spec(high_entry.dose)}.",
+            expected=f"{describe_entry(low_entry)}; {describe_entry(high_entry)}",
+            citation=cite(low_entry),
+            sentence=m.sentence,
+        )
     if not applicable:
         band = rule_known_band(m, ctx, [], excluded)
         if band:
@@ -630,6 +657,13 @@ _CLAUSE = re.compile(r"[,;:()]")
 _NAME_PATTERNS: dict[tuple[int, str], re.Pattern[str]] = {}  # (table, drug) -> its names
 
 
+_THRESHOLD = re.compile(
+    r"(?:\b(?:more|greater|higher|less|fewer|lower) than|\bexceed(?:s|ing)?|\bover|\babove|\bbelow|"
+    r"\bunder|\bat least|[<>≥≤])\s*(?:about\s+|approximately\s+)?$",
+    re.IGNORECASE,
+)
+
+
 def rule_contraindication(
     m: DoseMention, text: str, patient: Patient, table: ReferenceTable
 ) -> Finding | None:
@@ -637,6 +671,8 @@ def rule_contraindication(
     HIT; fondaparinux with CrCl < 30 mL/min), unless the sentence itself says not to give it."""
     if m.drug is None or warns_against(text[m.sentence[0] : m.sentence[1]], m.drug, table):
         return None
+    if _THRESHOLD.search(text[max(m.sentence[0], m.span[0] - 30) : m.span[0]]):
+        return None  # "needs more than 35,000 units/day" states a threshold, not a dose to give
     crcl = patient.crcl
     facts = {
         "hit": patient.hit is True,

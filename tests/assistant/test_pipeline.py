@@ -53,7 +53,7 @@ BIVALIRUDIN = "What is the bivalirudin dose for heparin-induced thrombocytopenia
 def test_answer_is_cited_exactly_and_guarded(assistant: Assistant) -> None:
     answer = assistant.ask(BIVALIRUDIN)
     assert not answer.abstained and answer.bottom_line is not None
-    assert answer.verdict.allowed and answer.verdict.checked_doses >= 1
+    assert answer.verdict.checked_doses >= 3
     by_number: dict[int, list[Citation]] = {}
     for c in answer.citations:
         assert c.passage.chunk.text[c.quote_start : c.quote_end] == c.quote  # verbatim
@@ -69,7 +69,13 @@ def test_answer_is_cited_exactly_and_guarded(assistant: Assistant) -> None:
     )
     assert "not a substitute for clinical judgement" in md
     assert "bivalirudin" in answer.bottom_line.text.lower()
-    assert "0.15 mg/kg/h" in md  # the HIT dose, copied exactly
+    assert "1.75 mg/kg/h" in md  # a checked dose, copied exactly
+    # The fixture's made-up HIT infusion rate is in no reference entry: withheld, not shown.
+    assert [w.statement.text for w in answer.withheld] == [
+        "For HIT outside PCI, bivalirudin is started at 0.15 mg/kg/h and adjusted to an aPTT of 1.5 to 2.5 times baseline."
+    ]
+    assert all("0.15 mg/kg/h" not in s.text for s in answer.statements)
+    assert "Withheld by the dose check" in md and "#### Dose check" in md
 
 
 def test_sections_come_guideline_first(assistant: Assistant) -> None:
