@@ -30,6 +30,7 @@ from guardrails.patient import Patient
 from guardrails.reference import ReferenceTable, default_reference
 from guardrails.types import Finding, Verdict
 from retrieval.hybrid import HybridRetriever
+from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
 _QUOTE = re.compile(r"^(?P<doc>[^:]+): \u201c(?P<quote>.*)\u201d$", re.DOTALL)
@@ -97,7 +98,7 @@ class Assistant:
         timings["prepare"] = _ms(t0)
 
         t = time.perf_counter()
-        passages = self.retriever.search(query, k=self.settings.assistant.k)
+        passages = _guideline_first(self.retriever.search(query, k=50), self.settings.assistant.k)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever.index.bm25)
@@ -304,6 +305,26 @@ class Assistant:
             settings_digest=self.settings.digest(),
             index_digest=self.retriever.index.manifest.digest(),
         )
+
+
+def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[Passage]:
+    """The top ``k`` passages, plus guideline passages from further down when the top ``k``
+    hold fewer than ``want``: answers lead with guideline evidence when the corpus has any
+    on the question. Further down, a guideline on the same topic as the best passage (its
+    title shares the most words with that passage's title and section) is preferred."""
+    top = list(ranked[:k])
+    have = sum(p.doc.source_type == "guideline" for p in top)
+    if have >= want or not top:
+        return top
+    lead = set(tokenize(" ".join((top[0].doc.title, *top[0].chunk.section_path))))
+
+    def topical(p: Passage) -> float:
+        title = set(tokenize(p.doc.title))
+        return len(title & lead) / len(title | lead) if title else 0.0
+
+    later = [p for p in ranked[k:] if p.doc.source_type == "guideline"]
+    later.sort(key=lambda p: (-topical(p), p.rank))
+    return top + later[: want - have]
 
 
 def _join(words: Sequence[str]) -> str:
