@@ -671,7 +671,7 @@ def rule_contraindication(
     HIT; fondaparinux with CrCl < 30 mL/min), unless the sentence itself says not to give it."""
     if m.drug is None or warns_against(text[m.sentence[0] : m.sentence[1]], m.drug, table):
         return None
-    if _THRESHOLD.search(text[max(m.sentence[0], m.span[0] - 30) : m.span[0]]):
+    if not m.is_max and _THRESHOLD.search(text[max(m.sentence[0], m.span[0] - 30) : m.span[0]]):
         return None  # "needs more than 35,000 units/day" states a threshold, not a dose to give
     crcl = patient.crcl
     facts = {
