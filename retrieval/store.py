@@ -142,14 +142,15 @@ def _tmp_sibling(final: Path, tag: str) -> Path:
 
 def _clean_abandoned(final: Path) -> None:
     """Remove temporary build dirs left by builds whose process is gone."""
-    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+    prefix = f".{final.name}.tmp-"
+    for tmp in final.parent.glob(f"{prefix}*"):
         try:
-            pid = int(tmp.name.split("-")[1])
+            pid = int(tmp.name[len(prefix) :].split("-")[0])
             os.kill(pid, 0)
-        except (ValueError, IndexError, ProcessLookupError):
+        except (ValueError, ProcessLookupError):
             shutil.rmtree(tmp, ignore_errors=True)
         except PermissionError:
-            pass
+            pass  # another user's live build
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
