@@ -1,0 +1,97 @@
+"""Answer benchmark: a full guarded extractive answer vs retrieval alone, same questions.
+
+    python -m bench.answer_bench [--index-dir DIR] [--questions N]
+
+``--index-dir`` is any built Bedside index (default: the configured default corpus index;
+the retrieval benchmark leaves a full-size one of ../shared/data under bench/out/). Questions
+are the gold set's plus, when ../shared is present, BioASQ and MedicationQA questions. The
+model is warm before timing. Timings are printed, never asserted. Target: p95 ≤ 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BEDSIDE_SHARED_DIR", REPO.parent / "shared"))
+
+
+def questions(n: int) -> list[str]:
+    out = [
+        json.loads(line)["question"] for line in (REPO / "evals/sets/anticoagulation.jsonl").open()
+    ]
+    for name in ("bioasq", "medicationqa"):
+        path = SHARED / "data" / name / "questions.jsonl"
+        if path.is_file():
+            out += [json.loads(line)["question"] for line in path.open()][: n // 2]
+    return out[:n]
+
+
+def pct(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, default=None)
+    parser.add_argument("--questions", type=int, default=300)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from assistant.generators import get_generator
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+    from retrieval.embedders import get_embedder
+    from retrieval.hybrid import HybridRetriever
+    from retrieval.store import open_index
+
+    settings = load_settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
+    if args.index_dir:
+        embedder = get_embedder(settings.retrieval.embedder)
+        retriever = HybridRetriever(
+            open_index(args.index_dir, embedder), embedder, settings.retrieval
+        )
+        assistant = Assistant(
+            settings, retriever, get_generator(settings.assistant.generator, settings)
+        )
+    else:
+        assistant = Assistant.from_settings(settings)
+    qs = questions(args.questions)
+    for q in qs[:5]:  # warm the model, caches and compiled patterns
+        assistant.ask(q)
+    retrieve_ms, answer_ms, abstained = [], [], 0
+    for q in qs:
+        t0 = time.perf_counter()
+        assistant.retriever.search(q, k=50)
+        retrieve_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        answer = assistant.ask(q)
+        answer_ms.append((time.perf_counter() - t0) * 1000)
+        abstained += answer.abstained
+    chunks = assistant.retriever.index.manifest.counts.chunks
+    r50, r95 = pct(retrieve_ms)
+    a50, a95 = pct(answer_ms)
+    print(
+        f"index: {chunks:,} chunks; {len(qs)} questions ({abstained} abstained); 2 CPU cores, model warm"
+    )
+    print("| stage | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    print(f"| retrieval alone (hybrid, 50 candidates) | {r50:.1f} | {r95:.1f} |")
+    print(
+        f"| guarded extractive answer (retrieve, compose, check, render) | {a50:.1f} | {a95:.1f} |"
+    )
+    print(
+        f"\nratio answer / retrieval: p50 {a50 / r50:.2f}x, p95 {a95 / r95:.2f}x; "
+        f"target p95 ≤ 300 ms: {'met' if a95 <= 300 else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
