@@ -10,6 +10,7 @@ from assistant.types import Citation
 from retrieval.types import Passage
 
 _SUFFIX = re.compile(r"\s*[—–-]\s*(FDA label summary|test fixture.*|summary)$", re.IGNORECASE)
+_STEP = re.compile(r"^(?:step|part)\s+\d+[a-z]?\s*[:.-]\s*", re.IGNORECASE)
 _SKIP = re.compile(
     r"^(overview|introduction|summary|references?|background|contents)$", re.IGNORECASE
 )
@@ -28,14 +29,14 @@ def related_questions(
     for p in passages:
         if p.chunk.id in used or len(p.chunk.section_path) < 2:
             continue
-        heading = p.chunk.section_path[-1].strip().rstrip(":")
+        heading = _STEP.sub("", p.chunk.section_path[-1].strip().rstrip(":"))
         if _SKIP.match(heading) or len(heading) > 80:
             continue
         topic = _topic(p.doc.title)
         if p.doc.source_type == "label":
             question = f"What does the {topic} label say about {heading[0].lower() + heading[1:]}?"
         else:
-            question = f"{topic}: what about {heading[0].lower() + heading[1:]}?"
+            question = f"{topic}: {heading[0].lower() + heading[1:]}?"
         if question not in out:
             out.append(question)
         if len(out) >= limit:
