@@ -181,7 +181,7 @@ class ExtractiveGenerator:
         order = {kind: i for i, kind in enumerate(SECTION_ORDER)}
         best = max(chosen, key=lambda s: s.score)
         guideline = [
-            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.8 * best.score
+            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.9 * best.score
         ]
         lead = max(guideline, key=lambda s: s.score) if guideline else best
         rest = sorted(
