@@ -125,6 +125,11 @@ def _similarity(a: Candidate, b: Candidate) -> float:
     return len(a.tokens & b.tokens) / len(a.tokens | b.tokens)
 
 
+def _containment(a: Candidate, b: Candidate) -> float:
+    small = min(len(a.tokens), len(b.tokens))
+    return len(a.tokens & b.tokens) / small if small else 0.0
+
+
 def select(
     scored: list[Scored], max_statements: int, min_coverage: float, lam: float = 0.7
 ) -> list[Scored]:
@@ -147,8 +152,8 @@ def select(
         key = " ".join(best.candidate.text.lower().split())
         if per_section.get(section, 0) >= MAX_PER_SECTION[section] or key in seen_text:
             continue
-        if chosen and max(_similarity(best.candidate, c.candidate) for c in chosen) > 0.8:
-            continue  # near-duplicate of a chosen sentence
+        if chosen and max(_containment(best.candidate, c.candidate) for c in chosen) >= 0.85:
+            continue  # says nothing a chosen sentence does not already say
         chosen.append(best)
         seen_text.add(key)
         per_section[section] = per_section.get(section, 0) + 1

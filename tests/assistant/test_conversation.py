@@ -1,0 +1,97 @@
+"""Follow-up resolution, abstention terms, and the extractive generator on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.abstention import missing_terms
+from assistant.conversation import conversation_patient, is_follow_up, standalone_query
+from assistant.generators.extractive import ExtractiveGenerator
+from assistant.types import Turn
+from corpus.types import Chunk, DocumentInfo
+from retrieval.bm25 import BM25Index
+from retrieval.types import Passage
+
+HISTORY = [
+    Turn("user", "What is the argatroban dose in HIT?"),
+    Turn("assistant", "2 mcg/kg/min [1]"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "and in hepatic impairment?",
+            "argatroban heparin-induced thrombocytopenia and in hepatic impairment?",
+        ),
+        ("what if CrCl is 20?", "argatroban heparin-induced thrombocytopenia what if CrCl is 20?"),
+        (
+            "What is the enoxaparin dose for acute DVT?",
+            "What is the enoxaparin dose for acute DVT?",
+        ),
+    ],
+    ids=["and-in", "what-if", "new-topic"],
+)
+def test_standalone_query(question: str, expected: str) -> None:
+    assert standalone_query(question, HISTORY) == expected
+
+
+def test_first_question_is_never_a_follow_up() -> None:
+    assert not is_follow_up("and in hepatic impairment?", [])
+
+
+def test_patient_facts_accumulate_over_user_turns_only() -> None:
+    history = [Turn("user", "80 kg man with a DVT"), Turn("assistant", "For a 50 kg patient ...")]
+    patient = conversation_patient("and if CrCl is 25?", history, None)
+    assert patient.weight_kg == 80 and patient.crcl_ml_min == 25
+
+
+def _index(texts: list[str]) -> BM25Index:
+    return BM25Index.build(texts)
+
+
+def test_missing_terms_names_specific_words_no_document_contains() -> None:
+    bm25 = _index(["Argatroban 2 mcg/kg/min for HIT.", "Multi-organ failure and organ support."])
+    assert missing_terms("What is the tinzaparin dose?", bm25) == ["tinzaparin"]
+    assert missing_terms("What is the argatroben dose?", bm25) == []  # a misspelt known drug
+    assert (
+        missing_terms("dose in multiorgan failure for a woman", bm25) == []
+    )  # compound; common word
+
+
+def _passage(doc_id: str, kind: str, text: str, rank: int, heading: str = "Dosage") -> Passage:
+    doc = DocumentInfo(doc_id, f"{doc_id} title", kind)  # type: ignore[arg-type]
+    chunk = Chunk(f"{doc_id}#0-{len(text)}", doc_id, text, 0, len(text), (heading,))
+    return Passage(chunk, doc, score=1.0 / rank, rank=rank)
+
+
+def test_extractive_answer_quotes_distinct_sentences_and_cites_each() -> None:
+    passages = [
+        _passage(
+            "guide",
+            "guideline",
+            "Options for heparin resistance include anti-Xa monitoring. Options for heparin resistance "
+            "include anti-Xa monitoring instead of the aPTT. Antithrombin supplementation is an option "
+            "for heparin resistance when antithrombin is low.",
+            1,
+            "Management options",
+        ),
+        _passage(
+            "label",
+            "label",
+            "Switch to argatroban for heparin resistance when HIT is suspected.",
+            2,
+        ),
+        _passage("other", "research", "Knee arthroscopy outcomes in athletes.", 3, "Results"),
+    ]
+    draft = ExtractiveGenerator().generate("management options for heparin resistance", passages)
+    texts = [
+        s.text for s in ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+    ]
+    assert draft.bottom_line is not None and draft.bottom_line.section == "guideline"
+    assert not any("Knee arthroscopy" in t for t in texts)  # irrelevant sentence left out
+    assert sum("anti-Xa monitoring" in t for t in texts) == 1  # near-duplicates collapse
+    assert any("Antithrombin supplementation" in t for t in texts)
+    for c in draft.citations:
+        assert c.passage.chunk.text[c.quote_start : c.quote_end] == c.quote
