@@ -152,7 +152,7 @@ def select(
         key = " ".join(best.candidate.text.lower().split())
         if per_section.get(section, 0) >= MAX_PER_SECTION[section] or key in seen_text:
             continue
-        if chosen and max(_containment(best.candidate, c.candidate) for c in chosen) >= 0.85:
+        if chosen and max(_containment(best.candidate, c.candidate) for c in chosen) >= 0.95:
             continue  # says nothing a chosen sentence does not already say
         chosen.append(best)
         seen_text.add(key)
