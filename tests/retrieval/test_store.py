@@ -142,7 +142,9 @@ def test_ensure_index_reuses_a_current_index_and_rebuilds_a_stale_one(tmp_path: 
     assert "7500" in open_index(tmp_path / "idx").chunks[0].text
 
 
-def test_a_live_build_of_a_hyphenated_index_is_not_cleaned(tmp_path: Path, fixture_pack: Path) -> None:
+def test_a_live_build_of_a_hyphenated_index_is_not_cleaned(
+    tmp_path: Path, fixture_pack: Path
+) -> None:
     live = tmp_path / f".my-index.tmp-{os.getpid()}-cafe"
     live.mkdir()
     dead = tmp_path / ".my-index.tmp-999999999-dead"
