@@ -1,0 +1,1 @@
+"""Performance benchmarks (not tests): run them as ``python -m bench.<name>``."""
