@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BEDSIDE_SHARED_DIR", REPO.parent / "shared"))
@@ -38,10 +39,44 @@ def pct(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
 
+def padded(index: Any, n: int) -> Any:
+    """The same index with its chunks repeated up to ``n`` (ids made unique): search costs
+    grow with the number of rows, not with their content."""
+    import numpy as np
+
+    from corpus.types import Chunk
+    from retrieval.bm25 import BM25Index
+    from retrieval.dense import DenseIndex
+    from retrieval.store import LoadedIndex, index_text
+
+    base = index.chunks
+    vectors = index.dense._index.reconstruct_n(0, len(base))
+    chunks = list(base)
+    rows = []
+    i = 0
+    while len(chunks) < n:
+        c = base[i % len(base)]
+        chunks.append(
+            Chunk(f"{c.id}~{len(chunks)}", c.doc_id, c.text, c.start, c.end, c.section_path)
+        )
+        rows.append(i % len(base))
+        i += 1
+    all_vectors = np.vstack([vectors, vectors[rows]]) if rows else vectors
+    dense = DenseIndex.build(all_vectors, "flat")
+    bm25 = BM25Index.build([index_text(index.docs[c.doc_id], c) for c in chunks])
+    return LoadedIndex(index.path, index.manifest, chunks, index.docs, dense, bm25)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=None)
     parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument(
+        "--pad-to",
+        type=int,
+        default=None,
+        help="repeat the index's chunks (new ids, same vectors and text) up to N, to time a larger index",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from assistant.generators import get_generator
@@ -54,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
     if args.index_dir:
         embedder = get_embedder(settings.retrieval.embedder)
-        retriever = HybridRetriever(
-            open_index(args.index_dir, embedder), embedder, settings.retrieval
-        )
+        index = open_index(args.index_dir, embedder)
+        if args.pad_to:
+            index = padded(index, args.pad_to)
+        retriever = HybridRetriever(index, embedder, settings.retrieval)
         assistant = Assistant(
             settings, retriever, get_generator(settings.assistant.generator, settings)
         )
@@ -74,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         answer = assistant.ask(q)
         answer_ms.append((time.perf_counter() - t0) * 1000)
         abstained += answer.abstained
-    chunks = assistant.retriever.index.manifest.counts.chunks
+    chunks = len(assistant.retriever.index.chunks)
     r50, r95 = pct(retrieve_ms)
     a50, a95 = pct(answer_ms)
     print(
