@@ -593,16 +593,29 @@ def sub_index(cfg: Config, corpus: Corpus, n: int) -> Any:
     return LoadedIndex(full, manifest, chunks, docs, dense, bm25)
 
 
-def stage_latency(cfg: Config, key: str, size: int | None) -> dict[str, Any]:
+def stage_latency(
+    cfg: Config, key: str, size: int | None, faiss_threads: int | None = None
+) -> dict[str, Any]:
     """Query latency at ``size`` chunks (None: the full index ``key``, opened from disk, with
-    nothing else loaded, so the peak RSS is that of a querying process)."""
-    quiet_libraries()
-    import torch
+    nothing else loaded, so the peak RSS is that of a querying process).
 
+    Imports follow the application's order (retrieval first, so FAISS is loaded before
+    torch). The order matters: when torch is imported first, FAISS binds to torch's OpenMP
+    runtime and the embedder's torch.set_num_threads(1) for questions also puts FAISS on one
+    thread, which on 2 cores halves a single-query flat search. ``faiss_threads`` sets
+    FAISS's OpenMP threads explicitly (the fix that would make this independent of order).
+    """
     from retrieval.embedders import MiniLMEmbedder
     from retrieval.hybrid import HybridRetriever, Mode
     from retrieval.settings import RetrievalSettings
     from retrieval.store import open_index
+
+    quiet_libraries()
+    import faiss
+    import torch
+
+    if faiss_threads:
+        faiss.omp_set_num_threads(faiss_threads)
 
     mode_names: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
     queries = load_questions(cfg)
@@ -656,6 +669,7 @@ def stage_latency(cfg: Config, key: str, size: int | None) -> dict[str, Any]:
     embedder.embed([queries[0]])
     # The embedder picks its own thread count per call (one thread for a question).
     result["query_embed_threads"] = torch.get_num_threads()
+    result["faiss_threads"] = faiss.omp_get_max_threads()
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
@@ -862,13 +876,12 @@ def render(report: dict[str, Any]) -> str:
                     f"| {label} | {mode} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['mean_ms']:.1f} "
                     f"| {r['peak_rss_mb']:,.0f} | {r.get('foreign_cpu_pct', 0):.0f} |"
                 )
-        threads = sorted({str(r.get("query_embed_threads", "?")) for r in lat.values()})
         lines += [
-            f"hybrid parts timed alone, p50 / p95 (ms); questions embedded on {'/'.join(threads)} torch thread(s):"
+            "hybrid parts timed alone, p50 / p95 (ms) [torch threads for a question, FAISS threads]:"
         ]
         for label, r in lat.items():
             lines.append(
-                f"  {label}: "
+                f"  {label} [{r.get('query_embed_threads', '?')}, {r.get('faiss_threads', '?')}]: "
                 + ", ".join(
                     f"{k} {v['p50_ms']:.1f} / {v['p95_ms']:.1f}" for k, v in r["parts"].items()
                 )
@@ -1083,6 +1096,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         h = report["latency"][label]["modes"]["hybrid"]
         say(f"    hybrid p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms")
         write_report(report, out)
+    # The fix proposed for retrieval/dense.py: single-query FAISS search on one thread.
+    label = size_label(None, n_chunks) + ", FAISS 1 thread"
+    say(f"\n[3] query latency at {label} ...")
+    report["latency"][label] = quiet_stage(stage_latency, cfg, key, None, 1)
+    write_report(report, out)
     if args.skip_baseline and previous.get("baseline"):
         report["baseline"] = {
             label: {**b, "carried_from": previous.get("started_at")}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from corpus.chunking import ChunkingSettings
 from corpus.errors import CorpusError, IndexStoreError
-from corpus.loaders import load_sources, parse_source
-from corpus.loaders.base import Problem
+from corpus.loaders import SourceSpec, load_sources, parse_source
+from corpus.loaders.base import LoadResult, Problem
 from retrieval.embedders import Embedder
 from retrieval.settings import RetrievalSettings
 from retrieval.store import IndexManifest, Progress, build_index, corpus_hash, read_manifest
@@ -23,6 +23,35 @@ class IndexReport:
     built: bool
     reason: str
     problems: list[Problem] = field(default_factory=list)
+
+
+def _build(
+    loaded: LoadResult,
+    specs: Sequence[SourceSpec],
+    index_dir: Path,
+    *,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    retrieval: RetrievalSettings,
+    progress: Progress | None,
+    reason: str,
+) -> IndexReport:
+    if not loaded.documents:
+        detail = "; ".join(str(p) for p in loaded.problems[:5]) or "the sources are empty"
+        raise CorpusError(
+            f"nothing could be read from {', '.join(map(str, specs))}: {detail}; "
+            "any existing index was kept"
+        )
+    manifest = build_index(
+        loaded.documents,
+        index_dir,
+        embedder=embedder,
+        chunking=chunking,
+        retrieval=retrieval,
+        sources=[str(s) for s in specs],
+        progress=progress,
+    )
+    return IndexReport(manifest, True, reason, loaded.problems)
 
 
 def build_from_sources(
@@ -41,20 +70,16 @@ def build_from_sources(
     left as it was.
     """
     specs = [parse_source(s) for s in sources]
-    loaded = load_sources(specs)
-    if not loaded.documents:
-        detail = "; ".join(str(p) for p in loaded.problems[:5]) or "the sources are empty"
-        raise CorpusError(f"nothing could be read from {', '.join(map(str, specs))}: {detail}")
-    manifest = build_index(
-        loaded.documents,
+    return _build(
+        load_sources(specs),
+        specs,
         index_dir,
         embedder=embedder,
         chunking=chunking,
         retrieval=retrieval,
-        sources=[str(s) for s in specs],
         progress=progress,
+        reason=reason,
     )
-    return IndexReport(manifest, True, reason, loaded.problems)
 
 
 def ensure_index(
@@ -69,36 +94,25 @@ def ensure_index(
     """Reuse the index when it was built from exactly these documents, settings and
     embedder; otherwise rebuild it and say why. Never serves a stale index silently."""
     specs = [parse_source(s) for s in sources]
+    loaded = load_sources(specs)
     try:
         manifest = read_manifest(index_dir)
     except IndexStoreError as exc:
         reason = "no index yet" if not index_dir.exists() else f"unusable index ({exc})"
-        return build_from_sources(
-            sources,
-            index_dir,
-            embedder=embedder,
-            chunking=chunking,
-            retrieval=retrieval,
-            progress=progress,
-            reason=reason,
-        )
-    loaded = load_sources(specs)
-    current = corpus_hash(loaded.documents, chunking)
-    if manifest.embedder_id != embedder.id or manifest.embedder_dim != embedder.dim:
-        reason = f"embedder changed ({manifest.embedder_id} -> {embedder.id})"
-    elif manifest.corpus_hash != current:
-        reason = "corpus or chunking changed since the index was built"
     else:
-        return IndexReport(manifest, False, "index is current", loaded.problems)
-    if not loaded.documents:
-        raise CorpusError("the sources yield no documents; the existing index was kept")
-    manifest = build_index(
-        loaded.documents,
+        if manifest.embedder_id != embedder.id or manifest.embedder_dim != embedder.dim:
+            reason = f"embedder changed ({manifest.embedder_id} -> {embedder.id})"
+        elif manifest.corpus_hash != corpus_hash(loaded.documents, chunking):
+            reason = "corpus or chunking changed since the index was built"
+        else:
+            return IndexReport(manifest, False, "index is current", loaded.problems)
+    return _build(
+        loaded,
+        specs,
         index_dir,
         embedder=embedder,
         chunking=chunking,
         retrieval=retrieval,
-        sources=[str(s) for s in specs],
         progress=progress,
+        reason=reason,
     )
-    return IndexReport(manifest, True, reason, loaded.problems)
