@@ -202,10 +202,7 @@ class Assistant:
             markdown = "\n".join(f"> {n}" for n in notes) + "\n\n" + markdown
         timings["total"] = _ms(t0)
         return Answer(
-            answer_id=uuid.uuid4().hex,
-            question=question,
-            standalone_query=query,
-            audience=audience,
+            **self._stamp(question, query, audience, timings),
             verdict=verdict,
             markdown=markdown,
             raw_text=draft.raw_text,
@@ -217,13 +214,24 @@ class Assistant:
             related_questions=tuple(related),
             abstained=False,
             abstention_reason=None,
-            disclaimer=_disclaimer(audience),
             review_status=status,
             generator=draft.generator,
-            timings_ms=timings,
-            settings_digest=self.settings.digest(),
-            index_digest=self.retriever.index.manifest.digest(),
         )
+
+    def _stamp(
+        self, question: str, query: str, audience: Audience, timings: dict[str, float]
+    ) -> dict[str, Any]:
+        """The fields every answer carries: identity, question, disclaimer and what produced it."""
+        return {
+            "answer_id": uuid.uuid4().hex,
+            "question": question,
+            "standalone_query": query,
+            "audience": audience,
+            "disclaimer": _disclaimer(audience),
+            "timings_ms": timings,
+            "settings_digest": self.settings.digest(),
+            "index_digest": self.retriever.index.manifest.digest(),
+        }
 
     def _replacement(self, blocks: list[Finding], citations: list[Citation]) -> str | None:
         """The reference statement for a blocked dose, cited to its pack passage."""
@@ -283,10 +291,7 @@ class Assistant:
             closest=closest,
         )
         return Answer(
-            answer_id=uuid.uuid4().hex,
-            question=question,
-            standalone_query=query,
-            audience=audience,
+            **self._stamp(question, query, audience, timings),
             verdict=verdict,
             markdown=markdown,
             raw_text="",
@@ -298,12 +303,8 @@ class Assistant:
             related_questions=(),
             abstained=True,
             abstention_reason=reason,
-            disclaimer=_disclaimer(audience),
             review_status="no content shown",
             generator=self.generator.name,
-            timings_ms=timings,
-            settings_digest=self.settings.digest(),
-            index_digest=self.retriever.index.manifest.digest(),
         )
 
 

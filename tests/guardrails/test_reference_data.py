@@ -16,6 +16,7 @@ import pytest
 from corpus.errors import ConfigError
 from corpus.loaders.pack import PACKS_DIR, load_pack
 from corpus.types import Document
+from guardrails.context import ancestors
 from guardrails.reference import (
     Contraindication,
     DoseEntry,
@@ -77,16 +78,6 @@ def stated(value: float, text: str) -> bool:
 def names_drug(text: str, drug: str, ref: ReferenceTable) -> bool:
     names = next(d.names for d in ref.drugs if d.name == drug)
     return any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text, re.IGNORECASE) for n in names)
-
-
-def ancestors(indication: str, ref: ReferenceTable) -> set[str]:
-    parents = {i.id: i.parent for i in ref.indications}
-    out: set[str] = set()
-    current = parents.get(indication)
-    while current and current not in out:
-        out.add(current)
-        current = parents.get(current)
-    return out
 
 
 def related(a: str, b: str, ref: ReferenceTable) -> bool:
