@@ -151,3 +151,18 @@ def render(
         f"*{PATIENT_DISCLAIMER if audience == 'patient' else DISCLAIMER}*",
     ]
     return "\n".join(out).strip() + "\n"
+
+
+def without_sections(markdown: str, titles: Sequence[str]) -> str:
+    """``markdown`` without the ``#### title`` sections named (a view that shows them
+    elsewhere, such as the chat's Dose check panel, drops them from the text)."""
+    out: list[str] = []
+    skipping = False
+    for line in markdown.split("\n"):
+        if line.startswith("#### "):
+            skipping = line[5:].strip() in titles
+        elif skipping and line.startswith("*") and not line.startswith("* "):
+            skipping = False  # the italic review status and disclaimer close the answer
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)

@@ -69,6 +69,42 @@ class OpenAISettings(BaseModel):
     temperature: float = Field(default=0.0, ge=0, le=2, description="sampling temperature")
 
 
+class ServerSettings(BaseModel):
+    """`bedside serve`: where it listens and who may call or embed it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="address `bedside serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `bedside serve` listens on")
+    api_token_env: str = Field(
+        default="BEDSIDE_API_TOKEN",
+        description="environment variable holding the bearer token the JSON API requires "
+        "(unset or empty: no token)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins allowed to call the API and the chat from a browser (default: none)",
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["'self'"],
+        description="origins allowed to embed the chat in a frame (CSP frame-ancestors)",
+    )
+    max_body_bytes: int = Field(
+        default=262_144, ge=1024, le=50_000_000, description="largest request body accepted"
+    )
+    max_history_turns: int = Field(
+        default=20, ge=0, le=200, description="most earlier turns accepted with a question"
+    )
+    feedback_store_questions: bool = Field(
+        default=False,
+        description="store the question text with feedback (off: only answer id, rating, "
+        "comment and the settings and index hashes)",
+    )
+    concurrency: int = Field(
+        default=1, ge=1, le=16, description="questions answered at the same time (the rest wait)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BEDSIDE_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -88,14 +124,15 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @property
     def resolved_index_dir(self) -> Path:
         return (self.index_dir or self.home / "index").expanduser()
 
     def digest(self) -> str:
-        """Short hash of every setting that changes results (paths excluded)."""
-        blob = self.model_dump_json(exclude={"home", "index_dir"}).encode()
+        """Short hash of every setting that changes results (paths and serving excluded)."""
+        blob = self.model_dump_json(exclude={"home", "index_dir", "server"}).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

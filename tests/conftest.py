@@ -53,3 +53,25 @@ def hash_index(tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path):  #
         retrieval=RetrievalSettings(embedder="hash"),
     )
     return open_index(index_dir, HashEmbedder())
+
+
+@pytest.fixture(scope="session")
+def default_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled default corpus (packs + open-medicine) indexed once with the real MiniLM:
+    what `bedside ask` and `bedside serve` use on a fresh install."""
+    from assistant.settings import load_settings
+    from retrieval.embedders import MiniLMEmbedder
+    from retrieval.indexing import ensure_index
+
+    settings = load_settings("default")
+    index_dir = tmp_path_factory.mktemp("default") / "index"
+    report = ensure_index(
+        settings.sources,
+        index_dir,
+        embedder=MiniLMEmbedder(),
+        chunking=settings.corpus,
+        retrieval=settings.retrieval,
+    )
+    assert report.built and report.problems == []
+    assert report.manifest.counts.documents >= 49 + 43
+    return index_dir

@@ -38,10 +38,10 @@ def _progress_bar() -> Any:
     return progress
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from assistant.settings import load_settings
 
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(extra)
     if getattr(args, "index_dir", None):
         overrides["index_dir"] = Path(args.index_dir)
     if getattr(args, "source", None):
@@ -208,6 +208,42 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assistant.pipeline import Assistant
+    from ui.app import api_token, create_app
+    from ui.feedback import FeedbackStore
+    from ui.service import Service
+
+    server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = _settings(args, server=server or None)
+    print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
+    assistant = Assistant.from_settings(
+        settings,
+        progress=_progress_bar(),
+        log=lambda m: print(f"bedside: {m}", file=sys.stderr),
+        refresh=not args.index_dir,
+    )
+    service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
+    app = create_app(service)
+    host, port = settings.server.host, settings.server.port
+    token = "on" if api_token(service) else "off"
+    print(
+        f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; token {token})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bedside",
@@ -285,6 +321,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="FILE.jsonl", help="verdicts (default: standard output)"
     )
     p_check.set_defaults(func=cmd_check)
+
+    p_serve = sub.add_parser(
+        "serve", help="serve the chat (/chat/), the JSON API (/api/) and the widget"
+    )
+    p_serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    p_serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8000)")
+    p_serve.add_argument(
+        "--index-dir",
+        metavar="DIR",
+        help="serve this index as built (default: the bundled corpus index, rebuilt when stale)",
+    )
+    p_serve.add_argument(
+        "--source",
+        action="append",
+        metavar="KIND[:PATH]",
+        help="corpus sources for the index (repeatable)",
+    )
+    p_serve.set_defaults(func=cmd_serve)
+
+
     return parser
 
 

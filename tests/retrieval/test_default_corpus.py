@@ -18,24 +18,13 @@ GOLD = Path(__file__).resolve().parents[2] / "evals" / "sets" / "anticoagulation
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory: pytest.TempPathFactory) -> HybridRetriever:
+def retriever(default_index_dir: Path) -> HybridRetriever:
     from assistant.settings import load_settings
-    from retrieval.indexing import ensure_index
     from retrieval.store import open_index
 
     settings = load_settings("default")
-    index_dir = tmp_path_factory.mktemp("default") / "index"
     emb = MiniLMEmbedder()
-    report = ensure_index(
-        settings.sources,
-        index_dir,
-        embedder=emb,
-        chunking=settings.corpus,
-        retrieval=settings.retrieval,
-    )
-    assert report.built and report.problems == []
-    assert report.manifest.counts.documents >= 49 + 43
-    return HybridRetriever(open_index(index_dir, emb), emb, settings.retrieval)
+    return HybridRetriever(open_index(default_index_dir, emb), emb, settings.retrieval)
 
 
 def test_bivalirudin_hit_question_finds_a_bivalirudin_passage_in_the_top_3(

@@ -1,0 +1,235 @@
+"""The chat in a real browser: Playwright driving Debian's Chromium against `bedside serve`'s
+app over the bundled default corpus with the real MiniLM.
+
+One server for the module; every request the browser makes is recorded, and anything not
+addressed to 127.0.0.1 fails the run. Screenshots are saved under
+``$BEDSIDE_ARTIFACTS`` (default: test-artifacts/ in the repository)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SEED = (
+    "What are the management options for patients who are heparin (unfractionated heparin) "
+    "non-responders?"
+)
+ANSWER_TIMEOUT_MS = 120_000
+DONE = re.compile(r"Review status:|⚠")
+ARTIFACTS = Path(
+    os.environ.get("BEDSIDE_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+)
+
+
+@pytest.fixture(scope="module")
+def bedside(
+    default_index_dir: Path, app_server: Any, page_server: Any, tmp_path_factory: Any
+) -> Iterator[dict[str, str]]:
+    """Bedside on one port; a host page on a second, allowlisted origin; another host page on
+    a third origin that is not allowlisted."""
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+    from ui.app import create_app
+    from ui.feedback import FeedbackStore
+    from ui.service import Service
+    from ui.widget import demo_page
+
+    urls: dict[str, str] = {}
+    with (
+        page_server(lambda: demo_page(urls["bedside"], heading="Intranet")) as allowed,
+        page_server(lambda: demo_page(urls["bedside"], heading="Elsewhere")) as other,
+    ):
+        home = tmp_path_factory.mktemp("serve-home")
+        settings = load_settings(
+            "default",
+            home=home,
+            index_dir=default_index_dir,
+            server={"cors_origins": [allowed], "frame_ancestors": ["'self'", allowed]},
+        )
+        service = Service(
+            Assistant.from_settings(settings, refresh=False),
+            FeedbackStore(home / "feedback.sqlite3"),
+        )
+        with app_server(create_app(service, token="")) as base:
+            urls.update(bedside=base, allowed=allowed, other=other)
+            yield {**urls, "feedback_db": str(home / "feedback.sqlite3")}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (.ci/run installs it with apt)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def requests_seen() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, requests_seen: list[str]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.on("request", lambda r: requests_seen.append(r.url))
+
+    def only_loopback(route: Any) -> None:
+        host = urlparse(route.request.url).hostname
+        if host == "127.0.0.1":
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route(re.compile(r"^(https?|wss?)://"), only_loopback)
+    pg = context.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.dialogs = dialogs  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _bot_messages(root: Any) -> Any:
+    return root.locator("#bedside-chat [data-testid='bot']")
+
+
+def _ask(root: Any, question: str, expected_bot_messages: int) -> Any:
+    root.locator("#bedside-question textarea").fill(question)
+    root.locator("#bedside-ask").click()
+    return _answered(root, expected_bot_messages)
+
+
+def _answered(root: Any, n: int) -> Any:
+    """The n-th bot message, once it is a finished answer (it ends with the review status
+    and the disclaimer) or an error notice."""
+    from playwright.sync_api import expect
+
+    message = _bot_messages(root).nth(n - 1)
+    expect(message).to_contain_text(DONE, timeout=ANSWER_TIMEOUT_MS)
+    return message
+
+
+def test_seed_question_related_question_and_follow_up(page: Any, bedside: dict[str, str]) -> None:
+    page.goto(f"{bedside['bedside']}/chat/", wait_until="load")
+    page.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    first = _ask(page, SEED, 1)
+    text = first.inner_text()
+    assert "From the Guidelines" in text
+    assert first.locator("a.cite").count() >= 3
+    assert re.search(r"not a substitute for clinical judgement", text)
+    assert "Review status: pending clinical review" in text
+    panel = page.locator("#dose-check")
+    panel.locator(".dose-check-panel").wait_for(timeout=10_000)
+    assert "Dose check" in panel.inner_text()
+    assert page.locator("#sources li[id^='src-']").count() >= 3
+    assert "not a substitute" in page.locator("#bedside-disclaimer").inner_text()
+    _shot(page, "01-seed-answer")
+
+    # A citation marker links to its entry in the Sources panel.
+    href = first.locator("a.cite").first.get_attribute("href")
+    assert href and page.locator(href).count() == 1
+
+    related = page.locator(".related-question:visible").first
+    related.wait_for(timeout=10_000)
+    asked = related.inner_text()
+    related.click()
+    _answered(page, 2)
+    users = page.locator("#bedside-chat [data-testid='user']")
+    assert users.nth(1).inner_text().strip() == asked.strip()
+    _shot(page, "02-related-question")
+
+    third = _ask(page, "and if CrCl is 25?", 3)
+    follow = third.inner_text()
+    assert re.search(r"heparin|argatroban|bivalirudin|antithrombin", follow, re.I), follow
+    assert third.locator("a.cite").count() >= 1
+    _shot(page, "03-follow-up")
+
+    page.locator("#bedside-feedback").click()
+    page.locator("#bedside-feedback textarea").fill("clear and cited")
+    page.locator("#bedside-up").click()
+    page.get_by_text("your feedback was saved").wait_for(timeout=10_000)
+
+
+def test_html_in_a_question_is_inert(page: Any, bedside: dict[str, str]) -> None:
+    page.goto(f"{bedside['bedside']}/chat/", wait_until="load")
+    page.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    hostile = (
+        '<img src=x onerror="window.__pwned=1;alert(1)"><script>window.__pwned=2</script>'
+        "What is the heparin dose?"
+    )
+    _ask(page, hostile, 1)
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    assert page.locator("#bedside-chat img[src='x']").count() == 0
+    assert "<img" in page.locator("#bedside-chat").inner_text()
+    _shot(page, "04-inert-html")
+
+
+def test_widget_answers_from_a_second_origin(page: Any, bedside: dict[str, str]) -> None:
+    page.goto(f"{bedside['allowed']}/", wait_until="load")
+    component = page.locator("#web-component gradio-app")
+    component.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    answer = _ask(
+        component, "What is the bivalirudin dose for heparin-induced thrombocytopenia?", 1
+    )
+    assert answer.locator("a.cite").count() >= 1
+    _shot(page, "05-widget-component")
+
+    frame = page.frame_locator("#iframe iframe")
+    frame.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    framed = _ask(frame, "What is the argatroban starting dose in hepatic impairment?", 1)
+    assert framed.locator("a.cite").count() >= 1
+    page.locator("#iframe").scroll_into_view_if_needed()
+    _shot(page, "06-widget-iframe")
+
+
+def test_framing_from_an_origin_not_allowlisted_is_refused(
+    page: Any, bedside: dict[str, str]
+) -> None:
+    page.goto(f"{bedside['other']}/", wait_until="load")
+    page.wait_for_timeout(3000)  # the same wait in which the allowlisted page shows both
+    framed = [f for f in page.frames if f.parent_frame is not None]
+    assert framed, "the host page has no iframe"
+    assert all(f.locator("#bedside-question").count() == 0 for f in framed)
+    # ... and the web component's cross-origin requests get no CORS allow header.
+    assert page.locator("#web-component #bedside-question").count() == 0
+    _shot(page, "07-frame-refused")
+
+
+def test_no_request_left_loopback(requests_seen: list[str]) -> None:
+    assert requests_seen, "the browser tests made no requests"
+    outside = [
+        u
+        for u in requests_seen
+        if urlparse(u).scheme in ("http", "https", "ws", "wss")
+        and urlparse(u).hostname != "127.0.0.1"
+    ]
+    assert outside == []

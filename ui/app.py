@@ -1,0 +1,139 @@
+"""One FastAPI process serves everything: the JSON API (/api/...), OpenAPI (/docs), the
+Gradio chat (/chat/), gradio's web-component script (/chat/gradio.js), and a host page that
+embeds the chat (/widget-demo).
+
+    create_app(service) -> FastAPI
+
+Middleware, outermost first: security headers (CSP frame-ancestors), CORS (allowlist,
+default none), body size limit, bearer token on /api/. Clients never see a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+
+from assistant.pipeline import answer_json
+from corpus.errors import BedsideError, InputError
+from ui.chat import CSS, build_chat, theme
+from ui.gradio_env import gr
+from ui.security import BearerToken, BodyLimit, SecurityHeaders
+from ui.service import AskRequest, CheckRequest, FeedbackRequest, Service, bedside_version
+from ui.widget import GRADIO_JS, demo_page
+
+log = logging.getLogger("bedside.server")
+
+
+def _validation_message(exc: RequestValidationError) -> dict[str, Any]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        problems.append({"field": loc, "problem": err.get("msg", "invalid")})
+    first = problems[0] if problems else {"field": "body", "problem": "invalid"}
+    return {"error": f"invalid request: {first['field']}: {first['problem']}", "problems": problems}
+
+
+def api_token(service: Service) -> str | None:
+    name = service.assistant.settings.server.api_token_env
+    return os.environ.get(name) or None
+
+
+def create_app(service: Service, *, token: str | None = None) -> FastAPI:
+    """The whole server for one ready ``Service``. ``token`` defaults to the value of the
+    environment variable named by ``server.api_token_env``."""
+    server = service.assistant.settings.server
+    app = FastAPI(
+        title="Bedside",
+        version=bedside_version(),
+        description="Cited, dose-checked answers from a curated clinical corpus. Every answer "
+        "carries the dose check verdict, the review status and a disclaimer.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_message(exc), status_code=422)
+
+    @app.exception_handler(InputError)
+    async def bad_input(_: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @app.exception_handler(BedsideError)
+    async def bedside_error(_: Request, exc: BedsideError) -> JSONResponse:
+        ref = uuid.uuid4().hex[:12]
+        log.error("request failed (%s): %s", ref, exc)
+        return JSONResponse({"error": f"{exc}", "ref": ref}, status_code=500)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unexpected error (%s)", ref, exc_info=exc)
+        return JSONResponse(
+            {"error": "internal error; the server log has the details", "ref": ref},
+            status_code=500,
+        )
+
+    @app.post("/api/ask", summary="Ask a question: a cited, dose-checked answer")
+    def ask(request: AskRequest) -> dict[str, Any]:
+        return answer_json(service.ask(request))
+
+    @app.post("/api/check", summary="Run the dose guard alone over an answer text")
+    def check(request: CheckRequest) -> dict[str, Any]:
+        return service.check(request)
+
+    @app.post("/api/feedback", summary="Store 👍/👎 feedback on an answer")
+    def feedback(request: FeedbackRequest) -> dict[str, Any]:
+        return {"id": service.record_feedback(request), "stored": True}
+
+    @app.get("/api/health", summary="Index manifest, counts and version")
+    def health() -> dict[str, Any]:
+        return service.health()
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/chat/")
+
+    @app.get("/widget-demo", include_in_schema=False)
+    def widget_demo(request: Request) -> HTMLResponse:
+        return HTMLResponse(demo_page(str(request.base_url)))
+
+    @app.get("/chat/gradio.js", include_in_schema=False)
+    def gradio_js() -> FileResponse:
+        return FileResponse(GRADIO_JS, media_type="text/javascript")
+
+    app = gr.mount_gradio_app(
+        app,
+        build_chat(service),
+        path="/chat",
+        server_name=server.host,
+        server_port=server.port,
+        footer_links=[],
+        theme=theme(),
+        css=CSS,
+        ssr_mode=False,
+        enable_monitoring=False,
+        pwa=False,
+        mcp_server=False,
+        show_error=False,
+    )
+    # Added last = outermost. Starlette's CORS on the parent app also makes gradio's own
+    # CORS middleware step aside, so /chat/ follows the same allowlist.
+    app.add_middleware(BearerToken, token=token if token is not None else api_token(service))
+    app.add_middleware(BodyLimit, limit=server.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(server.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        allow_credentials=False,
+    )
+    app.add_middleware(SecurityHeaders, frame_ancestors=server.frame_ancestors)
+    return app

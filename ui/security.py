@@ -1,0 +1,150 @@
+"""ASGI middleware for the server: body size limit, bearer token on the JSON API, and the
+headers that decide who may frame the chat.
+
+CORS itself is Starlette's CORSMiddleware on the parent app (see ``ui.app``): gradio's own
+CORS handling steps aside when the parent app configures CORS.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not the client sent a
+    Content-Length (a chunked body is counted as it arrives, before the app sees it)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_big = {"error": f"request body larger than {self.limit} bytes (server.max_body_bytes)"}
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                await _send_json(send, 400, {"error": "invalid Content-Length header"})
+                return
+            if declared > self.limit:
+                await _send_json(send, 413, too_big)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length: read the whole body first, within the limit.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _send_json(send, 413, too_big)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class BearerToken:
+    """When a token is configured, every ``/api/`` path except ``/api/health`` needs
+    ``Authorization: Bearer <token>``; otherwise 401."""
+
+    def __init__(self, app: ASGIApp, token: str | None, prefix: str = "/api/") -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            self.token is None
+            or scope["type"] != "http"
+            or scope["method"] == "OPTIONS"
+            or not path.startswith(self.prefix)
+            or path == f"{self.prefix}health"
+        ):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, value = given.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self.token):
+            await self.app(scope, receive, send)
+            return
+        await _send_json(
+            send,
+            401,
+            {"error": "missing or wrong bearer token (Authorization: Bearer <token>)"},
+            [(b"www-authenticate", b'Bearer realm="bedside"')],
+        )
+
+
+class SecurityHeaders:
+    """``Content-Security-Policy: frame-ancestors`` from the allowlist on every response,
+    plus no MIME sniffing and no referrer leaving the hospital network."""
+
+    def __init__(self, app: ASGIApp, frame_ancestors: Sequence[str]) -> None:
+        self.app = app
+        ancestors = " ".join(frame_ancestors) or "'none'"
+        self.headers = [
+            (b"content-security-policy", f"frame-ancestors {ancestors}".encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {h[0] for h in self.headers}
+                kept = [h for h in message.get("headers", []) if h[0].lower() not in names]
+                message = {**message, "headers": kept + self.headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
