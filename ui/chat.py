@@ -89,7 +89,7 @@ def _finding_row(f: Finding) -> str:
         where = f"<div><small>Reference: {html.escape(f.citation)}</small></div>"
     expected = (
         f"<div>Expected: {html.escape(f.expected)}</div>"
-        if f.expected and f.severity != "info"
+        if f.expected
         else ""
     )
     text = f.text if len(f.text) <= 200 else f.text[:200] + "…"
