@@ -244,6 +244,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_index_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """--index-dir and --source, for commands that answer from an index."""
+    parser.add_argument(
+        "--index-dir",
+        metavar="DIR",
+        help=f"{verb} this index as built (default: the bundled corpus index, rebuilt when stale)",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        metavar="KIND[:PATH]",
+        help="corpus sources for the index (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bedside",
@@ -297,17 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--age", type=float, metavar="YEARS", help="patient age (years)")
     p_ask.add_argument("--hepatic", action="store_true", help="patient has hepatic impairment")
     p_ask.add_argument("--hit", action="store_true", help="patient has (or had) HIT")
-    p_ask.add_argument(
-        "--index-dir",
-        metavar="DIR",
-        help="use this index as built (default: the bundled corpus index, rebuilt when stale)",
-    )
-    p_ask.add_argument(
-        "--source",
-        action="append",
-        metavar="KIND[:PATH]",
-        help="corpus sources for the index (repeatable)",
-    )
+    add_index_arguments(p_ask, "use")
     p_ask.set_defaults(func=cmd_ask)
 
     p_check = sub.add_parser("check", help="run the dose guard over answers in a JSONL file")
@@ -327,19 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
     p_serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8000)")
-    p_serve.add_argument(
-        "--index-dir",
-        metavar="DIR",
-        help="serve this index as built (default: the bundled corpus index, rebuilt when stale)",
-    )
-    p_serve.add_argument(
-        "--source",
-        action="append",
-        metavar="KIND[:PATH]",
-        help="corpus sources for the index (repeatable)",
-    )
+    add_index_arguments(p_serve, "serve")
     p_serve.set_defaults(func=cmd_serve)
-
 
     return parser
 

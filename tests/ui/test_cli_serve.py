@@ -1,0 +1,58 @@
+"""`bedside serve` as a user starts it: a real process on a loopback port, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_builds_the_index_serves_and_stops_cleanly(
+    tmp_path: Path, fixture_pack: Path
+) -> None:
+    port = _free_port()
+    env = {**os.environ, "BEDSIDE_HOME": str(tmp_path / "home"), "BEDSIDE_API_TOKEN": ""}
+    cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--source", f"pack:{fixture_pack}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        health = httpx.get(f"{base}/api/health", timeout=5).json()
+        assert health["index"]["counts"]["documents"] > 0
+        assert httpx.get(f"{base}/chat/", timeout=10).status_code == 200
+        r = httpx.post(f"{base}/api/ask", json={"question": "What is the bivalirudin dose?"})
+        assert r.status_code == 200 and r.json()["disclaimer"]
+        assert (tmp_path / "home" / "index" / "manifest.json").is_file()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    log = out.decode()
+    assert proc.returncode == 0, log
+    assert f"serving http://127.0.0.1:{port}/chat/" in log
+    assert "built the index" in log
