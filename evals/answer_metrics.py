@@ -1,4 +1,5 @@
-"""Answer metrics: must-have coverage, citation exactness, number grounding, abstention.
+"""Answer metrics: must-have coverage, citation exactness, number grounding, abstention,
+yes/no/maybe agreement.
 
 Must-have matcher: a statement counts as covered when every number in it appears in the
 answer and at least 60% of its content words (stemmed, stopwords dropped) do. Blind spots:
@@ -10,8 +11,10 @@ chance. It is a recall proxy to compare configurations, not a grade of clinical 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
+from assistant.types import Answer, Citation, Statement
 from retrieval.tokenize import tokenize
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
@@ -61,3 +64,94 @@ def precision_recall(predicted: Sequence[bool], actual: Sequence[bool]) -> tuple
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     return precision, recall
+
+
+# ------------------------------------------------------------------ one answer
+# The per-answer measures shared by `bedside eval` (evals/runner.py) and
+# `python -m evals.answer_quality`.
+
+_NEGATION = re.compile(
+    r"\b(?:no|not|none|neither|nor|never|without|cannot|unlikely|lack|lacks|lacked|absence|"
+    r"failed|fails|fail)\b|n't\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerScore:
+    """What one guarded answer scores; counts, so sets can be pooled."""
+
+    must_have: float | None  # None: the question has no must-have statements
+    citations: int
+    citations_exact: int  # quote is a verbatim substring of its chunk at its offsets
+    numbers: int  # numbers in shown statements
+    numbers_ungrounded: int  # ... not found in any passage the statement cites
+    shown: int  # statements shown (bottom line included)
+    label: str  # yes / no / maybe read from the answer (see yes_no_maybe)
+    top_doc: str | None  # the document the bottom line cites first
+
+
+def shown_statements(answer: Answer) -> list[Statement]:
+    """The bottom line and the statements shown (withheld ones are not)."""
+    return ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
+
+
+def citation_exact(citation: Citation, chunk_text: str | None = None) -> bool:
+    """The quote is non-empty and stands verbatim at its offsets in the chunk it names.
+
+    ``chunk_text`` is that chunk as the index stores it (looked up by chunk id); without it
+    the passage the answer carries is used.
+    """
+    text = citation.passage.chunk.text if chunk_text is None else chunk_text
+    quote = citation.quote
+    return bool(quote.strip()) and text[citation.quote_start : citation.quote_end] == quote
+
+
+def yes_no_maybe(answer: Answer) -> str:
+    """A yes/no/maybe reading of an extractive answer, for agreement with ``answer_label``.
+
+    The extractive generator quotes sentences; it never says yes or no. The rule is simple
+    on purpose: an abstention (or an answer with nothing shown) reads "maybe", a bottom line
+    with a negation cue (no, not, without, failed, n't, ...) reads "no", anything else "yes".
+    It misses double negatives, hedges ("may reduce") and a lead sentence that answers a
+    different part of the question; read it next to the majority-class baseline.
+    """
+    if answer.abstained or answer.bottom_line is None:
+        return "maybe"
+    return "no" if _NEGATION.search(answer.bottom_line.text) else "yes"
+
+
+def score_answer(
+    answer: Answer,
+    must_have: Sequence[str] = (),
+    chunk_text: Callable[[str], str] | None = None,
+) -> AnswerScore:
+    """``chunk_text`` maps a chunk id to its text in the index ("" when the index has no
+    such chunk), for citation exactness; without it the answer's own passages are used."""
+    shown = shown_statements(answer)
+    text = "\n".join(s.text for s in shown)
+    by_number: dict[int, list[str]] = {}
+    for c in answer.citations:
+        by_number.setdefault(c.number, []).append(c.passage.chunk.text)
+    total = bad = 0
+    for s in shown:
+        cited = [t for n in s.citations for t in by_number.get(n, [])]
+        total += len(numbers(s.text))
+        bad += len(ungrounded_numbers(s.text, cited))
+    top_doc = None
+    if answer.bottom_line and answer.bottom_line.citations:
+        first = answer.bottom_line.citations[0]
+        top_doc = next((c.passage.doc.id for c in answer.citations if c.number == first), None)
+    return AnswerScore(
+        must_have=must_have_coverage(must_have, text),
+        citations=len(answer.citations),
+        citations_exact=sum(
+            citation_exact(c, chunk_text(c.passage.chunk.id) if chunk_text else None)
+            for c in answer.citations
+        ),
+        numbers=total,
+        numbers_ungrounded=bad,
+        shown=len(shown),
+        label=yes_no_maybe(answer),
+        top_doc=top_doc,
+    )

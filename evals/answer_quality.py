@@ -2,6 +2,9 @@
 grounding, abstention precision/recall, follow-up retrieval accuracy.
 
     python -m evals.answer_quality [--questions evals/sets/anticoagulation.jsonl] [--preset NAME]
+
+The per-answer measures live in ``evals.answer_metrics.score_answer`` and are shared with
+``bedside eval`` (evals/runner.py), which adds retrieval metrics, peers and reports.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from assistant.pipeline import Assistant
 from assistant.settings import load_settings
 from assistant.types import Turn
-from evals.answer_metrics import must_have_coverage, numbers, precision_recall, ungrounded_numbers
+from evals.answer_metrics import precision_recall, score_answer
 from evals.metrics import dedupe
 from evals.questions import load_questions
 
@@ -27,8 +30,9 @@ def evaluate(path: Path, assistant: Assistant) -> dict[str, object]:
     questions, problems = load_questions(path)
     for p in problems:
         print(f"skipped {p}", file=sys.stderr)
-    coverage, exact, grounded_answers, numbers_total, numbers_bad = [], [], [], 0, 0
-    abstained, unanswerable, follow_hits, latencies, rows = [], [], [], [], []
+    coverage, grounded_answers, latencies, rows = [], [], [], []
+    citations = citations_exact = numbers_total = numbers_bad = 0
+    abstained, unanswerable, follow_hits = [], [], []
     for q in questions:
         history = [Turn(t.role, t.content) for t in q.history]
         t0 = time.perf_counter()
@@ -36,30 +40,15 @@ def evaluate(path: Path, assistant: Assistant) -> dict[str, object]:
         latencies.append((time.perf_counter() - t0) * 1000)
         abstained.append(answer.abstained)
         unanswerable.append(q.unanswerable)
-        shown = [
-            s
-            for s in ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
-        ]
-        text = "\n".join(s.text for s in shown)
-        if not q.unanswerable and (cov := must_have_coverage(q.must_have, text)) is not None:
-            coverage.append(cov)
-        for c in answer.citations:
-            exact.append(
-                c.passage.chunk.text[c.quote_start : c.quote_end] == c.quote
-                and c.quote in c.passage.chunk.text
-            )
-        by_number: dict[int, list[str]] = {}
-        for c in answer.citations:
-            by_number.setdefault(c.number, []).append(c.passage.chunk.text)
-        bad = 0
-        for s in shown:
-            cited = [t for n in s.citations for t in by_number.get(n, [])]
-            missing = ungrounded_numbers(s.text, cited)
-            bad += len(missing)
-            numbers_total += len(numbers(s.text))
-        numbers_bad += bad
-        if shown:
-            grounded_answers.append(bad == 0)
+        scored = score_answer(answer, q.must_have)
+        if not q.unanswerable and scored.must_have is not None:
+            coverage.append(scored.must_have)
+        citations += scored.citations
+        citations_exact += scored.citations_exact
+        numbers_total += scored.numbers
+        numbers_bad += scored.numbers_ungrounded
+        if scored.shown:
+            grounded_answers.append(scored.numbers_ungrounded == 0)
         if q.history and q.gold_doc_ids:
             top = dedupe(p.doc.id for p in answer.passages)[:5]
             follow_hits.append(bool(set(q.gold_doc_ids) & set(top)))
@@ -69,16 +58,16 @@ def evaluate(path: Path, assistant: Assistant) -> dict[str, object]:
                 "abstained": answer.abstained,
                 "allowed": answer.verdict.allowed,
                 "withheld": len(answer.withheld),
-                "must_have": must_have_coverage(q.must_have, text),
-                "ungrounded": bad,
+                "must_have": scored.must_have,
+                "ungrounded": scored.numbers_ungrounded,
             }
         )
     precision, recall = precision_recall(abstained, unanswerable)
     return {
         "questions": len(questions),
         "must_have_coverage": statistics.mean(coverage) if coverage else None,
-        "citation_exactness": sum(exact) / len(exact) if exact else None,
-        "citations": len(exact),
+        "citation_exactness": citations_exact / citations if citations else None,
+        "citations": citations,
         "number_grounding_answers": sum(grounded_answers) / len(grounded_answers)
         if grounded_answers
         else None,

@@ -92,22 +92,23 @@ def _retriever(
     return HybridRetriever(open_index(index_dir, embedder), embedder, settings.retrieval)
 
 
-def _eval_dir(settings: Settings, name: str) -> Path:
-    # One cached index per corpus and embedder, apart from the index `bedside ask` serves.
+def eval_index_dir(settings: Settings, name: str) -> Path:
+    """One cached index per corpus and embedder, apart from the index `bedside ask` serves
+    (shared with `bedside eval`)."""
     return settings.home.expanduser() / "eval" / f"{name}.{settings.retrieval.embedder}"
 
 
 def evaluate_set(
     name: str, data_dir: Path, k: int, settings: Settings, limit: int | None
 ) -> list[Row]:
-    index_dir = _eval_dir(settings, name)
+    index_dir = eval_index_dir(settings, name)
     retriever = _retriever(settings, [f"jsonl:{data_dir / name / 'docs.jsonl'}"], index_dir, name)
     return score_modes(name, retriever, answerable(data_dir / name / "questions.jsonl")[:limit], k)
 
 
 def evaluate_gold(path: Path, k: int, settings: Settings) -> list[Row]:
     retriever = _retriever(
-        settings, settings.sources, _eval_dir(settings, "default-corpus"), path.name
+        settings, settings.sources, eval_index_dir(settings, "default-corpus"), path.name
     )
     questions = answerable(path)
     return [

@@ -87,11 +87,7 @@ def _finding_row(f: Finding) -> str:
     where = ""
     if f.citation:
         where = f"<div><small>Reference: {html.escape(f.citation)}</small></div>"
-    expected = (
-        f"<div>Expected: {html.escape(f.expected)}</div>"
-        if f.expected
-        else ""
-    )
+    expected = f"<div>Expected: {html.escape(f.expected)}</div>" if f.expected else ""
     text = f.text if len(f.text) <= 200 else f.text[:200] + "…"
     return (
         f'<tr class="finding" data-rule="{html.escape(f.rule_id)}">'

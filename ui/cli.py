@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_index_arguments(p_serve, "serve")
     p_serve.set_defaults(func=cmd_serve)
 
+    from evals.command import register as register_eval
+
+    register_eval(sub)
     return parser
 
 
