@@ -57,6 +57,16 @@ class Scored:
     coverage: float  # IDF-weighted share of the question's terms the sentence contains
 
 
+_REFERENCE_MARKS = re.compile(r"\s*\[\d{1,7}(?:\s*[,\u2013-]\s*\d{1,7})*\]")
+
+
+def without_reference_marks(sentence: str) -> str:
+    """A quoted sentence without its source's own bibliography markers ("... mortality [12],
+    [13-15]."): in an answer they would read as Bedside's citation markers. The citation
+    still points at the exact sentence in the passage."""
+    return _REFERENCE_MARKS.sub("", sentence)
+
+
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     """Readable sentences of the passages: no headings, table rows or fragments."""
     out = []
@@ -200,7 +210,7 @@ class ExtractiveGenerator:
             c = s.candidate
             number = numbers.setdefault(c.passage.chunk.id, len(numbers) + 1)
             citations.append(Citation(number, c.passage, c.start, c.end))
-            return Statement(c.text, (number,), c.section)
+            return Statement(without_reference_marks(c.text), (number,), c.section)
 
         bottom = statement(lead)
         statements = tuple(statement(s) for s in rest)

@@ -95,3 +95,18 @@ def test_extractive_answer_quotes_distinct_sentences_and_cites_each() -> None:
     assert any("Antithrombin supplementation" in t for t in texts)
     for c in draft.citations:
         assert c.passage.chunk.text[c.quote_start : c.quote_end] == c.quote
+
+
+def test_a_quoted_sentence_loses_its_sources_own_reference_markers() -> None:
+    text = (
+        "Heparin resistance is treated with antithrombin supplementation [12], [13-15]. "
+        "Argatroban is an option for heparin resistance [296420][7]."
+    )
+    passages = [_passage("review", "research", text, 1, "Management")]
+    draft = ExtractiveGenerator().generate("heparin resistance treatment options", passages)
+    parts = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+    assert parts
+    for s in parts:
+        assert "[" not in s.text
+    assert all(c.quote in text and "[" in c.quote for c in draft.citations)
+    assert "[296420]" not in draft.raw_text and "[12]" not in draft.raw_text
