@@ -57,13 +57,17 @@ class Scored:
     coverage: float  # IDF-weighted share of the question's terms the sentence contains
 
 
-_REFERENCE_MARKS = re.compile(r"\s*\[\d{1,7}(?:\s*[,\u2013-]\s*\d{1,7})*\]")
+_MARK = r"\[\d{1,7}(?:\s*[,\u2013-]\s*\d{1,7})*\]"
+# A run of bibliography markers ("[12]", "[13-15]", "[3], [4]", "[296420][7]") after a space
+# or a punctuation mark and before one: "G1P[8]" or "[1,4]benzodiazepine" are words, kept.
+_REFERENCE_MARKS = re.compile(rf"(?:\s+|(?<=[.,;:)])){_MARK}(?:\s*,?\s*{_MARK})*(?=[\s.,;:)]|$)")
 
 
 def without_reference_marks(sentence: str) -> str:
     """A quoted sentence without its source's own bibliography markers ("... mortality [12],
-    [13-15]."): in an answer they would read as Bedside's citation markers. The citation
-    still points at the exact sentence in the passage."""
+    [13-15]."): in an answer they would read as Bedside's citation markers. Brackets that
+    are part of a word (genotypes, chemical names) stay, and the guard then treats them as
+    citation markers (fail closed). The citation still points at the exact sentence."""
     return _REFERENCE_MARKS.sub("", sentence)
 
 

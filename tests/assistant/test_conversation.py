@@ -110,3 +110,39 @@ def test_a_quoted_sentence_loses_its_sources_own_reference_markers() -> None:
         assert "[" not in s.text
     assert all(c.quote in text and "[" in c.quote for c in draft.citations)
     assert "[296420]" not in draft.raw_text and "[12]" not in draft.raw_text
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Mortality fell [12], [13-15].", "Mortality fell."),
+        (
+            "Seen in CMV retinitis [296420], [296780], and colitis.",
+            "Seen in CMV retinitis, and colitis.",
+        ),
+        ("Argatroban is an option [296420][7].", "Argatroban is an option."),
+        ("It reaches the brain,[2] and the liver.", "It reaches the brain, and the liver."),
+        (
+            "Genotypes G1P[8], G2P[4] and G9P[8] were found.",
+            "Genotypes G1P[8], G2P[4] and G9P[8] were found.",
+        ),
+        (
+            "8-chloro-triazolo[4,3-a][1,4]benzodiazepine",
+            "8-chloro-triazolo[4,3-a][1,4]benzodiazepine",
+        ),
+        ("Give 5,000 units [1] (see [2]).", "Give 5,000 units (see)."),
+    ],
+    ids=[
+        "list",
+        "comma-run",
+        "adjacent",
+        "after-comma",
+        "genotype",
+        "chemical-name",
+        "parenthesis",
+    ],
+)
+def test_reference_marks_are_removed_but_bracketed_words_stay(sentence: str, expected: str) -> None:
+    from assistant.generators.extractive import without_reference_marks
+
+    assert without_reference_marks(sentence) == expected
