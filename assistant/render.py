@@ -107,7 +107,7 @@ def render(
     if withheld:
         out += ["", "#### Withheld by the dose check"]
         for w in withheld:
-            why = "; ".join(w.reasons)
+            why = "; ".join(r.rstrip(".") for r in w.reasons)
             out.append(f"- ⛔ A statement was withheld: {why}.")
             if w.replacement:
                 out.append(f"  - The reference states: {w.replacement}")
