@@ -546,6 +546,23 @@ def _settings(cfg: RunConfig) -> tuple[Settings, bool]:
     return load_settings(cfg.preset, index_dir=index_dir, **overrides), True
 
 
+ANSWERING_PACKAGES = ("corpus", "retrieval", "guardrails", "assistant")
+
+
+def code_digest() -> str:
+    """Short hash of the code and data that turn a question into an answer (every file of
+    corpus/, retrieval/, guardrails/ and assistant/: sources, packs, reference YAML, presets).
+    A settings digest cannot see a changed generator; this can."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for package in ANSWERING_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".md", ".yaml", ".json"):
+                h.update(path.relative_to(root).as_posix().encode() + b"\0")
+                h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def _check_resume(out: Path, run: dict[str, Any], done: Sequence[dict[str, Any]]) -> None:
     """Refuse to resume results produced by another configuration."""
     for key in ("settings_digest", "index_digest"):
@@ -562,6 +579,7 @@ def _check_resume(out: Path, run: dict[str, Any], done: Sequence[dict[str, Any]]
         return  # no run.json: the records' own digests were checked above
     for key, what in (
         ("settings_digest", "settings"),
+        ("code_digest", "code (corpus/, retrieval/, guardrails/, assistant/)"),
         ("index_digest", "index"),
         ("k", "--k"),
         ("peers", "--peers"),
@@ -627,6 +645,7 @@ def run_eval(
     manifest = index.manifest
     run = {
         "settings_digest": settings.digest(),
+        "code_digest": code_digest(),
         "index_digest": manifest.digest(),
         "k": cfg.k,
         "peers": list(cfg.peers),
@@ -702,6 +721,7 @@ def run_eval(
         "created_at": started_at,
         "machine": machine(),
         "settings_digest": run["settings_digest"],
+        "code_digest": run["code_digest"],
         "config": cfg.preset or "default",
         "embedder": settings.retrieval.embedder,
         "index": {

@@ -185,6 +185,19 @@ def test_interrupted_run_resumes_to_one_line_per_question(
         run_eval(_cfg(questions, out, fixture_pack, resume=True), progress=False)
 
 
+def test_a_resume_after_the_answering_code_changed_is_refused(
+    questions: Path, tmp_path: Path, fixture_pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evals.runner as runner
+
+    out = tmp_path / "run"
+    summary = run_eval(_cfg(questions, out, fixture_pack, limit=1, peers=()), progress=False)
+    assert summary["code_digest"] == runner.code_digest()
+    monkeypatch.setattr(runner, "code_digest", lambda: "0123456789abcdef")
+    with pytest.raises(ConfigError, match="code"):
+        run_eval(_cfg(questions, out, fixture_pack, peers=(), resume=True), progress=False)
+
+
 def test_limit_then_resume_completes_the_set(
     questions: Path, tmp_path: Path, fixture_pack: Path
 ) -> None:
