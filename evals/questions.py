@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.loaders.base import Problem
+from corpus.loaders.base import Problem, read_jsonl
 
 
 class Turn(BaseModel):
@@ -44,25 +43,14 @@ def load_questions(path: Path) -> tuple[list[EvalQuestion], list[Problem]]:
     questions: list[EvalQuestion] = []
     problems: list[Problem] = []
     seen: set[str] = set()
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                q = EvalQuestion.model_validate(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                problems.append(Problem(where, f"not valid JSON: {exc}"))
-                continue
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                problems.append(
-                    Problem(where, f"field {'.'.join(map(str, err['loc']))!r}: {err['msg']}")
-                )
-                continue
-            if q.id in seen:
-                problems.append(Problem(where, f"duplicate question id {q.id!r}; skipped"))
-                continue
-            seen.add(q.id)
-            questions.append(q)
+    for item in read_jsonl(path, EvalQuestion):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        where, q = item
+        if q.id in seen:
+            problems.append(Problem(where, f"duplicate question id {q.id!r}; skipped"))
+            continue
+        seen.add(q.id)
+        questions.append(q)
     return questions, problems

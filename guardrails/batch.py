@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.loaders.base import Problem
+from corpus.loaders.base import Problem, read_jsonl
 from guardrails.check import check
 from guardrails.patient import PatientInput, extract_patient
 from guardrails.reference import ReferenceTable
@@ -48,20 +48,8 @@ def check_item(item: CheckInput, reference: ReferenceTable | None = None) -> Ver
 
 
 def read_inputs(path: Path) -> Iterator[CheckInput | Problem]:
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield CheckInput.model_validate(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                yield Problem(where, f"not valid JSON: {exc}")
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                yield Problem(
-                    where, f"field {'.'.join(map(str, err['loc'])) or 'line'!r}: {err['msg']}"
-                )
+    for item in read_jsonl(path, CheckInput):
+        yield item if isinstance(item, Problem) else item[1]
 
 
 def run_batch(path: Path, out: TextIO) -> tuple[int, int, list[Problem]]:

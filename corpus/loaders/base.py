@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from corpus.types import Document
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +36,22 @@ class LoadResult:
         self.documents.extend(other.documents)
         self.problems.extend(other.problems)
         self.files_read += other.files_read
+
+
+def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[str, M] | Problem]:
+    """Each non-blank line of a JSONL file parsed as ``model``: ``(file:line, record)``, or a
+    Problem that names the line and what is wrong with it (the caller skips it)."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, model.model_validate(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                yield Problem(where, f"not valid JSON: {exc}")
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                yield Problem(
+                    where, f"field {'.'.join(map(str, err['loc'])) or 'line'!r}: {err['msg']}"
+                )
