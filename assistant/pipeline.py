@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.abstention import missing_terms
 from assistant.conversation import conversation_patient, standalone_query
@@ -33,7 +33,38 @@ from retrieval.hybrid import HybridRetriever
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
+if TYPE_CHECKING:
+    from retrieval.indexing import IndexReport
+
 _QUOTE = re.compile(r"^(?P<doc>[^:]+): \u201c(?P<quote>.*)\u201d$", re.DOTALL)
+
+
+def open_retriever(
+    settings: Settings,
+    progress: Callable[[str, int, int], None] | None = None,
+    *,
+    refresh: bool = True,
+) -> tuple[HybridRetriever, IndexReport | None]:
+    """A retriever over the configured index, and the report of the build check when
+    ``refresh`` (the index is then rebuilt from ``settings.sources`` when missing or stale)."""
+    from retrieval.embedders import get_embedder
+    from retrieval.indexing import ensure_index
+    from retrieval.store import open_index
+
+    embedder = get_embedder(settings.retrieval.embedder)
+    index_dir = settings.resolved_index_dir
+    report = None
+    if refresh:
+        report = ensure_index(
+            settings.sources,
+            index_dir,
+            embedder=embedder,
+            chunking=settings.corpus,
+            retrieval=settings.retrieval,
+            progress=progress,
+        )
+    retriever = HybridRetriever(open_index(index_dir, embedder), embedder, settings.retrieval)
+    return retriever, report
 
 
 @dataclass
@@ -57,24 +88,9 @@ class Assistant:
     ) -> Assistant:
         """Open the configured index. With ``refresh`` it is built from ``settings.sources``
         when missing or stale; without, it is served as built (after verification)."""
-        from retrieval.embedders import get_embedder
-        from retrieval.indexing import ensure_index
-        from retrieval.store import open_index
-
-        embedder = get_embedder(settings.retrieval.embedder)
-        index_dir = settings.resolved_index_dir
-        if refresh:
-            report = ensure_index(
-                settings.sources,
-                index_dir,
-                embedder=embedder,
-                chunking=settings.corpus,
-                retrieval=settings.retrieval,
-                progress=progress,
-            )
-            if report.built and log:
-                log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
-        retriever = HybridRetriever(open_index(index_dir, embedder), embedder, settings.retrieval)
+        retriever, report = open_retriever(settings, progress, refresh=refresh)
+        if report is not None and report.built and log:
+            log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
         retriever.search("warm up")  # load the model now, not on the first question
         return cls(settings, retriever, get_generator(settings.assistant.generator, settings))
 

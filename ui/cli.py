@@ -122,27 +122,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _print_passages(args: argparse.Namespace, settings: Any, question: str) -> int:
-    from retrieval.embedders import get_embedder
-    from retrieval.hybrid import HybridRetriever
-    from retrieval.indexing import ensure_index
-    from retrieval.store import open_index
+    from assistant.pipeline import open_retriever
 
-    embedder = get_embedder(settings.retrieval.embedder)
-    index_dir = settings.resolved_index_dir
-    if not (args.index_dir and not args.source):  # an explicit index is served as built
-        report = ensure_index(
-            settings.sources,
-            index_dir,
-            embedder=embedder,
-            chunking=settings.corpus,
-            retrieval=settings.retrieval,
-            progress=_progress_bar(),
-        )
-        if report.built:
-            print(f"bedside: built the index ({report.reason})", file=sys.stderr)
-            _print_problems(report.problems)
-    index = open_index(index_dir, embedder)
-    retriever = HybridRetriever(index, embedder, settings.retrieval)
+    # an explicit index is served as built
+    refresh = not (args.index_dir and not args.source)
+    retriever, report = open_retriever(settings, _progress_bar(), refresh=refresh)
+    if report is not None and report.built:
+        print(f"bedside: built the index ({report.reason})", file=sys.stderr)
+        _print_problems(report.problems)
+    index = retriever.index
     k = args.k or settings.retrieval.k
     passages = retriever.search(question, k=k, mode=args.mode)
     if args.json:
