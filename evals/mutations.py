@@ -530,7 +530,30 @@ def population_holds(pop: Population, text: str, patient: Patient | None = None)
             continue
         if value is None or (lt is not None and value >= lt) or (ge is not None and value < ge):
             return False
+    if pop.criteria is not None:
+        # Counted criteria (apixaban AF: two of three) exclude only on stated facts.
+        values = {
+            "age": p.age,
+            "weight_kg": p.weight_kg,
+            "crcl_ml_min": p.crcl_ml_min,
+            "serum_creatinine_mg_dl": p.serum_creatinine_mg_dl,
+        }
+        known = [(c, values.get(c.fact)) for c in pop.criteria.of]
+        met = sum(1 for c, v in known if v is not None and _OPS[c.op](v, c.value))
+        unknown = sum(1 for _, v in known if v is None)
+        if pop.criteria.at_least is not None and met + unknown < pop.criteria.at_least:
+            return False
+        if pop.criteria.at_most is not None and met > pop.criteria.at_most:
+            return False
     return True
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 
 def _fits(amount: Amount, spec: DoseSpec) -> bool:
@@ -658,10 +681,16 @@ def contraindicated_patients(
 
 
 def _outside(pop: Population) -> float | None:
+    """A body weight outside the entry's weight band: 5 kg below a lower bound, 10 kg above an
+    upper one."""
     if pop.weight_ge is not None:
         return pop.weight_ge - 5
     if pop.weight_lt is not None:
         return pop.weight_lt + 10
+    if pop.criteria is not None and pop.criteria.at_least == len(pop.criteria.of):
+        for c in pop.criteria.of:  # every criterion must hold: breaking one is outside
+            if c.fact == "weight_kg":
+                return c.value - 5 if c.op in (">", ">=") else c.value + 10
     return None
 
 

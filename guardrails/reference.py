@@ -7,7 +7,8 @@ are not entries.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,37 @@ class DoseSpec(_Strict):
         return self
 
 
+Fact = Literal["age", "weight_kg", "serum_creatinine_mg_dl", "crcl_ml_min", "egfr", "platelets"]
+Op = Literal["<", "<=", ">", ">="]
+
+
+class Criterion(_Strict):
+    """One patient fact compared with a stated threshold ("age 80 years or older" is
+    ``{fact: age, op: ">=", value: 80}``)."""
+
+    fact: Fact
+    op: Op
+    value: float
+
+
+class Criteria(_Strict):
+    """A count of criteria that must (``at_least``) or may (``at_most``) be met: the apixaban
+    dose reduction for atrial fibrillation needs at least two of three; the standard dose
+    holds with at most one."""
+
+    at_least: int | None = Field(default=None, ge=1)
+    at_most: int | None = Field(default=None, ge=0)
+    of: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_count(self) -> Criteria:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("criteria need exactly one of at_least or at_most")
+        if (self.at_least or 0) > len(self.of) or (self.at_most or 0) >= len(self.of):
+            raise ValueError("the count cannot be met (or is always met) by these criteria")
+        return self
+
+
 class Population(_Strict):
     """Conditions under which an entry applies; all given ones must hold. Unknown patient
     facts never exclude an entry (the answer may be for any patient)."""
@@ -57,10 +89,21 @@ class Population(_Strict):
     weight_ge: float | None = Field(default=None, description="body weight at or above this (kg)")
     age_lt: float | None = None
     age_ge: float | None = None
+    criteria: Criteria | None = Field(
+        default=None, description="a count of patient criteria (apixaban AF: 2 of 3)"
+    )
+
+
+Jurisdiction = Literal["US", "EU"]
 
 
 class DoseEntry(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    regimen: str | list[str] | None = Field(
+        default=None,
+        description="the regimen(s) this step belongs to; default: the id without its last "
+        "dot-segment. A step shared by several regimens (an unchanged bolus) lists them all.",
+    )
     drug: str
     indication: str = Field(description="indication id from indications.yaml")
     phase: Literal["bolus", "infusion", "maintenance", "loading", "initial"] | None = None
@@ -73,7 +116,19 @@ class DoseEntry(_Strict):
     )
     max_per_dose: DoseSpec | None = None
     max_per_day: DoseSpec | None = None
+    duration: str | None = Field(
+        default=None, description='how long, as the quote words it ("for the first 7 days")'
+    )
+    jurisdiction: Jurisdiction = Field(
+        default="US", description="US label (default) or an EU-only dose (EU leaflet)"
+    )
     cite: Citation
+
+    @property
+    def regimens(self) -> tuple[str, ...]:
+        if self.regimen is None:
+            return (self.id.rsplit(".", 1)[0],)
+        return (self.regimen,) if isinstance(self.regimen, str) else tuple(self.regimen)
 
 
 class Contraindication(_Strict):
@@ -124,10 +179,40 @@ class ReferenceTable(_Strict):
             unknown = set(c.drugs) - drugs
             if unknown:
                 raise ValueError(f"contraindication {c.id}: unknown drugs {sorted(unknown)}")
+        first: dict[str, DoseEntry] = {}
+        for e in self.doses:
+            for r in e.regimens:
+                other = first.setdefault(r, e)
+                if (other.drug, other.indication) != (e.drug, e.indication):
+                    raise ValueError(
+                        f"entries {other.id} and {e.id} share regimen {r!r} but not drug and indication"
+                    )
         return self
 
     def entries_for(self, drug: str) -> list[DoseEntry]:
-        return [e for e in self.doses if e.drug == drug]
+        return self._by_drug.get(drug, [])
+
+    @cached_property
+    def _by_drug(self) -> dict[str, list[DoseEntry]]:
+        out: dict[str, list[DoseEntry]] = {}
+        for e in self.doses:
+            out.setdefault(e.drug, []).append(e)
+        return out
+
+    def members(self, drug: str) -> list[str]:
+        """The drugs a name stands for: itself, or for a class word with no entries of its
+        own ("LMWH") every drug of that class."""
+        me = next((d for d in self.drugs if d.name == drug), None)
+        if me is None:
+            return []
+        if self.entries_for(drug) or me.drug_class is None:
+            return [drug]
+        return [d.name for d in self.drugs if d.drug_class == me.drug_class and d.name != drug]
+
+    @cached_property
+    def digest(self) -> str:
+        """16 hex digits of SHA-256 over the whole reference: what a verdict was judged by."""
+        return hashlib.sha256(self.model_dump_json().encode("utf-8")).hexdigest()[:16]
 
 
 def load_reference(data_dir: Path = DATA_DIR) -> ReferenceTable:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, DoseSpec, Population, ReferenceTable
+from guardrails.regimens import criteria_words, excluded_by
 from guardrails.types import Amount, DoseMention, Finding, Severity
 from guardrails.units import convert
 
@@ -144,6 +145,8 @@ def _population_words(pop: Population) -> str:
         words.append(f"age < {pop.age_lt:g}")
     if pop.age_ge is not None:
         words.append(f"age ≥ {pop.age_ge:g}")
+    if pop.criteria is not None:
+        words.append(criteria_words(pop.criteria))
     return "; " + ", ".join(words) if words else ""
 
 
@@ -162,50 +165,6 @@ _EVIDENCE = {
 def evidence_in(text: str) -> frozenset[str]:
     """Special populations a text speaks of ("in renal impairment", "on dialysis")."""
     return frozenset(name for name, pattern in _EVIDENCE.items() if pattern.search(text))
-
-
-def excluded_by(
-    pop: Population, patient: Patient, evidence: frozenset[str] | None = frozenset()
-) -> str | None:
-    """Which fact excludes the entry for this patient: renal, hepatic, weight, population.
-
-    A reduced dose for renal impairment, dialysis or hepatic impairment applies only when the
-    patient facts or the text (``evidence``) say the patient is in that group; the standard
-    dose applies unless they say the patient is not. Weight and age bands exclude only on
-    known facts. ``evidence=None`` asks about known facts alone.
-    """
-    crcl = patient.crcl
-
-    def unsupported(kind: str) -> bool:
-        return evidence is not None and kind not in evidence
-
-    if pop.crcl_lt is not None and (
-        crcl >= pop.crcl_lt if crcl is not None else unsupported("renal")
-    ):
-        return "renal"
-    if pop.crcl_ge is not None and crcl is not None and crcl < pop.crcl_ge:
-        return "renal"
-    if pop.dialysis is True and patient.dialysis is not True and unsupported("dialysis"):
-        return "renal"
-    if pop.dialysis is False and patient.dialysis is True:
-        return "renal"
-    hepatic = patient.hepatic_impairment
-    if pop.hepatic_impairment is True and hepatic is not True and unsupported("hepatic"):
-        return "hepatic"
-    if pop.hepatic_impairment is False and hepatic is True:
-        return "hepatic"
-    w = patient.weight_kg
-    if w is not None and (
-        (pop.weight_lt is not None and w >= pop.weight_lt)
-        or (pop.weight_ge is not None and w < pop.weight_ge)
-    ):
-        return "weight"
-    a = patient.age
-    if a is not None and (
-        (pop.age_lt is not None and a >= pop.age_lt) or (pop.age_ge is not None and a < pop.age_ge)
-    ):
-        return "population"
-    return None
 
 
 # ------------------------------------------------------------------ comparison
@@ -296,7 +255,7 @@ def _swapped(mention: DoseMention, **changes: object) -> DoseMention:
 # ------------------------------------------------------------------ dose rules
 
 DoseRule = Callable[
-    [DoseMention, DoseContext, list[DoseEntry], list[tuple[DoseEntry, str]]], Finding | None
+    [DoseMention, DoseContext, list[DoseEntry], Sequence[tuple[DoseEntry, str]]], Finding | None
 ]
 
 
@@ -304,7 +263,7 @@ def rule_dose_unit(
     m: DoseMention,
     ctx: DoseContext,
     applicable: list[DoseEntry],
-    excluded: list[tuple[DoseEntry, str]],
+    excluded: Sequence[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """DOSE_UNIT: the number fits an applicable entry only after swapping mg<->mcg (x1000)
     or, for a rate, per hour<->per minute (x60)."""
@@ -340,7 +299,7 @@ def rule_per_kg(
     m: DoseMention,
     ctx: DoseContext,
     applicable: list[DoseEntry],
-    excluded: list[tuple[DoseEntry, str]],
+    excluded: Sequence[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """DOSE_PER_KG: the amount would fit if /kg were added or removed."""
     for entry in applicable:
@@ -364,7 +323,7 @@ def rule_frequency(
     m: DoseMention,
     ctx: DoseContext,
     applicable: list[DoseEntry],
-    excluded: list[tuple[DoseEntry, str]],
+    excluded: Sequence[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """DOSE_FREQUENCY: the amount fits an applicable entry but the interval does not."""
     for entry in applicable:
@@ -394,7 +353,7 @@ def rule_band(
     m: DoseMention,
     ctx: DoseContext,
     applicable: list[DoseEntry],
-    excluded: list[tuple[DoseEntry, str]],
+    excluded: Sequence[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """RENAL_ADJUSTMENT / HEPATIC_ADJUSTMENT / WEIGHT_BAND / POPULATION: the dose is right for
     a patient group this patient is not in."""
@@ -456,7 +415,7 @@ def rule_range(
     m: DoseMention,
     ctx: DoseContext,
     applicable: list[DoseEntry],
-    excluded: list[tuple[DoseEntry, str]],
+    excluded: Sequence[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """DOSE_RANGE: above or below every applicable reference range (the catch-all)."""
     comparable: list[tuple[DoseEntry, tuple[float, float]]] = []
@@ -503,7 +462,7 @@ def rule_known_band(
     m: DoseMention,
     ctx: DoseContext,
     applicable: list[DoseEntry],
-    excluded: list[tuple[DoseEntry, str]],
+    excluded: Sequence[tuple[DoseEntry, str]],
 ) -> Finding | None:
     """The band rules where a known patient fact (not missing evidence) excludes the entry."""
     known = [

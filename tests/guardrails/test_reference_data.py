@@ -183,6 +183,35 @@ def test_population_thresholds_are_stated(entry: DoseEntry) -> None:
             )
 
 
+@pytest.mark.parametrize(
+    "entry", [e for e in _entries() if e.population.criteria], ids=lambda e: e.id
+)
+def test_criteria_thresholds_are_in_quote(entry: DoseEntry) -> None:
+    """Each counted criterion is in the quote, or the entry is the complement (``at_most``) of
+    a sibling whose quote states the same criteria (the standard apixaban dose)."""
+    ref = _ref()
+    criteria = entry.population.criteria
+    assert criteria is not None
+    quotes = [entry.cite.quote] + [
+        g.cite.quote
+        for g in ref.doses
+        if g is not entry
+        and g.drug == entry.drug
+        and related(g.indication, entry.indication, ref)
+        and g.population.criteria is not None
+        and g.population.criteria.of == criteria.of
+    ]
+    for c in criteria.of:
+        assert any(stated(c.value, q) for q in quotes), (
+            f"{entry.id}: {c.fact} {c.value:g} is in no quote that states these criteria"
+        )
+
+
+@pytest.mark.parametrize("entry", [e for e in _entries() if e.duration], ids=lambda e: e.id)
+def test_duration_is_in_quote(entry: DoseEntry) -> None:
+    assert entry.duration and entry.duration in entry.cite.quote, entry.id
+
+
 @pytest.mark.parametrize("entry", _entries(), ids=lambda e: e.id)
 def test_interval_is_in_quote(entry: DoseEntry) -> None:
     quote = entry.cite.quote.lower()
