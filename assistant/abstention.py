@@ -13,10 +13,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrails.extraction import find_drugs
 from retrieval.bm25 import BM25Index
 from retrieval.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from assistant.frame import Frame
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{6,}")
 
@@ -42,15 +46,44 @@ def _compound(word: str, bm25: BM25Index) -> bool:
     return any(_known(word[:i], bm25) and _known(word[i:], bm25) for i in range(3, len(word) - 2))
 
 
-def missing_terms(question: str, bm25: BM25Index) -> list[str]:
-    """Specific terms of ``question`` that no indexed document contains."""
+def _name_like(question: str, start: int, word: str) -> bool:
+    """A capitalised word inside a sentence ("my mother Margaret") names a person or a
+    place more often than a drug or a disease."""
+    if not word[:1].isupper() or word.isupper():
+        return False
+    before = question[:start].rstrip()
+    return bool(before) and before[-1] not in ".!?:\n"
+
+
+def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) -> list[str]:
+    """Specific terms of ``question`` that no indexed document contains.
+
+    A long consumer message is full of words no source has (names, places, small talk):
+    there, and whenever the frame says what is asked, only a term the frame rests on counts
+    (a drug or the asked condition). Misspellings of indexed words and capitalised names are
+    never missing."""
     common = common_words()
+    long_message = len(question.split()) > 25
+    focus = set()
+    if frame is not None:
+        focus = {w.lower() for d in frame.drugs for w in d.split()}
+        if frame.condition:
+            focus |= {w.lower() for w in frame.condition.split()}
     out = []
-    for word in _WORD.findall(question):
+    for m in _WORD.finditer(question):
+        word = m.group()
         lower = word.lower()
         if lower in common or _known(lower, bm25) or "-" in lower or _compound(lower, bm25):
             continue
         if find_drugs(word):
+            if not _known(lower, bm25) and lower in focus:
+                out.append(word)  # a drug Bedside recognises but no source mentions
             continue  # a misspelt drug the guard knows ("argatroben") is not missing
+        if _name_like(question, m.start(), word):
+            continue
+        if long_message and lower not in focus:
+            continue
+        if bm25.near(lower) is not None:
+            continue
         out.append(word)
     return list(dict.fromkeys(out))

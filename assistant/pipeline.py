@@ -12,18 +12,29 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.abstention import missing_terms
-from assistant.conversation import conversation_patient, standalone_query
+from assistant.cards import CardLine, DoseCard, dose_card
+from assistant.evidence import Coverage, coverage, sentences_of, shared_contexts
+from assistant.frame import Frame, query_for, read_frame
 from assistant.generators import Generator, GeneratorError, get_generator
 from assistant.generators.extractive import ExtractiveGenerator, candidates, score
 from assistant.questions import clean_question
 from assistant.related import related_questions
 from assistant.render import render, review_status
 from assistant.settings import Settings
-from assistant.types import Answer, Audience, Citation, Draft, Statement, Turn, Withheld
+from assistant.types import (
+    Answer,
+    Audience,
+    Citation,
+    Draft,
+    SectionKind,
+    Statement,
+    Turn,
+    Withheld,
+)
 from corpus.types import Chunk
 from guardrails.check import check
 from guardrails.patient import Patient
@@ -106,19 +117,23 @@ class Assistant:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.assistant.max_question_chars)
-        query = standalone_query(question, history, self.reference)
+        frame = read_frame(question, history, patient, self.reference)
+        query = query_for(question, frame, self.reference)
         condense = getattr(self.generator, "condense", None)
-        if callable(condense) and query != question:
+        if callable(condense) and frame.inherited:
             query = str(condense(question, history))
-        facts = conversation_patient(question, history, patient)
+        facts = frame.patient
         timings["prepare"] = _ms(t0)
 
         t = time.perf_counter()
         passages = _guideline_first(self.retriever.search(query, k=50), self.settings.assistant.k)
         timings["retrieve"] = _ms(t)
 
-        missing = missing_terms(question, self.retriever.index.bm25)
-        support = max((s.coverage for s in score(query, candidates(passages))), default=0.0)
+        missing = missing_terms(question, self.retriever.index.bm25, frame)
+        support = max(
+            (s.coverage for s in score(query, candidates(passages, frame, self.reference), frame)),
+            default=0.0,
+        )
         if missing or support < self.settings.assistant.abstain_below:
             timings["total"] = _ms(t0)
             if missing:
@@ -131,19 +146,26 @@ class Assistant:
                     "Bedside's sources do not answer this question closely enough to quote: no "
                     "guideline, drug label or study in the corpus covers it."
                 )
-            return self._abstain(question, query, audience, passages, facts, reason, timings)
+            return self._abstain(question, query, audience, passages, frame, reason, timings)
 
         t = time.perf_counter()
+        cover = self._coverage(frame, passages)
+        card = dose_card(frame, self.reference) if cover.status == "covered" else None
         notes: list[str] = []
         try:
-            draft = self.generator.generate(query, passages, history)
+            draft = self._generate(self.generator, query, passages, history, frame)
         except GeneratorError as exc:
             notes.append(f"{exc} The answer below was composed by extraction instead.")
-            draft = ExtractiveGenerator(self.settings.assistant).generate(query, passages, history)
+            extractive = ExtractiveGenerator(self.settings.assistant)
+            draft = self._generate(extractive, query, passages, history, frame)
+        if cover.status == "not_covered":
+            draft = _without_doses_of(draft, cover, self.reference)
+        elif card is not None:
+            draft = self._with_card(draft, card)
         timings["generate"] = _ms(t)
 
         t = time.perf_counter()
-        context = " ".join([t.content for t in history if t.role == "user"] + [question])
+        context = _guard_context(frame, history, question, self.reference)
         verdict = check(
             draft.raw_text,
             {c.number: c.passage.chunk.id for c in draft.citations},
@@ -153,12 +175,84 @@ class Assistant:
             self.reference,
         )
         timings["check"] = _ms(t)
-        answer = self._compose(
-            question, query, audience, draft, verdict, passages, notes, timings, t0
+        return self._compose(
+            question,
+            query,
+            audience,
+            draft,
+            verdict,
+            passages,
+            notes,
+            timings,
+            t0,
+            frame=frame,
+            coverage=cover,
+            card=card,
         )
-        return answer
 
     # ------------------------------------------------------------------ parts
+
+    @staticmethod
+    def _generate(
+        generator: Generator,
+        query: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        frame: Frame,
+    ) -> Draft:
+        if isinstance(generator, ExtractiveGenerator):
+            return generator.generate(query, passages, history, frame=frame)
+        return generator.generate(query, passages, history)
+
+    def _coverage(self, frame: Frame, passages: Sequence[Passage]) -> Coverage:
+        """Whether the corpus gives the asked drug a dose for the asked use: the retrieved
+        passages, plus the passages a search for the drug's doses finds."""
+        if frame.intent not in ("dose", "duration") or not frame.drugs:
+            return Coverage("covered")
+        pool = list(passages)
+        seen = {p.chunk.id for p in pool}
+        for drug in frame.drugs[:2]:
+            for p in self.retriever.search(f"{drug} dose", k=15):
+                if p.chunk.id not in seen:
+                    pool.append(p)
+                    seen.add(p.chunk.id)
+        contexts = shared_contexts(self.reference)
+        return coverage(frame, sentences_of(pool, contexts), self.reference)
+
+    def _with_card(self, draft: Draft, card: DoseCard) -> Draft:
+        """The draft with the dose card first: its headline is the bottom line, its other
+        lines lead the body, and the generator's own bottom line follows them."""
+        numbers = {c.passage.chunk.id: c.number for c in draft.citations}
+        citations = list(draft.citations)
+
+        def cite(line: CardLine) -> tuple[int, ...] | None:
+            out: list[int] = []
+            for entry in line.entries:
+                found = self._locate(entry.cite.doc, entry.cite.quote)
+                if found is None:
+                    return None
+                chunk, start = found
+                if chunk.id not in numbers:
+                    numbers[chunk.id] = max(numbers.values(), default=0) + 1
+                    passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], 0.0, 0)
+                    citations.append(
+                        Citation(numbers[chunk.id], passage, start, start + len(entry.cite.quote))
+                    )
+                out.append(numbers[chunk.id])
+            return tuple(dict.fromkeys(out))
+
+        head = cite(card.headline)
+        if head is None:
+            return draft  # the reference's source is not in this index: no card
+        section: SectionKind = "label"
+        bottom = Statement(card.headline.text, head, section, "card", computed=True)
+        lines = []
+        for line in card.lines:
+            marks = cite(line)
+            if marks is not None:
+                lines.append(Statement(line.text, marks, section, "card", computed=True))
+        body = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        return Draft(tuple(lines + body), tuple(citations), bottom, draft.generator, draft.notes)
 
     def _compose(
         self,
@@ -171,6 +265,10 @@ class Assistant:
         notes: list[str],
         timings: dict[str, float],
         t0: float,
+        *,
+        frame: Frame,
+        coverage: Coverage,
+        card: DoseCard | None,
     ) -> Answer:
         lines = draft.raw_text.split("\n")
         starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
@@ -197,11 +295,9 @@ class Assistant:
                 bottom = statement
             else:
                 shown.append(statement)
-        if bottom is None and shown:
+        if bottom is None and shown and coverage.status == "covered":
             bottom = shown.pop(0)  # the strongest remaining statement leads
-        kept = {n for s in ([bottom] if bottom else []) + shown for n in s.citations}
-        replacements = citations[len(draft.citations) :]  # added by _replacement
-        cited = [c for c in draft.citations if c.number in kept] + replacements
+        bottom, shown, withheld, cited = _renumber(bottom, shown, withheld, citations)
         related = related_questions(passages, cited)
         status = review_status(cited)
         markdown = render(
@@ -213,6 +309,10 @@ class Assistant:
             related=related,
             audience=audience,
             status=status,
+            notice=coverage.message,
+            closest=_closest(passages) if coverage.status == "not_covered" else (),
+            layout=self.settings.assistant.layout,
+            intent=frame.intent,
         )
         if notes:
             markdown = "\n".join(f"> {n}" for n in notes) + "\n\n" + markdown
@@ -232,6 +332,9 @@ class Assistant:
             abstention_reason=None,
             review_status=status,
             generator=draft.generator,
+            frame=frame,
+            coverage=coverage,
+            dose_card=card,
         )
 
     def _stamp(
@@ -285,15 +388,12 @@ class Assistant:
         query: str,
         audience: Audience,
         passages: Sequence[Passage],
-        facts: Patient,
+        frame: Frame,
         reason: str,
         timings: dict[str, float],
     ) -> Answer:
-        closest = [
-            f"{p.doc.title} — {p.doc.organization or ''} {p.doc.year or ''}".strip()
-            for p in passages[:3]
-        ]
-        verdict = Verdict((), 0, {"patient": facts.describe()})
+        closest = _closest(passages)
+        verdict = Verdict((), 0, {"patient": frame.patient.describe()})
         markdown = render(
             bottom_line=None,
             statements=(),
@@ -321,7 +421,65 @@ class Assistant:
             abstention_reason=reason,
             review_status="no content shown",
             generator=self.generator.name,
+            frame=frame,
         )
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _renumber(
+    bottom: Statement | None,
+    shown: list[Statement],
+    withheld: list[Withheld],
+    citations: list[Citation],
+) -> tuple[Statement | None, list[Statement], list[Withheld], list[Citation]]:
+    """Citation numbers 1..n in the order the answer shows them, without the gaps that
+    withheld statements leave; citations nothing shown uses are dropped."""
+    order: dict[int, int] = {}
+    for s in ([bottom] if bottom else []) + shown:
+        for n in s.citations:
+            order.setdefault(n, len(order) + 1)
+    for w in withheld:
+        for m in _MARKER.finditer(w.replacement or ""):
+            order.setdefault(int(m.group(1)), len(order) + 1)
+
+    def renum(s: Statement) -> Statement:
+        return replace(s, citations=tuple(order[n] for n in s.citations))
+
+    def remark(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return _MARKER.sub(lambda m: f"[{order.get(int(m.group(1)), int(m.group(1)))}]", text)
+
+    cited = sorted(
+        (replace(c, number=order[c.number]) for c in citations if c.number in order),
+        key=lambda c: c.number,
+    )
+    return (
+        renum(bottom) if bottom else None,
+        [renum(s) for s in shown],
+        [replace(w, replacement=remark(w.replacement)) for w in withheld],
+        cited,
+    )
+
+
+def _without_doses_of(draft: Draft, cover: Coverage, table: ReferenceTable) -> Draft:
+    """A "not covered" draft: no statement that gives the asked drug (or its class) a dose;
+    the notice, not a quote, leads."""
+    from guardrails.extraction import extract
+
+    drug = cover.drug or ""
+    members = set(table.members(drug)) | {drug} if drug else set()
+    keep = []
+    for s in ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements):
+        mentions, unparsed = extract(s.text)
+        if any(m.drug in members for m in mentions) or any(u.drug in members for u in unparsed):
+            continue
+        if any(m.drug is None for m in mentions) and drug.lower() in s.text.lower():
+            continue
+        keep.append(s)
+    return Draft(tuple(keep), draft.citations, None, draft.generator, draft.notes)
 
 
 def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[Passage]:
@@ -342,6 +500,35 @@ def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[P
     later = [p for p in ranked[k:] if p.doc.source_type == "guideline"]
     later.sort(key=lambda p: (-topical(p), p.rank))
     return top + later[: want - have]
+
+
+def _guard_context(
+    frame: Frame, history: Sequence[Turn], question: str, table: ReferenceTable
+) -> str:
+    """What the guard reads the question's use and patient from: the use Bedside understood
+    (a clot "despite prophylaxis" is treated, so prophylaxis doses do not judge it), then the
+    conversation's own words."""
+    names = {i.id: i.terms[0] for i in table.indications}
+    use = ". ".join(names.get(i, i) for i in sorted(frame.indications))
+    turns = [t.content for t in history if t.role == "user"] + [question]
+    said = " ".join(turns)
+    if frame.indications:
+        # The words that named another use must not be read again.
+        from assistant.frame import without_use_words
+
+        said = without_use_words(said)
+    return f"{use}. {said}" if use else said
+
+
+def _closest(passages: Sequence[Passage]) -> list[str]:
+    out: list[str] = []
+    for p in passages:
+        line = " · ".join(str(x) for x in (p.doc.title, p.doc.organization, p.doc.year) if x)
+        if line not in out:
+            out.append(line)
+        if len(out) == 3:
+            break
+    return out
 
 
 def _join(words: Sequence[str]) -> str:
@@ -369,7 +556,13 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "abstention_reason": answer.abstention_reason,
         "bottom_line": answer.bottom_line.text if answer.bottom_line else None,
         "statements": [
-            {"text": s.text, "citations": list(s.citations), "section": s.section}
+            {
+                "text": s.text,
+                "citations": list(s.citations),
+                "section": s.section,
+                "task": s.task,
+                "computed": s.computed,
+            }
             for s in ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
         ],
         "withheld": [
@@ -382,6 +575,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             "checked_doses": answer.verdict.checked_doses,
             "findings": [f.to_json() for f in answer.verdict.findings],
         },
+        "frame": answer.frame.to_json() if answer.frame else None,
+        "coverage": answer.coverage.to_json() if answer.coverage else None,
+        "dose_card": answer.dose_card.to_json() if answer.dose_card else None,
         "related_questions": list(answer.related_questions),
         "review_status": answer.review_status,
         "disclaimer": answer.disclaimer,

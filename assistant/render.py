@@ -3,6 +3,7 @@ the dose check, references, related questions, review status and the disclaimer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from assistant.types import SECTION_ORDER, SECTION_TITLES, Audience, Citation, Statement, Withheld
@@ -53,6 +54,60 @@ def _line(s: Statement) -> str:
     return f"{s.text} " + "".join(f"[{n}]" for n in s.citations)
 
 
+_EMPHASIS = re.compile(r"\*\*|__")
+TAGS: dict[str, str] = {
+    "guideline": "Guideline",
+    "label": "FDA label",
+    "research": "Research",
+    "reference": "Reference",
+}
+
+
+def _bold(s: Statement) -> str:
+    """The bottom line in bold; the quote's own bold marks would close it early."""
+    return f"**{_EMPHASIS.sub('', _line(s)).strip()}**"
+
+
+def _tagged(s: Statement) -> str:
+    tag = "Computed from the dose reference" if s.computed else TAGS.get(s.section, s.section)
+    return f"- *{tag}:* {_line(s)}"
+
+
+def _body(statements: Sequence[Statement], layout: str, intent: str) -> list[str]:
+    out: list[str] = []
+    if layout == "source":
+        for kind in SECTION_ORDER:
+            group = [s for s in statements if s.section == kind and not s.computed]
+            if group:
+                out += ["", f"#### {SECTION_TITLES[kind]}", *[f"- {_line(s)}" for s in group]]
+        computed = [s for s in statements if s.computed]
+        if computed:
+            out += ["", "#### Dose for this patient", *[_tagged(s) for s in computed]]
+        return out
+    from assistant.evidence import intent_title, task_titles
+
+    titles = task_titles()
+    order = list(titles)
+    groups: dict[str, list[Statement]] = {}
+    for s in statements:
+        task = s.task or f"intent:{intent}"
+        groups.setdefault(task, []).append(s)
+    for task in sorted(groups, key=lambda t: order.index(t) if t in order else len(order)):
+        title = titles.get(task) or intent_title(task.removeprefix("intent:"))
+        out += ["", f"#### {title}", *[_tagged(s) for s in groups[task]]]
+    return out
+
+
+def _heading(c: Citation) -> str:
+    """The most specific heading of a cited passage, unless it only repeats the title."""
+    d = c.passage.doc
+    path = [h for h in c.passage.chunk.section_path if h.strip()]
+    title = d.title.lower()
+    while path and (path[0].lower() in title or title[:24] in path[0].lower()):
+        path.pop(0)
+    return path[-1] if path else (d.section or "")
+
+
 def _icon(f: Finding) -> str:
     return {"info": "✓", "warn": "⚠", "block": "⛔"}[f.severity]
 
@@ -92,18 +147,22 @@ def render(
     status: str,
     abstention: str | None = None,
     closest: Sequence[str] = (),
+    notice: str | None = None,
+    layout: str = "task",
+    intent: str = "other",
 ) -> str:
     out: list[str] = []
+    if notice:
+        out.append(f"**{notice}**")
+        if closest:
+            out += ["", "#### Closest sources", *[f"- {c}" for c in closest]]
     if abstention:
         out.append(f"**{abstention}**")
         if closest:
             out += ["", "#### Closest sources", *[f"- {c}" for c in closest]]
     if bottom_line:
-        out.append(f"**{_line(bottom_line)}**")
-    for kind in SECTION_ORDER:
-        group = [s for s in statements if s.section == kind]
-        if group:
-            out += ["", f"#### {SECTION_TITLES[kind]}", *[f"- {_line(s)}" for s in group]]
+        out.append(_bold(bottom_line))
+    out += _body(statements, layout, intent)
     if withheld:
         out += ["", "#### Withheld by the dose check"]
         for w in withheld:
@@ -133,7 +192,7 @@ def render(
                 continue
             seen.add(c.number)
             d = c.passage.doc
-            where = " > ".join(c.passage.chunk.section_path) or d.section or ""
+            where = _heading(c)
             parts = [
                 f"[{c.number}] {d.title}",
                 d.organization or "",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +39,11 @@ class AssistantSettings(BaseModel):
         le=1,
         description="least IDF-weighted share of question terms a quoted sentence must cover "
         "(and at least 0.3 of what the best sentence covers)",
+    )
+    layout: Literal["task", "source"] = Field(
+        default="task",
+        description="answer body by clinical task (options, monitoring, special populations, "
+        "safety, evidence) or by source type (guidelines, FDA label, research, reference)",
     )
     abstain_below: float = Field(
         default=0.15,

@@ -9,10 +9,15 @@ type-check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from guardrails.types import Verdict
 from retrieval.types import Passage
+
+if TYPE_CHECKING:
+    from assistant.cards import DoseCard
+    from assistant.evidence import Coverage
+    from assistant.frame import Frame
 
 SectionKind = Literal["guideline", "label", "research", "reference"]
 Audience = Literal["clinician", "patient"]
@@ -70,6 +75,8 @@ class Statement:
     text: str  # without markers
     citations: tuple[int, ...]
     section: SectionKind
+    task: str = ""  # the clinical task it serves (assistant/evidence.py task ids)
+    computed: bool = False  # composed by Bedside from cited reference data, not a quote
 
     @property
     def raw(self) -> str:
@@ -127,3 +134,6 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     settings_digest: str = ""
     index_digest: str = ""
+    frame: Frame | None = None  # what Bedside understood the question to ask
+    coverage: Coverage | None = None  # whether the corpus covers the asked drug for that use
+    dose_card: DoseCard | None = None  # the regimen computed for this patient

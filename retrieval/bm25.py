@@ -14,6 +14,7 @@ from retrieval.tokenize import tokenize
 
 class BM25Index:
     def __init__(self, model: bm25s.BM25, size: int) -> None:
+        self._vocab: list[str] | None = None
         self._model = model
         self.size = size
 
@@ -37,6 +38,15 @@ class BM25Index:
     def knows(self, token: str) -> bool:
         """Whether any indexed chunk contains this (already tokenized) token."""
         return token in self._model.vocab_dict
+
+    def near(self, token: str, cutoff: float = 85.0) -> str | None:
+        """An indexed token within a small edit of ``token`` (a misspelling), if any."""
+        from rapidfuzz import fuzz, process
+
+        if self._vocab is None:
+            self._vocab = [t for t in self._model.vocab_dict if isinstance(t, str) and len(t) >= 5]
+        found = process.extractOne(token, self._vocab, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return found[0] if found else None
 
     def save(self, path: Path) -> None:
         self._model.save(str(path), show_progress=False)

@@ -14,10 +14,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.evidence import SentenceInfo, fit, related_drugs, shared_contexts
+from assistant.frame import Frame
 from assistant.settings import AssistantSettings
-from assistant.types import SECTION_ORDER, Citation, Draft, SectionKind, Statement, Turn
-from corpus.text import sentence_spans
+from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from guardrails.extraction import find_drugs
+from guardrails.reference import ReferenceTable, default_reference
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
@@ -25,9 +27,6 @@ _DOSE_QUESTION = re.compile(
     r"\b(dose|doses|dosing|dosage|how much|mg|mcg|units?|rate|infusion|bolus|regimen)\b",
     re.IGNORECASE,
 )
-_HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-_MIN_CHARS, _MAX_CHARS = 25, 700
 MAX_PER_SECTION = {"guideline": 5, "label": 4, "research": 2, "reference": 4}
 
 
@@ -38,8 +37,10 @@ class Candidate:
     end: int
     tokens: frozenset[str]
     context: frozenset[str]  # title and section headings: what the sentence is about
-    drugs: frozenset[str]
+    drugs: frozenset[str]  # its own drugs, else the ones its context resolves
     has_amount: bool
+    info: SentenceInfo | None = None
+    fit: str = "on"  # how it fits the question's frame (evidence.fit)
 
     @property
     def text(self) -> str:
@@ -48,6 +49,10 @@ class Candidate:
     @property
     def section(self) -> SectionKind:
         return self.passage.doc.source_type
+
+    @property
+    def task(self) -> str:
+        return self.info.task if self.info else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,44 +76,58 @@ def without_reference_marks(sentence: str) -> str:
     return _REFERENCE_MARKS.sub("", sentence)
 
 
-def candidates(passages: Sequence[Passage]) -> list[Candidate]:
-    """Readable sentences of the passages: no headings, table rows or fragments."""
+def candidates(
+    passages: Sequence[Passage],
+    frame: Frame | None = None,
+    table: ReferenceTable | None = None,
+) -> list[Candidate]:
+    """Sentences of the passages that are quotable alone (no headings, table rows, tool
+    lines or fragments), with what each is about and how it fits the ``frame``."""
+    table = table or default_reference()
+    contexts = shared_contexts(table)
+    drugs = related_drugs(frame, table) if frame else frozenset()
     out = []
     for p in passages:
         text = p.chunk.text
         context = frozenset(tokenize(" ".join((p.doc.title, *p.chunk.section_path))))
-        for start, end in sentence_spans(text):
-            line = text[start:end]
-            if line.startswith(("#", "|")):
+        for info in contexts.of(p):
+            if not info.quotable:
                 continue
-            if bullet := _BULLET.match(line):
-                start += bullet.end()
-            if not (_MIN_CHARS <= end - start <= _MAX_CHARS):
-                continue
-            sentence = text[start:end]
+            sentence = text[info.start : info.end]
+            how = fit(info, sentence, p, frame, table, drugs) if frame else "on"
             out.append(
                 Candidate(
                     p,
-                    start,
-                    end,
+                    info.start,
+                    info.end,
                     frozenset(tokenize(sentence)),
                     context,
-                    frozenset(name for _, _, name in find_drugs(sentence)),
-                    bool(_HAS_AMOUNT.search(sentence)),
+                    info.drugs,
+                    info.has_amount,
+                    info,
+                    how,
                 )
             )
     return out
 
 
-def score(question: str, pool: list[Candidate]) -> list[Scored]:
+def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> list[Scored]:
+    """Rank sentences: IDF-weighted coverage of the question's terms, retrieval rank, the
+    asked drug, a dose when a dose is asked for, and (with a frame) the asked use and task."""
     terms = set(tokenize(question))
     if not terms or not pool:
         return []
     n = len(pool)
     idf = {t: math.log(1 + n / (1 + sum(t in c.tokens for c in pool))) for t in terms}
     total = sum(idf.values())
-    asked_drugs = {name for _, _, name in find_drugs(question)}
-    wants_dose = bool(_DOSE_QUESTION.search(question))
+    if frame is not None:
+        asked_drugs = set(related_drugs(frame, default_reference())) or set()
+        wants_dose = frame.intent in ("dose", "reversal")
+    else:
+        asked_drugs = {name for _, _, name in find_drugs(question)}
+        wants_dose = bool(_DOSE_QUESTION.search(question))
+    domains = _patient_domains(frame) if frame is not None else ""
+    domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
     for c in pool:
         # A term in the sentence counts fully; one only in its title or heading counts half
@@ -129,8 +148,53 @@ def score(question: str, pool: list[Candidate]) -> list[Scored]:
             value -= 0.2  # another drug's dose answers another question
         if wants_dose and c.has_amount:
             value += 0.1
+        if frame is not None and c.info is not None:
+            if frame.indications and c.info.indications & frame.indications:
+                value += 0.1  # names the asked use itself
+            if c.task and c.task == _INTENT_TASK.get(frame.intent):
+                value += 0.08
+            if domain is not None and domain.search(c.text):
+                value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
         out.append(Scored(c, value, coverage))
     return sorted(out, key=lambda s: -s.score)
+
+
+_DOMAIN_WORDS = {
+    "renal": r"renal|kidney|CrCl|creatinine clearance|dialysis|AKI",
+    "hepatic": r"hepatic|liver|Child-Pugh|cirrhosis",
+    "weight": r"body weight|weigh\w*|obes\w*|BMI|kg or (?:less|more)",
+    "age": r"elderly|older|aged? \d+|80 years",
+    "pregnancy": r"pregnan\w*",
+    "hit": r"HIT|heparin-induced thrombocytopenia",
+}
+
+
+def _patient_domains(frame: Frame) -> str:
+    """The special-population words that speak of this patient's known facts."""
+    p = frame.patient
+    names = []
+    if p.crcl is not None and p.crcl < 60 or p.dialysis:
+        names.append("renal")
+    if p.hepatic_impairment:
+        names.append("hepatic")
+    if p.weight_kg is not None and (p.weight_kg < 50 or p.weight_kg > 100):
+        names.append("weight")
+    if p.age is not None and p.age >= 75:
+        names.append("age")
+    if p.pregnant:
+        names.append("pregnancy")
+    if p.hit:
+        names.append("hit")
+    return "|".join(_DOMAIN_WORDS[n] for n in names)
+
+
+# The task a sentence serves when it answers a question of this intent directly.
+_INTENT_TASK = {
+    "dose": "dosing",
+    "monitoring": "monitoring",
+    "safety": "safety",
+    "definition": "definition",
+}
 
 
 def _similarity(a: Candidate, b: Candidate) -> float:
@@ -174,6 +238,49 @@ def select(
     return chosen
 
 
+def _task_of(c: Candidate, frame: Frame | None) -> str:
+    """The answer section a sentence goes to: its own task, else the question's."""
+    intent = frame.intent if frame else "other"
+    if intent == "choice" and c.task in ("", "dosing"):
+        return "options"
+    if c.task:
+        return c.task
+    if intent == "choice":
+        return "options"
+    return _INTENT_TASK.get(intent) or f"intent:{intent}"
+
+
+def _agent_doses(chosen: list[Scored], ranked: list[Scored], limit: int) -> list[Scored]:
+    """For a management question: each agent a chosen sentence names gets its dose, when
+    an on-frame sentence gives one ("switch to argatroban" is followed by argatroban's dose)."""
+    dosed = {
+        d
+        for s in chosen
+        if s.candidate.has_amount and s.candidate.info
+        for d in s.candidate.info.own_drugs
+    }
+    named: list[str] = []
+    for s in chosen:
+        info = s.candidate.info
+        for d in sorted(info.own_drugs if info else ()):
+            if d not in dosed and d not in named:
+                named.append(d)
+    added: list[Scored] = []
+    taken = {id(s) for s in chosen}
+    for drug in named:
+        for s in ranked:
+            info = s.candidate.info
+            if id(s) in taken or info is None or not s.candidate.has_amount:
+                continue
+            if drug in info.own_drugs and s.candidate.fit == "on":
+                added.append(s)
+                taken.add(id(s))
+                break
+        if len(added) >= limit:
+            break
+    return added
+
+
 class ExtractiveGenerator:
     """Deterministic, offline: exact sentences with exact citations."""
 
@@ -183,10 +290,18 @@ class ExtractiveGenerator:
         self.settings = settings or AssistantSettings()
 
     def generate(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        frame: Frame | None = None,
     ) -> Draft:
-        ranked = score(question, candidates(passages))
-        chosen = select(ranked, self.settings.max_statements, self.settings.min_coverage)
+        pool = [c for c in candidates(passages, frame) if c.fit == "on"]
+        ranked = score(question, pool, frame)
+        most = self.settings.max_statements
+        if frame is not None and frame.intent == "choice":
+            most += 4  # a management question has several options, each with its dose
+        chosen = select(ranked, most, self.settings.min_coverage)
         if not chosen:
             return Draft(
                 (),
@@ -195,18 +310,16 @@ class ExtractiveGenerator:
                 self.name,
                 ("no sentence of the retrieved passages covers the question",),
             )
-        # The bottom line comes from the strongest evidence: a guideline sentence when one
-        # answers nearly as well as the best sentence, else the best sentence.
-        order = {kind: i for i, kind in enumerate(SECTION_ORDER)}
+        if frame is not None and frame.intent == "choice":
+            chosen += _agent_doses(chosen, ranked, limit=4)
+        # The answer leads with the best on-frame evidence, whatever its source type; a
+        # guideline sentence leads only when it is as good (a tie).
         best = max(chosen, key=lambda s: s.score)
         guideline = [
-            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.9 * best.score
+            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.98 * best.score
         ]
         lead = max(guideline, key=lambda s: s.score) if guideline else best
-        rest = sorted(
-            (s for s in chosen if s is not lead),
-            key=lambda s: (order[s.candidate.section], -s.score),
-        )
+        rest = sorted((s for s in chosen if s is not lead), key=lambda s: -s.score)
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
 
@@ -214,7 +327,9 @@ class ExtractiveGenerator:
             c = s.candidate
             number = numbers.setdefault(c.passage.chunk.id, len(numbers) + 1)
             citations.append(Citation(number, c.passage, c.start, c.end))
-            return Statement(without_reference_marks(c.text), (number,), c.section)
+            return Statement(
+                without_reference_marks(c.text), (number,), c.section, _task_of(c, frame)
+            )
 
         bottom = statement(lead)
         statements = tuple(statement(s) for s in rest)

@@ -1,0 +1,279 @@
+"""Patient-applied dose cards: the regimen for THIS patient, computed from the dose reference.
+
+For a dose question whose drug and use the curated reference covers, the card states the
+regimen for the patient in the frame: per-kg doses times the known weight (capped where the
+source states a maximum), the renal, hepatic, weight, age and counted-criteria bands decided
+by the known facts. When a fact that decides the band is missing, the card says which one
+and lists the banded options. The computation is ``guardrails.regimens.applicable_regimens``
+— the same function the guard judges doses with — so the card and the dose check cannot
+disagree. Every line cites the pack sentence its figures come from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.evidence import reversal_agents
+from assistant.frame import Frame
+from guardrails.context import ancestors, in_scope
+from guardrails.reference import DoseEntry, ReferenceTable
+from guardrails.regimens import Regimen, Step, applicable_regimens, fact_words
+
+_FACTS = (
+    "age",
+    "sex",
+    "weight_kg",
+    "serum_creatinine_mg_dl",
+    "crcl_ml_min",
+    "hepatic_impairment",
+    "dialysis",
+)
+_ROUTE = {"po": "orally", "sc": "subcutaneously", "iv": "IV", "im": "IM"}
+_INTERVAL = {24.0: "once daily", 12.0: "every 12 hours", 8.0: "every 8 hours", 6.0: "every 6 hours"}
+
+
+@dataclass(frozen=True, slots=True)
+class CardLine:
+    """One line of a dose card and the reference entries whose quotes it rests on."""
+
+    text: str
+    entries: tuple[DoseEntry, ...]
+    regimen: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoseCard:
+    drug: str
+    indication: str
+    regimens: tuple[Regimen, ...]
+    missing: tuple[str, ...]  # facts that would decide between the banded options
+    headline: CardLine  # the bottom line: the regimen for this patient, or the options
+    lines: tuple[CardLine, ...]  # the other regimens and steps, each with its band
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "drug": self.drug,
+            "indication": self.indication,
+            "missing": list(self.missing),
+            "headline": self.headline.text,
+            "lines": [line.text for line in self.lines],
+            "regimens": [
+                {
+                    "id": r.id,
+                    "status": r.status,
+                    "why": r.why,
+                    "missing": list(r.missing),
+                    "jurisdiction": r.jurisdiction,
+                    "steps": [
+                        {
+                            "entry": s.entry.id,
+                            "phase": s.phase,
+                            "dose": step_words(s),
+                            "computed": s.computed,
+                            "capped": s.capped,
+                        }
+                        for s in r.steps
+                    ],
+                }
+                for r in self.regimens
+            ],
+        }
+
+
+def _interval(step: Step) -> str:
+    if not step.interval_h:
+        return ""
+    quote = step.entry.cite.quote.lower()
+    words = []
+    for h in step.interval_h:
+        if h == 12 and "twice daily" in quote:
+            words.append("twice daily")
+        else:
+            words.append(_INTERVAL.get(float(h), f"every {h:g} hours"))
+    return " or ".join(dict.fromkeys(words))
+
+
+def step_words(step: Step) -> str:
+    """ "120 mg subcutaneously every 12 hours (1 mg/kg × 120 kg)"."""
+    from guardrails.regimens import dose_words
+
+    parts = [dose_words(step.amount)]
+    if step.phase == "bolus":
+        parts.append("bolus")
+    if step.entry.route:
+        parts.append(_ROUTE.get(step.entry.route, step.entry.route.upper()))
+    if interval := _interval(step):
+        parts.append(interval)
+    if step.phase == "infusion" and step.amount.per_time:
+        parts.append("by continuous infusion")
+    if step.duration:
+        parts.append(step.duration)
+    text = " ".join(parts)
+    if step.computed:
+        how = step.computed.split(" = ")[0].replace(" x ", " × ")
+        text += f" ({how}{', capped at the stated maximum' if step.capped else ''})"
+    return text
+
+
+def _regimen_words(r: Regimen) -> str:
+    steps = [step_words(s) for s in r.steps]
+    return ", then ".join(steps)
+
+
+def _patient_words(frame: Frame, regimens: list[Regimen]) -> str:
+    p = frame.patient
+    used: list[str] = []
+    for fact in _FACTS:
+        value = p.crcl if fact == "crcl_ml_min" else getattr(p, fact)
+        if value is None:
+            continue
+        if fact == "sex":
+            used.append(str(value))
+        elif fact == "crcl_ml_min" and p.crcl_ml_min is None:
+            used.append(f"CrCl {value:.0f} mL/min (Cockcroft–Gault)")
+        elif fact == "crcl_ml_min":
+            used.append(fact_words(fact, value))
+        elif fact == "age":
+            used.append(f"{value:g} years")
+        else:
+            used.append(fact_words(fact, value))
+    return ", ".join(used)
+
+
+def dose_card(frame: Frame, table: ReferenceTable) -> DoseCard | None:
+    """The card for a dose (or reversal) question the reference covers, else None."""
+    if frame.intent not in ("dose", "reversal") or not frame.drugs:
+        return None
+    indication = frame.indication
+    drugs = list(frame.drugs)
+    if frame.intent == "reversal":
+        drugs = reversal_agents(frame, table)
+        indication = "reversal"
+    for drug in drugs:
+        card = _card(drug, indication, frame, table)
+        if card is not None:
+            return card
+    return None
+
+
+def _card(
+    drug: str, indication: str | None, frame: Frame, table: ReferenceTable
+) -> DoseCard | None:
+    entries = [e for name in table.members(drug) for e in table.entries_for(name)]
+    if not entries:
+        return None
+    uses = {e.indication for e in entries}
+    if indication is None:
+        if len(uses) != 1:
+            return None  # the question names no use: the answer lists the sources instead
+        indication = next(iter(uses))
+    if not any(in_scope(u, {indication}, table) for u in uses):
+        return None
+    regimens = [r for r in applicable_regimens(drug, indication, frame.patient, table)]
+    regimens = _by_stage(regimens, indication, frame, table)
+    if not regimens:
+        return None
+    live = [r for r in regimens if r.status != "excluded"]
+    if not live:
+        return None
+    names = {i.id: i.terms[0] for i in table.indications}
+    use = names.get(indication, indication)
+    drug_name = drug[0].upper() + drug[1:]
+    facts = _patient_words(frame, regimens)
+    applies = [r for r in live if r.status == "applies"]
+    missing = tuple(dict.fromkeys(f for r in live for f in r.missing))
+    lines: list[CardLine] = []
+    if applies and (facts or len(applies) == 1 or not missing):
+        lead = applies[0]
+        who = f" for this patient ({facts})" if facts else ""
+        because = _because(lead) if facts else ""
+        headline = CardLine(
+            f"{drug_name} for {use}{who}: {_regimen_words(lead)}{because}.",
+            tuple(s.entry for s in lead.steps),
+            lead.id,
+        )
+        others = [r for r in live if r is not lead]
+    else:
+        need = (
+            ", ".join(
+                m.replace("_mg_dl", "").replace("_ml_min", "").replace("_kg", "").replace("_", " ")
+                for m in missing
+            )
+            or "the patient's details"
+        )
+        first = live[0]
+        headline = CardLine(
+            f"{drug_name} for {use}: the dose depends on {need}, which the question does not "
+            f"give. Options: {_band(first)}: {_regimen_words(first)}.",
+            tuple(s.entry for s in first.steps),
+            first.id,
+        )
+        others = live[1:]
+    for r in others:
+        label = _band(r)
+        if r.indication != indication:
+            use_words = names.get(r.indication, r.indication)
+            label = f"For {use_words}" if label == "Standard regimen" else f"{label} ({use_words})"
+        lines.append(
+            CardLine(
+                f"{label}: {drug} {_regimen_words(r)}.",
+                tuple(s.entry for s in r.steps),
+                r.id,
+            )
+        )
+    return DoseCard(drug, indication, tuple(regimens), missing, headline, tuple(lines))
+
+
+def _because(r: Regimen) -> str:
+    """Why this regimen is the patient's, in the thresholds its cited sources state: a band
+    whose numbers none of the cited quotes contains is left out (the guard would rightly
+    find it ungrounded)."""
+    words = _band(r)
+    if not words.startswith("If "):
+        return ""
+    quotes = " ".join(s.entry.cite.quote for s in r.steps)
+    stated = set(re.findall(r"\d+(?:\.\d+)?", quotes))
+    if not set(re.findall(r"\d+(?:\.\d+)?", words)) <= stated:
+        return ""
+    return f" ({words[3:]})"
+
+
+def _band(r: Regimen) -> str:
+    """How a regimen's population reads: "If CrCl < 30 mL/min", "Otherwise"."""
+    from guardrails.rules import _population_words  # one wording of bands
+
+    words = _population_words(r.steps[0].entry.population).lstrip("; ")
+    crit = r.steps[0].entry.population.criteria
+    if crit is not None:
+        from guardrails.regimens import criteria_words
+
+        words = ", ".join(x for x in (words, criteria_words(crit)) if x)
+    if r.jurisdiction == "EU":
+        words = ", ".join(x for x in (words, "EU labelling") if x)
+    return f"If {words}" if words else "Standard regimen"
+
+
+def _by_stage(
+    regimens: list[Regimen], indication: str, frame: Frame, table: ReferenceTable
+) -> list[Regimen]:
+    """The asked stage first: without one, the regimens of the asked indication itself lead
+    and its sub-uses (extended phase, cancer) follow; EU-only regimens come last."""
+
+    def rank(r: Regimen) -> tuple[int, int]:
+        exact = 0 if r.indication == indication else 1
+        if frame.stage == "extended":
+            exact = 0 if r.indication == "vte-extended" or "extended" in r.id else 1
+        return (exact, 1 if r.jurisdiction == "EU" else 0)
+
+    if frame.stage == "extended" and not any(
+        r.indication == "vte-extended" or "extended" in r.id for r in regimens
+    ):
+        return []
+    keep = [
+        r
+        for r in regimens
+        if r.indication == indication or indication in ancestors(r.indication, table)
+    ]
+    return sorted(keep, key=rank)

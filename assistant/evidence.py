@@ -1,0 +1,417 @@
+"""What each quotable sentence of a passage is about, and whether it answers the frame.
+
+A sentence of a chunk knows its drugs (its own, else resolved by the guard from its parent
+bullet, the sentences before it, the heading path and the document title), its indications
+(its own words, else its headings and title), whether it carries a dose, which clinical task
+it serves, and whether it still says what it means when quoted alone. Sentence context is
+computed once per chunk and kept (it depends only on the indexed text).
+
+On-frame selection: when the question names a drug, a dose sentence must be about that drug
+(or its class) and for the asked use; a sentence for another indication, phase or population
+is never quoted as if it answered. When the corpus has the drug but no dose for the asked use,
+``coverage`` says so and names what the sources do cover.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from threading import Lock
+from typing import Literal
+
+import yaml
+
+from assistant.frame import Frame, indications_in, population_named
+from corpus.text import sentence_spans
+from guardrails.context import find_indications, in_scope
+from guardrails.extraction import find_drugs
+from guardrails.reference import ReferenceTable
+from retrieval.tokenize import tokenize
+from retrieval.types import Passage
+
+DATA = Path(__file__).resolve().parent / "data" / "evidence.yaml"
+_BULLET = re.compile(r"^(?P<indent>\s*)(?:[-*+•]|\d+[.)])\s+")
+_HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
+_BOLD_ONLY = re.compile(r"^\*\*[^*]+\*\*[:.]?$")
+_MIN_CHARS, _MAX_CHARS = 25, 700
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    not_quotable: tuple[re.Pattern[str], ...]
+    leaning: re.Pattern[str]
+    tasks: tuple[tuple[str, str, re.Pattern[str]], ...]
+    intent_titles: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def _rules() -> _Rules:
+    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    return _Rules(
+        not_quotable=tuple(re.compile(p, re.IGNORECASE) for p in raw["not_quotable"]),
+        leaning=re.compile(raw["leaning_openers"], re.IGNORECASE),
+        tasks=tuple(
+            (t["id"], t["title"], re.compile(t["pattern"], re.IGNORECASE)) for t in raw["tasks"]
+        ),
+        intent_titles=dict(raw["intent_titles"]),
+    )
+
+
+def task_titles() -> dict[str, str]:
+    """Task id -> section title, in display order (intent sections included)."""
+    rules = _rules()
+    out = {"card": "Dose for this patient"}
+    out.update({"options": "Options"})
+    out.update({tid: title for tid, title, _ in rules.tasks})
+    for intent, title in rules.intent_titles.items():
+        out.setdefault(f"intent:{intent}", title)
+    return out
+
+
+def intent_title(intent: str) -> str:
+    return _rules().intent_titles.get(intent, "What the sources say")
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceInfo:
+    """One sentence of a chunk and what it is about."""
+
+    start: int  # offsets into the chunk text (a bullet marker is left out)
+    end: int
+    own_drugs: frozenset[str]
+    drugs: frozenset[str]  # own, else resolved from the context
+    drugs_from: str  # "sentence", "bullet parent", "previous sentence", "heading", "title", ""
+    indications: frozenset[str]  # own, else from the headings and title
+    indications_from: str
+    has_amount: bool
+    quotable: bool
+    why_not: str  # why it is not quotable alone ("" when it is)
+    task: str  # safety, populations, monitoring, evidence, dosing, definition, or ""
+
+
+def _task(sentence: str) -> str:
+    for tid, _, pattern in _rules().tasks:
+        if pattern.search(sentence):
+            return tid
+    return ""
+
+
+def _drug_names(text: str) -> frozenset[str]:
+    return frozenset(name for _, _, name in find_drugs(text))
+
+
+def _why_not_quotable(line: str, sentence: str) -> str:
+    rules = _rules()
+    if line.startswith(("#", "|")):
+        return "heading or table row"
+    if not (_MIN_CHARS <= len(sentence) <= _MAX_CHARS):
+        return "fragment" if len(sentence) < _MIN_CHARS else "too long"
+    if _BOLD_ONLY.match(sentence.strip()) or sentence.rstrip().endswith(":"):
+        return "heading line"
+    if any(p.search(sentence) for p in rules.not_quotable):
+        return "tool, navigation or heading line"
+    plain = sentence.lstrip("*_ ")
+    if plain[:1].islower():
+        return "fragment (starts mid-sentence)"
+    if rules.leaning.match(plain):
+        return "leans on the sentence before it"
+    if len(re.findall(r"[A-Za-z]{2,}", sentence)) < 4:
+        return "fragment"
+    return ""
+
+
+def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]:
+    """Every sentence of ``passage``'s chunk with what it is about (see the module doc)."""
+    text = passage.chunk.text
+    headings = " ".join(passage.chunk.section_path)
+    title_drugs = _drug_names(passage.doc.title)
+    heading_drugs = _drug_names(headings)
+    context_ind = indications_in(headings, table) or indications_in(passage.doc.title, table)
+    out: list[SentenceInfo] = []
+    # (indent, drugs) of the bullet lines above the current one, for parent lookup.
+    parents: list[tuple[int, frozenset[str], frozenset[str]]] = []
+    previous_drugs: frozenset[str] = frozenset()
+    for start, end in sentence_spans(text):
+        line_start = text.rfind("\n", 0, start) + 1
+        line = text[line_start:end]
+        first_of_line = text[line_start:start].strip() == "" or bool(
+            _BULLET.match(text[line_start:start])
+        )
+        bullet = _BULLET.match(text[start:end]) if first_of_line else None
+        s0 = start + (bullet.end() if bullet else 0)
+        sentence = text[s0:end]
+        own = _drug_names(sentence)
+        own_ind = indications_in(sentence, table)
+        if line.startswith("#"):
+            parents.clear()
+            previous_drugs = frozenset()
+        indent = len(bullet.group("indent")) if bullet else -1
+        parent = None
+        if bullet:
+            while parents and parents[-1][0] >= indent:
+                parents.pop()
+            parent = parents[-1] if parents else None
+        if own:
+            drugs, how = own, "sentence"
+        elif parent and parent[1]:
+            drugs, how = parent[1], "bullet parent"
+        elif previous_drugs:
+            drugs, how = previous_drugs, "previous sentence"
+        elif heading_drugs:
+            drugs, how = heading_drugs, "heading"
+        elif title_drugs:
+            drugs, how = title_drugs, "title"
+        else:
+            drugs, how = frozenset(), ""
+        inds: frozenset[str]
+        if own_ind:
+            inds, ind_how = frozenset(own_ind), "sentence"
+        elif parent and parent[2]:
+            inds, ind_how = parent[2], "bullet parent"
+        elif context_ind:
+            inds, ind_how = frozenset(context_ind), "heading"
+        else:
+            inds, ind_how = frozenset(), ""
+        why = _why_not_quotable(line.strip() if not bullet else sentence, sentence)
+        out.append(
+            SentenceInfo(
+                s0,
+                end,
+                own,
+                drugs,
+                how,
+                frozenset(inds),
+                ind_how,
+                bool(_HAS_AMOUNT.search(sentence)),
+                not why,
+                why,
+                _task(sentence),
+            )
+        )
+        if bullet:
+            parents.append((indent, drugs, frozenset(inds)))
+        if own:
+            previous_drugs = own
+    return tuple(out)
+
+
+class SentenceContexts:
+    """Sentence context per chunk id, computed on first use and kept (bounded)."""
+
+    def __init__(self, table: ReferenceTable, size: int = 20_000) -> None:
+        self.table = table
+        self.size = size
+        self._cache: OrderedDict[tuple[str, int], tuple[SentenceInfo, ...]] = OrderedDict()
+        self._lock = Lock()
+
+    def of(self, passage: Passage) -> tuple[SentenceInfo, ...]:
+        # The id names the span; the hash tells a re-indexed, edited text from the old one.
+        key = (passage.chunk.id, hash(passage.chunk.text))
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        infos = analyse(passage, self.table)
+        with self._lock:
+            self._cache[key] = infos
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return infos
+
+
+_SHARED: dict[int, SentenceContexts] = {}
+
+
+def shared_contexts(table: ReferenceTable) -> SentenceContexts:
+    """The process-wide sentence-context cache for one dose reference."""
+    key = id(table)
+    found = _SHARED.get(key)
+    if found is None or found.table is not table:
+        found = _SHARED[key] = SentenceContexts(table)
+    return found
+
+
+# ------------------------------------------------------------------ on-frame selection
+
+
+def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
+    """Reversal agents whose reference entries say they reverse one of the frame's drugs."""
+    out: list[str] = []
+    asked = set(frame.drugs)
+    for e in table.doses:
+        if e.indication != "reversal" or e.drug in out:
+            continue
+        named = {name for _, _, name in find_drugs(_REVERSAL.sub(_blank, e.cite.quote))}
+        if named & asked:
+            out.append(e.drug)
+    return out
+
+
+_REVERSAL = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz])\w*", re.IGNORECASE)
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group())
+
+
+def related_drugs(frame: Frame, table: ReferenceTable) -> frozenset[str]:
+    """The frame's drugs with their class word and class members ("LMWH" and enoxaparin);
+    for a reversal question, the agents that reverse them too."""
+    by_name = {d.name: d for d in table.drugs}
+    out = set(frame.drugs)
+    if frame.intent == "reversal":
+        out |= set(reversal_agents(frame, table))
+    for drug in frame.drugs:
+        me = by_name.get(drug)
+        if me is None:
+            continue
+        # A drug's class word counts ("LMWH" sentences are about enoxaparin); a class word
+        # stands for every member.
+        out |= {d.name for d in table.drugs if d.name == me.drug_class}
+        out |= {d.name for d in table.drugs if d.drug_class == drug}
+    return frozenset(out)
+
+
+def _stems(text: str) -> set[str]:
+    return {t for t in tokenize(text) if not t[0].isdigit()}
+
+
+def condition_share(condition: str, text: str) -> float:
+    words = _stems(condition)
+    return len(words & _stems(text)) / len(words) if words else 1.0
+
+
+Fit = Literal["on", "off-drug", "off-use", "off-population", "unknown-use"]
+
+
+def fit(
+    info: SentenceInfo,
+    sentence: str,
+    passage: Passage,
+    frame: Frame,
+    table: ReferenceTable,
+    drugs: frozenset[str],
+) -> Fit:
+    """How a sentence fits the frame. A dose sentence must be about the asked drug and for
+    the asked use; other sentences must not be about another drug (dose and reversal
+    questions) and must not speak of another use when the sentence names one."""
+    # A management question's options are other drugs: there only the use must fit.
+    choice = frame.intent in ("choice", "education", "definition", "other")
+    strict_drug = frame.intent in (
+        "dose",
+        "monitoring",
+        "duration",
+        "switching",
+        "safety",
+        "reversal",
+    )
+    about = info.drugs
+    if drugs and not choice and info.has_amount and about and not (about & drugs):
+        return "off-drug"
+    if drugs and strict_drug and about and not (about & drugs):
+        return "off-drug"
+    if frame.indications:
+        if info.indications and not any(
+            in_scope(i, set(frame.indications), table) for i in info.indications
+        ):
+            return "off-use"
+        if info.has_amount and not info.indications and not choice:
+            return "unknown-use"
+    elif frame.condition:
+        where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
+        if condition_share(frame.condition, where) < (0.6 if info.has_amount else 0.5):
+            return "off-use"
+    if frame.populations and info.has_amount:
+        where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
+        if not any(population_named(p, where) for p in frame.populations):
+            return "off-population"
+    return "on"
+
+
+# ------------------------------------------------------------------ coverage
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Whether the corpus gives the asked drug a dose for the asked use."""
+
+    status: Literal["covered", "not_covered"]
+    drug: str | None = None
+    asked: str | None = None
+    covered_for: tuple[str, ...] = ()
+    message: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "drug": self.drug,
+            "asked": self.asked,
+            "covered_for": list(self.covered_for),
+            "message": self.message,
+        }
+
+
+def _use_name(info: SentenceInfo, passage: Passage, table: ReferenceTable) -> str:
+    names = {i.id: i.terms[0] for i in table.indications}
+    if info.indications:
+        return " / ".join(sorted(names.get(i, i) for i in info.indications))
+    title = passage.doc.title.split(":")[0].split(" — ")[0]
+    return re.sub(r"\s*\([^()]*\)\s*$", "", title).strip()
+
+
+def asked_use(frame: Frame, table: ReferenceTable) -> str | None:
+    names = {i.id: i.terms[0] for i in table.indications}
+    parts = []
+    if frame.indication:
+        parts.append(names.get(frame.indication, frame.indication))
+    elif frame.condition:
+        parts.append(frame.condition)
+    if frame.populations:
+        parts.append("in " + " or ".join(frame.populations))
+    return " ".join(parts) or None
+
+
+def coverage(
+    frame: Frame,
+    pool: Iterable[tuple[Passage, SentenceInfo]],
+    table: ReferenceTable,
+) -> Coverage:
+    """``not_covered`` when the frame asks a dose-like question about a drug, the pool has
+    dose sentences of that drug, and none of them is for the asked use or population."""
+    if frame.intent not in ("dose", "duration") or not frame.drugs:
+        return Coverage("covered")
+    if not (frame.indication or frame.condition or frame.populations):
+        return Coverage("covered")
+    drugs = related_drugs(frame, table)
+    seen: dict[str, None] = {}
+    any_dose = False
+    for passage, info in pool:
+        if not (info.has_amount and info.quotable and info.drugs & drugs):
+            continue
+        any_dose = True
+        sentence = passage.chunk.text[info.start : info.end]
+        if fit(info, sentence, passage, frame, table, drugs) in ("on", "unknown-use"):
+            return Coverage("covered", frame.drugs[0], asked_use(frame, table))
+        seen.setdefault(_use_name(info, passage, table), None)
+    if not any_dose:
+        return Coverage("covered")  # nothing to contrast: the answer says what it finds
+    drug = frame.drugs[0]
+    asked = asked_use(frame, table) or "this use"
+    uses = [u for u in seen if u][:4]
+    listed = "; ".join(uses) if uses else "other uses"
+    message = (
+        f"Bedside's sources give {drug} doses only for {listed}, not for {asked}. "
+        f"No dose is shown: check a source that covers {asked}."
+    )
+    return Coverage("not_covered", drug, asked, tuple(uses), message)
+
+
+def sentences_of(
+    passages: Sequence[Passage], contexts: SentenceContexts
+) -> list[tuple[Passage, SentenceInfo]]:
+    return [(p, info) for p in passages for info in contexts.of(p)]

@@ -1,0 +1,313 @@
+"""The question frame: what a question asks, about which drug, for which use and patient.
+
+One typed value read from the question, the conversation and the patient facts given with
+it. A follow-up inherits the frame of the turn it follows and overrides only what it says
+("what if the CrCl is 20?" keeps "treatment of VTE in septic shock" and changes the CrCl).
+The words are data (``assistant/data/frame.yaml``); drugs, indications and patient facts are
+read by the guard's own readers, so the assistant and the guard understand a question alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from assistant.types import Turn
+from guardrails.context import ancestors, find_indications
+from guardrails.extraction import find_drugs
+from guardrails.patient import Patient, patient_from_conversation
+from guardrails.reference import ReferenceTable, default_reference
+
+Intent = Literal[
+    "dose",
+    "choice",
+    "monitoring",
+    "reversal",
+    "switching",
+    "duration",
+    "safety",
+    "definition",
+    "education",
+    "other",
+]
+DATA = Path(__file__).resolve().parent / "data" / "frame.yaml"
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|also|what about|how about|what if|and if|if|in|for|with|same|then|but|or|now)\b"
+    r"|\b(?:it|its|this|that|these|those|they|them|the same|instead)\b",
+    re.IGNORECASE,
+)
+_REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz])\w*", re.IGNORECASE)
+_PARENS = re.compile(r"\s*\([^()]{0,80}\)")
+_CUT = re.compile(
+    r"\s(?:who|that|which|and|despite|while|whilst|on|receiving|at|weighing|whose|after|before|"
+    r"if|when|but|because|since|currently|taking|with an?|aged|age|,)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    intents: tuple[tuple[str, re.Pattern[str]], ...]
+    populations: tuple[tuple[str, re.Pattern[str]], ...]
+    phase: tuple[tuple[str, re.Pattern[str]], ...]
+    stage: tuple[tuple[str, re.Pattern[str]], ...]
+    breakthrough: re.Pattern[str]
+    events: re.Pattern[str]
+    condition_lead: re.Pattern[str]
+    condition_after: re.Pattern[str]
+    not_conditions: re.Pattern[str]
+    lay_terms: tuple[tuple[re.Pattern[str], str], ...]
+
+
+@lru_cache(maxsize=1)
+def _words() -> _Words:
+    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+
+    def compiled(pairs: dict[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple((k, re.compile(v, re.IGNORECASE)) for k, v in pairs.items())
+
+    return _Words(
+        intents=tuple((i["id"], re.compile(i["pattern"], re.IGNORECASE)) for i in raw["intents"]),
+        populations=compiled(raw["populations"]),
+        phase=compiled(raw["phase"]),
+        stage=compiled(raw["stage"]),
+        breakthrough=re.compile(raw["breakthrough"], re.IGNORECASE),
+        events=re.compile(raw["events"], re.IGNORECASE),
+        condition_lead=re.compile(raw["condition_lead"], re.IGNORECASE),
+        condition_after=re.compile(raw["condition_after"], re.IGNORECASE),
+        not_conditions=re.compile(raw["not_conditions"], re.IGNORECASE),
+        lay_terms=tuple((re.compile(k, re.IGNORECASE), v) for k, v in raw["lay_terms"].items()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What Bedside understood a question to ask."""
+
+    intent: Intent = "other"
+    drugs: tuple[str, ...] = ()  # canonical generic names (or a class word such as "lmwh")
+    indication: str | None = None  # the most specific indication id of the dose reference
+    indications: frozenset[str] = frozenset()
+    condition: str | None = None  # the asked condition, when it is no known indication
+    setting: str | None = None  # the clinical setting named beside a known indication
+    phase: Literal["prophylaxis", "treatment"] | None = None
+    stage: Literal["initial", "maintenance", "extended"] | None = None
+    populations: tuple[str, ...] = ()  # children, pregnancy, elderly, obesity, dialysis
+    patient: Patient = field(default_factory=Patient)
+    explicit_intent: bool = False  # the question itself says what it asks
+    inherited: tuple[str, ...] = ()  # the fields a follow-up took from earlier turns
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.patient
+        return {
+            "intent": self.intent,
+            "drugs": list(self.drugs),
+            "indication": self.indication,
+            "indications": sorted(self.indications),
+            "condition": self.condition,
+            "setting": self.setting,
+            "phase": self.phase,
+            "stage": self.stage,
+            "populations": list(self.populations),
+            "patient": {
+                "weight_kg": p.weight_kg,
+                "age": p.age,
+                "sex": p.sex,
+                "serum_creatinine_mg_dl": p.serum_creatinine_mg_dl,
+                "crcl_ml_min": None if p.crcl is None else round(p.crcl, 1),
+                "hepatic_impairment": p.hepatic_impairment,
+                "hit": p.hit,
+                "pregnant": p.pregnant,
+                "dialysis": p.dialysis,
+            },
+            "inherited": list(self.inherited),
+        }
+
+
+def indications_in(text: str, table: ReferenceTable) -> set[str]:
+    """The indications a text names, read as a clinician would: "heparin (unfractionated
+    heparin) non-responders" names heparin resistance, and a clot "despite prophylaxis" is
+    an established clot whose treatment is meant."""
+    w = _words()
+    found = find_indications(text, table) | find_indications(_PARENS.sub("", text), table)
+    if w.breakthrough.search(text) and w.events.search(w.breakthrough.sub(" ", text)):
+        found = {i for i in found if not i.startswith("vte-prophylaxis")} | {"vte-treatment"}
+        found -= {"vte-prophylaxis"}
+    return found
+
+
+def without_use_words(text: str) -> str:
+    """``text`` without a "despite prophylaxis" phrase (the background, not the question)."""
+    return _words().breakthrough.sub(" ", text)
+
+
+def lay_words(text: str) -> str:
+    """The sources' words for the plain words of ``text`` ("blood thinner" -> anticoagulant)."""
+    return " ".join(words for pattern, words in _words().lay_terms if pattern.search(text))
+
+
+def population_named(population: str, text: str) -> bool:
+    """Whether ``text`` speaks of ``population`` (children, pregnancy, ...)."""
+    pattern = dict(_words().populations).get(population)
+    return bool(pattern and pattern.search(text))
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    if not any(t.role == "user" for t in history):
+        return False
+    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 6
+
+
+def _specific(found: set[str], table: ReferenceTable) -> str | None:
+    """The most specific of the indications found (deepest in the parent tree)."""
+    if not found:
+        return None
+    return max(sorted(found), key=lambda i: len(ancestors(i, table)))
+
+
+def _condition(question: str, table: ReferenceTable) -> str | None:
+    w = _words()
+    for m in w.condition_after.finditer(question):
+        phrase = m.group("phrase")
+        cut = _CUT.search(" " + phrase)
+        if cut:
+            phrase = (" " + phrase)[: cut.start()].strip()
+        prev = None
+        while prev != phrase:
+            prev = phrase
+            phrase = w.condition_lead.sub("", phrase).strip()
+        words = phrase.split()
+        if not words or len(words) > 6 or w.not_conditions.match(phrase):
+            continue
+        if find_drugs(phrase) or find_indications(phrase, table) or lay_words(phrase):
+            continue
+        if not any(ch.isalpha() for ch in phrase) or re.search(r"\d", phrase):
+            continue
+        return phrase.lower()
+    return None
+
+
+def _own_frame(question: str, table: ReferenceTable) -> Frame:
+    """The frame of one question read alone (patient facts are added by read_frame)."""
+    w = _words()
+    intent: Intent = "other"
+    explicit = False
+    for name, pattern in w.intents:
+        if pattern.search(question):
+            intent, explicit = name, True  # type: ignore[assignment]
+            break
+    # "reverse dabigatran": the guard reads the dabigatran of that phrase as the drug being
+    # reversed, not dosed; the frame wants both.
+    plain = _REVERSE.sub(lambda m: " " * len(m.group()), question)
+    drugs = tuple(dict.fromkeys(name for _, _, name in find_drugs(plain)))
+    found = indications_in(question, table) or indications_in(lay_words(question), table)
+    indication = _specific(found, table)
+    phase = None
+    if indication and indication.startswith("vte-prophylaxis"):
+        phase = "prophylaxis"
+    elif indication and (indication.startswith("vte-") or indication == "cancer-vte"):
+        phase = "treatment"
+    else:
+        for name, pattern in w.phase:
+            if pattern.search(question):
+                phase = name
+                break
+    stage = next((name for name, pattern in w.stage if pattern.search(question)), None)
+    if indication == "vte-extended":
+        stage = "extended"
+    populations = tuple(name for name, pattern in w.populations if pattern.search(question))
+    asked = _condition(question, table)
+    condition, setting = (None, asked) if indication else (asked, None)
+    return Frame(
+        intent=intent,
+        drugs=drugs,
+        indication=indication,
+        indications=frozenset(found),
+        condition=condition,
+        setting=setting,
+        phase=phase,  # type: ignore[arg-type]
+        stage=stage,  # type: ignore[arg-type]
+        populations=populations,
+        explicit_intent=explicit,
+    )
+
+
+def _inherit(own: Frame, earlier: Frame) -> Frame:
+    """A follow-up: what the new question does not say comes from the earlier frame."""
+    taken: list[str] = []
+    changes: dict[str, Any] = {}
+    if not own.drugs and earlier.drugs:
+        changes["drugs"] = earlier.drugs
+        taken.append("drugs")
+    if not own.indication and not own.condition:
+        if earlier.indication or earlier.condition:
+            changes.update(
+                indication=earlier.indication,
+                indications=earlier.indications,
+                condition=earlier.condition,
+                setting=own.setting or earlier.setting,
+            )
+            taken.append("indication")
+        if own.phase is None and earlier.phase is not None:
+            changes["phase"] = earlier.phase
+            taken.append("phase")
+    if not own.explicit_intent and earlier.intent != "other":
+        changes["intent"] = earlier.intent
+        changes["explicit_intent"] = earlier.explicit_intent
+        taken.append("intent")
+    if own.stage is None and earlier.stage is not None and "indication" in taken:
+        changes["stage"] = earlier.stage
+        taken.append("stage")
+    merged_pops = tuple(dict.fromkeys(earlier.populations + own.populations))
+    if merged_pops != own.populations:
+        changes["populations"] = merged_pops
+        taken.append("populations")
+    return replace(own, inherited=tuple(taken), **changes)
+
+
+def read_frame(
+    question: str,
+    history: Sequence[Turn] = (),
+    patient: Patient | None = None,
+    table: ReferenceTable | None = None,
+) -> Frame:
+    """The frame of ``question`` in this conversation, with the patient facts of every user
+    turn (later turns win) and then the explicit ``patient`` facts (they win over text)."""
+    table = table or default_reference()
+    users = [t.content for t in history if t.role == "user"]
+    frame = _own_frame(question, table)
+    if users and is_follow_up(question, history):
+        earlier = _own_frame(users[0], table)
+        for i, turn in enumerate(users[1:], start=1):
+            here = _own_frame(turn, table)
+            prior = [Turn("user", u) for u in users[:i]]
+            earlier = _inherit(here, earlier) if is_follow_up(turn, prior) else here
+        frame = _inherit(frame, earlier)
+    facts = patient_from_conversation(users + [question], patient)
+    return replace(frame, patient=facts)
+
+
+def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) -> str:
+    """The standalone retrieval query: a follow-up carries the drugs, indication and
+    condition it inherited in front of its own words."""
+    lay = lay_words(question)
+    if lay:
+        question = f"{question} ({lay})"
+    if not frame.inherited:
+        return question
+    table = table or default_reference()
+    names = {i.id: i.terms[0] for i in table.indications}
+    carried: list[str] = []
+    if "drugs" in frame.inherited:
+        carried.extend(frame.drugs)
+    if "indication" in frame.inherited:
+        if frame.indication:
+            carried.append(names.get(frame.indication, frame.indication))
+        carried.extend(x for x in (frame.condition, frame.setting) if x)
+    return " ".join([*carried, question]) if carried else question
