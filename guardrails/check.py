@@ -4,42 +4,49 @@ Every dose, rate, frequency and number in an answer is checked before it is show
 against the curated dose reference (rules.py), against the patient, and against the
 passages the answer cites. The caller applies the policy: a block finding withholds its
 sentence, warnings are shown beside the answer.
+
+A dose's drug, indication and phase come from its own sentence; where the sentence does not
+say, from the passage it cites (the sentence is found there, and what precedes it is read:
+its list or table header, the earlier sentences, the headings, the title; see
+guardrails/context.py), else from the answer's own earlier sentences. A dose whose drug
+cannot be resolved is withheld.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from corpus.text import sentence_spans
-from guardrails.context import find_indications, in_scope
-from guardrails.extraction import extract, find_drugs
-from guardrails.patient import Patient, extract_patient
+from guardrails.context import (
+    drug_lexicon,
+    drugs_in,
+    find_indications,
+    in_scope,
+    related,
+    resolve_subject,
+)
+from guardrails.extraction import extract
+from guardrails.patient import Patient, extract_patient, stated_bands
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
 from guardrails.rules import (
     DoseContext,
     accepts,
+    accepts_total,
     check_dose,
+    cited_markers,
     evidence_in,
     finding,
+    normalise_number,
+    numbers_in,
     rule_arithmetic,
     rule_contraindication,
     rule_grounding,
+    rule_instruction,
 )
-from guardrails.types import DoseMention, Finding, Verdict
-
-
-def _class_members(drug: str, table: ReferenceTable) -> list[str]:
-    """A class word ("LMWH") stands for every drug of that class."""
-    by_name = {d.name: d for d in table.drugs}
-    me = by_name.get(drug)
-    if me is None:
-        return []
-    if table.entries_for(drug) or me.drug_class is None:
-        return [drug]
-    return [d.name for d in table.drugs if d.drug_class == me.drug_class and d.name != drug]
-
+from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
 
 # Where a sentence turns to another patient group or subject: facts stated on one side do not
 # carry to the other ("40 mg once daily, but with CrCl below 30 mL/min 30 mg once daily";
@@ -53,69 +60,10 @@ _TURN = re.compile(
 _CONTRAST = re.compile(r"\s(?:but|whereas)\s|,\s(?:while)\b", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,;()]")
 
-# Bands a text states for CrCl and body weight. A band is read as a value inside it, not at
-# its edge ("60 kg or less" is below 60, "a 60 to 75 kg patient" 60 or more, "CrCl of 50
-# mL/min or less" below 50): the reference's bands are half-open (weight_lt 60 / weight_ge 60).
-_NUM = r"\d{1,3}(?:\.\d{1,2})?"
-_BELOW = r"<|\u2264|\bunder|\bbelow|\bless\s+than|\blower\s+than"
-_ABOVE = r">|\u2265|\bover|\babove|\bmore\s+than|\bgreater\s+than|\bat\s+least"
-_BAND = (
-    rf"(?:(?P<below>{_BELOW})\s{{0,2}}(?P<b1>{_NUM})"
-    rf"|(?P<above>{_ABOVE})\s{{0,2}}(?P<a1>{_NUM})"
-    rf"|(?P<lo>{_NUM})\s{{0,2}}(?:-|to)\s{{0,2}}(?P<hi>{_NUM})"
-    rf"|(?P<n>{_NUM}))"
-)
-_OR_LESS = r"\s+or\s+(?:(?P<less>less|lower|below|under)|(?P<more>more|higher|above|greater))\b"
-_BANDS = {
-    "crcl_ml_min": re.compile(
-        rf"\b(?:CrCl|CLcr|creatinine\s+clearance)\s{{0,2}}(?:of|is|was|=|:|at)?\s{{0,2}}"
-        rf"{_BAND}(?:\s?mL/min)?(?:{_OR_LESS})?",
-        re.IGNORECASE,
-    ),
-    "weight_kg": re.compile(
-        rf"(?<![\w.]){_BAND}\s?(?:kg|kilograms?)\b(?!\s*/)(?:{_OR_LESS})?", re.IGNORECASE
-    ),
-}
-_INF = float("inf")
-
-
-def _band(m: re.Match[str]) -> tuple[float, float, float]:
-    """(low, high, a value inside) of a stated band."""
-    g = m.groupdict()
-    if g["below"]:
-        x = float(g["b1"])
-        return -_INF, x, x - 0.5
-    if g["above"]:
-        x = float(g["a1"])
-        return x, _INF, x + 0.5
-    if g["lo"]:
-        return float(g["lo"]), float(g["hi"]), float(g["lo"])
-    x = float(g["n"])
-    if g["less"]:
-        return -_INF, x, x - 0.5
-    if g["more"]:
-        return x, _INF, x
-    return x, x, x
-
-
-def stated_bands(text: str) -> dict[str, list[tuple[float, float, float]]]:
-    """CrCl and weight bands ``text`` states: field -> [(low, high, a value inside)]."""
-    return {field: [_band(m) for m in pattern.finditer(text)] for field, pattern in _BANDS.items()}
-
 
 def stated_patient(text: str) -> Patient:
-    """Patient facts a text states, with a stated CrCl or weight band read as a value inside
-    the band."""
-    facts = extract_patient(text)
-    bands = stated_bands(text)
-    weight, crcl = bands["weight_kg"], bands["crcl_ml_min"]
-    if not (weight or crcl):
-        return facts
-    return replace(
-        facts,
-        weight_kg=weight[0][2] if weight else facts.weight_kg,
-        crcl_ml_min=crcl[0][2] if crcl else facts.crcl_ml_min,
-    )
+    """Patient facts a text states (``patient.extract_patient``, the one reader)."""
+    return extract_patient(text)
 
 
 def _covered_elsewhere(who: Patient, scope: Patient, sentence: str) -> Patient:
@@ -128,7 +76,8 @@ def _covered_elsewhere(who: Patient, scope: Patient, sentence: str) -> Patient:
         value = getattr(who, field) if field != "crcl_ml_min" else who.crcl
         if getattr(scope, field) is not None or value is None:
             continue
-        if any(low <= value <= high for low, high, _ in bands):
+        # A single value ("for a 120 kg patient") states this patient's fact, not a band.
+        if any(low <= value <= high and low < high for low, high, _ in bands):
             clear[field] = None
             if field == "crcl_ml_min":  # nor may Cockcroft-Gault bring it back
                 clear["serum_creatinine_mg_dl"] = None
@@ -157,24 +106,143 @@ def _facts_scope(s_text: str, start: int, end: int) -> str:
     return s_text[lo : close.start() if close else hi]
 
 
-def _entries(mention: DoseMention, indications: set[str], table: ReferenceTable) -> list[DoseEntry]:
+def _entries(
+    mention: DoseMention, indications: set[str], table: ReferenceTable, by_route: bool = True
+) -> list[DoseEntry]:
     out = []
-    for drug in _class_members(mention.drug or "", table):
+    for drug in table.members(mention.drug or ""):
         for e in table.entries_for(drug):
             if not in_scope(e.indication, indications, table):
                 continue
             # Route narrows (IV bolus vs SC dose); bolus vs infusion is told apart by the
             # units themselves (mg/kg vs mg/kg/h), so the written phase does not filter.
-            if mention.route and e.route and mention.route != e.route:
+            if by_route and mention.route and e.route and mention.route != e.route:
                 continue
             out.append(e)
     return out
 
 
+# ------------------------------------------------------------------ locating a sentence
+
+_MARKER = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=256)
+def _normalised(text: str) -> tuple[str, tuple[int, ...]]:
+    """``text`` without bibliography markers, whitespace collapsed, lower case, dashes and
+    quotes folded, with each character's offset in ``text``."""
+    out: list[str] = []
+    where: list[int] = []
+    i, n = 0, len(text)
+    space = False
+    while i < n:
+        m = _MARKER.match(text, i)
+        if m and m.end() > i and "[" in text[i : m.end()]:
+            i = m.end()
+            continue
+        ch = text[i]
+        if ch.isspace():
+            space = True
+            i += 1
+            continue
+        if space and out:
+            out.append(" ")
+            where.append(i)
+        space = False
+        out.append(_FOLD.get(ch, ch).lower())
+        where.append(i)
+        i += 1
+    return "".join(out), tuple(where)
+
+
+_FOLD = {
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ",
+}  # fmt: skip
+
+
+def locate(sentence: str, passage: str) -> tuple[int, int] | None:
+    """Where an answer sentence stands in the passage it cites: an exact find, else one that
+    ignores bibliography markers ("[12]"), whitespace, case, dashes and quotes."""
+    core = _MARKER.sub("", sentence).strip()
+    if len(core) < 8:
+        return None
+    at = passage.find(core)
+    if at >= 0:
+        return at, at + len(core)
+    body, where = _normalised(passage)
+    needle = _normalised(core.rstrip(".!?;:"))[0]
+    at = body.find(needle) if needle else -1
+    if at < 0:
+        return None
+    return where[at], where[at + len(needle) - 1] + 1
+
+
+@dataclass
+class _Resolver:
+    """What each answer sentence is about, read where the sentence came from."""
+
+    text: str
+    citations: Mapping[int, str]
+    sources: Mapping[str, SourceText]
+    table: ReferenceTable
+    seen: dict[tuple[int, int], Subject]
+
+    def subject(self, sentence: tuple[int, int]) -> Subject:
+        if sentence not in self.seen:
+            self.seen[sentence] = self._resolve(sentence)
+        return self.seen[sentence]
+
+    def _resolve(self, sentence: tuple[int, int]) -> Subject:
+        s_text = self.text[sentence[0] : sentence[1]]
+        cited = [
+            self.sources[self.citations[n]]
+            for n in cited_markers(s_text)
+            if n in self.citations and self.citations[n] in self.sources
+        ]
+        for source in cited:
+            at = locate(s_text, source.text)
+            if at is not None:
+                found = resolve_subject(source, at[0], at[1], self.table, around_only=True)
+                return replace(found, how=f"cited passage: {found.how}")
+        for source in cited:  # not found word for word: what the passage stands under
+            bare = SourceText("", source.title, source.section_path)
+            found = resolve_subject(bare, 0, 0, self.table, around_only=True)
+            if found.drugs or found.indications:
+                return replace(found, how=f"cited passage: {found.how}")
+        found = resolve_subject(
+            SourceText(self.text), sentence[0], sentence[1], self.table, around_only=True
+        )
+        return replace(found, how=f"answer: {found.how}")
+
+
+def _in_reference(drug: str, table: ReferenceTable) -> bool:
+    """Whether the dose reference has entries for the drug (or a class word's members)."""
+    return any(table.entries_for(d) for d in table.members(drug))
+
+
+def _one_drug(subject: Subject, table: ReferenceTable) -> tuple[str | None, str]:
+    """The drug a subject names, or None with the reason (none, or several)."""
+    drugs = list(subject.drugs)
+    # A class word beside one of its own members ("LMWH such as enoxaparin") is not another drug.
+    classes = {d for d in drugs if table.members(d) and d not in table.members(d)}
+    covered = {d for d in classes if set(table.members(d)) & set(drugs)}
+    distinct = [d for d in drugs if d not in covered]
+    if not distinct:
+        return None, "no drug is named in the sentence or in what it stands under"
+    if len(distinct) > 1:
+        return None, f"the text before it names several drugs ({', '.join(distinct)})"
+    return distinct[0], ""
+
+
+# ------------------------------------------------------------------ check
+
+
 def check(
     answer_text: str,
     citations: Mapping[int, str] | None = None,
-    passages: Mapping[str, str] | None = None,
+    passages: Mapping[str, str | SourceText] | None = None,
     patient: Patient | None = None,
     context: str = "",
     reference: ReferenceTable | None = None,
@@ -182,35 +250,90 @@ def check(
     """Check an answer.
 
     answer_text: the text as it will be shown, with citation markers [n].
-    citations: marker number -> passage (chunk) id. passages: passage id -> passage text.
+    citations: marker number -> passage (chunk) id. passages: passage id -> the passage, as
+    text or as a ``SourceText`` with its title and heading path.
     patient: known patient facts. context: the question and earlier turns (indication and
-    patient facts are read from it when the sentence does not say).
+    patient facts are read from it when the sentence and its passage do not say).
     """
     table = reference or default_reference()
+    sources = {
+        pid: p if isinstance(p, SourceText) else SourceText(p)
+        for pid, p in (passages or {}).items()
+    }
     # Facts stated in the question or earlier turns count; explicit facts win over them.
-    patient = (
-        stated_patient(context).merged(patient)
-        if context and patient
-        else (stated_patient(context) if context else (patient or Patient()))
-    )
+    stated = stated_patient(context) if context else Patient()
+    patient = stated.merged(patient) if patient else stated
     context_indications = find_indications(context, table) if context else set()
     context_evidence = evidence_in(context)
-    mentions, unparsed = extract(answer_text)
+    resolver = _Resolver(answer_text, citations or {}, sources, table, {})
+    mentions, unparsed = extract(answer_text, drug_lexicon(table))
     findings: list[Finding] = []
+    grounded: dict[tuple[int, int], set[str]] = {}
+    contraindicated: set[tuple[tuple[int, int], str]] = set()
     doses = 0
     for m in mentions:
         s_text = answer_text[m.sentence[0] : m.sentence[1]]
         start, end = m.span[0] - m.sentence[0], m.span[1] - m.sentence[0]
-        lo, hi = _part(s_text, start, _CONTRAST)
-        indications = find_indications(s_text[lo:hi], table) or context_indications
+        drug_from = "sentence"
         if m.drug is None:
+            # The sentence's own drug names first (one the extractor did not attach to this
+            # amount: "after 400 U/kg or 500 U/kg of heparin"), then what it stands under.
+            own = drugs_in(s_text, table)
+            subject = (
+                Subject(own, frozenset(), None, "sentence") if own else resolver.subject(m.sentence)
+            )
+            drug, why = _one_drug(subject, table)
+            if drug is None:
+                findings.append(
+                    finding(
+                        "DOSE_UNVERIFIED",
+                        m.span,
+                        answer_text,
+                        f"{m.amount.describe()}: {why}, so the dose cannot be checked.",
+                        sentence=m.sentence,
+                    )
+                )
+                continue
+            m = replace(m, drug=drug)
+            drug_from = subject.how
+        assert m.drug is not None
+        lo, hi = _part(s_text, start, _CONTRAST)
+        indications = find_indications(s_text[lo:hi], table)
+        ind_from = "sentence" if indications else ""
+        if not indications and (from_passage := resolver.subject(m.sentence).indications):
+            indications, ind_from = set(from_passage), "passage"
+        if not indications and context_indications:
+            indications, ind_from = set(context_indications), "question"
+        if (
+            context_indications
+            and ind_from in ("passage", "sentence")
+            and (ind_from == "passage" or not _in_reference(m.drug, table))
+            and not related(indications, context_indications, table)
+        ):
             findings.append(
                 finding(
-                    "DOSE_UNVERIFIED",
+                    "INDICATION_MISMATCH",
                     m.span,
                     answer_text,
-                    f"{m.amount.describe()} names no drug the reference covers; it was not verified.",
+                    f"{m.drug}: {m.amount.describe()} is given for {', '.join(sorted(indications))}"
+                    f"{' in the passage it comes from' if ind_from == 'passage' else ''}, but the "
+                    f"question asks about {', '.join(sorted(context_indications))}.",
                     sentence=m.sentence,
+                    drug=m.drug,
+                    drug_from=drug_from,
+                )
+            )
+            continue
+        if not _in_reference(m.drug, table):
+            findings.append(
+                finding(
+                    "NOT_IN_REFERENCE",
+                    m.span,
+                    answer_text,
+                    f"{m.drug}: not in the dose reference; {m.amount.describe()} was not verified.",
+                    sentence=m.sentence,
+                    drug=m.drug,
+                    drug_from=drug_from,
                 )
             )
             continue
@@ -218,81 +341,168 @@ def check(
         # The sentence may say whom the dose is for ("for CrCl < 30 mL/min ..."): that wins.
         scope = stated_patient(_facts_scope(s_text, start, end))
         who = _covered_elsewhere(patient.merged(scope), scope, s_text)
+        weight = m.weight_kg or who.weight_kg
         if (arith := rule_arithmetic(m, answer_text)) is not None:
-            findings.append(arith)
+            findings.append(replace(arith, drug=m.drug, drug_from=drug_from))
         if (contra := rule_contraindication(m, answer_text, patient, table)) is not None:
-            findings.append(contra)
-        entries = _entries(m, indications, table)
-        if not entries:
-            # No entry for this indication: a dose the reference gives this drug elsewhere
-            # cannot be verified here (a warning), but one it gives nowhere is judged against
-            # every entry of the drug, or naming an uncovered indication would let any dose,
-            # a tenfold one included, through with a warning.
-            entries = _entries(m, set(), table)
-            if entries and not any(accepts(m, e) for e in entries):
-                evidence = evidence_in(s_text) | context_evidence
-                ctx = DoseContext(answer_text, who, frozenset(), tuple(entries), table, evidence)
-                judged = check_dose(m, ctx)
-                uses = ", ".join(sorted(indications)) or "this use"
-                note = f" The reference has no {m.drug} dose for {uses}; this is no dose it gives for any other."
-                findings.append(replace(judged, message=judged.message + note))
-                continue
-            findings.append(
-                finding(
-                    "NO_REFERENCE",
-                    m.span,
-                    answer_text,
-                    f"{m.drug}: the reference has no dose for "
-                    f"{', '.join(sorted(indications)) or 'this use'}"
-                    f"{f' by the {m.route.upper()} route' if m.route else ''}; {m.amount.describe()} was not verified.",
-                    sentence=m.sentence,
-                )
-            )
-            continue
+            findings.append(replace(contra, drug=m.drug, drug_from=drug_from))
+            contraindicated.add((m.sentence, m.drug))
         evidence = evidence_in(s_text) | context_evidence
-        ctx = DoseContext(answer_text, who, frozenset(indications), tuple(entries), table, evidence)
-        findings.append(check_dose(m, ctx))
+        judged = _judge(m, indications, who, evidence, weight, answer_text, table)
+        findings.append(replace(judged, drug=m.drug, drug_from=drug_from))
+        if judged.rule_id == "DOSE_OK" and weight is not None and "x" in judged.message:
+            grounded.setdefault(m.sentence, set()).update(
+                numbers_in(answer_text[m.span[0] : m.span[1]])
+            )
     for u in unparsed:
+        drug = u.drug or _one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
         findings.append(
             finding(
                 "DOSE_UNPARSED",
                 u.span,
                 answer_text,
-                f"{u.drug}: '{answer_text[u.span[0] : u.span[1]]}' could not be read as a dose ({u.reason}); check it against the source.",
+                f"{drug}: '{answer_text[u.span[0] : u.span[1]]}' could not be read as a dose ({u.reason}); it is withheld — check it against the source.",
                 sentence=u.sentence,
+                drug=u.drug or None,
             )
         )
     sentences = sentence_spans(answer_text)
-    findings.extend(_too_long(answer_text, sentences, {(u.sentence, u.drug) for u in unparsed}))
+    findings.extend(_too_long(answer_text, sentences, {u.sentence for u in unparsed}, table))
+    findings.extend(
+        _instructions(answer_text, sentences, resolver, patient, table, contraindicated)
+    )
     if citations is not None and passages is not None:
-        cites, texts = dict(citations), dict(passages)
-        for start, end in sentences:
-            findings.extend(rule_grounding(answer_text, (start, end), cites, texts))
+        cites = dict(citations)
+        texts = {pid: s.text for pid, s in sources.items()}
+        facts = _fact_numbers(patient)
+        for span in sentences:
+            findings.extend(
+                rule_grounding(answer_text, span, cites, texts, facts | grounded.get(span, set()))
+            )
     findings.sort(key=lambda f: (f.span[0], f.rule_id))
-    return Verdict(tuple(findings), doses, {"patient": patient.describe()})
+    meta = {"patient": patient.describe(), "reference_digest": table.digest}
+    return Verdict(tuple(findings), doses, meta)
+
+
+def _judge(
+    m: DoseMention,
+    indications: set[str],
+    who: Patient,
+    evidence: frozenset[str],
+    weight: float | None,
+    text: str,
+    table: ReferenceTable,
+) -> Finding:
+    """The dose against the entries for its indication and route; where the route has none,
+    against the indication's other routes (so a frequency slip is caught on every route);
+    where the indication has none, against every entry of the drug."""
+
+    def ctx(entries: list[DoseEntry], inds: set[str]) -> DoseContext:
+        return DoseContext(text, who, frozenset(inds), tuple(entries), table, evidence, weight)
+
+    def ok(entries: list[DoseEntry]) -> bool:
+        return any(accepts(m, e) or accepts_total(m, e, weight) for e in entries)
+
+    entries = _entries(m, indications, table)
+    if entries:
+        return check_dose(m, ctx(entries, indications))
+    route = f" by the {m.route.upper()} route" if m.route else ""
+    uses = ", ".join(sorted(indications)) or "this use"
+    other_routes = _entries(m, indications, table, by_route=False)
+    if other_routes:
+        if ok(other_routes):
+            return finding(
+                "NO_REFERENCE",
+                m.span,
+                text,
+                f"{m.drug}: the reference has no dose for {uses}{route}; {m.amount.describe()} "
+                "is a dose it gives by another route, and was not verified for this one.",
+                sentence=m.sentence,
+            )
+        judged = check_dose(m, ctx(other_routes, indications))
+        note = f" The reference has no {m.drug} dose for {uses}{route}; judged against its other routes."
+        return replace(judged, message=judged.message + note)
+    # No entry for this indication: a dose the reference gives this drug elsewhere cannot be
+    # verified here (a warning), but one it gives nowhere is judged against every entry of the
+    # drug, or naming an uncovered indication would let any dose, a tenfold one included,
+    # through with a warning.
+    every = _entries(m, set(), table) or _entries(m, set(), table, by_route=False)
+    if every and not ok(every):
+        judged = check_dose(m, ctx(every, set()))
+        note = f" The reference has no {m.drug} dose for {uses}; this is no dose it gives for any other."
+        return replace(judged, message=judged.message + note)
+    return finding(
+        "NO_REFERENCE",
+        m.span,
+        text,
+        f"{m.drug}: the reference has no dose for {uses}{route}; {m.amount.describe()} was not verified.",
+        sentence=m.sentence,
+    )
+
+
+def _fact_numbers(patient: Patient) -> set[str]:
+    """The patient's own stated facts as numbers that ground a sentence ("120 kg")."""
+    values = [
+        patient.weight_kg, patient.age, patient.crcl_ml_min, patient.serum_creatinine_mg_dl,
+        patient.egfr, patient.platelets,
+    ]  # fmt: skip
+    return {normalise_number(f"{v:g}") for v in values if v is not None}
+
+
+def _instructions(
+    text: str,
+    sentences: list[tuple[int, int]],
+    resolver: _Resolver,
+    patient: Patient,
+    table: ReferenceTable,
+    done: set[tuple[tuple[int, int], str]],
+) -> list[Finding]:
+    """CONTRAINDICATION for an instruction to give a drug the patient must not get, with or
+    without a dose (only when a condition holds, so most answers cost nothing here)."""
+    conditions = {c.when for c in table.contraindications}
+    from guardrails.regimens import condition_holds
+
+    if not any(condition_holds(c, patient) for c in table.conditions if c.id in conditions):
+        return []
+    out: list[Finding] = []
+    for span in sentences:
+        if span[1] - span[0] > _LONGEST_READ:
+            continue
+        s_text = text[span[0] : span[1]]
+        named = [(d, "sentence") for d in drugs_in(s_text, table)]
+        if not named:
+            subject = resolver.subject(span)
+            named = [(d, subject.how) for d in subject.drugs[:1]]
+        named = [(d, how) for d, how in named if (span, d) not in done]
+        out.extend(rule_instruction(text, span, named, patient, table))
+    return out
 
 
 _LONGEST_READ = 2_000  # the extractor reads sentences up to this many characters
 
 
 def _too_long(
-    text: str, sentences: list[tuple[int, int]], reported: set[tuple[tuple[int, int], str]]
+    text: str,
+    sentences: list[tuple[int, int]],
+    reported: set[tuple[int, int]],
+    table: ReferenceTable,
 ) -> list[Finding]:
     """Fail closed on a sentence too long to read reliably that names a drug and has digits."""
     out = []
     for start, end in sentences:
         if end - start <= _LONGEST_READ or not any(ch.isdigit() for ch in text[start:end]):
             continue
-        drugs = find_drugs(text[start : min(end, start + 200_000)])
-        if drugs and not any(s == (start, end) for s, _ in reported):
+        drugs = drugs_in(text[start : min(end, start + 200_000)], table)
+        if drugs and (start, end) not in reported:
             out.append(
                 finding(
                     "DOSE_UNPARSED",
                     (start, end),
                     text,
-                    f"{drugs[0][2]}: a sentence of {end - start:,} characters with numbers is too long "
+                    f"{drugs[0]}: a sentence of {end - start:,} characters with numbers is too long "
                     "to check reliably; check its doses against the source.",
                     sentence=(start, end),
+                    drug=drugs[0],
                 )
             )
     return out

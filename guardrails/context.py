@@ -1,47 +1,63 @@
-"""What a sentence is about: its indications, and the population it speaks of."""
+"""What a sentence is about: its drugs, indications and phase, from the sentence itself or
+from what it stands under.
+
+A dose sentence does not always name its drug ("The recommended dose for DVT treatment is
+10 mg/kg", "It should be given at ...", "- Dose: 10 mg/kg" under "- Drug: enoxaparin", a
+table row under a header that names the drug). ``resolve_subject`` reads, in this order and
+stopping at the first that names a drug:
+
+1. the sentence itself;
+2. the enclosing structure: the earlier items of its bullet list and the line that introduces
+   the list, or the header row of its table;
+3. the previous sentences of the same passage, nearest first, up to the heading above them;
+4. the heading path: Markdown headings above the sentence, then ``SourceText.section_path``
+   from the innermost heading out;
+5. the document title.
+
+Indications and phase are read the same way, each from the first place that names one. The
+result says where the drug was found (``Subject.how``).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
-from guardrails.reference import ReferenceTable
+from corpus.text import sentence_spans
+from guardrails.extraction import Lexicon, find_drugs
+from guardrails.reference import ReferenceTable, default_reference
+from guardrails.types import Phase, SourceText, Subject
+
+# ------------------------------------------------------------------ indications
 
 
-@lru_cache(maxsize=8)
-def _indication_patterns(
-    table_id: int, terms: tuple[tuple[str, tuple[str, ...]], ...]
-) -> list[tuple[str, re.Pattern[str]]]:
-    out = []
-    for ind_id, words in terms:
-        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        # Acronyms (all capitals, e.g. HIT, PCI) match case-sensitively; phrases do not.
-        flags = 0 if all(w.isupper() for w in words) else re.IGNORECASE
-        out.append((ind_id, re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", flags)))
-    return out
+def _indication_patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[str]]]:
+    def build() -> list[tuple[str, re.Pattern[str]]]:
+        out = []
+        for ind in table.indications:
+            acronyms = tuple(t for t in ind.terms if t.isupper())
+            phrases = tuple(t for t in ind.terms if not t.isupper())
+            # Acronyms (all capitals, e.g. HIT, PCI) match case-sensitively; phrases do not.
+            for group, flags in ((acronyms, 0), (phrases, re.IGNORECASE)):
+                if group:
+                    words = "|".join(re.escape(w) for w in sorted(group, key=len, reverse=True))
+                    out.append((ind.id, re.compile(rf"(?<![\w-])(?:{words})(?![\w-])", flags)))
+        return out
 
-
-def _patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[str]]]:
-    out: list[tuple[str, re.Pattern[str]]] = []
-    for ind in table.indications:
-        acronyms = tuple(t for t in ind.terms if t.isupper())
-        phrases = tuple(t for t in ind.terms if not t.isupper())
-        for group in (acronyms, phrases):
-            if group:
-                out.extend(_indication_patterns(id(table), ((ind.id, group),)))
-    return out
+    return table.memo("indication_patterns", build)
 
 
 def find_indications(text: str, table: ReferenceTable) -> set[str]:
     """The most specific indication ids named in ``text`` ("VTE prophylaxis after knee
     replacement" is knee prophylaxis, not every kind of prophylaxis)."""
-    found = {ind_id for ind_id, pattern in _patterns(table) if pattern.search(text)}
+    found = {ind_id for ind_id, pattern in _indication_patterns(table) if pattern.search(text)}
     covered = set().union(*(ancestors(i, table) for i in found)) if found else set()
     return found - covered
 
 
 def ancestors(ind_id: str, table: ReferenceTable) -> set[str]:
-    parents = {i.id: i.parent for i in table.indications}
+    parents = table.memo("indication_parents", lambda: {i.id: i.parent for i in table.indications})
     out: set[str] = set()
     current = parents.get(ind_id)
     while current and current not in out:
@@ -60,3 +76,215 @@ def in_scope(entry_indication: str, detected: set[str], table: ReferenceTable) -
     if entry_indication in set().union(*(ancestors(d, table) for d in detected)):
         return True
     return bool(ancestors(entry_indication, table) & detected)
+
+
+def related(
+    a: set[str] | frozenset[str], b: set[str] | frozenset[str], table: ReferenceTable
+) -> bool:
+    """Whether some indication of ``a`` is one of ``b``, an ancestor or a descendant of one."""
+    return any(in_scope(x, set(b), table) for x in a)
+
+
+# ------------------------------------------------------------------ drugs
+
+
+def drug_lexicon(table: ReferenceTable) -> Lexicon | None:
+    """The lexicon to read ``table``'s drugs with: None (the extractor's default) for the
+    bundled reference, else one built from the table's own drug list (a clinician's added drug
+    is recognised by the reference that adds it)."""
+
+    def build() -> Lexicon | None:
+        if table is default_reference() or table.drugs == default_reference().drugs:
+            return None
+        return Lexicon.of(table.drugs)
+
+    return table.memo("lexicon", build)
+
+
+def drugs_in(text: str, table: ReferenceTable) -> tuple[str, ...]:
+    """Canonical names of the drugs ``text`` names, in order, each once."""
+    cache: dict[str, tuple[str, ...]] = table.memo("drugs_in", dict)
+    found = cache.get(text)
+    if found is None:
+        if len(cache) > 20_000:
+            cache.clear()  # bounded on hostile input
+        found = tuple(dict.fromkeys(name for _, _, name in find_drugs(text, drug_lexicon(table))))
+        cache[text] = found
+    return found
+
+
+# ------------------------------------------------------------------ phase
+
+_PHASE_WORDS: tuple[tuple[Phase, re.Pattern[str]], ...] = (
+    ("bolus", re.compile(r"\bbolus\b", re.IGNORECASE)),
+    ("loading", re.compile(r"\bloading\b", re.IGNORECASE)),
+    ("infusion", re.compile(r"\b(?:infusion|infused)\b", re.IGNORECASE)),
+    ("maintenance", re.compile(r"\bmaintenance\b", re.IGNORECASE)),
+    ("initial", re.compile(r"\b(?:initial|starting dose|first dose)\b", re.IGNORECASE)),
+)
+
+
+def find_phase(text: str) -> Phase | None:
+    hits = [(m.start(), phase) for phase, p in _PHASE_WORDS if (m := p.search(text))]
+    return min(hits)[1] if hits else None
+
+
+# ------------------------------------------------------------------ passage structure
+
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(?P<title>.+)")
+_BULLET = re.compile(r"(?P<indent>[ \t]*)(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+")
+_TABLE_ROW = re.compile(r"[ \t]*\|")
+_RULE_ROW = re.compile(r"[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*:?-*:?[ \t]*")
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    start: int
+    end: int
+    kind: str  # "heading", "bullet", "table", "rule", "blank", "text"
+    indent: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    lines: tuple[_Line, ...]
+    sentences: tuple[tuple[int, int], ...]
+
+
+@lru_cache(maxsize=512)
+def _layout(text: str) -> _Layout:
+    lines = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        start, end = pos, pos + len(body)
+        pos += len(raw)
+        if not body.strip():
+            kind, indent = "blank", 0
+        elif _HEADING.match(body):
+            kind, indent = "heading", 0
+        elif _RULE_ROW.fullmatch(body):
+            kind, indent = "rule", 0
+        elif _TABLE_ROW.match(body):
+            kind, indent = "table", 0
+        elif b := _BULLET.match(body):
+            kind, indent = "bullet", len(b.group("indent").expandtabs(4))
+        else:
+            kind, indent = "text", len(body) - len(body.lstrip())
+        lines.append(_Line(start, end, kind, indent))
+    return _Layout(tuple(lines), tuple(sentence_spans(text)))
+
+
+def _line_index(layout: _Layout, pos: int) -> int:
+    lo, hi = 0, len(layout.lines) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if layout.lines[mid].start <= pos:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _structure(text: str, layout: _Layout, i: int) -> tuple[list[str], str]:
+    """Texts of the enclosing structure of line ``i``, nearest first, and its name."""
+    line = layout.lines[i]
+    out: list[str] = []
+    if line.kind == "bullet":
+        k = i - 1
+        while (
+            k >= 0
+            and layout.lines[k].kind in ("bullet", "text")
+            and not (layout.lines[k].kind == "text" and layout.lines[k].indent <= line.indent)
+        ):
+            out.append(text[layout.lines[k].start : layout.lines[k].end])
+            k -= 1
+        if k >= 0 and layout.lines[k].kind == "text":  # the line that introduces the list
+            out.append(text[layout.lines[k].start : layout.lines[k].end])
+        return out, "bullet list"
+    if line.kind == "table":
+        k = i - 1
+        while k >= 0 and layout.lines[k].kind == "table":
+            k -= 1
+        if (
+            k >= 0
+            and layout.lines[k].kind == "rule"
+            and k >= 1
+            and layout.lines[k - 1].kind == "table"
+        ):
+            out.append(text[layout.lines[k - 1].start : layout.lines[k - 1].end])
+        elif k + 1 < i:  # no rule row: the first row heads the table
+            out.append(text[layout.lines[k + 1].start : layout.lines[k + 1].end])
+        first_cell = text[line.start : line.end].strip().strip("|").split("|")[0]
+        out.append(first_cell)
+        return out, "table header"
+    return out, ""
+
+
+def _previous(text: str, layout: _Layout, start: int, i: int) -> tuple[list[str], list[str]]:
+    """Earlier sentences of the passage (nearest first) back to the heading above, and the
+    Markdown headings above the sentence (innermost first)."""
+    heading_line = next(
+        (k for k in range(i - 1, -1, -1) if layout.lines[k].kind == "heading"), None
+    )
+    floor = layout.lines[heading_line].end if heading_line is not None else 0
+    sentences = [text[s:e] for s, e in reversed(layout.sentences) if e <= start and s >= floor]
+    headings = []
+    level = 7
+    for k in range(i - 1, -1, -1):
+        if layout.lines[k].kind != "heading":
+            continue
+        body = text[layout.lines[k].start : layout.lines[k].end].lstrip()
+        depth = len(body) - len(body.lstrip("#"))
+        if depth < level:
+            level = depth
+            headings.append(body.lstrip("#").strip())
+    return sentences, headings
+
+
+def resolve_subject(
+    source: SourceText,
+    start: int,
+    end: int,
+    table: ReferenceTable | None = None,
+    *,
+    around_only: bool = False,
+) -> Subject:
+    """What ``source.text[start:end]`` is about: drugs, indications and phase, each from the
+    sentence itself, else its bullet list or table header, the previous sentences of the
+    passage, the heading path, then the title (see the module docstring). ``around_only``:
+    skip the sentence itself (the guard has read it already, clause by clause)."""
+    table = table or default_reference()
+    text = source.text
+    sentence = text[start:end]
+    layout = _layout(text)
+    levels: list[tuple[str, list[str]]] = [] if around_only else [("sentence", [sentence])]
+    if layout.lines:
+        i = _line_index(layout, start)
+        around, name = _structure(text, layout, i)
+        if around:
+            levels.append((name, around))
+        before, headings = _previous(text, layout, start, i)
+        levels.append(("previous sentence", before))
+        levels.append(("heading", headings + list(reversed(source.section_path))))
+    else:
+        levels.append(("heading", list(reversed(source.section_path))))
+    if source.title:
+        levels.append(("title", [source.title]))
+    drugs: tuple[str, ...] = ()
+    how = "not found"
+    indications: frozenset[str] = frozenset()
+    phase: Phase | None = None
+    for name, texts in levels:
+        for piece in texts:
+            if not drugs and (found := drugs_in(piece, table)):
+                drugs, how = found, name
+            if not indications and (inds := find_indications(piece, table)):
+                indications = frozenset(inds)
+            if phase is None and name in ("sentence", "bullet list", "table header"):
+                phase = find_phase(piece)
+            if drugs and indications:
+                break
+        if drugs and indications:
+            break
+    return Subject(drugs, indications, phase, how)

@@ -127,11 +127,6 @@ _NEG = re.compile(
     r"\b(?:no|not|without|denies|negative for|never had)\b[^.;]{0,30}$", re.IGNORECASE
 )
 
-_WEIGHT = re.compile(rf"(?<![/\w.]){_NUM}\s?(?:kg|kilograms?)\b(?!\s*/)", re.IGNORECASE)
-_CRCL = re.compile(
-    rf"\b(?:CrCl|CLcr|creatinine clearance)\s*(?:of|is|was|=|:|at)?\s*({_LESS})?\s*{_NUM}",
-    re.IGNORECASE,
-)
 _EGFR = re.compile(rf"\beGFR\s*(?:of|is|was|=|:|at)?\s*({_LESS})?\s*{_NUM}", re.IGNORECASE)
 _AGE = re.compile(
     rf"(?:\b{_NUM}[- ]?(?:years?|yrs?|y)[- ]?old\b|\baged?\s+{_NUM}\b|\b{_NUM}[- ]?(?:yo|y/o)\b)",
@@ -173,15 +168,74 @@ def _below(value: float) -> float:
     return value - 0.5
 
 
+# Bands a text states for CrCl and body weight. A band is read as a value inside it, not at
+# its edge ("60 kg or less" is below 60, "a 60 to 75 kg patient" 60 or more, "CrCl of 50
+# mL/min or less" below 50): the reference's half-open bands (weight_lt 60 / weight_ge 60) and
+# its counted criteria (weight <= 60) both place such a value on the stated side.
+_BNUM = r"\d{1,3}(?:[.,]\d{1,2})?"
+_BELOW_W = r"<|\u2264|\bunder|\bbelow|\bless\s+than|\blower\s+than"
+_ABOVE_W = r">|\u2265|\bover|\babove|\bmore\s+than|\bgreater\s+than|\bat\s+least"
+_BAND = (
+    rf"(?:(?P<below>{_BELOW_W})\s{{0,2}}(?P<b1>{_BNUM})"
+    rf"|(?P<above>{_ABOVE_W})\s{{0,2}}(?P<a1>{_BNUM})"
+    rf"|(?P<lo>{_BNUM})\s{{0,2}}(?:-|to)\s{{0,2}}(?P<hi>{_BNUM})"
+    rf"|(?P<n>{_BNUM}))"
+)
+_OR_LESS = r"\s+or\s+(?:(?P<less>less|lower|below|under)|(?P<more>more|higher|above|greater))\b"
+_BANDS = {
+    "crcl_ml_min": re.compile(
+        rf"\b(?:CrCl|CLcr|creatinine\s+clearance)\s{{0,2}}(?:of|is|was|=|:|at)?\s{{0,2}}"
+        rf"{_BAND}(?:\s?mL/min)?(?:{_OR_LESS})?",
+        re.IGNORECASE,
+    ),
+    "weight_kg": re.compile(
+        rf"(?<![\w.,]){_BAND}\s?(?:kg|kilograms?)\b(?!\s*/)(?:{_OR_LESS})?", re.IGNORECASE
+    ),
+}
+_BANDS["age"] = re.compile(
+    rf"(?<![\w.,]){_BAND}[- ]?(?:years?|yrs?)(?:[- ]old)?"
+    r"(?:\s+or\s+(?:(?P<more>older|over|more|above)|(?P<less>younger|under|less|below))\b)?",
+    re.IGNORECASE,
+)
+_FACT_BANDS = ("crcl_ml_min", "weight_kg")  # read as facts; an age band only scopes a dose
+_INF = float("inf")
+Band = tuple[float, float, float]  # (low, high, a value inside)
+
+
+def _band(m: re.Match[str]) -> Band:
+    g = m.groupdict()
+    if g["below"]:
+        x = _number(g["b1"])
+        return -_INF, x, _below(x)
+    if g["above"]:
+        x = _number(g["a1"])
+        return x, _INF, x + 0.5
+    if g["lo"]:
+        return _number(g["lo"]), _number(g["hi"]), _number(g["lo"])
+    x = _number(g["n"])
+    if g["less"]:
+        return -_INF, x, _below(x)
+    if g["more"]:
+        return x, _INF, x
+    return x, x, x
+
+
+def stated_bands(text: str) -> dict[str, list[Band]]:
+    """CrCl, weight and age bands ``text`` states: field -> [(low, high, a value inside)]."""
+    text = text[:20_000]
+    return {field: [_band(m) for m in pattern.finditer(text)] for field, pattern in _BANDS.items()}
+
+
 def extract_patient(text: str) -> Patient:
-    """Patient facts stated in ``text`` ("CrCl 20 mL/min", "80 kg", "history of HIT")."""
+    """Patient facts stated in ``text`` ("CrCl 20 mL/min", "80 kg", "history of HIT"). A
+    stated band is read as a value inside it ("CrCl below 30" is 29.5, "60 kg or less" 59.5).
+    The one reader of patient facts in text: the question, the conversation, and the words of
+    a checked sentence that say whom its dose is for."""
     text = text[:20_000]  # a question is short; never scan megabytes
     facts: dict[str, object] = {}
-    if m := _WEIGHT.search(text):
-        facts["weight_kg"] = _number(m.group(1))
-    if m := _CRCL.search(text):
-        value = _number(m.group(2))
-        facts["crcl_ml_min"] = _below(value) if m.group(1) else value
+    for field in _FACT_BANDS:
+        if m := _BANDS[field].search(text):
+            facts[field] = _band(m)[2]
     if m := _EGFR.search(text):
         value = _number(m.group(2))
         facts["egfr"] = _below(value) if m.group(1) else value

@@ -8,12 +8,13 @@ are not entries.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from corpus.errors import ConfigError
 
@@ -131,10 +132,40 @@ class DoseEntry(_Strict):
         return (self.regimen,) if isinstance(self.regimen, str) else tuple(self.regimen)
 
 
+class Condition(_Strict):
+    """A patient condition a contraindication names: one fact, a flag that must be true or a
+    value compared with a threshold (conditions.yaml)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    fact: Literal[
+        "hit",
+        "pregnant",
+        "active_bleeding",
+        "dialysis",
+        "hepatic_impairment",
+        "crcl_ml_min",
+        "egfr",
+        "weight_kg",
+        "age",
+        "platelets",
+        "serum_creatinine_mg_dl",
+    ]
+    equals: bool | None = None
+    op: Op | None = None
+    value: float | None = None
+    words: str = Field(description="the condition as a clinician reads it")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if (self.equals is None) == (self.op is None or self.value is None):
+            raise ValueError(f"condition {self.id}: give either equals, or op and value")
+        return self
+
+
 class Contraindication(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     drugs: list[str] = Field(min_length=1, description="canonical drug names")
-    when: Literal["hit", "crcl_lt_30", "active_bleeding", "pregnancy", "dialysis"]
+    when: str = Field(description="a condition id from conditions.yaml")
     message: str
     cite: Citation
 
@@ -153,11 +184,41 @@ class Drug(_Strict):
     drug_class: str | None = None
 
 
+_T = TypeVar("_T")
+
+
 class ReferenceTable(_Strict):
     drugs: list[Drug]
     indications: list[Indication]
     doses: list[DoseEntry]
     contraindications: list[Contraindication] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    class_words: dict[str, list[str]] = Field(
+        default_factory=dict, description="drug class -> words that name every drug of it"
+    )
+    instruction_words: list[str] = Field(
+        default_factory=list, description="words that make a sentence an instruction to give"
+    )
+    _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> ReferenceTable:
+        """A copy (``update`` applied) that derives its own patterns, lexicon and digest."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in ("digest", "_by_drug"):
+            copied.__dict__.pop(name, None)
+        copied._memo = {}
+        return copied
+
+    def memo(self, key: str, build: Callable[[], _T]) -> _T:
+        """What ``build`` makes from this table (compiled patterns, a lexicon), made once per
+        table: derived data lives with the data it is derived from."""
+        try:
+            return self._memo[key]  # type: ignore[no-any-return,unused-ignore]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ReferenceTable:
@@ -175,10 +236,20 @@ class ReferenceTable(_Strict):
         for i in self.indications:
             if i.parent and i.parent not in indications:
                 raise ValueError(f"indication {i.id}: unknown parent {i.parent!r}")
+        conditions = {c.id for c in self.conditions}
         for c in self.contraindications:
             unknown = set(c.drugs) - drugs
             if unknown:
                 raise ValueError(f"contraindication {c.id}: unknown drugs {sorted(unknown)}")
+            if c.when not in conditions:
+                raise ValueError(
+                    f"contraindication {c.id}: unknown condition {c.when!r} "
+                    f"(conditions.yaml has {sorted(conditions)})"
+                )
+        classes = {d.drug_class for d in self.drugs}
+        for cls in self.class_words:
+            if cls not in classes:
+                raise ValueError(f"class_words: no drug of class {cls!r} in drugs.yaml")
         first: dict[str, DoseEntry] = {}
         for e in self.doses:
             for r in e.regimens:
@@ -216,14 +287,21 @@ class ReferenceTable(_Strict):
 
 
 def load_reference(data_dir: Path = DATA_DIR) -> ReferenceTable:
-    """Read drugs.yaml, indications.yaml, doses.yaml and contraindications.yaml."""
+    """Read drugs.yaml, indications.yaml, doses.yaml, contraindications.yaml and
+    conditions.yaml from ``data_dir``."""
     parts: dict[str, object] = {}
-    for name in ("drugs", "indications", "doses", "contraindications"):
+    for name in ("drugs", "indications", "doses", "contraindications", "conditions"):
         path = data_dir / f"{name}.yaml"
         try:
-            parts[name] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the dose reference {path}: {exc}") from exc
+        if name == "conditions":
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}: expected a mapping with conditions, class_words, ...")
+            parts.update(data)
+        else:
+            parts[name] = data or []
     try:
         return ReferenceTable.model_validate(parts)
     except ValidationError as exc:

@@ -26,6 +26,7 @@ from typing import Literal
 from guardrails.context import in_scope
 from guardrails.patient import Patient
 from guardrails.reference import (
+    Condition,
     Criteria,
     Criterion,
     DoseEntry,
@@ -93,6 +94,18 @@ def fact_words(fact: str, value: float | bool | None) -> str:
         "platelets": ("platelets", " x10^9/L"),
     }[fact]
     return f"{label} {value:g}{unit}" if isinstance(value, int | float) else f"{label} not known"
+
+
+def condition_holds(condition: Condition, patient: Patient) -> bool:
+    """Whether a contraindication's condition (conditions.yaml) holds: only on a known fact."""
+    value = fact_value(patient, condition.fact)
+    if value is None:
+        return False
+    if condition.equals is not None:
+        return value is condition.equals
+    if isinstance(value, bool) or condition.op is None or condition.value is None:
+        return False
+    return _OPS[condition.op](float(value), condition.value)
 
 
 # ------------------------------------------------------------------ conditions

@@ -12,54 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from guardrails.patient import Patient
-from guardrails.reference import DoseEntry, DoseSpec, Population, ReferenceTable
-from guardrails.regimens import criteria_words, excluded_by
-from guardrails.types import Amount, DoseMention, Finding, Severity
+from guardrails.reference import (
+    Contraindication,
+    DoseEntry,
+    DoseSpec,
+    Population,
+    ReferenceTable,
+)
+from guardrails.regimens import apply_step, condition_holds, criteria_words, excluded_by
+from guardrails.types import Amount, DoseMention, Finding, Severity, Source
 from guardrails.units import convert
-
-# rule id -> (severity, what it means). The README lists every id.
-RULES: dict[str, tuple[Severity, str]] = {
-    "DOSE_OK": ("info", "the dose matches a reference entry for this drug, indication and patient"),
-    "DOSE_RANGE": ("block", "the dose is above or below every applicable reference range"),
-    "DOSE_FREQUENCY": ("block", "the amount is right but the dosing interval is not"),
-    "DOSE_UNIT": (
-        "block",
-        "a unit the reference does not use for this dose: mg for mcg, per hour for per minute, mg for units",
-    ),
-    "DOSE_PER_KG": ("block", "a weight-based dose without /kg, or a fixed dose written per kg"),
-    "DOSE_ARITHMETIC": (
-        "block",
-        "a per-kg dose times the stated weight does not give the stated total",
-    ),
-    "RENAL_ADJUSTMENT": (
-        "block",
-        "the dose is the one for another renal function band than the patient's",
-    ),
-    "HEPATIC_ADJUSTMENT": ("block", "the dose ignores the patient's hepatic impairment"),
-    "WEIGHT_BAND": ("block", "the dose belongs to another body-weight band than the patient's"),
-    "POPULATION": ("block", "the dose belongs to another age or dialysis group than the patient's"),
-    "CONTRAINDICATION": (
-        "block",
-        "the drug is contraindicated for this patient (e.g. any heparin in HIT)",
-    ),
-    "NUMBER_UNGROUNDED": (
-        "block",
-        "a number in a cited sentence appears in none of its cited passages",
-    ),
-    "CITATION_UNKNOWN": ("block", "a citation marker points to no passage that was given"),
-    "DOSE_UNPARSED": ("warn", "a number next to a known drug could not be read as a dose"),
-    "DOSE_UNVERIFIED": (
-        "warn",
-        "a dose of a drug the reference does not cover, or with no drug named",
-    ),
-    "NO_REFERENCE": (
-        "warn",
-        "the reference has no entry for this drug in this indication or route",
-    ),
-}
 
 _TOL = 1e-6
 
@@ -74,6 +39,7 @@ class DoseContext:
     entries: tuple[DoseEntry, ...]  # in scope for drug, indication, route, phase
     table: ReferenceTable
     evidence: frozenset[str] = frozenset()  # special populations the sentence or question names
+    weight_kg: float | None = None  # the weight a fixed amount may be a total for
 
 
 def finding(
@@ -83,19 +49,25 @@ def finding(
     message: str,
     *,
     expected: str | None = None,
-    citation: str | None = None,
+    source: Source | None = None,
     sentence: tuple[int, int] | None = None,
+    drug: str | None = None,
+    drug_from: str | None = None,
 ) -> Finding:
-    severity, _ = RULES[rule_id]
+    """A finding of a registered rule, its severity from the registry. ``citation`` (the
+    formatted 'doc: \u201cquote\u201d') is kept beside ``source`` for one transition."""
     return Finding(
         rule_id,
-        severity,
+        RULES[rule_id][0],
         mention_span,
         text[mention_span[0] : mention_span[1]],
         message,
         expected,
-        citation,
+        f"{source.doc_id}: \u201c{source.quote}\u201d" if source else None,
         sentence,
+        source,
+        drug,
+        drug_from,
     )
 
 
@@ -114,8 +86,8 @@ def describe_entry(entry: DoseEntry) -> str:
     return ", ".join(parts) + f" ({entry.indication}{_population_words(entry.population)})"
 
 
-def cite(entry: DoseEntry) -> str:
-    return f"{entry.cite.doc}: \u201c{entry.cite.quote}\u201d"
+def cite(entry: DoseEntry | Contraindication) -> Source:
+    return Source(entry.cite.doc, entry.cite.quote)
 
 
 def _interval_words(hours: float) -> str:
@@ -289,7 +261,7 @@ def rule_dose_unit(
                     ctx.text,
                     f"{m.drug}: {m.amount.describe()} has the wrong unit — the number fits only as {intended}.",
                     expected=describe_entry(entry),
-                    citation=cite(entry),
+                    source=cite(entry),
                     sentence=m.sentence,
                 )
     return None
@@ -313,7 +285,7 @@ def rule_per_kg(
                 ctx.text,
                 f"{m.drug}: {m.amount.describe()} {what}.",
                 expected=describe_entry(entry),
-                citation=cite(entry),
+                source=cite(entry),
                 sentence=m.sentence,
             )
     return None
@@ -335,7 +307,7 @@ def rule_frequency(
                 f"{m.drug}: {m.amount.describe()} {_interval_words(m.interval_h or 0)} — the reference gives this amount "
                 f"{' or '.join(_interval_words(h) for h in entry.interval_h or [])}.",
                 expected=describe_entry(entry),
-                citation=cite(entry),
+                source=cite(entry),
                 sentence=m.sentence,
             )
     return None
@@ -378,7 +350,7 @@ def rule_band(
             ctx.text,
             message,
             expected=describe_entry(right) if right else None,
-            citation=cite(right) if right else cite(entry),
+            source=cite(right) if right else cite(entry),
             sentence=m.sentence,
         )
     return None
@@ -434,7 +406,7 @@ def rule_range(
             f"{m.drug}: {m.amount.describe()} is in another unit family than the reference dose "
             f"{describe_spec(entry.dose)}.",
             expected=describe_entry(entry),
-            citation=cite(entry),
+            source=cite(entry),
             sentence=m.sentence,
         )
     entry, (low, high) = min(comparable, key=lambda ec: _distance(ec[1], ec[0].dose))
@@ -445,7 +417,7 @@ def rule_range(
         ctx.text,
         f"{m.drug}: {m.amount.describe()} is {direction} the reference dose {describe_spec(entry.dose)}.",
         expected=describe_entry(entry),
-        citation=cite(entry),
+        source=cite(entry),
         sentence=m.sentence,
     )
 
@@ -511,9 +483,20 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
                 "DOSE_OK",
                 m.span,
                 ctx.text,
-                f"{m.drug}: {m.amount.describe()} matches the reference.",
+                f"{m.drug}: {m.amount.describe()} matches the reference.{_jurisdiction(entry)}",
                 expected=describe_entry(entry),
-                citation=cite(entry),
+                source=cite(entry),
+                sentence=m.sentence,
+            )
+    for entry in applicable:
+        if (how := accepts_total(m, entry, ctx.weight_kg)) is not None:
+            return finding(
+                "DOSE_OK",
+                m.span,
+                ctx.text,
+                f"{m.drug}: {m.amount.describe()} is the reference dose for this weight ({how}).{_jurisdiction(entry)}",
+                expected=describe_entry(entry),
+                source=cite(entry),
                 sentence=m.sentence,
             )
     if (spanning := _spanning_entries(m, applicable)) is not None:
@@ -525,7 +508,7 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
             f"{m.drug}: {m.amount.describe()} spans reference regimens from {describe_spec(low_entry.dose)} "
             f"to {describe_spec(high_entry.dose)}.",
             expected=f"{describe_entry(low_entry)}; {describe_entry(high_entry)}",
-            citation=cite(low_entry),
+            source=cite(low_entry),
             sentence=m.sentence,
         )
     if not applicable:
@@ -538,6 +521,36 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
         if result:
             return result
     raise AssertionError("rule_range always returns a finding")  # pragma: no cover
+
+
+def _jurisdiction(entry: DoseEntry) -> str:
+    if entry.jurisdiction == "US":
+        return ""
+    return f" It is the {entry.jurisdiction} labelling's dose; the US label differs."
+
+
+def accepts_total(m: DoseMention, entry: DoseEntry, weight: float | None) -> str | None:
+    """How a fixed amount is the entry's per-kg dose applied to a known weight ("80 mg" for
+    1 mg/kg at 80 kg, "1,800 units/h" for 18 units/kg/h at 100 kg), within the entry's stated
+    maximum (a capped total is the maximum itself); None when it is not."""
+    a, d = m.amount, entry.dose
+    if a.per_kg or not d.per_kg or weight is None or weight <= 0 or m.is_max:
+        return None
+    step = apply_step(entry, Patient(weight_kg=weight))
+    cap = step.amount.high if step.capped else None
+    if cap is not None and fits(a, _spec(step.amount)) and frequency_ok(m, entry):
+        return step.computed
+    per_kg = replace(m, amount=Amount(a.low / weight, a.high / weight, a.unit, True, a.per_time))
+    if not accepts(per_kg, entry):
+        return None
+    c = convert(a, step.amount.unit, False, step.amount.per_time) if cap is not None else None
+    if cap is not None and c is not None and c[1] > cap * (1 + _TOL):
+        return None  # above the stated maximum
+    return f"{describe_spec(d)} x {weight:g} kg"
+
+
+def _spec(a: Amount) -> DoseSpec:
+    return DoseSpec(low=a.low, high=a.high, unit=a.unit, per_kg=a.per_kg, per_time=a.per_time)
 
 
 # ------------------------------------------------------------------ other rules
@@ -576,20 +589,29 @@ _NOT_RECOMMENDED = re.compile(
     r"(?!\s+(?:be\s+)?exceed)",
     re.IGNORECASE,
 )
-# Family words that name a drug too: "stop all heparin" speaks of enoxaparin as well.
-_FAMILY = {"heparin": ("heparins",), "lmwh": ("heparin", "heparins")}
 
 
 def _names(drug: str, table: ReferenceTable) -> list[str]:
-    by_name = {d.name: d for d in table.drugs}
-    me = by_name.get(drug)
+    """Every word that names ``drug``: its names, its class's words (class_words in
+    conditions.yaml), and the class word that stands for every member ("LMWH")."""
+    me = next((d for d in table.drugs if d.name == drug), None)
     if me is None:
         return [drug]
-    names = [me.name, *me.names, *_FAMILY.get(me.drug_class or "", ())]
-    for d in table.drugs:  # the class word ("LMWH") names every member
+    names = [me.name, *me.names, *table.class_words.get(me.drug_class or "", ())]
+    for d in table.drugs:
         if d.drug_class == me.drug_class and d.name != me.name and not table.entries_for(d.name):
             names += [d.name, *d.names]
     return names
+
+
+def name_pattern(drug: str, table: ReferenceTable) -> re.Pattern[str]:
+    """One pattern for every word that names ``drug`` (made once per table and drug)."""
+    patterns: dict[str, re.Pattern[str]] = table.memo("name_patterns", dict)
+    if drug not in patterns:
+        names = sorted(set(_names(drug, table)), key=len, reverse=True)
+        alternatives = "|".join(re.escape(n) for n in names)
+        patterns[drug] = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+    return patterns[drug]
 
 
 def warns_against(sentence: str, drug: str, table: ReferenceTable) -> bool:
@@ -597,13 +619,7 @@ def warns_against(sentence: str, drug: str, table: ReferenceTable) -> bool:
     same clause just before it ("Fondaparinux is contraindicated", "enoxaparin 1 mg/kg must
     not be given") or just after it ("stop all heparin"). A warning about another drug
     ("after stopping all heparin", said of argatroban) does not count."""
-    key = (id(table), drug)
-    name = _NAME_PATTERNS.get(key)
-    if name is None:
-        names = sorted(set(_names(drug, table)), key=len, reverse=True)
-        alternatives = "|".join(re.escape(n) for n in names)
-        name = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
-        _NAME_PATTERNS[key] = name
+    name = name_pattern(drug, table)
     for w in _NOT_RECOMMENDED.finditer(sentence):
         before = _CLAUSE.split(sentence[max(0, w.start() - 80) : w.start()])[-1]
         after = _CLAUSE.split(sentence[w.end() : w.end() + 40])[0]
@@ -613,7 +629,6 @@ def warns_against(sentence: str, drug: str, table: ReferenceTable) -> bool:
 
 
 _CLAUSE = re.compile(r"[,;:()]")
-_NAME_PATTERNS: dict[tuple[int, str], re.Pattern[str]] = {}  # (table, drug) -> its names
 
 
 _THRESHOLD = re.compile(
@@ -632,25 +647,66 @@ def rule_contraindication(
         return None
     if not m.is_max and _THRESHOLD.search(text[max(m.sentence[0], m.span[0] - 30) : m.span[0]]):
         return None  # "needs more than 35,000 units/day" states a threshold, not a dose to give
-    crcl = patient.crcl
-    facts = {
-        "hit": patient.hit is True,
-        "crcl_lt_30": crcl is not None and crcl < 30,
-        "dialysis": patient.dialysis is True,
-        "pregnancy": patient.pregnant is True,
-        "active_bleeding": patient.active_bleeding is True,
-    }
+    c = contraindicated(m.drug, patient, table)
+    if c is None:
+        return None
+    return finding("CONTRAINDICATION", m.span, text, c.message, source=cite(c), sentence=m.sentence)
+
+
+def contraindicated(drug: str, patient: Patient, table: ReferenceTable) -> Contraindication | None:
+    """The first contraindication of ``drug`` (or of a class word's members) whose condition
+    holds for the patient."""
+    drugs = {drug, *table.members(drug)}
+    conditions = {c.id: c for c in table.conditions}
     for c in table.contraindications:
-        if m.drug in c.drugs and facts[c.when]:
-            return finding(
-                "CONTRAINDICATION",
-                m.span,
-                text,
-                c.message,
-                citation=f"{c.cite.doc}: \u201c{c.cite.quote}\u201d",
-                sentence=m.sentence,
-            )
+        if drugs & set(c.drugs) and condition_holds(conditions[c.when], patient):
+            return c
     return None
+
+
+def instruction_pattern(table: ReferenceTable) -> re.Pattern[str]:
+    def build() -> re.Pattern[str]:
+        words = sorted(table.instruction_words, key=len, reverse=True)
+        alternatives = "|".join(re.escape(w).replace("\\ ", r"\s+") for w in words)
+        return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+    return table.memo("instruction_pattern", build)
+
+
+def rule_instruction(
+    text: str,
+    sentence: tuple[int, int],
+    drugs: Sequence[tuple[str, str]],
+    patient: Patient,
+    table: ReferenceTable,
+) -> list[Finding]:
+    """CONTRAINDICATION without a dose: an instruction to give, continue, start, flush or lock
+    with a drug the patient must not get ("Continue the heparin infusion", "Start enoxaparin",
+    "Heparin flushes are fine to keep the line patent"), unless the sentence says not to give
+    it. ``drugs``: (canonical name, how it was found) of the drugs the sentence speaks of."""
+    s_text = text[sentence[0] : sentence[1]]
+    if not instruction_pattern(table).search(s_text):
+        return []
+    out = []
+    for drug, how in drugs:
+        c = contraindicated(drug, patient, table)
+        if c is None or warns_against(s_text, drug, table):
+            continue
+        message = f"{c.message} (the sentence says to give {drug}.)"
+        out.append(
+            finding(
+                "CONTRAINDICATION",
+                sentence,
+                text,
+                message,
+                source=cite(c),
+                sentence=sentence,
+                drug=drug,
+                drug_from=how,
+            )
+        )
+        break
+    return out
 
 
 _CITE_MARK = re.compile(r"\[(\d+(?:\s*[,–-]\s*\d+)*)\]")
@@ -683,9 +739,15 @@ def cited_markers(sentence: str) -> list[int]:
 
 
 def rule_grounding(
-    text: str, sentence: tuple[int, int], citations: dict[int, str], passages: dict[str, str]
+    text: str,
+    sentence: tuple[int, int],
+    citations: dict[int, str],
+    passages: dict[str, str],
+    grounded: frozenset[str] | set[str] = frozenset(),
 ) -> list[Finding]:
-    """NUMBER_UNGROUNDED and CITATION_UNKNOWN for one cited sentence."""
+    """NUMBER_UNGROUNDED and CITATION_UNKNOWN for one cited sentence. ``grounded``: numbers
+    that count as grounded besides the cited passages' (the patient's own stated facts, and
+    totals the guard verified: "120 mg (1 mg/kg x 120 kg)" citing the passage with 1 mg/kg)."""
     s_text = text[sentence[0] : sentence[1]]
     markers = cited_markers(s_text)
     if not markers:
@@ -704,7 +766,7 @@ def rule_grounding(
     known = [passages[citations[n]] for n in markers if n in citations and citations[n] in passages]
     if not known:
         return out
-    allowed: set[str] = set().union(*(numbers_in(p) for p in known))
+    allowed: set[str] = set().union(*(numbers_in(p) for p in known)) | set(grounded)
     for match in _NUMBER.finditer(s_text):
         if _inside_marker(s_text, match.start()):
             continue
@@ -728,3 +790,128 @@ def _inside_marker(s: str, pos: int) -> bool:
 
 def spans_overlap(a: Sequence[int], b: Sequence[int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
+
+
+# ------------------------------------------------------------------ the registry
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A guard rule: its stable id, severity, what it catches, the function that finds it,
+    and its place in the README table (and, for dose rules, in the order they are tried)."""
+
+    id: str
+    severity: Severity
+    summary: str
+    function: Callable[..., object] | None
+    order: int
+
+
+# The one list of rules. The README's rule table is ``rule_table()`` (a test compares them).
+_ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
+    (
+        "DOSE_OK",
+        "info",
+        "the dose matches a reference entry for this drug, indication and patient (directly, or as a total: per kg × weight, per hour, vials × strength)",
+        check_dose,
+    ),
+    ("DOSE_RANGE", "block", "above or below every applicable reference range", rule_range),
+    (
+        "DOSE_FREQUENCY",
+        "block",
+        "the amount is right, the dosing interval is not (on every route)",
+        rule_frequency,
+    ),
+    (
+        "DOSE_UNIT",
+        "block",
+        "a unit the reference does not use for this dose (mg for mcg, per hour for per minute, mg for a drug dosed in units)",
+        rule_dose_unit,
+    ),
+    (
+        "DOSE_PER_KG",
+        "block",
+        "a weight-based dose without /kg, or a fixed dose written per kg",
+        rule_per_kg,
+    ),
+    (
+        "DOSE_ARITHMETIC",
+        "block",
+        "a per-kg dose times the stated weight does not give the stated total",
+        rule_arithmetic,
+    ),
+    (
+        "RENAL_ADJUSTMENT",
+        "block",
+        "the dose for another renal band than the patient's",
+        rule_band,
+    ),
+    ("HEPATIC_ADJUSTMENT", "block", "the dose ignores hepatic impairment", rule_band),
+    ("WEIGHT_BAND", "block", "the dose for another body-weight band", rule_band),
+    (
+        "POPULATION",
+        "block",
+        "the dose for another age, dialysis or criteria group (apixaban: 2 of age ≥ 80, weight ≤ 60 kg, creatinine ≥ 1.5 mg/dL)",
+        rule_band,
+    ),
+    (
+        "CONTRAINDICATION",
+        "block",
+        "a drug the patient must not get, with or without a dose: any heparin, flush, lock or LMWH in HIT (an instruction to give, continue, start or flush); fondaparinux with CrCl < 30 mL/min",
+        rule_contraindication,
+    ),
+    (
+        "INDICATION_MISMATCH",
+        "block",
+        "the dose is quoted from a passage about another indication than the question's, which the sentence does not say",
+        None,
+    ),
+    (
+        "NUMBER_UNGROUNDED",
+        "block",
+        "a number in a cited sentence that none of its cited passages contains (the patient's own facts and verified totals count as grounded)",
+        rule_grounding,
+    ),
+    (
+        "CITATION_UNKNOWN",
+        "block",
+        "a citation marker that points to no retrieved passage",
+        rule_grounding,
+    ),
+    (
+        "DOSE_UNPARSED",
+        "block",
+        "a number in a dose position that cannot be read as a dose (fail closed)",
+        None,
+    ),
+    (
+        "DOSE_UNVERIFIED",
+        "block",
+        "a dose whose drug cannot be resolved from the sentence, its list or table, the passage, its headings or its title",
+        None,
+    ),
+    (
+        "NOT_IN_REFERENCE",
+        "warn",
+        "a dose of a recognised drug that the dose reference does not cover (the drug is named)",
+        None,
+    ),
+    (
+        "NO_REFERENCE",
+        "warn",
+        "no reference entry for this drug in this indication or route, and the dose matches one the reference gives the drug for another use (a dose it gives the drug for no use at all is blocked)",
+        None,
+    ),
+]
+REGISTRY: tuple[Rule, ...] = tuple(Rule(*row, order) for order, row in enumerate(_ROWS))
+RULES: dict[str, tuple[Severity, str]] = {r.id: (r.severity, r.summary) for r in REGISTRY}
+
+
+def rule_table() -> str:
+    """The README's rule table, from the registry."""
+    rows = ["| rule id | severity | what it catches |", "|---|---|---|"]
+    rows += [
+        f"| `{r.id}` | {r.severity} | {r.summary} |"
+        for r in sorted(REGISTRY, key=lambda r: r.order)
+    ]
+    return "\n".join(rows)

@@ -47,6 +47,7 @@ class DoseMention:
     weight_kg: float | None = None  # "80 mg for an 80 kg patient": the weight it was computed for
     total: Amount | None = None  # ... and the computed total as written
     single_dose: bool = False  # "once", "a single 30 mg bolus": one dose, so no interval
+    count: float | None = None  # "two 2.5 g vials": amount is count x the strength written
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,41 @@ class Unparsed:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceText:
+    """A passage with what it stands under: the guard resolves a sentence's drug, indication
+    and phase from what precedes it here, then the heading path, then the title."""
+
+    text: str
+    title: str = ""
+    section_path: tuple[str, ...] = ()
+    doc_id: str = ""
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a stretch of text is about, and where that was read."""
+
+    drugs: tuple[str, ...]  # canonical names, nearest first; empty when none was found
+    indications: frozenset[str]
+    phase: Phase | None
+    how: str  # "sentence", "bullet list", "table header", "previous sentence", "heading", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the expected value of a finding is stated: a pack document and its exact words
+    (chunk_id when the guard knows the passage)."""
+
+    doc_id: str
+    quote: str
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"doc_id": self.doc_id, "chunk_id": self.chunk_id, "quote": self.quote}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem (or note) about a span of the checked text."""
 
@@ -69,8 +105,11 @@ class Finding:
     text: str  # the span's text
     message: str  # for a clinician: what is wrong and what the reference says
     expected: str | None = None  # e.g. "2 mcg/kg/min (max 10 mcg/kg/min)"
-    citation: str | None = None  # pack passage that states the expected value
+    citation: str | None = None  # transition: 'doc: “quote”'; read ``source`` instead
     sentence: tuple[int, int] | None = None
+    source: Source | None = None  # the pack document and words that state the expected value
+    drug: str | None = None  # the drug the finding is about, as resolved
+    drug_from: str | None = None  # how it was resolved: "sentence", "previous sentence", ...
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +121,15 @@ class Finding:
             "citation": self.citation,
         }
 
+    def to_json_full(self) -> dict[str, Any]:
+        """``to_json`` with the typed source and the resolved drug (and how it was found)."""
+        return {
+            **self.to_json(),
+            "source": self.source.to_json() if self.source else None,
+            "drug": self.drug,
+            "drug_from": self.drug_from,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -90,6 +138,11 @@ class Verdict:
     findings: tuple[Finding, ...] = ()
     checked_doses: int = 0
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def reference_digest(self) -> str:
+        """The digest of the dose reference this verdict was judged by."""
+        return str(self.meta.get("reference_digest", ""))
 
     @property
     def allowed(self) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from guardrails.check import check
 from guardrails.patient import Patient
-from guardrails.rules import RULES
+from guardrails.reference import Drug, default_reference
+from guardrails.rules import REGISTRY, RULES, rule_table
 
 # (id, answer sentence, patient, context, rule ids that must fire, allowed)
 # fmt: off
@@ -55,10 +58,16 @@ CASES = [
     ("contra-hit-from-question", "Start heparin 80 units/kg IV bolus for the acute PE.", None, "patient with a history of HIT and a new PE", {"CONTRAINDICATION"}, False),
     ("contra-fondaparinux-crcl", "For surgical VTE prophylaxis, fondaparinux is given 2.5 mg subcutaneously once daily.", Patient(crcl_ml_min=20), "", {"CONTRAINDICATION"}, False),
     ("ok-contra-negated", "Enoxaparin 1 mg/kg every 12 hours must not be given in HIT.", Patient(hit=True), "", set(), None),
-    # DOSE_UNVERIFIED / DOSE_UNPARSED / NO_REFERENCE (warnings: allowed, never silent)
-    ("unverified-unknown-drug", "Vancomycin 15 mg/kg IV every 12 hours.", None, "", {"DOSE_UNVERIFIED"}, True),
-    ("unparsed", "For HIT, argatroban 2 per kg is started.", None, "", {"DOSE_UNPARSED"}, True),
+    ("contra-hit-no-dose", "Continue the heparin infusion at the current rate.", Patient(hit=True), "", {"CONTRAINDICATION"}, False),
+    ("ok-hit-stop-heparin", "Stop all heparin, including flushes, and start argatroban.", Patient(hit=True), "", set(), True),
+    # DOSE_UNVERIFIED / DOSE_UNPARSED: fail closed, withheld
+    ("unverified-no-drug", "The dose is 15 mg/kg IV every 12 hours.", None, "", {"DOSE_UNVERIFIED"}, False),
+    ("ok-drug-from-previous-sentence", "Enoxaparin is used to treat acute DVT. It is given 1 mg/kg every 12 hours.", None, "", {"DOSE_OK"}, True),
+    ("unparsed", "For HIT, argatroban 2 per kg is started.", None, "", {"DOSE_UNPARSED"}, False),
+    # NO_REFERENCE (a warning: allowed, never silent)
     ("no-reference-route", "For acute PE, apixaban 10 mg IV twice daily.", None, "", {"NO_REFERENCE"}, True),
+    # frequency on every route: no IV rivaroxaban entry, and q1h is no interval it has
+    ("frequency-other-route", "Rivaroxaban 20 mg IV every 1 hour for atrial fibrillation.", None, "", {"DOSE_FREQUENCY"}, False),
 ]
 # fmt: on
 
@@ -78,15 +87,24 @@ def test_rule(
         assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
     for f in verdict.findings:
         assert f.message and sentence[f.span[0] : f.span[1]] == f.text
-        if f.severity == "block" and f.rule_id not in ("DOSE_ARITHMETIC", "CONTRAINDICATION"):
-            assert f.expected and f.citation, f  # a block says what the reference says, and where
+        if f.severity == "block" and f.rule_id in _REFERENCE_RULES:
+            assert f.expected and f.source, f  # a block says what the reference says, and where
+            assert f.citation == f"{f.source.doc_id}: \u201c{f.source.quote}\u201d"
+
+
+_REFERENCE_RULES = {
+    "DOSE_RANGE", "DOSE_FREQUENCY", "DOSE_UNIT", "DOSE_PER_KG", "RENAL_ADJUSTMENT",
+    "HEPATIC_ADJUSTMENT", "WEIGHT_BAND", "POPULATION",
+}  # fmt: skip
 
 
 def test_every_rule_has_a_case() -> None:
     covered = set().union(*(c[4] for c in CASES)) | {
-        "NUMBER_UNGROUNDED",
-        "CITATION_UNKNOWN",
-        "POPULATION",
+        "NUMBER_UNGROUNDED",  # test_grounding
+        "CITATION_UNKNOWN",  # test_grounding
+        "POPULATION",  # test_population_rule_for_age
+        "NOT_IN_REFERENCE",  # test_not_in_reference_names_the_drug
+        "INDICATION_MISMATCH",  # test_issue12.py
     }
     assert set(RULES) <= covered
 
@@ -132,10 +150,37 @@ def test_population_rule_for_age() -> None:
 
 def test_verdict_counts_doses_and_keeps_spans_in_order() -> None:
     text = (
-        "For PCI, bivalirudin is given as a 0.75 mg/kg IV bolus followed by 1.75 mg/kg/h. "
-        "Vancomycin 15 mg/kg IV every 12 hours."
+        "Vancomycin 15 mg/kg IV every 12 hours. "
+        "For PCI, bivalirudin is given as a 0.75 mg/kg IV bolus followed by 1.75 mg/kg/h."
     )
     verdict = check(text)
     assert verdict.checked_doses == 2
     starts = [f.span[0] for f in verdict.findings]
     assert starts == sorted(starts)
+
+
+def test_not_in_reference_names_the_drug() -> None:
+    """A recognised drug the reference has no entries for is a warning that names it."""
+    table = default_reference()
+    extra = Drug(name="vancomycin", names=["vancomycin", "Vancocin"])
+    with_vancomycin = table.model_copy(update={"drugs": [*table.drugs, extra]})
+    verdict = check("Vancomycin 15 mg/kg IV every 12 hours.", reference=with_vancomycin)
+    (f,) = verdict.findings
+    assert (f.rule_id, f.severity, f.drug) == ("NOT_IN_REFERENCE", "warn", "vancomycin")
+    assert "vancomycin" in f.message and verdict.allowed
+
+
+def test_registry_is_the_readme_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert rule_table() in readme
+    assert [r.order for r in REGISTRY] == sorted(r.order for r in REGISTRY)
+    assert len({r.id for r in REGISTRY}) == len(REGISTRY)
+
+
+def test_every_verdict_carries_the_reference_digest() -> None:
+    verdict = check("For HIT, argatroban is started at 2 mcg/kg/min.")
+    assert (
+        verdict.reference_digest == default_reference().digest
+        and len(verdict.reference_digest) == 16
+    )
+    assert check("no doses here").reference_digest == verdict.reference_digest
