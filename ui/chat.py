@@ -3,6 +3,12 @@ panel, the Sources panel, related questions as buttons, feedback, and a fixed di
 
 Every answer shown comes from ``Service.ask`` (a guarded ``Answer``). Text from questions
 and sources is escaped before it reaches the page, so HTML in a question stays inert.
+
+What a clinician sees differs from the API's Markdown in three ways: a new answer is shown
+from its top (the chat does not follow it to its end); the guard's marks are text badges,
+because Debian's fonts (DejaVu, and gradio's IBM Plex) have no glyph for ⛔; and the guard's
+pint unit names are written as clinicians write them (``guardrails.display``). Quotes from
+sources are shown verbatim, their Markdown emphasis rendered.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from assistant.render import DISCLAIMER, without_sections
-from assistant.types import Answer
-from corpus.errors import BedsideError
-from guardrails.patient import PatientInput
+from assistant.types import Answer, Citation
+from corpus.errors import BedsideError, InputError
+from guardrails.display import display_unit
+from guardrails.patient import Patient, PatientInput
 from guardrails.types import Finding
 from ui.gradio_env import gr
 from ui.service import AskRequest, FeedbackRequest, Service, TurnIn
@@ -31,7 +38,50 @@ EXAMPLES = (
 )
 RELATED_SLOTS = 4
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_ICONS = {"info": "✓", "warn": "⚠", "block": "⛔"}
+SEXES = ("unknown", "female", "male")
+# Severity -> the badge shown for it. ⛔ has no glyph in the fonts that ship (an empty box
+# on Debian), so the UI writes every mark as a word on a coloured badge.
+_BADGES = {"info": "OK", "warn": "Warning", "block": "Withheld"}
+_MARKS = {"✓": "info", "⚠": "warn", "⛔": "block"}
+# A Bedside mark opens a line, a list item or a bold line (render.py's Dose check and
+# Withheld lines), or stands before a rule id; a mark inside a quoted sentence is left alone.
+_MARK_AT = re.compile(
+    r"(?m)(^[ \t]*(?:[-*] )?(?:\*\*)?|(?<=[ \t]))(✓|⚠|⛔)\ufe0f?(?=[ \t]+`[A-Z_]+`)"
+    r"|(^[ \t]*(?:[-*] )?(?:\*\*)?)(✓|⚠|⛔)\ufe0f?(?=[ \t])"
+)
+_PINT_NAME = re.compile(r"\b(?:USP|international)_unit")
+
+# After an answer arrives: scroll the chat so the new answer's top (with its question, when
+# that fits) is in view. The Chatbot runs with autoscroll=False so it does not jump to the end.
+SHOW_ANSWER_TOP_JS = """
+() => {
+  const show = () => {
+    for (const chat of document.querySelectorAll('#bedside-chat')) {
+      const bots = chat.querySelectorAll("[data-testid='bot']");
+      if (!bots.length) continue;
+      const bot = bots[bots.length - 1];
+      let box = bot.parentElement;
+      while (box && box !== chat.parentElement) {
+        const y = getComputedStyle(box).overflowY;
+        if ((y === 'auto' || y === 'scroll') && box.scrollHeight > box.clientHeight) break;
+        box = box.parentElement;
+      }
+      if (!box || box === chat.parentElement) continue;
+      const users = chat.querySelectorAll("[data-testid='user']");
+      const user = users.length ? users[users.length - 1] : null;
+      const origin = box.getBoundingClientRect().top - box.scrollTop;
+      let target = bot.getBoundingClientRect().top - origin;
+      if (user) {
+        const above = user.getBoundingClientRect().top - origin;
+        if (above < target && target - above < box.clientHeight / 3) target = above;
+      }
+      box.scrollTop = Math.max(0, target - 8);
+    }
+  };
+  requestAnimationFrame(() => requestAnimationFrame(show));
+  setTimeout(show, 400);
+}
+"""
 
 CSS = """
 #bedside-disclaimer { position: sticky; bottom: 0; z-index: 10; padding: 8px 12px;
@@ -40,12 +90,20 @@ CSS = """
 .bedside-badge { display: inline-block; padding: 2px 8px; border-radius: 10px;
   background: #fff4ce; color: #5c4400; font-size: 0.85em; }
 #dose-check table, #sources ol { width: 100%; font-size: 0.9em; }
-#dose-check td { vertical-align: top; padding: 4px; border-bottom: 1px solid var(--border-color-primary); }
-#dose-check .sev-block { color: #a4000f; font-weight: 700; }
-#dose-check .sev-warn { color: #8a5300; font-weight: 700; }
-#dose-check .sev-info { color: #0b6a0b; font-weight: 700; }
+#dose-check table, #dose-check tr { border-collapse: collapse; border: 0 !important; }
+#dose-check td { vertical-align: top; padding: 4px; border: 0;
+  border-bottom: 1px solid var(--border-color-primary); }
+#dose-check ul { padding-left: 0; list-style: none; }
+.bedside-mark { display: inline-block; min-width: 4.6em; padding: 1px 6px; border-radius: 4px;
+  font-size: 0.8em; font-weight: 700; line-height: 1.5; text-align: center;
+  white-space: nowrap; vertical-align: baseline; }
+.bedside-mark.mark-info { background: #dff3df; color: #0b5a0b; }
+.bedside-mark.mark-warn { background: #fff0c2; color: #6b4100; }
+.bedside-mark.mark-block { background: #fbe0e2; color: #8f000d; }
 #sources li { margin-bottom: 8px; }
 #sources blockquote { margin: 4px 0; padding-left: 8px; border-left: 3px solid var(--border-color-primary); }
+#sources blockquote p { margin: 0; }
+#sources blockquote ul { margin: 2px 0; padding-left: 18px; }
 a.cite { text-decoration: none; font-weight: 700; }
 """
 
@@ -76,10 +134,33 @@ def _inert(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
+def mark_badge(severity: str) -> str:
+    """The badge that stands for a guard mark (✓ OK, ⚠ Warning, ⛔ Withheld)."""
+    return f'<span class="bedside-mark mark-{severity}">{_BADGES[severity]}</span>'
+
+
+def _badges(text: str) -> str:
+    def badge(m: re.Match[str]) -> str:
+        lead, mark = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+        return lead + mark_badge(_MARKS[mark])
+
+    return _MARK_AT.sub(badge, text)
+
+
+def _guard_units(text: str) -> str:
+    """Clinicians' units on the lines the guard wrote. Only those lines carry pint names
+    (``USP_unit``); a quoted source sentence never does, so quotes stay verbatim."""
+    return "\n".join(
+        display_unit(line) if _PINT_NAME.search(line) else line for line in text.split("\n")
+    )
+
+
 def chat_markdown(answer: Answer) -> str:
     """The answer as shown in the chat: the Dose check and related questions have their own
-    panel and buttons; citation markers link to the Sources panel."""
+    panel and buttons; citation markers link to the Sources panel; marks are badges and the
+    guard's units are clinicians' units."""
     text = _inert(without_sections(answer.markdown, ("Dose check", "Related questions")))
+    text = _badges(_guard_units(text))
     return _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', text)
 
 
@@ -87,18 +168,35 @@ def _finding_row(f: Finding) -> str:
     where = ""
     if f.citation:
         where = f"<div><small>Reference: {html.escape(f.citation)}</small></div>"
-    expected = f"<div>Expected: {html.escape(f.expected)}</div>" if f.expected else ""
+    expected = f"<div>Expected: {html.escape(display_unit(f.expected))}</div>" if f.expected else ""
     text = f.text if len(f.text) <= 200 else f.text[:200] + "…"
     return (
         f'<tr class="finding" data-rule="{html.escape(f.rule_id)}">'
-        f'<td class="sev-{f.severity}">{_ICONS[f.severity]}</td>'
+        f'<td class="sev-{f.severity}">{mark_badge(f.severity)}</td>'
         f"<td><code>{html.escape(f.rule_id)}</code></td>"
-        f"<td><div><q>{html.escape(text)}</q></div><div>{html.escape(f.message)}</div>"
+        f"<td><div><q>{html.escape(text)}</q></div>"
+        f"<div>{html.escape(display_unit(f.message))}</div>"
         f"{expected}{where}</td></tr>"
     )
 
 
-def dose_check_html(answer: Answer) -> str:
+def _facts_line(answer: Answer, given: Patient | None) -> str:
+    """The patient facts the check used: the answer's own reading of the conversation when
+    it carries one, else the facts from the panel."""
+    frame = getattr(answer, "frame", None)
+    patient = getattr(frame, "patient", None) or given
+    if patient is None or patient.is_empty():
+        return "Patient facts: none given (no weight, renal, age or other band is excluded)."
+    facts = patient.describe()
+    if patient.crcl_ml_min is None and patient.crcl is not None:
+        facts += " (CrCl by Cockcroft–Gault from age, weight, sex and serum creatinine)"
+    return f"Patient facts used: {facts}."
+
+
+def dose_check_html(answer: Answer, patient: Patient | None = None) -> str:
+    """The Dose check panel: a summary, the patient facts the check used, one row per
+    finding (badge, rule id, the checked text, the message and the expected dose) and the
+    withheld statements with the reference statement shown instead."""
     v = answer.verdict
     blocks = sum(f.severity == "block" for f in v.findings)
     warns = sum(f.severity == "warn" for f in v.findings)
@@ -109,8 +207,8 @@ def dose_check_html(answer: Answer) -> str:
     )
     rows = "".join(_finding_row(f) for f in v.findings)
     withheld = "".join(
-        f'<li class="withheld">⛔ Withheld: <q>{html.escape(w.statement.text)}</q> — '
-        f"{html.escape('; '.join(w.reasons))}"
+        f'<li class="withheld">{mark_badge("block")} <q>{_inline_markdown(w.statement.text)}</q> — '
+        f"{html.escape(display_unit('; '.join(w.reasons)))}"
         + (
             f"<div>The reference states: {html.escape(w.replacement)}</div>"
             if w.replacement
@@ -122,25 +220,82 @@ def dose_check_html(answer: Answer) -> str:
     return (
         '<div class="dose-check-panel"><h4>Dose check</h4>'
         f"<p>{html.escape(summary)}</p>"
+        f'<p class="patient-facts"><small>{html.escape(_facts_line(answer, patient))}</small></p>'
         + (f"<table>{rows}</table>" if rows else "")
         + (f"<ul>{withheld}</ul>" if withheld else "")
         + "</div>"
     )
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_EM = re.compile(
+    r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])|(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"
+)
+_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^)\s]+)\)")
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+
+
+def _inline_markdown(text: str) -> str:
+    """One line of a quote as HTML: escaped first, then code, bold, italic and link text
+    rendered; emphasis markers a quote cut in half (``**`` without its pair) are dropped."""
+    out = html.escape(text, quote=False)
+    out = _LINK.sub(r"\1", out)
+    out = _CODE.sub(r"<code>\1</code>", out)
+    out = _STRONG.sub(lambda m: f"<strong>{m.group(1) or m.group(2)}</strong>", out)
+    out = _EM.sub(lambda m: f"<em>{m.group(1) or m.group(2)}</em>", out)
+    return out.replace("**", "").replace("__", "")
+
+
+def quote_html(quote: str) -> str:
+    """A verbatim quote with its Markdown rendered (bold, italic, code, bullets, headings);
+    its words are exactly the quote's."""
+    parts: list[str] = []
+    items: list[str] = []
+    for line in quote.splitlines():
+        if not line.strip():
+            continue
+        if _BULLET.match(line):
+            items.append(f"<li>{_inline_markdown(_BULLET.sub('', line, count=1))}</li>")
+            continue
+        if items:
+            parts.append(f"<ul>{''.join(items)}</ul>")
+            items = []
+        if _HEADING.match(line):
+            parts.append(f"<p><strong>{_inline_markdown(_HEADING.sub('', line))}</strong></p>")
+        else:
+            parts.append(f"<p>{_inline_markdown(line.strip())}</p>")
+    if items:
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    return "".join(parts)
+
+
+def _section(title: str, path: tuple[str, ...] | list[str]) -> str:
+    """The section path without the document title it often repeats."""
+    parts = [p for p in path if p]
+    if parts and parts[0].strip().lower() == title.strip().lower():
+        parts = parts[1:]
+    return " > ".join(parts)
+
+
 def sources_html(answer: Answer) -> str:
+    """One entry per citation number: title, review status, organisation · year · section,
+    a link, and every exact quote the answer cites from that passage (Markdown rendered)."""
     if not answer.citations:
         return "<h4>Sources</h4><p>No sources cited.</p>"
-    items: list[str] = []
-    seen: set[int] = set()
+    by_number: dict[int, list[Citation]] = {}
     for c in answer.citations:
-        if c.number in seen:
-            continue
-        seen.add(c.number)
+        quotes = by_number.setdefault(c.number, [])
+        if all((q.quote_start, q.quote_end) != (c.quote_start, c.quote_end) for q in quotes):
+            quotes.append(c)
+    items: list[str] = []
+    for number, cited in by_number.items():
+        c = cited[0]
         d = c.passage.doc
         meta = " · ".join(
             html.escape(str(x))
-            for x in (d.organization, d.year, " > ".join(c.passage.chunk.section_path))
+            for x in (d.organization, d.year, _section(d.title, c.passage.chunk.section_path))
             if x
         )
         link = (
@@ -153,24 +308,66 @@ def sources_html(answer: Answer) -> str:
             if d.review_status
             else ""
         )
+        shown = "".join(
+            f'<blockquote class="quote">{quote_html(q.quote)}</blockquote>' for q in cited
+        )
         items.append(
-            f'<li id="src-{c.number}" value="{c.number}"><b>{html.escape(d.title)}</b>{status}'
-            f"<div><small>{meta}</small>{link}</div>"
-            f"<blockquote>{html.escape(c.quote)}</blockquote></li>"
+            f'<li id="src-{number}" value="{number}"><b>{html.escape(d.title)}</b>{status}'
+            f"<div><small>{meta}</small>{link}</div>{shown}</li>"
         )
     return f'<h4>Sources</h4><ol class="sources">{"".join(items)}</ol>'
 
 
-def _patient(weight: float | None, crcl: float | None, hepatic: bool, hit: bool) -> PatientInput:
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[.,]\d+")
+
+
+def _known(label: str, value: float | str | None) -> float | None:
+    """A fact field's number, or None when it was left empty: empty is unknown, never 0.
+    (Gradio's Number turns an empty field into 0, so the panel uses text fields.)"""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip()
+    if not text:
+        return None
+    if not _NUMBER.fullmatch(text):
+        raise InputError(
+            f"{label}: {text!r} is not a number; write it as digits (82, 1.6), "
+            "or leave the field empty when it is not known."
+        )
+    return float(text.replace(",", "."))
+
+
+def patient_input(
+    weight: float | str | None,
+    crcl: float | str | None,
+    hepatic: bool,
+    hit: bool,
+    age: float | str | None = None,
+    sex: str | None = None,
+    creatinine: float | str | None = None,
+) -> PatientInput:
+    """The panel's patient facts as the guard reads them. An empty field is unknown; an
+    unticked box is unknown (not "no"), so it never excludes a band. A value out of range
+    raises pydantic's ValidationError, text that is no number an InputError."""
     return PatientInput(
-        weight_kg=weight or None,
-        crcl_ml_min=crcl if crcl not in (None, "") else None,
+        weight_kg=_known("Weight (kg)", weight),
+        age=_known("Age (years)", age),
+        sex="female" if sex == "female" else "male" if sex == "male" else None,
+        serum_creatinine_mg_dl=_known("Serum creatinine (mg/dL)", creatinine),
+        crcl_ml_min=_known("CrCl (mL/min)", crcl),
         hepatic_impairment=True if hepatic else None,
         hit=True if hit else None,
     )
 
 
 # ------------------------------------------------------------------ the Blocks
+
+
+def _fact_field(label: str, elem_id: str) -> Any:
+    """A numeric patient fact as a one-line text field: empty means unknown."""
+    return gr.Textbox(label=label, placeholder="unknown", max_lines=1, elem_id=elem_id)
 
 
 def build_chat(service: Service) -> Any:
@@ -181,10 +378,13 @@ def build_chat(service: Service) -> Any:
         messages: list[dict[str, Any]],
         turns: list[dict[str, str]],
         audience: str,
-        weight: float | None,
-        crcl: float | None,
+        weight: str | None,
+        crcl: str | None,
         hepatic: bool,
         hit: bool,
+        age: str | None,
+        sex: str | None,
+        creatinine: str | None,
     ) -> tuple[Any, ...]:
         question = (question or "").strip()
         messages = list(messages or [])
@@ -194,10 +394,11 @@ def build_chat(service: Service) -> Any:
             return (messages, turns, "", gr.update(), gr.update(), None, "", *hidden)
         messages.append({"role": "user", "content": _inert(question)})
         try:
+            patient = patient_input(weight, crcl, hepatic, hit, age, sex, creatinine)
             request = AskRequest(
                 question=question,
                 history=[TurnIn.model_validate(t) for t in turns],
-                patient=_patient(weight, crcl, hepatic, hit),
+                patient=patient,
                 audience="patient" if audience == "patient" else "clinician",
             )
             answer = service.ask(request)
@@ -223,7 +424,7 @@ def build_chat(service: Service) -> Any:
             messages,
             turns,
             "",
-            dose_check_html(answer),
+            dose_check_html(answer, patient.to_patient()),
             sources_html(answer),
             answer.answer_id,
             "",
@@ -265,6 +466,8 @@ def build_chat(service: Service) -> Any:
                 chatbot = gr.Chatbot(
                     elem_id="bedside-chat",
                     height=560,
+                    # Show a new answer from its top: the step after `ask` scrolls there.
+                    autoscroll=False,
                     label="Bedside",
                     sanitize_html=True,
                     latex_delimiters=[],
@@ -305,9 +508,25 @@ def build_chat(service: Service) -> Any:
                     label="Which best describes you?",
                     elem_id="bedside-audience",
                 )
-                with gr.Accordion("Patient facts (optional, used by the dose check)", open=False):
-                    weight = gr.Number(label="Weight (kg)", minimum=0, elem_id="bedside-weight")
-                    crcl = gr.Number(label="CrCl (mL/min)", minimum=0, elem_id="bedside-crcl")
+                with gr.Accordion(
+                    "Patient facts (optional, used by the dose check)",
+                    open=False,
+                    elem_id="bedside-patient",
+                ):
+                    gr.Markdown("Leave a field empty when it is not known.")
+                    with gr.Row():
+                        age = _fact_field("Age (years)", "bedside-age")
+                        sex = gr.Radio(
+                            list(SEXES), value="unknown", label="Sex", elem_id="bedside-sex"
+                        )
+                    with gr.Row():
+                        weight = _fact_field("Weight (kg)", "bedside-weight")
+                        creatinine = _fact_field("Serum creatinine (mg/dL)", "bedside-scr")
+                    crcl = _fact_field(
+                        "CrCl (mL/min; empty: Cockcroft–Gault from age, sex, weight and "
+                        "creatinine)",
+                        "bedside-crcl",
+                    )
                     hepatic = gr.Checkbox(label="Hepatic impairment", elem_id="bedside-hepatic")
                     hit = gr.Checkbox(label="HIT (current or past)", elem_id="bedside-hit")
                 dose_panel = gr.HTML(elem_id="dose-check", js_on_load=None)
@@ -320,7 +539,7 @@ def build_chat(service: Service) -> Any:
         )
 
         last_question = gr.State("")
-        inputs = [chatbot, turns, audience, weight, crcl, hepatic, hit]
+        inputs = [chatbot, turns, audience, weight, crcl, hepatic, hit, age, sex, creatinine]
         outputs = [chatbot, turns, question, dose_panel, sources, answer_id, thanks, *related]
 
         def remember(q: str) -> str:
@@ -329,11 +548,11 @@ def build_chat(service: Service) -> Any:
         for trigger in (ask_btn.click, question.submit):
             trigger(remember, [question], [last_question], queue=False).then(
                 ask, [question, *inputs], outputs
-            )
+            ).then(None, js=SHOW_ANSWER_TOP_JS)
         for button in related:
             button.click(remember, [button], [last_question], queue=False).then(
                 ask, [button, *inputs], outputs
-            )
+            ).then(None, js=SHOW_ANSWER_TOP_JS)
         up.click(
             lambda c, a, q: feedback("up", c, a, q),
             [comment, answer_id, last_question],

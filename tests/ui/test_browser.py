@@ -224,6 +224,136 @@ def test_framing_from_an_origin_not_allowlisted_is_refused(
     _shot(page, "07-frame-refused")
 
 
+HEPARIN = "What is the unfractionated heparin dose for acute VTE treatment?"
+APIXABAN = "What is the apixaban dose for atrial fibrillation?"
+# The last bot message's top, relative to the top of the chat's scrolling box.
+_TOP_JS = """(n) => {
+  const bot = document.querySelectorAll("#bedside-chat [data-testid='bot']")[n - 1];
+  let box = bot.parentElement;
+  while (box && !(['auto', 'scroll'].includes(getComputedStyle(box).overflowY)
+                  && box.scrollHeight > box.clientHeight)) box = box.parentElement;
+  if (!box) return null;
+  return {top: bot.getBoundingClientRect().top - box.getBoundingClientRect().top,
+          height: bot.getBoundingClientRect().height, view: box.clientHeight};
+}"""
+
+
+def _api_answer(base: str, question: str, patient: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    body: dict[str, Any] = {"question": question}
+    if patient:
+        body["patient"] = patient
+    r = httpx.post(f"{base}/api/ask", json=body, timeout=120)
+    r.raise_for_status()
+    return r.json()
+
+
+def _assert_top_in_view(page: Any, n: int) -> None:
+    """The n-th answer is taller than the chat, and its top (not its end) is in view."""
+    where = None
+    for _ in range(25):  # the scroll step runs just after the answer is drawn
+        where = page.evaluate(_TOP_JS, n)
+        if where and -2 <= where["top"] <= where["view"] / 2:
+            break
+        page.wait_for_timeout(200)
+    assert where is not None, "the chat has no scrolling box"
+    assert where["height"] > where["view"], f"answer {n} fits the chat; nothing to show: {where}"
+    assert -2 <= where["top"] <= where["view"] / 2, f"answer {n}: its top is out of view: {where}"
+
+
+def _facts(page: Any, **fields: str) -> None:
+    if not page.locator("#bedside-age").is_visible():
+        page.locator("#bedside-patient").click()
+    for name, value in fields.items():
+        if name == "sex":
+            page.locator("#bedside-sex").get_by_text(value, exact=True).click()
+        else:
+            page.locator(f"#bedside-{name}").locator("input, textarea").first.fill(value)
+
+
+def _new_conversation(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#bedside-clear").click()
+    expect(_bot_messages(page)).to_have_count(0, timeout=10_000)
+
+
+def _findings(page: Any) -> list[tuple[str, str]]:
+    rows = page.locator("#dose-check tr.finding")
+    return [
+        (rows.nth(i).get_attribute("data-rule") or "", rows.nth(i).inner_text())
+        for i in range(rows.count())
+    ]
+
+
+def test_what_a_clinician_sees(page: Any, bedside: dict[str, str]) -> None:
+    """A new answer shows from its top; Sources render Markdown; units are clinicians'
+    units; the marks are readable badges; age, sex and creatinine reach the dose check."""
+    base = bedside["bedside"]
+    expected = _api_answer(base, HEPARIN)
+    pint = [f for f in expected["verdict"]["findings"] if "USP_unit" in f["message"]]
+    assert pint, "the heparin answer's findings carry no pint unit name; nothing to show"
+
+    page.goto(f"{base}/chat/", wait_until="load")
+    page.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    _ask(page, HEPARIN, 1)
+    page.locator("#dose-check .dose-check-panel").wait_for(timeout=10_000)
+    _assert_top_in_view(page, 1)
+    _shot(page, "08-answer-top")
+
+    # Units as clinicians write them, everywhere on the page.
+    body = page.locator("body").inner_text()
+    assert "USP_unit" not in body and "international_unit" not in body
+    assert "units/kg" in page.locator("#dose-check").inner_text()
+
+    # The marks are badges with visible words, not glyphs the fonts lack.
+    badges = page.locator("#dose-check .bedside-mark")
+    assert badges.count() == len(expected["verdict"]["findings"]) + len(expected["withheld"])
+    space = page.evaluate(
+        """() => { const s = document.createElement('span'); s.textContent = '\u00a0';
+        document.querySelector('#dose-check').appendChild(s);
+        const w = s.getBoundingClientRect().width; s.remove(); return w; }"""
+    )
+    for i in range(badges.count()):
+        badge = badges.nth(i)
+        assert badge.inner_text().strip() in ("OK", "Warning", "Withheld")
+        assert badge.bounding_box()["width"] > 4 * space
+    assert "⛔" not in page.locator("#dose-check").inner_text()
+    assert "⛔" not in page.locator("#bedside-chat").inner_text()
+    page.locator("#dose-check").screenshot(path=str(ARTIFACTS / "09-dose-check-badges.png"))
+
+    # Sources: Markdown rendered, every exact quote shown.
+    sources = page.locator("#sources")
+    shown = " ".join(sources.inner_text().split())
+    assert "**" not in shown
+    for c in expected["citations"]:
+        words = re.sub(r"[*_`#]|^\s*[-+]\s+", "", c["quote"], flags=re.M).split()
+        assert " ".join(words) in shown, c["quote"]
+    if any("**" in c["quote"] for c in expected["citations"]):
+        assert sources.locator("blockquote strong").count() >= 1
+
+    # A second answer in the same conversation also shows from its top.
+    _ask(page, "and if CrCl is 25?", 2)
+    _assert_top_in_view(page, 2)
+    _shot(page, "10-second-answer-top")
+
+    # Age, sex and serum creatinine reach the guard: the same question for a 55 kg patient,
+    # then for a 55 kg woman of 82 with a creatinine of 1.6 mg/dL.
+    _new_conversation(page)
+    _facts(page, weight="55")
+    _ask(page, APIXABAN, 1)
+    weight_only = _findings(page)
+    assert "55 kg" in page.locator("#dose-check .patient-facts").inner_text()
+    _new_conversation(page)
+    _facts(page, age="82", sex="female", scr="1.6")
+    _ask(page, APIXABAN, 1)
+    facts = page.locator("#dose-check .patient-facts").inner_text()
+    assert "55 kg, 82 years, female" in facts and "Cockcroft–Gault" in facts, facts
+    assert _findings(page) != weight_only
+    _shot(page, "11-patient-facts")
+
+
 def test_no_request_left_loopback(requests_seen: list[str]) -> None:
     if not requests_seen:
         pytest.skip("no browser test ran before this one in this session")
