@@ -15,8 +15,9 @@ cannot be resolved is withheld.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from corpus.text import sentence_spans
@@ -72,14 +73,14 @@ def _covered_elsewhere(who: Patient, scope: Patient, sentence: str) -> Patient:
     the patient's value of that fact does not judge this part. A group the patient is not in
     ("avoid if CrCl is below 15") leaves it in force."""
     clear: dict[str, None] = {}
-    for field, bands in stated_bands(sentence).items():
-        value = getattr(who, field) if field != "crcl_ml_min" else who.crcl
-        if getattr(scope, field) is not None or value is None:
+    for name, bands in stated_bands(sentence).items():
+        value = getattr(who, name) if name != "crcl_ml_min" else who.crcl
+        if getattr(scope, name) is not None or value is None:
             continue
         # A single value ("for a 120 kg patient") states this patient's fact, not a band.
         if any(low <= value <= high and low < high for low, high, _ in bands):
-            clear[field] = None
-            if field == "crcl_ml_min":  # nor may Cockcroft-Gault bring it back
+            clear[name] = None
+            if name == "crcl_ml_min":  # nor may Cockcroft-Gault bring it back
                 clear["serum_creatinine_mg_dl"] = None
     return replace(who, **clear) if clear else who
 
@@ -187,18 +188,31 @@ class _Resolver:
     citations: Mapping[int, str]
     sources: Mapping[str, SourceText]
     table: ReferenceTable
-    seen: dict[tuple[int, int], Subject]
+    seen: dict[tuple[int, int], Subject] = field(default_factory=dict)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
 
     def subject(self, sentence: tuple[int, int]) -> Subject:
         if sentence not in self.seen:
             self.seen[sentence] = self._resolve(sentence)
         return self.seen[sentence]
 
+    def _markers(self, sentence: tuple[int, int]) -> list[int]:
+        """The citation markers of the shown sentence around ``sentence`` (a marker written
+        after the full stop, "daily. [1]", belongs to it)."""
+        if not self.spans:
+            self.spans = sentence_spans(self.text) or [(0, 0)]
+            self.starts = [s for s, _ in self.spans]
+        i = max(0, bisect_right(self.starts, sentence[0]) - 1)
+        start, end = self.spans[i]
+        end = max(end, sentence[1])
+        return cited_markers(self.text[min(start, sentence[0]) : end])
+
     def _resolve(self, sentence: tuple[int, int]) -> Subject:
         s_text = self.text[sentence[0] : sentence[1]]
         cited = [
             self.sources[self.citations[n]]
-            for n in cited_markers(s_text)
+            for n in self._markers(sentence)
             if n in self.citations and self.citations[n] in self.sources
         ]
         for source in cited:
@@ -265,7 +279,7 @@ def check(
     patient = stated.merged(patient) if patient else stated
     context_indications = find_indications(context, table) if context else set()
     context_evidence = evidence_in(context)
-    resolver = _Resolver(answer_text, citations or {}, sources, table, {})
+    resolver = _Resolver(answer_text, citations or {}, sources, table)
     mentions, unparsed = extract(answer_text, drug_lexicon(table))
     findings: list[Finding] = []
     grounded: dict[tuple[int, int], set[str]] = {}

@@ -409,7 +409,10 @@ def rule_range(
             source=cite(entry),
             sentence=m.sentence,
         )
-    entry, (low, high) = min(comparable, key=lambda ec: _distance(ec[1], ec[0].dose))
+    # The nearest entry of the same interval is the one a reader should see.
+    entry, (low, high) = min(
+        comparable, key=lambda ec: (not frequency_ok(m, ec[0]), _distance(ec[1], ec[0].dose))
+    )
     direction = "above" if high > entry.dose.high else "below"
     return finding(
         "DOSE_RANGE",
