@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.evidence import reversal_agents
-from assistant.frame import Frame
-from guardrails.context import ancestors, in_scope
-from guardrails.reference import DoseEntry, ReferenceTable
+from assistant.frame import Frame, indication_name
+from guardrails.context import in_scope
+from guardrails.reference import Criteria, DoseEntry, ReferenceTable
 from guardrails.regimens import Regimen, Step, applicable_regimens, fact_words
 
 _FACTS = (
@@ -178,8 +178,7 @@ def _card(
     live = [r for r in regimens if r.status != "excluded"]
     if not live:
         return None
-    names = {i.id: i.terms[0] for i in table.indications}
-    use = names.get(indication, indication)
+    use = indication_name(indication, table)
     drug_name = drug[0].upper() + drug[1:]
     facts = _patient_words(frame, regimens)
     applies = [r for r in live if r.status == "applies"]
@@ -197,16 +196,14 @@ def _card(
         others = [r for r in live if r is not lead]
     else:
         need = (
-            ", ".join(
-                m.replace("_mg_dl", "").replace("_ml_min", "").replace("_kg", "").replace("_", " ")
-                for m in missing
-            )
+            ", ".join(_FACT_WORDS.get(m, m.replace("_", " ")) for m in missing)
             or "the patient's details"
         )
         first = live[0]
+        who = f" ({facts})" if facts else ""
         headline = CardLine(
-            f"{drug_name} for {use}: the dose depends on {need}, which the question does not "
-            f"give. Options: {_band(first)}: {_regimen_words(first)}.",
+            f"{drug_name} for {use}{who}: {_regimen_words(first)}"
+            f"{_when(first)}; {need} not given, so check the other bands below.",
             tuple(s.entry for s in first.steps),
             first.id,
         )
@@ -214,8 +211,10 @@ def _card(
     for r in others:
         label = _band(r)
         if r.indication != indication:
-            use_words = names.get(r.indication, r.indication)
-            label = f"For {use_words}" if label == "Standard regimen" else f"{label} ({use_words})"
+            use_words = indication_name(r.indication, table)
+            label = (
+                f"For {use_words}" if label == "Alternative regimen" else f"{label} ({use_words})"
+            )
         lines.append(
             CardLine(
                 f"{label}: {drug} {_regimen_words(r)}.",
@@ -223,7 +222,28 @@ def _card(
                 r.id,
             )
         )
+    pool = [s.entry for r in regimens for s in r.steps]
+    headline = _grounded(headline, pool)
+    lines = [_grounded(line, pool) for line in lines]
     return DoseCard(drug, indication, tuple(regimens), missing, headline, tuple(lines))
+
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _grounded(line: CardLine, pool: list[DoseEntry]) -> CardLine:
+    """A line that names a band edge stated only by another regimen's source ("If CrCl ≥ 30
+    mL/min", where the standard dose's sentence gives no 30) cites that source too."""
+    stated = set(_DIGITS.findall(" ".join(e.cite.quote for e in line.entries)))
+    entries = list(line.entries)
+    for number in _DIGITS.findall(line.text):
+        if number in stated:
+            continue
+        extra = next((e for e in pool if number in _DIGITS.findall(e.cite.quote)), None)
+        if extra is not None and extra not in entries:
+            entries.append(extra)
+            stated |= set(_DIGITS.findall(extra.cite.quote))
+    return CardLine(line.text, tuple(entries), line.regimen)
 
 
 def _because(r: Regimen) -> str:
@@ -240,19 +260,60 @@ def _because(r: Regimen) -> str:
     return f" ({words[3:]})"
 
 
+_FACT_WORDS = {
+    "crcl_ml_min": "CrCl",
+    "weight_kg": "weight",
+    "serum_creatinine_mg_dl": "serum creatinine",
+    "hepatic_impairment": "hepatic function",
+}
+
+
+def _when(r: Regimen) -> str:
+    band = _band(r)
+    return f" {band[0].lower()}{band[1:]}" if band.startswith("If ") else ""
+
+
+_COUNT = {0: "none", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def _criteria_words(group: Criteria) -> str:
+    """ "at least two of: age ≥ 80, weight ≤ 60 kg, serum creatinine ≥ 1.5 mg/dL", counts in
+    words as the labels write them (the thresholds are the sources' numbers)."""
+    from guardrails.regimens import criteria_words
+
+    listed = criteria_words(group).split(" of: ", 1)[-1]
+    if group.at_least is not None:
+        return f"at least {_COUNT.get(group.at_least, group.at_least)} of: {listed}"
+    n = group.at_most or 0
+    if n == 0:
+        return f"none of: {listed}"
+    return f"fewer than {_COUNT.get(n + 1, n + 1)} of: {listed}"
+
+
 def _band(r: Regimen) -> str:
-    """How a regimen's population reads: "If CrCl < 30 mL/min", "Otherwise"."""
-    from guardrails.rules import _population_words  # one wording of bands
-
-    words = _population_words(r.steps[0].entry.population).lstrip("; ")
-    crit = r.steps[0].entry.population.criteria
-    if crit is not None:
-        from guardrails.regimens import criteria_words
-
-        words = ", ".join(x for x in (words, criteria_words(crit)) if x)
+    """How a regimen's population reads: "If CrCl < 30 mL/min", "If weight < 50 kg"."""
+    pop = r.steps[0].entry.population
+    words: list[str] = []
+    for field, text in (
+        ("crcl_lt", "CrCl < {:g} mL/min"),
+        ("crcl_ge", "CrCl ≥ {:g} mL/min"),
+        ("weight_lt", "weight < {:g} kg"),
+        ("weight_ge", "weight ≥ {:g} kg"),
+        ("age_lt", "age < {:g}"),
+        ("age_ge", "age ≥ {:g}"),
+    ):
+        value = getattr(pop, field)
+        if value is not None:
+            words.append(text.format(value))
+    if pop.dialysis is not None:
+        words.append("on dialysis" if pop.dialysis else "not on dialysis")
+    if pop.hepatic_impairment is not None:
+        words.append("hepatic impairment" if pop.hepatic_impairment else "no hepatic impairment")
+    if pop.criteria is not None:
+        words.append(_criteria_words(pop.criteria))
     if r.jurisdiction == "EU":
-        words = ", ".join(x for x in (words, "EU labelling") if x)
-    return f"If {words}" if words else "Standard regimen"
+        words.append("EU labelling")
+    return f"If {', '.join(dict.fromkeys(words))}" if words else "Alternative regimen"
 
 
 def _by_stage(
@@ -271,9 +332,12 @@ def _by_stage(
         r.indication == "vte-extended" or "extended" in r.id for r in regimens
     ):
         return []
+    # A sub-use (cancer-associated VTE) is shown only when it is asked; the extended phase
+    # follows the treatment regimen as its next step.
+    asked = set(frame.indications) | {indication}
     keep = [
         r
         for r in regimens
-        if r.indication == indication or indication in ancestors(r.indication, table)
+        if r.indication in asked or (r.indication == "vte-extended" and frame.stage != "initial")
     ]
     return sorted(keep, key=rank)

@@ -25,11 +25,12 @@ from typing import Literal
 
 import yaml
 
-from assistant.frame import Frame, indications_in, population_named
+from assistant.frame import Frame, indication_name, indications_in, population_named
 from corpus.text import sentence_spans
-from guardrails.context import find_indications, in_scope
+from guardrails.context import in_scope, resolve_subject
 from guardrails.extraction import find_drugs
 from guardrails.reference import ReferenceTable
+from guardrails.types import SourceText
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
@@ -87,6 +88,7 @@ class SentenceInfo:
     drugs_from: str  # "sentence", "bullet parent", "previous sentence", "heading", "title", ""
     indications: frozenset[str]  # own, else from the headings and title
     indications_from: str
+    context_indications: frozenset[str]  # the headings' and title's
     has_amount: bool
     quotable: bool
     why_not: str  # why it is not quotable alone ("" when it is)
@@ -125,16 +127,18 @@ def _why_not_quotable(line: str, sentence: str) -> str:
 
 
 def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]:
-    """Every sentence of ``passage``'s chunk with what it is about (see the module doc)."""
+    """Every sentence of ``passage``'s chunk with what it is about (see the module doc).
+
+    Drugs are resolved by the guard's own reader (``guardrails.resolve_subject``: the
+    sentence, its list or table header, the sentences before it, the headings, the title),
+    so what the answer quotes as being about a drug is what the guard checks it as."""
     text = passage.chunk.text
+    source = SourceText(text, passage.doc.title, passage.chunk.section_path, passage.doc.id)
     headings = " ".join(passage.chunk.section_path)
-    title_drugs = _drug_names(passage.doc.title)
-    heading_drugs = _drug_names(headings)
     context_ind = indications_in(headings, table) or indications_in(passage.doc.title, table)
     out: list[SentenceInfo] = []
-    # (indent, drugs) of the bullet lines above the current one, for parent lookup.
-    parents: list[tuple[int, frozenset[str], frozenset[str]]] = []
-    previous_drugs: frozenset[str] = frozenset()
+    # (indent, indications) of the bullet lines above the current one, for parent lookup.
+    parents: list[tuple[int, frozenset[str]]] = []
     for start, end in sentence_spans(text):
         line_start = text.rfind("\n", 0, start) + 1
         line = text[line_start:end]
@@ -144,34 +148,24 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         bullet = _BULLET.match(text[start:end]) if first_of_line else None
         s0 = start + (bullet.end() if bullet else 0)
         sentence = text[s0:end]
-        own = _drug_names(sentence)
-        own_ind = indications_in(sentence, table)
         if line.startswith("#"):
             parents.clear()
-            previous_drugs = frozenset()
         indent = len(bullet.group("indent")) if bullet else -1
         parent = None
         if bullet:
             while parents and parents[-1][0] >= indent:
                 parents.pop()
             parent = parents[-1] if parents else None
-        if own:
-            drugs, how = own, "sentence"
-        elif parent and parent[1]:
-            drugs, how = parent[1], "bullet parent"
-        elif previous_drugs:
-            drugs, how = previous_drugs, "previous sentence"
-        elif heading_drugs:
-            drugs, how = heading_drugs, "heading"
-        elif title_drugs:
-            drugs, how = title_drugs, "title"
-        else:
-            drugs, how = frozenset(), ""
+        own = _drug_names(sentence)
+        subject = resolve_subject(source, s0, end, table)
+        drugs = own or frozenset(subject.drugs)
+        how = "sentence" if own else (subject.how if subject.drugs else "")
+        own_ind = indications_in(sentence, table)
         inds: frozenset[str]
         if own_ind:
             inds, ind_how = frozenset(own_ind), "sentence"
-        elif parent and parent[2]:
-            inds, ind_how = parent[2], "bullet parent"
+        elif parent and parent[1]:
+            inds, ind_how = parent[1], "bullet parent"
         elif context_ind:
             inds, ind_how = frozenset(context_ind), "heading"
         else:
@@ -184,8 +178,9 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
                 own,
                 drugs,
                 how,
-                frozenset(inds),
+                inds,
                 ind_how,
+                frozenset(context_ind),
                 bool(_HAS_AMOUNT.search(sentence)),
                 not why,
                 why,
@@ -193,9 +188,7 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
             )
         )
         if bullet:
-            parents.append((indent, drugs, frozenset(inds)))
-        if own:
-            previous_drugs = own
+            parents.append((indent, inds))
     return tuple(out)
 
 
@@ -316,9 +309,10 @@ def fit(
     if drugs and strict_drug and about and not (about & drugs):
         return "off-drug"
     if frame.indications:
-        if info.indications and not any(
-            in_scope(i, set(frame.indications), table) for i in info.indications
-        ):
+        # A dose must be for the asked use by its own words (or its headings when it names
+        # none); any other sentence may also be about it through its document.
+        uses = info.indications if info.has_amount else info.indications | info.context_indications
+        if uses and not any(in_scope(i, set(frame.indications), table) for i in uses):
             return "off-use"
         if info.has_amount and not info.indications and not choice:
             return "unknown-use"
@@ -357,18 +351,16 @@ class Coverage:
 
 
 def _use_name(info: SentenceInfo, passage: Passage, table: ReferenceTable) -> str:
-    names = {i.id: i.terms[0] for i in table.indications}
     if info.indications:
-        return " / ".join(sorted(names.get(i, i) for i in info.indications))
+        return " / ".join(sorted(indication_name(i, table) for i in info.indications))
     title = passage.doc.title.split(":")[0].split(" — ")[0]
     return re.sub(r"\s*\([^()]*\)\s*$", "", title).strip()
 
 
 def asked_use(frame: Frame, table: ReferenceTable) -> str | None:
-    names = {i.id: i.terms[0] for i in table.indications}
     parts = []
     if frame.indication:
-        parts.append(names.get(frame.indication, frame.indication))
+        parts.append(indication_name(frame.indication, table))
     elif frame.condition:
         parts.append(frame.condition)
     if frame.populations:

@@ -21,8 +21,9 @@ import yaml
 from assistant.types import Turn
 from guardrails.context import ancestors, find_indications
 from guardrails.extraction import find_drugs
-from guardrails.patient import Patient, patient_from_conversation
+from guardrails.patient import Patient, extract_patient, patient_from_conversation
 from guardrails.reference import ReferenceTable, default_reference
+from retrieval.tokenize import tokenize
 
 Intent = Literal[
     "dose",
@@ -136,6 +137,8 @@ def indications_in(text: str, table: ReferenceTable) -> set[str]:
     an established clot whose treatment is meant."""
     w = _words()
     found = find_indications(text, table) | find_indications(_PARENS.sub("", text), table)
+    if not found:
+        found = _loose_indications(text, table)
     if w.breakthrough.search(text) and w.events.search(w.breakthrough.sub(" ", text)):
         found = {i for i in found if not i.startswith("vte-prophylaxis")} | {"vte-treatment"}
         found -= {"vte-prophylaxis"}
@@ -147,9 +150,55 @@ def without_use_words(text: str) -> str:
     return _words().breakthrough.sub(" ", text)
 
 
+_STOP = frozenset(
+    {"a", "an", "the", "of", "for", "in", "with", "or", "and", "to", "on", "my", "his", "her"}
+)
+
+
+_TERM_STEMS: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {}
+
+
+def _term_stems(table: ReferenceTable) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each indication term of two or more words as its set of stemmed words (per table)."""
+    if table.digest in _TERM_STEMS:
+        return _TERM_STEMS[table.digest]
+    out = []
+    for ind in table.indications:
+        for term in ind.terms:
+            stems = frozenset(t for t in tokenize(term) if t not in _STOP)
+            if len(stems) >= 2:
+                out.append((ind.id, stems))
+    _TERM_STEMS[table.digest] = tuple(out)
+    return _TERM_STEMS[table.digest]
+
+
+def _loose_indications(text: str, table: ReferenceTable) -> set[str]:
+    """Indications whose term's words all stand in ``text`` in any form: "treating a DVT" is
+    "treat DVT", "to treat a PE" is "treat PE". Used when no term stands there as written."""
+    words = set(tokenize(text))
+    found = {ind for ind, stems in _term_stems(table) if stems <= words}
+    covered = set().union(*(ancestors(i, table) for i in found)) if found else set()
+    return found - covered
+
+
 def lay_words(text: str) -> str:
     """The sources' words for the plain words of ``text`` ("blood thinner" -> anticoagulant)."""
     return " ".join(words for pattern, words in _words().lay_terms if pattern.search(text))
+
+
+def indication_name(indication: str, table: ReferenceTable) -> str:
+    """How an answer names an indication id ("treatment of DVT or PE")."""
+    names = _indication_names()
+    if indication in names:
+        return names[indication]
+    found = next((i for i in table.indications if i.id == indication), None)
+    return found.terms[0] if found else indication
+
+
+@lru_cache(maxsize=1)
+def _indication_names() -> dict[str, str]:
+    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    return dict(raw.get("indication_names") or {})
 
 
 def population_named(population: str, text: str) -> bool:
@@ -187,6 +236,10 @@ def _condition(question: str, table: ReferenceTable) -> str | None:
             continue
         if find_drugs(phrase) or find_indications(phrase, table) or lay_words(phrase):
             continue
+        if not extract_patient(phrase).is_empty() or any(
+            p.search(phrase) for _, p in w.populations
+        ):
+            continue  # "in hepatic impairment", "in children": who, not what
         if not any(ch.isalpha() for ch in phrase) or re.search(r"\d", phrase):
             continue
         return phrase.lower()
@@ -224,6 +277,10 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     populations = tuple(name for name, pattern in w.populations if pattern.search(question))
     asked = _condition(question, table)
     condition, setting = (None, asked) if indication else (asked, None)
+    if condition and w.events.search(condition) and not w.phase[0][1].search(question):
+        # "for pulmonary embolism": a dose for a clot is its treatment.
+        indication, condition, found = "vte-treatment", None, {"vte-treatment"}
+        phase = "treatment"
     return Frame(
         intent=intent,
         drugs=drugs,
@@ -302,12 +359,11 @@ def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) 
     if not frame.inherited:
         return question
     table = table or default_reference()
-    names = {i.id: i.terms[0] for i in table.indications}
     carried: list[str] = []
     if "drugs" in frame.inherited:
         carried.extend(frame.drugs)
     if "indication" in frame.inherited:
         if frame.indication:
-            carried.append(names.get(frame.indication, frame.indication))
+            carried.append(next(i.terms[0] for i in table.indications if i.id == frame.indication))
         carried.extend(x for x in (frame.condition, frame.setting) if x)
     return " ".join([*carried, question]) if carried else question

@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any
 from assistant.abstention import missing_terms
 from assistant.cards import CardLine, DoseCard, dose_card
 from assistant.evidence import Coverage, coverage, sentences_of, shared_contexts
-from assistant.frame import Frame, query_for, read_frame
+from assistant.frame import Frame, indication_name, query_for, read_frame
 from assistant.generators import Generator, GeneratorError, get_generator
-from assistant.generators.extractive import ExtractiveGenerator, candidates, score
+from assistant.generators.extractive import (
+    ExtractiveGenerator,
+    candidates,
+    score,
+    without_reference_marks,
+)
 from assistant.questions import clean_question
 from assistant.related import related_questions
 from assistant.render import render, review_status
@@ -37,9 +42,10 @@ from assistant.types import (
 )
 from corpus.types import Chunk
 from guardrails.check import check
+from guardrails.extraction import find_drugs
 from guardrails.patient import Patient
-from guardrails.reference import ReferenceTable, default_reference
-from guardrails.types import Finding, Verdict
+from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
+from guardrails.types import Finding, SourceText, Verdict
 from retrieval.hybrid import HybridRetriever
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
@@ -47,7 +53,13 @@ from retrieval.types import Passage
 if TYPE_CHECKING:
     from retrieval.indexing import IndexReport
 
-_QUOTE = re.compile(r"^(?P<doc>[^:]+): \u201c(?P<quote>.*)\u201d$", re.DOTALL)
+_HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
+_OPTION = re.compile(
+    r"\b(?:switch\w*|chang\w* to|start\w*|use|using|give|giving|alternatives?|consider|"
+    r"such as|preferred|recommend\w*|options? (?:is|are|include))\b",
+    re.IGNORECASE,
+)
+_PROCEDURES = frozenset({"pci", "stemi", "acs", "cardiac-surgery"})
 
 
 def open_retriever(
@@ -126,7 +138,12 @@ class Assistant:
         timings["prepare"] = _ms(t0)
 
         t = time.perf_counter()
-        passages = _guideline_first(self.retriever.search(query, k=50), self.settings.assistant.k)
+        ranked = self.retriever.search(query, k=50)
+        if frame.intent == "choice":
+            # A management question has several options, often in several documents.
+            passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6)
+        else:
+            passages = _guideline_first(ranked, self.settings.assistant.k)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever.index.bm25, frame)
@@ -162,6 +179,8 @@ class Assistant:
             draft = _without_doses_of(draft, cover, self.reference)
         elif card is not None:
             draft = self._with_card(draft, card)
+        elif frame.intent == "choice" and isinstance(self.generator, ExtractiveGenerator):
+            draft = self._with_agent_doses(draft, frame)
         timings["generate"] = _ms(t)
 
         t = time.perf_counter()
@@ -169,7 +188,7 @@ class Assistant:
         verdict = check(
             draft.raw_text,
             {c.number: c.passage.chunk.id for c in draft.citations},
-            {c.passage.chunk.id: c.passage.chunk.text for c in draft.citations},
+            {c.passage.chunk.id: _source_text(c.passage) for c in draft.citations},
             facts,
             context,
             self.reference,
@@ -218,6 +237,75 @@ class Assistant:
                     seen.add(p.chunk.id)
         contexts = shared_contexts(self.reference)
         return coverage(frame, sentences_of(pool, contexts), self.reference)
+
+    def _with_agent_doses(self, draft: Draft, frame: Frame, most: int = 4) -> Draft:
+        """A management answer names agents ("switch to argatroban or bivalirudin"): each
+        named agent the answer gives no dose for gets the dose sentence its sources state,
+        quoted and cited, under Options."""
+        parts = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        named: list[str] = []
+        dosed: set[str] = set()
+        for s in parts:
+            hits = find_drugs(s.text)
+            if _HAS_AMOUNT.search(s.text):
+                dosed.update(name for _, _, name in hits)
+            for start, _, name in hits:
+                # An option is an agent to switch to or start, not one named as a cause.
+                if _OPTION.search(s.text[max(0, start - 70) : start]) and name not in named:
+                    named.append(name)
+        wanted = [
+            d
+            for d in named
+            if d not in dosed and d not in frame.drugs and self.reference.entries_for(d)
+        ][:most]
+        if not wanted:
+            return draft
+        numbers = {c.passage.chunk.id: c.number for c in draft.citations}
+        citations = list(draft.citations)
+        added: list[Statement] = []
+        for agent in wanted:
+            found = self._agent_dose(agent, frame)
+            if found is None:
+                continue
+            passage, start, end = found
+            if passage.chunk.id not in numbers:
+                numbers[passage.chunk.id] = max(numbers.values(), default=0) + 1
+            number = numbers[passage.chunk.id]
+            citations.append(Citation(number, passage, start, end))
+            text = without_reference_marks(passage.chunk.text[start:end])
+            added.append(Statement(text, (number,), passage.doc.source_type, "options"))
+        if not added:
+            return draft
+        return Draft(
+            draft.statements + tuple(added),
+            tuple(citations),
+            draft.bottom_line,
+            draft.generator,
+            draft.notes,
+        )
+
+    def _agent_dose(self, agent: str, frame: Frame) -> tuple[Passage, int, int] | None:
+        """The pack sentence that states ``agent``'s dose, from the dose reference: for the
+        asked use when the reference has one, else its standing (non-procedural) regimen's
+        first step, e.g. argatroban's infusion for HIT rather than its PCI bolus."""
+        entries = self.reference.entries_for(agent)
+
+        def rank(e: DoseEntry) -> tuple[int, int]:
+            use = (
+                0
+                if e.indication in frame.indications
+                else (2 if e.indication in _PROCEDURES else 1)
+            )
+            return (use, 0 if e.population == Population() else 1)
+
+        for entry in sorted(entries, key=rank):
+            found = self._locate(entry.cite.doc, entry.cite.quote)
+            if found is None:
+                continue
+            chunk, start = found
+            passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], 0.0, 0)
+            return passage, start, start + len(entry.cite.quote)
+        return None
 
     def _with_card(self, draft: Draft, card: DoseCard) -> Draft:
         """The draft with the dose card first: its headline is the bottom line, its other
@@ -355,20 +443,20 @@ class Assistant:
     def _replacement(self, blocks: list[Finding], citations: list[Citation]) -> str | None:
         """The reference statement for a blocked dose, cited to its pack passage."""
         for f in blocks:
-            m = _QUOTE.match(f.citation or "")
-            if not m:
+            if f.source is None:
                 continue
-            found = self._locate(m.group("doc"), m.group("quote"))
+            doc_id, quote = f.source.doc_id, f.source.quote
+            found = self._locate(doc_id, quote)
             if found is None:
-                return f"\u201c{m.group('quote')}\u201d ({m.group('doc')})"
+                return f"\u201c{quote}\u201d ({doc_id})"
             chunk, start = found
             passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], score=0.0, rank=0)
             number = next(
                 (c.number for c in citations if c.passage.chunk.id == chunk.id),
                 max((c.number for c in citations), default=0) + 1,
             )
-            citations.append(Citation(number, passage, start, start + len(m.group("quote"))))
-            return f"\u201c{m.group('quote')}\u201d [{number}]"
+            citations.append(Citation(number, passage, start, start + len(quote)))
+            return f"\u201c{quote}\u201d [{number}]"
         return None
 
     def _locate(self, doc_id: str, quote: str) -> tuple[Chunk, int] | None:
@@ -482,6 +570,25 @@ def _without_doses_of(draft: Draft, cover: Coverage, table: ReferenceTable) -> D
     return Draft(tuple(keep), draft.citations, None, draft.generator, draft.notes)
 
 
+def _source_text(p: Passage) -> SourceText:
+    """A cited passage as the guard reads it: with its title and headings, so a dose whose
+    drug is named in an earlier sentence, a list or a heading is judged for that drug."""
+    return SourceText(p.chunk.text, p.doc.title, p.chunk.section_path, p.doc.id, p.chunk.id)
+
+
+def _diverse(ranked: Sequence[Passage], k: int, per_doc: int) -> list[Passage]:
+    """The top ``k`` passages with at most ``per_doc`` from one document (in rank order)."""
+    out: list[Passage] = []
+    count: dict[str, int] = {}
+    for p in ranked:
+        if count.get(p.doc.id, 0) < per_doc:
+            out.append(p)
+            count[p.doc.id] = count.get(p.doc.id, 0) + 1
+        if len(out) == k:
+            break
+    return out
+
+
 def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[Passage]:
     """The top ``k`` passages, plus guideline passages from further down when the top ``k``
     hold fewer than ``want``: answers lead with guideline evidence when the corpus has any
@@ -508,8 +615,7 @@ def _guard_context(
     """What the guard reads the question's use and patient from: the use Bedside understood
     (a clot "despite prophylaxis" is treated, so prophylaxis doses do not judge it), then the
     conversation's own words."""
-    names = {i.id: i.terms[0] for i in table.indications}
-    use = ". ".join(names.get(i, i) for i in sorted(frame.indications))
+    use = ". ".join(indication_name(i, table) for i in sorted(frame.indications))
     turns = [t.content for t in history if t.role == "user"] + [question]
     said = " ".join(turns)
     if frame.indications:

@@ -27,7 +27,9 @@ _DOSE_QUESTION = re.compile(
     r"\b(dose|doses|dosing|dosage|how much|mg|mcg|units?|rate|infusion|bolus|regimen)\b",
     re.IGNORECASE,
 )
-MAX_PER_SECTION = {"guideline": 5, "label": 4, "research": 2, "reference": 4}
+# At most this many sentences of one source type: an answer is not one document's paraphrase.
+MAX_PER_SECTION = {"guideline": 10, "label": 6, "research": 3, "reference": 8}
+MAX_PER_DOC = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,12 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += 0.1  # names the asked use itself
             if c.task and c.task == _INTENT_TASK.get(frame.intent):
                 value += 0.08
+            if frame.intent == "choice":
+                # A management answer is made of actions; background and trial detail follow.
+                if _ACTION.search(c.text):
+                    value += 0.12
+                if c.task == "evidence":
+                    value -= 0.05
             if domain is not None and domain.search(c.text):
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
         out.append(Scored(c, value, coverage))
@@ -188,6 +196,13 @@ def _patient_domains(frame: Frame) -> str:
     return "|".join(_DOMAIN_WORDS[n] for n in names)
 
 
+_ACTION = re.compile(
+    r"\b(?:start|started|starting|switch|stop|give|given|use|used|prefer|preferred|monitor|"
+    r"measure|check|titrat\w*|supplement|continue|escalate|recommend\w*|should|must|target)\b",
+    re.IGNORECASE,
+)
+
+
 # The task a sentence serves when it answers a question of this intent directly.
 _INTENT_TASK = {
     "dose": "dosing",
@@ -215,6 +230,7 @@ def select(
     pool = [s for s in scored if s.coverage >= min_coverage]
     chosen: list[Scored] = []
     per_section: dict[str, int] = {}
+    per_doc: dict[str, int] = {}
     seen_text: set[str] = set()
     while pool and len(chosen) < max_statements:
         best = max(
@@ -228,13 +244,17 @@ def select(
         pool.remove(best)
         section = best.candidate.section
         key = " ".join(best.candidate.text.lower().split())
+        doc = best.candidate.passage.doc.id
         if per_section.get(section, 0) >= MAX_PER_SECTION[section] or key in seen_text:
+            continue
+        if per_doc.get(doc, 0) >= MAX_PER_DOC:
             continue
         if chosen and max(_containment(best.candidate, c.candidate) for c in chosen) >= 0.95:
             continue  # says nothing a chosen sentence does not already say
         chosen.append(best)
         seen_text.add(key)
         per_section[section] = per_section.get(section, 0) + 1
+        per_doc[doc] = per_doc.get(doc, 0) + 1
     return chosen
 
 

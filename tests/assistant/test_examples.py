@@ -1,0 +1,125 @@
+"""The answers a new clinician found wanting, asked again over the bundled corpus with the
+real MiniLM: each now answers the question it was asked (issue: answers that answer)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant.pipeline import Assistant, answer_json
+from assistant.settings import load_settings
+from assistant.types import Answer, Turn
+from guardrails.extraction import extract
+from guardrails.patient import Patient
+
+pytestmark = pytest.mark.slow
+
+SEPTIC = (
+    "What is the best course of action for a patient in septic shock who experiences a "
+    "thromboembolic event despite receiving LMWH thromboprophylaxis?"
+)
+
+
+@pytest.fixture(scope="module")
+def assistant(default_index_dir: Path) -> Assistant:
+    settings = load_settings("default", index_dir=default_index_dir)
+    return Assistant.from_settings(settings, refresh=False)
+
+
+def shown(answer: Answer) -> list[str]:
+    return [s.text for s in ([answer.bottom_line] if answer.bottom_line else [])] + [
+        s.text for s in answer.statements
+    ]
+
+
+def doses_of(answer: Answer, drug: str) -> list[str]:
+    out = []
+    for text in shown(answer):
+        mentions, _ = extract(text)
+        out += [text for m in mentions if m.drug == drug]
+    return out
+
+
+def test_a_drug_asked_for_a_use_the_corpus_does_not_cover(assistant: Assistant) -> None:
+    answer = assistant.ask("What is the recommended dose of ceftriaxone for bacterial meningitis?")
+    assert answer.coverage is not None and answer.coverage.status == "not_covered"
+    assert answer.coverage.drug == "ceftriaxone"
+    assert "not for bacterial meningitis" in answer.markdown
+    assert doses_of(answer, "ceftriaxone") == []  # never the upper-GI bleeding dose
+    assert "#### Closest sources" in answer.markdown
+
+
+def test_rivaroxaban_acute_vte_leads_with_the_initial_regimen(assistant: Assistant) -> None:
+    answer = assistant.ask("Rivaroxaban dosing for acute VTE treatment?")
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text
+    assert "15 mg" in bottom and "21 days" in bottom and "20 mg" in bottom
+    assert answer.verdict.allowed or all("15 mg" not in w.statement.text for w in answer.withheld)
+
+
+def test_dabigatran_reversal_gives_idarucizumab_and_its_dose(assistant: Assistant) -> None:
+    answer = assistant.ask("How do I reverse dabigatran in life-threatening bleeding?")
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text.lower()
+    assert "idarucizumab" in bottom and "5 g" in bottom and "andexanet" not in bottom
+    assert not any("idarucizumab" in w.statement.text.lower() for w in answer.withheld)
+
+
+def test_bivalirudin_for_hit_gives_a_dose(assistant: Assistant) -> None:
+    answer = assistant.ask("What is the bivalirudin dose for heparin-induced thrombocytopenia?")
+    assert doses_of(answer, "bivalirudin"), answer.markdown
+    # ... and not the PCI regimen as if it were the HIT one.
+    assert not any("1.75 mg/kg/h" in text for text in shown(answer))
+
+
+def test_patient_question_about_injections_in_hospital(assistant: Assistant) -> None:
+    answer = assistant.ask("Why do I need blood thinner shots in the hospital?", audience="patient")
+    assert not answer.abstained and answer.bottom_line is not None
+    bottom = answer.bottom_line.text.lower()
+    assert re.search(r"prophylaxis|prevent|clot|thrombo", bottom), bottom
+    assert not re.search(r"diuretic|statin|ldl", " ".join(shown(answer)).lower())
+    assert "Talk to your care team" in answer.markdown
+
+
+def test_follow_up_keeps_the_established_clot(assistant: Assistant) -> None:
+    history = [Turn("user", SEPTIC), Turn("assistant", "Start therapeutic anticoagulation.")]
+    answer = assistant.ask("what if the CrCl is 20?", history)
+    frame = answer_json(answer)["frame"]
+    assert frame["indication"] == "vte-treatment" and frame["patient"]["crcl_ml_min"] == 20
+    ok = [f for f in answer.verdict.findings if f.rule_id == "DOSE_OK"]
+    assert not any("prophylaxis" in (f.expected or "") for f in ok)
+    assert not any(re.search(r"5,000 units[^.]*every 8", t) for t in shown(answer))
+
+
+def test_apixaban_af_applies_the_two_of_three_criteria(assistant: Assistant) -> None:
+    patient = Patient(age=82, weight_kg=55, serum_creatinine_mg_dl=1.6)
+    answer = assistant.ask("Apixaban dose for atrial fibrillation?", patient=patient)
+    assert answer.bottom_line is not None and answer.dose_card is not None
+    bottom = answer.bottom_line.text
+    assert "2.5 mg" in bottom and "twice daily" in bottom
+    assert not re.search(r"(?<![\d.])5 mg", bottom)
+    assert not any(f.rule_id == "DOSE_OK" and f.text == "5 mg" for f in answer.verdict.findings)
+
+
+def test_enoxaparin_dvt_at_120_kg(assistant: Assistant) -> None:
+    answer = assistant.ask("Enoxaparin dose for DVT treatment in a 120 kg patient?")
+    assert answer.bottom_line is not None and answer.dose_card is not None
+    bottom = answer.bottom_line.text
+    assert "120 mg" in bottom and "every 12 hours" in bottom
+
+
+def test_management_answer_is_organised_by_task(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "What are the management options for patients who are heparin (unfractionated "
+        "heparin) non-responders?"
+    )
+    md = answer.markdown
+    assert "#### Options" in md and "#### Monitoring and targets" in md
+    texts = shown(answer)
+    assert any("argatroban" in t.lower() for t in texts)
+    assert any("35,000 units" in t for t in texts)
+    assert not any(re.search(r"^Option \d|MCP|Calculator", t) for t in texts)
+    options = [s for s in answer.statements if s.task == "options"]
+    assert options and all(s.citations for s in options)
