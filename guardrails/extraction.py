@@ -3,96 +3,78 @@ the sentence gives it, and every number next to a drug that cannot be read (fail
 
 How a sentence is read:
 
-- Drugs are whole-word, case-insensitive matches of the reference's names, longest first
-  ("low-molecular-weight heparin" is the class, not heparin), plus conservative fuzzy
-  matches for misspellings ("argatroben"): single words of 6+ letters, rapidfuzz ratio 88+.
+- The text is first folded character by character (unicode digits to ASCII, NFKC where it
+  stays one character, dashes to "-") and then normalised (guardrails/normalise.py: HTML
+  tags and entities, Markdown marks, invisible characters and combining marks go;
+  "80k units", "1/2 mg" and "2x2.5 g" are read as written numbers). Every span returned
+  is an offset into the original text.
+- Drugs are whole-word, case-insensitive matches of the lexicon's names, longest first
+  ("low-molecular-weight heparin" is the class, not heparin): by default every drug
+  (guardrails/lexicon.py: the reference's drugs, then the drug-named-entity-recognition
+  package's), with conservative fuzzy matches for misspellings of the reference's own
+  drugs ("argatroben"). A name that is a common English word counts only with a dose
+  written next to it ("insulin 10 units").
 - An amount is a number (digits or words) or a range, then a dose unit (mass, USP or
   international units, mL), then optional /kg and /time. Numbers with any other unit
-  (mL/min, kg, hours, %, mg/dL, /mm3) are not doses and are skipped.
+  (mL/min, kg, hours, %, mg/dL, /mm3) are not doses and are skipped. A count of a
+  strength ("two 2.5 g vials", "2 vials of 2.5 g", "2 x 2.5 g") is one amount, the
+  total, with ``count`` set.
 - Numbers: "5,000" is five thousand; a decimal comma is read only where it cannot be a
   thousands separator: a comma followed by one or two digits ("1,5 mg"), or any digits
   after a leading zero ("0,125 mg"). "1,500" is always 1500. Mixed or space-grouped
   numbers ("1.500,5", "5 000") are ambiguous: next to a dose unit they are Unparsed.
+- Forms no dose is written in are Unparsed, never read: scientific and hexadecimal
+  notation ("1e309 mg/kg", "0x10 mg"), negative amounts ("-1 mg/kg", "minus 1 mg"),
+  exponents and superscripts ("1^0 mg/kg", "10³ units"), infinities and NaN, a fraction
+  or combination strength normalise did not read ("3/2 mg", "24/26 mg"), and a bare
+  number that corrects a dose ("1 mg/kg, actually make it 10"; "No wait, 10." after a
+  sentence naming the drug).
 - Ratios, changes and diluents are not doses: "per 1 mg of enoxaparin", "neutralizes
   100 units of heparin", "reduced by 2,500 units", "in 250 mL".
 - Each amount takes the drug named just before it in the sentence ("of heparin" right
   after it wins; a drug named only inside a ratio does not count), else the one after
   it. Route, frequency and phase are the nearest keywords within the amount's clause
   ("without a bolus" does not count); a list ("400 mg or 800 mg IV bolus") shares them,
-  and an amount in parentheses inherits them from the amount it annotates.
+  and an amount in parentheses inherits them from the amount it annotates, so a
+  restatement ("1 mg/kg every 12 hours (i.e. 10 mg/kg)") is a second dose of the drug.
 - A number next to a drug that looks like a dose but has no readable unit ("enoxaparin
   40 subcut", "argatroban 2 per kg", "5 000 units", "1 mg/m2") is an Unparsed.
-- Text is folded character by character to the same length (unicode digits to ASCII,
-  NFKC where it stays one character, dashes to "-"), so every span is an offset into the
-  original text. A line break ends a sentence; a "sentence" over 2,000 characters is cut
-  at whitespace. Every pattern has bounded repetition, so hostile input stays linear,
-  and repeated sentences are read once (cached).
+- A line break ends a sentence; no sentence ends inside parentheses; a "sentence" over
+  2,000 characters is cut at whitespace. Every pattern has bounded repetition, so hostile
+  input stays linear, and repeated sentences are read once (cached).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
-import yaml
-from rapidfuzz import fuzz, process
-
 from corpus.text import split_sentences
-from guardrails.reference import DATA_DIR, Drug
+from guardrails.lexicon import DrugHit, Lexicon, drug_lexicon, reference_lexicon
+from guardrails.normalise import fold, normalise_changed
+from guardrails.reference import Drug
 from guardrails.types import Amount, DoseMention, Phase, Route, Unparsed
 from guardrails.units import normalise_unit
 
+__all__ = ["DrugHit", "Lexicon", "default_lexicon", "extract", "find_drugs", "fold"]
+
 PerTime = Literal["min", "h", "day"]
-DrugHit = tuple[int, int, str]
-
-# ------------------------------------------------------------------ folding
-
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-_LINE_BREAKS = "\u2028\u2029\x85"
-
-
-def _fold_char(ch: str) -> str:
-    if ch.isdecimal():
-        return str(unicodedata.decimal(ch))
-    if ch in _DASHES:
-        return "-"
-    if ch in _LINE_BREAKS:
-        return "\n"
-    if ch.isspace():
-        return " "
-    if ch.isdigit():
-        return ch  # superscripts: "10⁹" must not become "109"
-    folded = unicodedata.normalize("NFKC", ch)
-    if folded == "\u03bc" or (len(folded) == 1 and folded != "\u2044"):
-        return folded
-    return ch  # expansions ("½", "㎎") would shift offsets
-
-
-def fold(text: str) -> str:
-    """``text`` with unicode digits, dashes, spaces and NFKC-compatible characters folded,
-    one character for one, so offsets into the result are offsets into ``text``."""
-    if text.isascii():
-        return text
-    table = {ord(ch): _fold_char(ch) for ch in set(text) if not ch.isascii()}
-    return text.translate(table)
-
 
 # ------------------------------------------------------------------ drugs
 
 _WORD = re.compile(r"[^\W_]+")
-_NAME_GAP = re.compile(r"[ \t\-]{1,3}")
 # Words after a drug name that make it a description, not the drug: "heparin-induced".
 _NOT_THE_DRUG_AFTER = re.compile(
     r"[ \t\-]{1,2}(?:induced|associated|antagonists?|resistan(?:t|ce)|dependent|like|free|"
     r"reversal|overdose|toxicity|"
-    r"naive|na\u00efve|pf4|antibod(?:y|ies))\b",
+    r"naive|na\u00efve|pf4|antibod(?:y|ies)|receptors?|agonists?|signal(?:l?ing)?)\b"
+    r"|-[0-9]{1,2}(?![0-9.,])",  # "interleukin-6", "dopamine-1 agonist": another substance
     re.IGNORECASE,
 )
 # Words before a drug name that make it a description: "non-heparin", and the drug an agent
@@ -102,101 +84,29 @@ _NOT_THE_DRUG_BEFORE = re.compile(
     r"|\b(?:revers|neutrali[sz]|antagoni[sz])(?:es|ed|ing|e)?[ \t]{1,3}(?:the[ \t]{1,3})?\Z",
     re.IGNORECASE,
 )
-# Real words that a drug name is one edit away from.
-_FUZZY_STOPWORDS = frozenset(
-    {"angioma", "prolamine", "heparan", "coumarin", "central", "fragment", "protein", "paranoid"}
+# A dose written next to a name that needs one ("insulin 10 units", "81 mg aspirin").
+_DOSE_AFTER = re.compile(
+    r"[ \t]{0,3}[(:,=]?[ \t]{0,2}"
+    r"(?:(?:at|of|a|an|the|dose|is|given|starting|initial)[ \t]{1,3}){0,3}[0-9][0-9.,]{0,12}",
+    re.IGNORECASE,
 )
-_FUZZY_MIN_LEN = 6
-_FUZZY_MAX_LEN = 30
-_FUZZY_CUTOFF = 88.0
+_DOSE_BEFORE = re.compile(
+    r"(?<![\w.,])[0-9][0-9.,]{0,12}(?P<unit>[ \t]{0,2}-?[ \t]?[A-Za-z\u03bc.]{1,20})"
+    r"(?:/[A-Za-z]{1,3}){0,2}[ \t]{1,3}(?:of[ \t]{1,3})?(?:the[ \t]{1,3})?\Z",
+)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Lexicon:
-    """The drug names to look for, indexed for whole-word and fuzzy lookup."""
-
-    by_first: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
-    fuzzy_names: dict[int, tuple[str, ...]]  # name length -> single-word names (lower case)
-    single: dict[str, str]  # single-word name (lower case) -> canonical
-    cache: dict[str, str | None] = field(default_factory=dict, compare=False)
-
-    @staticmethod
-    def of(drugs: Iterable[Drug]) -> Lexicon:
-        names: dict[tuple[str, ...], str] = {}
-        for drug in drugs:
-            for name in (drug.name, *drug.names):
-                tokens = tuple(t.lower() for t in _WORD.findall(fold(name)))
-                if tokens:
-                    names.setdefault(tokens, drug.name)
-        by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-        for tokens, canonical in names.items():
-            by_first.setdefault(tokens[0], []).append((tokens, canonical))
-        single = {t[0]: c for t, c in names.items() if len(t) == 1 and t[0].isalpha()}
-        fuzzy: dict[int, list[str]] = {}
-        for name in single:
-            if len(name) >= _FUZZY_MIN_LEN:
-                fuzzy.setdefault(len(name), []).append(name)
-        return Lexicon(
-            by_first={k: tuple(sorted(v, key=lambda n: -len(n[0]))) for k, v in by_first.items()},
-            fuzzy_names={k: tuple(v) for k, v in fuzzy.items()},
-            single=single,
-        )
-
-    def fuzzy(self, word: str) -> str | None:
-        """The canonical drug a misspelt single word stands for, or None."""
-        if word in self.cache:
-            return self.cache[word]
-        if len(self.cache) > 50_000:
-            self.cache.clear()  # bounded memory on hostile input
-        candidates = [
-            name
-            for size in range(len(word) - 2, len(word) + 3)
-            for name in self.fuzzy_names.get(size, ())
-        ]
-        best = None
-        if candidates and word not in _FUZZY_STOPWORDS:
-            best = process.extractOne(
-                word, candidates, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF
-            )
-        result = self.single[best[0]] if best else None
-        self.cache[word] = result
-        return result
-
-
-def _load_drugs() -> list[Drug]:
-    # drugs.yaml alone: extraction must not need the dose table to be loadable.
-    data = yaml.safe_load((DATA_DIR / "drugs.yaml").read_text(encoding="utf-8")) or []
-    return [Drug.model_validate(d) for d in data]
-
-
-@lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    return Lexicon.of(_load_drugs())
+    """The lexicon ``find_drugs`` uses by default: the reference's drugs only."""
+    return reference_lexicon()
 
 
-def _lexicon(drugs: Sequence[Drug] | Lexicon | None) -> Lexicon:
+def _lexicon(drugs: Sequence[Drug] | Lexicon | None, default: Lexicon | None = None) -> Lexicon:
     if drugs is None:
-        return default_lexicon()
+        return default or reference_lexicon()
     if isinstance(drugs, Lexicon):
         return drugs
     return Lexicon.of(drugs)
-
-
-def _match_name(
-    text: str, words: list[re.Match[str]], i: int, lexicon: Lexicon
-) -> tuple[int, str] | None:
-    """Longest name starting at word ``i``: (number of words, canonical)."""
-    for tokens, canonical in lexicon.by_first.get(words[i].group().lower(), ()):
-        n = len(tokens)
-        if i + n > len(words):
-            continue
-        if all(
-            words[i + k].group().lower() == tokens[k]
-            and _NAME_GAP.fullmatch(text, words[i + k - 1].end(), words[i + k].start())
-            for k in range(1, n)
-        ):
-            return n, canonical
-    return None
 
 
 def _is_description(text: str, start: int, end: int) -> bool:
@@ -206,38 +116,40 @@ def _is_description(text: str, start: int, end: int) -> bool:
     )
 
 
+def _dose_next_to(text: str, start: int, end: int) -> bool:
+    """Whether a dose is written right after (or before) the name at [start, end)."""
+    after = _DOSE_AFTER.match(text, end)
+    if after and _BASE_UNIT.match(text, after.end()):
+        return True
+    head = max(0, start - 40)
+    before = _DOSE_BEFORE.search(text[head:start])
+    return bool(before and _BASE_UNIT.match(text, head + before.start("unit")))
+
+
 def _find_drugs(text: str, words: list[re.Match[str]], lexicon: Lexicon) -> list[DrugHit]:
-    hits: list[DrugHit] = []
-    i = 0
-    while i < len(words):
-        word = words[i].group()
-        found = _match_name(text, words, i, lexicon) if word.lower() in lexicon.by_first else None
-        if found:
-            n, canonical = found
-            s, e = words[i].start(), words[i + n - 1].end()
-            i += n
-        elif _FUZZY_MIN_LEN <= len(word) <= _FUZZY_MAX_LEN and word.isalpha():
-            fuzzy = lexicon.fuzzy(word.lower())
-            s, e = words[i].span()
-            i += 1
-            if fuzzy is None:
-                continue
-            canonical = fuzzy
-        else:
-            i += 1
-            continue
-        if not _is_description(text, s, e):
-            hits.append((s, e, canonical))
-    return hits
+    """Drugs named in ``text`` (folded and normalised): not descriptions ("heparin-induced"),
+    and names that need a dose next to them only where one is."""
+    return [
+        (s, e, canonical)
+        for s, e, canonical, weak in lexicon.hits(text, words)
+        if not _is_description(text, s, e) and (not weak or _dose_next_to(text, s, e))
+    ]
 
 
 def find_drugs(text: str, drugs: Sequence[Drug] | Lexicon | None = None) -> list[DrugHit]:
-    """Drug mentions in ``text`` as (start, end, canonical name), in order.
+    """Drug mentions in ``text`` as (start, end, canonical name), in order; spans are
+    offsets into ``text`` (read after ``normalise``: "<b>enox\u200baparin</b>" is found).
 
-    ``drugs`` defaults to the reference's drug list (guardrails/data/drugs.yaml).
+    ``drugs`` defaults to the reference's drug list (guardrails/data/drugs.yaml); pass
+    ``guardrails.lexicon.drug_lexicon()`` to find every drug.
     """
     folded = fold(text)
-    return _find_drugs(folded, list(_WORD.finditer(folded)), _lexicon(drugs))
+    norm = normalise_changed(folded)
+    read = folded if norm is None else norm.text
+    hits = _find_drugs(read, list(_WORD.finditer(read)), _lexicon(drugs))
+    if norm is None:
+        return hits
+    return [(*norm.span(s, e), canonical) for s, e, canonical in hits]
 
 
 # ------------------------------------------------------------------ numbers
@@ -250,11 +162,20 @@ class _Number:
     value: float | None  # None: a format that cannot be read safely ("1.500,5", "5 000")
     word: bool = False
     problem: str = ""  # why value is None
+    # A form no dose is written in (1e3, 0x10, -1, 1^0, 3/2): refused even without a unit
+    # when it stands next to a drug.
+    hostile: bool = False
 
 
+_SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074-\u2079"
 _NUMBER = re.compile(
     r"(?<![\w.,/\u2044])(?:"
-    r"(?P<thou>[1-9][0-9]{0,2}(?:,[0-9]{3}){1,4}(?:\.[0-9]{1,6})?)"  # 5,000 / 1,500.5
+    r"(?P<sci>[0-9]{1,9}(?:\.[0-9]{1,9})?[eE][+-]?[0-9]{1,4})"  # 1e309, 1.5e2
+    r"|(?P<hex>0[xX][0-9a-fA-F]{1,16})"  # 0x10
+    r"|(?P<exp>[0-9]{1,9}(?:\.[0-9]{1,6})?"  # 1^0 (a superscript), 10**3, 10³
+    rf"(?:[ \t]?(?:\^|\*\*)[ \t]?[-+]?[0-9]{{1,4}}|[{_SUPERSCRIPTS}]{{1,4}}))"
+    r"|(?P<frac>[0-9]{1,3}[/\u2044][0-9]{1,3})"  # 3/2: a fraction normalise did not read
+    r"|(?P<thou>[1-9][0-9]{0,2}(?:,[0-9]{3}){1,4}(?:\.[0-9]{1,6})?)"  # 5,000 / 1,500.5
     r"|0,(?P<zero>[0-9]{1,6})"  # 0,125: a leading zero is never a thousands group
     r"|(?P<amb>[0-9]{1,3}(?:\.[0-9]{3}){1,4},[0-9]{1,6}|[1-9][0-9]{0,2}(?: [0-9]{3}){1,3})"
     r"|(?P<long>[0-9]{10,})"  # no dose has ten digits
@@ -275,7 +196,7 @@ _WORD_NUMBER = re.compile(
     rf"(?:[ \t\-]{{1,3}}(?:and[ \t\-]{{1,3}})?(?:a[ \t\-]{{1,3}})?(?:{_W})){{0,6}}\b",
     re.IGNORECASE,
 )
-_HAS_NUMBER = re.compile(rf"[0-9]|\b(?:{_W})\b", re.IGNORECASE)
+_HAS_NUMBER = re.compile(rf"[0-9]|\b(?:{_W}|inf|infinity|nan)\b|\u221e", re.IGNORECASE)
 # A cheap test that a sentence may hold a dose unit at all.
 _UNIT_HINT = re.compile(
     r"[0-9\s\-](?:mgs?|mcg|\u03bcg|ug|g|gm|grams?|units?|u|iu|i\.u\.|usp|international|ml|cc|"
@@ -284,7 +205,24 @@ _UNIT_HINT = re.compile(
 )
 
 
+_HOSTILE = {
+    "sci": "scientific notation",
+    "hex": "hexadecimal notation",
+    "exp": "an exponent or superscript",
+    "frac": "a fraction or a combination strength (x/y)",
+}
+_NOT_FINITE = re.compile(r"(?<![\w.])[+-]?(?:inf(?:inity)?|nan)(?![\w])|\u221e", re.IGNORECASE)
+# "-1 mg/kg", "minus 1 mg"; "5 -10 mg" and "0.15-0.2" are ranges.
+_NEGATIVE_BEFORE = re.compile(
+    r"(?:(?<![\w.,)\]%*+\-])-|\bminus[ \t]{1,3}|\bnegative[ \t]{1,3})\Z", re.IGNORECASE
+)
+_RANGE_DASH_BEFORE = re.compile(r"[0-9%][ \t]{1,3}-\Z")
+
+
 def _digits(m: re.Match[str]) -> _Number:
+    kind = m.lastgroup
+    if kind in _HOSTILE:
+        return _Number(m.start(), m.end(), None, problem=_HOSTILE[kind], hostile=True)
     if m.group("amb"):
         return _Number(m.start(), m.end(), None, problem="ambiguous number format")
     if m.group("long"):
@@ -374,7 +312,23 @@ def _numbers(text: str, words: list[re.Match[str]]) -> list[_Number]:
         if number is not None:
             found.append(number)
             taken = number.end
-    return sorted(found, key=lambda n: n.start)
+    found.extend(
+        _Number(m.start(), m.end(), None, problem="not a finite number", hostile=True)
+        for m in _NOT_FINITE.finditer(text)
+    )
+    return sorted((_signed(text, n) for n in found), key=lambda n: n.start)
+
+
+def _signed(text: str, n: _Number) -> _Number:
+    """A negative amount ("-1 mg/kg", "minus one mg") cannot be a dose."""
+    if n.value is None:
+        return n
+    head = max(0, n.start - 12)
+    before = text[head : n.start]
+    sign = _NEGATIVE_BEFORE.search(before)
+    if sign is None or _RANGE_DASH_BEFORE.search(before):
+        return n
+    return _Number(head + sign.start(), n.end, None, n.word, "a negative amount", True)
 
 
 # ------------------------------------------------------------------ units
@@ -524,6 +478,7 @@ class _Read:
     attached: tuple[int, int] | None = None  # parentheses written right after it
     weight_kg: float | None = None
     total: Amount | None = None
+    count: float | None = None  # "two 2.5 g vials": amount is count x the strength
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,7 +520,15 @@ class _AmountReader:
         """Read the amount starting at number ``k``; the index of the next unread number."""
         n = self.numbers[k]
         if n.value is None:
-            if _read_unit(self.text, n.end, self.stop):
+            unit = _read_unit(self.text, n.end, self.stop)
+            if n.hostile:
+                # Fail closed: with a dose unit it is refused wherever it stands, without
+                # one only next to a drug.
+                dose = unit is not None and (unit.kind == "dose" or unit.per_kg)
+                end = unit.end if unit is not None and dose else n.end
+                self.loose.append(_Loose(n.start, end, n.problem, dose))
+                return max(k + 1, self._next_index(end))
+            if unit:
                 self.loose.append(_Loose(n.start, n.end, n.problem, True))
             return k + 1
         high, pos, nxt = self._range(k)
@@ -684,8 +647,11 @@ class _AmountReader:
         high, end, nxt = self._repeated_range(high, unit, nxt)
         self._paren_suffix(unit)
         self._of_drug_rate(unit)
-        self.reads.append(_Read(n.start, end, _amount(low, high, unit), unit.interval_h))
-        return max(nxt, self._next_index(end))
+        read = _Read(n.start, end, _amount(low, high, unit), unit.interval_h)
+        if not (unit.per_kg or unit.per_time or unit.interval_h):
+            _counted(self.text, read, self.stop)
+        self.reads.append(read)
+        return max(nxt, self._next_index(read.end))
 
     def _repeated_range(self, high: float, unit: _Unit, nxt: int) -> tuple[float, int, int]:
         """ "5 mg to 10 mg": one range."""
@@ -746,6 +712,43 @@ class _AmountReader:
                     self.reads[k].amount = replace(a, **per)  # type: ignore[arg-type]
 
 
+_COUNT = r"(?P<c>[1-9][0-9]?|one|two|three|four|five|six|seven|eight|nine|ten)"
+_PACKS = r"(?:vials?|ampoules?|ampules?|syringes?|bottles?|bags?|packs?|cartridges?|pens?)"
+# "2 x 2.5 g", "two 2.5 g vials", "2 vials of 2.5 g": a count of a strength.
+_COUNT_TIMES_BEFORE = re.compile(
+    rf"(?<![\w.,]){_COUNT}[ \t]{{0,2}}[x\u00d7*][ \t]{{0,3}}\Z", re.IGNORECASE
+)
+_COUNT_PACKS_BEFORE = re.compile(
+    rf"(?<![\w.,]){_COUNT}[ \t]{{1,3}}{_PACKS}[ \t]{{0,3}}"
+    r"(?:(?:each[ \t]{1,3})?(?:of|containing|with)[ \t]{1,3}|\([ \t]{0,2}|,[ \t]{1,2}|:[ \t]{1,2})\Z",
+    re.IGNORECASE,
+)
+_COUNT_BEFORE = re.compile(rf"(?<![\w.,]){_COUNT}[ \t]{{1,3}}\Z", re.IGNORECASE)
+_PACKS_AFTER = re.compile(rf"[ \t]{{0,2}}-?[ \t]{{0,2}}{_PACKS}\b", re.IGNORECASE)
+
+
+def _count_value(word: str) -> float:
+    return float(word) if word.isdigit() else _SMALL[word.lower()]
+
+
+def _counted(text: str, read: _Read, stop: int) -> None:
+    """Make ``read`` the total of a count of its strength, where one is written."""
+    head = max(0, read.start - 40)
+    before = text[head : read.start]
+    m = _COUNT_TIMES_BEFORE.search(before) or _COUNT_PACKS_BEFORE.search(before)
+    end = read.end
+    if m is None:
+        m = _COUNT_BEFORE.search(before)
+        packs = _PACKS_AFTER.match(text, read.end, stop) if m else None
+        if m is None or packs is None:
+            return
+        end = packs.end()
+    count = _count_value(m.group("c"))
+    a = read.amount
+    read.amount = replace(a, low=a.low * count, high=a.high * count)
+    read.start, read.end, read.count = head + m.start(), end, count
+
+
 # Words after a number that say it is not a dose (durations, weights, ratios, counts).
 _NOT_A_DOSE_AFTER = re.compile(
     r"[ \t]{0,2}-?[ \t]{0,2}(?:%|percent|kg|kilograms?|lbs?|pounds?|years?|yrs?|months?|weeks?|"
@@ -775,8 +778,12 @@ def _classify(text: str, item: _Loose) -> _Loose:
     start, end = item.start, item.end
     if item.strong or item.reason != "no unit":
         return item
+    if _CORRECTION_BEFORE.search(text, max(0, start - 60), start):
+        return _Loose(start, end, _CORRECTED, True)  # "1 mg/kg, actually make it 10"
     if end < len(text) and (text[end].isalpha() or text[end] in "\u00b2\u00b3"):
         return _Loose(start, end, "identifier", False)  # "4F-PCC", "10⁹"
+    if text.startswith("-", end) and text[end + 1 : end + 2].isalpha():
+        return _Loose(start, end, "identifier", False)  # "5-FC", "4-factor"
     if _NOT_A_DOSE_AFTER.match(text, end) or _YEAR.fullmatch(text, start, end):
         return _Loose(start, end, "not a dose", False)
     if _not_a_dose_before(text, start):
@@ -784,6 +791,14 @@ def _classify(text: str, item: _Loose) -> _Loose:
     return _Loose(start, end, "no unit", bool(_DOSE_WORD_AFTER.match(text, end)))
 
 
+# Words that correct an amount just written: the bare number after them is the dose meant.
+_CORRECTION_BEFORE = re.compile(
+    r"\b(?:actually|no[ \t,]{1,3}wait|wait|sorry|i[ \t]{1,3}mean|correction|"
+    r"make[ \t]{1,3}(?:it|that)|change[ \t]{1,3}(?:it|that)[ \t]{1,3}to|scratch[ \t]{1,3}that|"
+    r"rather|instead)\b[^0-9.!?]{0,30}\Z",
+    re.IGNORECASE,
+)
+_CORRECTED = "a corrected amount without a unit"
 # Words after a unitless number that say it is meant as a dose: "40 subcut", "5 daily".
 _DOSE_WORD_AFTER = re.compile(
     r"[ \t]{0,2}(?:IV|i\.v\.|SC|SQ|s\.c\.|subcut\w*|intravenous\w*|orally|oral|PO|IM|"
@@ -1119,6 +1134,7 @@ def _mention(sentence: _Sentence, r: _Read, clause: _Clause) -> DoseMention:
         weight_kg=r.weight_kg,
         total=r.total,
         single_dose=single and r.interval_h is None,
+        count=r.count,
     )
 
 
@@ -1213,7 +1229,12 @@ def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> l
         if k >= 0 and reads[k].end > raw.start:
             continue  # part of an amount that was read ("100 IU (1 mg) per kg")
         drug = sentence.adjacent_drug(raw.start)
-        if drug is None and not raw.strong and not _DOSE_WORD_AFTER.match(sentence.text, raw.end):
+        if (
+            drug is None
+            and not raw.strong
+            and not _DOSE_WORD_AFTER.match(sentence.text, raw.end)
+            and not _CORRECTION_BEFORE.search(sentence.text, max(0, raw.start - 60), raw.start)
+        ):
             continue
         item = _classify(sentence.text, raw)
         if item.reason in ("identifier", "not a dose"):
@@ -1295,11 +1316,27 @@ def _in_token(text: str, pos: int) -> bool:
 def _sentences(text: str) -> Iterator[tuple[int, int]]:
     """Sentence spans; a line break always ends a sentence."""
     for line in _LINE.finditer(text):
-        for start, end in split_sentences(text, line.start(), line.end()):
+        for start, end in _closed(text, split_sentences(text, line.start(), line.end())):
             if end - start <= _MAX_SENTENCE:
                 yield start, end
             else:
                 yield from _pieces(text, start, end)
+
+
+def _closed(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """No sentence ends inside parentheses: "1 mg/kg (i.e. 10 mg/kg)" is one sentence, so
+    the restatement is read with the drug it restates."""
+    out: list[tuple[int, int]] = []
+    depth = 0  # parentheses left open by out[-1]
+    for start, end in spans:
+        opened = text.count("(", start, end) - text.count(")", start, end)
+        if out and depth > 0 and end - out[-1][0] <= _MAX_SENTENCE:
+            out[-1] = (out[-1][0], end)
+            depth += opened
+        else:
+            out.append((start, end))
+            depth = opened
+    return out
 
 
 def _pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -1341,14 +1378,48 @@ def extract(
     text: str, drugs: Sequence[Drug] | Lexicon | None = None
 ) -> tuple[list[DoseMention], list[Unparsed]]:
     """Every dose stated in ``text``, and every number next to a drug that could not be
-    read as one (fail closed). Spans are offsets into ``text``. ``drugs`` defaults to the
-    reference's drug list."""
-    lexicon = _lexicon(drugs)
+    read as one (fail closed). The text is read after ``normalise`` (markup, entities,
+    invisible characters, magnitudes, fractions); spans are offsets into ``text``.
+    ``drugs`` defaults to every drug (``guardrails.lexicon.drug_lexicon()``)."""
+    lexicon = drug_lexicon() if drugs is None else _lexicon(drugs)
     folded = fold(text)
+    norm = normalise_changed(folded)
+    read = folded if norm is None else norm.text
     mentions: list[DoseMention] = []
     unparsed: list[Unparsed] = []
-    for start, end in _sentences(folded):
-        found, loose = _extract_at(folded, start, end, lexicon)
+    previous: tuple[int, int] | None = None
+    for start, end in _sentences(read):
+        found, loose = _extract_at(read, start, end, lexicon)
+        if not found and not loose and previous is not None:
+            loose = _corrected_after(read, previous, (start, end), lexicon)
         mentions.extend(found)
         unparsed.extend(loose)
-    return mentions, unparsed
+        previous = (start, end)
+    if norm is None:
+        return mentions, unparsed
+    return (
+        [replace(m, span=norm.span(*m.span), sentence=norm.span(*m.sentence)) for m in mentions],
+        [replace(u, span=norm.span(*u.span), sentence=norm.span(*u.sentence)) for u in unparsed],
+    )
+
+
+_CORRECTED_NUMBER = re.compile(
+    _CORRECTION_BEFORE.pattern[: -len(r"\Z")]
+    + r"(?<![\w.,])(?P<n>[0-9]{1,9}(?:[.,][0-9]{1,6})?)(?![\w]|[.,][0-9])",
+    re.IGNORECASE,
+)
+
+
+def _corrected_after(
+    text: str, previous: tuple[int, int], sentence: tuple[int, int], lexicon: Lexicon
+) -> list[Unparsed]:
+    """ "Enoxaparin 1 mg/kg. No wait, 10.": a bare number that corrects the sentence before
+    is refused for the drug that sentence named last."""
+    m = _CORRECTED_NUMBER.search(text, *sentence)
+    if m is None:
+        return []
+    words = list(_WORD.finditer(text, *previous))
+    drugs = _find_drugs(text, words, lexicon)
+    if not drugs:
+        return []
+    return [Unparsed(drugs[-1][2], m.span("n"), sentence, _CORRECTED)]
