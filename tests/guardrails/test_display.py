@@ -60,3 +60,9 @@ def test_no_pint_name_survives_in_any_described_reference_amount() -> None:
                 text = display_unit(Amount(80, 80, unit, per_kg, per_time).describe())
                 assert "_unit" not in text, text
                 assert text.startswith("80 "), text
+
+
+@pytest.mark.parametrize("shown", sorted({c[2] for c in CASES}))
+def test_display_unit_is_idempotent(shown: str) -> None:
+    """The guard may call it in its describe functions and the UI again on the result."""
+    assert display_unit(shown) == shown
