@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.evidence import reversal_agents
+from assistant.evidence import is_agent, reversal_agents
 from assistant.frame import Frame, indication_name
 from guardrails.context import in_scope
 from guardrails.reference import Criteria, DoseEntry, ReferenceTable
@@ -146,8 +146,10 @@ def dose_card(frame: Frame, table: ReferenceTable) -> DoseCard | None:
     """The card for a dose (or reversal) question the reference covers, else None."""
     if frame.intent not in ("dose", "reversal") or not frame.drugs:
         return None
+    if {"children", "pregnancy"} & set(frame.populations):
+        return None  # the reference's regimens are for non-pregnant adults
     indication = frame.indication
-    drugs = list(frame.drugs)
+    drugs = [d for d in frame.drugs if not is_agent(d, table)] or list(frame.drugs)
     if frame.intent == "reversal":
         drugs = reversal_agents(frame, table)
         indication = "reversal"

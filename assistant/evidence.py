@@ -27,7 +27,7 @@ import yaml
 
 from assistant.frame import Frame, indication_name, indications_in, population_named
 from corpus.text import sentence_spans
-from guardrails.context import in_scope, resolve_subject
+from guardrails.context import ancestors, in_scope, resolve_subject
 from guardrails.extraction import find_drugs
 from guardrails.reference import ReferenceTable
 from guardrails.types import SourceText
@@ -232,10 +232,24 @@ def shared_contexts(table: ReferenceTable) -> SentenceContexts:
 # ------------------------------------------------------------------ on-frame selection
 
 
+def is_agent(drug: str, table: ReferenceTable) -> bool:
+    return any(e.drug == drug and e.indication == "reversal" for e in table.doses)
+
+
+def reversed_by(agent: str, table: ReferenceTable) -> set[str]:
+    """The drugs an agent's reversal entries say it reverses."""
+    out: set[str] = set()
+    for e in table.doses:
+        if e.drug == agent and e.indication == "reversal":
+            out |= {n for _, _, n in find_drugs(_REVERSAL.sub(_blank, e.cite.quote))} - {agent}
+    return out
+
+
 def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
-    """Reversal agents whose reference entries say they reverse one of the frame's drugs."""
+    """Reversal agents whose reference entries say they reverse one of the frame's drugs
+    (the drug being reversed, not an agent the question names)."""
     out: list[str] = []
-    asked = set(frame.drugs)
+    asked = {d for d in frame.drugs if not is_agent(d, table)}
     for e in table.doses:
         if e.indication != "reversal" or e.drug in out:
             continue
@@ -375,11 +389,20 @@ def coverage(
 ) -> Coverage:
     """``not_covered`` when the frame asks a dose-like question about a drug, the pool has
     dose sentences of that drug, and none of them is for the asked use or population."""
+    if frame.intent == "reversal":
+        return _reversal_coverage(frame, table)
     if frame.intent not in ("dose", "duration") or not frame.drugs:
         return Coverage("covered")
     if not (frame.indication or frame.condition or frame.populations):
         return Coverage("covered")
     drugs = related_drugs(frame, table)
+    if frame.indications and not frame.populations:
+        # The curated reference gives the drug a regimen for this use: covered, by data.
+        # (An entry for the use itself or a broader one; a narrower one, such as cancer-
+        # associated VTE for VTE, does not cover the general use.)
+        wanted = set(frame.indications).union(*(ancestors(i, table) for i in frame.indications))
+        if any(e.drug in drugs and e.indication in wanted for e in table.doses):
+            return Coverage("covered", frame.drugs[0], asked_use(frame, table))
     seen: dict[str, None] = {}
     any_dose = False
     for passage, info in pool:
@@ -387,7 +410,8 @@ def coverage(
             continue
         any_dose = True
         sentence = passage.chunk.text[info.start : info.end]
-        if fit(info, sentence, passage, frame, table, drugs) in ("on", "unknown-use"):
+        # Covered only by a dose that says it is for the asked use (or its headings do).
+        if fit(info, sentence, passage, frame, table, drugs) == "on":
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
         seen.setdefault(_use_name(info, passage, table), None)
     if not any_dose:
@@ -401,6 +425,26 @@ def coverage(
         f"No dose is shown: check a source that covers {asked}."
     )
     return Coverage("not_covered", drug, asked, tuple(uses), message)
+
+
+def _reversal_coverage(frame: Frame, table: ReferenceTable) -> Coverage:
+    """A reversal agent asked for a drug its reference entries do not say it reverses
+    ("idarucizumab for rivaroxaban") is not covered for that drug."""
+    agents = [d for d in frame.drugs if is_agent(d, table)]
+    targets = [d for d in frame.drugs if not is_agent(d, table)]
+    if not agents or not targets:
+        return Coverage("covered")
+    for agent in agents:
+        covers = reversed_by(agent, table)
+        if not covers & set(targets):
+            listed = ", ".join(sorted(covers)) or "other drugs"
+            asked = f"reversing {' or '.join(targets)}"
+            message = (
+                f"Bedside's sources give {agent} doses only for reversing {listed}, not for "
+                f"{asked}. No dose is shown: check a source that covers {asked}."
+            )
+            return Coverage("not_covered", agent, asked, (f"reversing {listed}",), message)
+    return Coverage("covered")
 
 
 def sentences_of(

@@ -44,6 +44,11 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz])\w*", re.IGNORECASE)
+_NEGATED = re.compile(
+    r"\b(?:without|no|not|non|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
+    r"(?:HIT|heparin-induced thrombocytopenia|cancer|AF|atrial fibrillation)\b",
+    re.IGNORECASE,
+)
 _PARENS = re.compile(r"\s*\([^()]{0,80}\)")
 _CUT = re.compile(
     r"\s(?:who|that|which|and|despite|while|whilst|on|receiving|at|weighing|whose|after|before|"
@@ -136,6 +141,7 @@ def indications_in(text: str, table: ReferenceTable) -> set[str]:
     heparin) non-responders" names heparin resistance, and a clot "despite prophylaxis" is
     an established clot whose treatment is meant."""
     w = _words()
+    text = _NEGATED.sub(lambda m: " " * len(m.group()), text)  # "without HIT" is not HIT
     found = find_indications(text, table) | find_indications(_PARENS.sub("", text), table)
     if not found:
         found = _loose_indications(text, table)
@@ -277,8 +283,13 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     populations = tuple(name for name, pattern in w.populations if pattern.search(question))
     asked = _condition(question, table)
     condition, setting = (None, asked) if indication else (asked, None)
-    if condition and w.events.search(condition) and not w.phase[0][1].search(question):
-        # "for pulmonary embolism": a dose for a clot is its treatment.
+    if (
+        not indication
+        and (condition is None or w.events.search(condition))
+        and w.events.search(question)
+        and not w.phase[0][1].search(question)
+    ):
+        # "for pulmonary embolism", "new proximal DVT": a dose for a clot is its treatment.
         indication, condition, found = "vte-treatment", None, {"vte-treatment"}
         phase = "treatment"
     return Frame(
@@ -339,12 +350,14 @@ def read_frame(
     table = table or default_reference()
     users = [t.content for t in history if t.role == "user"]
     frame = _own_frame(question, table)
-    if users and is_follow_up(question, history):
+    names_nothing = not (frame.drugs or frame.indication or frame.condition)
+    if users and (is_follow_up(question, history) or names_nothing):
         earlier = _own_frame(users[0], table)
         for i, turn in enumerate(users[1:], start=1):
             here = _own_frame(turn, table)
             prior = [Turn("user", u) for u in users[:i]]
-            earlier = _inherit(here, earlier) if is_follow_up(turn, prior) else here
+            bare = not (here.drugs or here.indication or here.condition)
+            earlier = _inherit(here, earlier) if is_follow_up(turn, prior) or bare else here
         frame = _inherit(frame, earlier)
     facts = patient_from_conversation(users + [question], patient)
     return replace(frame, patient=facts)

@@ -147,8 +147,10 @@ class Assistant:
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever.index.bm25, frame)
+        # A long message is measured by what the frame says it asks, not by its small talk.
+        asks = _frame_words(frame, self.reference) if len(question.split()) > 25 else query
         support = max(
-            (s.coverage for s in score(query, candidates(passages, frame, self.reference), frame)),
+            (s.coverage for s in score(asks, candidates(passages, frame, self.reference), frame)),
             default=0.0,
         )
         if missing or support < self.settings.assistant.abstain_below:
@@ -226,7 +228,7 @@ class Assistant:
     def _coverage(self, frame: Frame, passages: Sequence[Passage]) -> Coverage:
         """Whether the corpus gives the asked drug a dose for the asked use: the retrieved
         passages, plus the passages a search for the drug's doses finds."""
-        if frame.intent not in ("dose", "duration") or not frame.drugs:
+        if frame.intent not in ("dose", "duration", "reversal") or not frame.drugs:
             return Coverage("covered")
         pool = list(passages)
         seen = {p.chunk.id for p in pool}
@@ -607,6 +609,18 @@ def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[P
     later = [p for p in ranked[k:] if p.doc.source_type == "guideline"]
     later.sort(key=lambda p: (-topical(p), p.rank))
     return top + later[: want - have]
+
+
+def _frame_words(frame: Frame, table: ReferenceTable) -> str:
+    """The question as its frame reads it: drugs, use, condition and intent."""
+    parts = list(frame.drugs)
+    if frame.indication:
+        parts.append(indication_name(frame.indication, table))
+    parts += [x for x in (frame.condition, frame.setting) if x]
+    parts.append(
+        {"dose": "dose", "choice": "management", "monitoring": "monitoring"}.get(frame.intent, "")
+    )
+    return " ".join(p for p in parts if p) or frame.intent
 
 
 def _guard_context(
