@@ -109,7 +109,8 @@ def _heading(c: Citation) -> str:
 
 
 def _icon(f: Finding) -> str:
-    return {"info": "✓", "warn": "⚠", "block": "⛔"}[f.severity]
+    # ✗ rather than ⛔: the fonts that ship with Debian and gradio have no glyph for ⛔.
+    return {"info": "✓", "warn": "⚠", "block": "✗"}[f.severity]
 
 
 def dose_check_lines(verdict: Verdict) -> list[str]:
@@ -165,11 +166,16 @@ def render(
     out += _body(statements, layout, intent)
     if withheld:
         out += ["", "#### Withheld by the dose check"]
+        # Statements withheld for the same reasons are one notice, with their count.
+        groups: dict[tuple[str, str | None], int] = {}
         for w in withheld:
-            why = "; ".join(r.rstrip(".") for r in w.reasons)
-            out.append(f"- ⛔ A statement was withheld: {why}.")
-            if w.replacement:
-                out.append(f"  - The reference states: {w.replacement}")
+            why = "; ".join(dict.fromkeys(r.rstrip(".") for r in w.reasons))
+            groups[(why, w.replacement)] = groups.get((why, w.replacement), 0) + 1
+        for (why, replacement), n in groups.items():
+            what = "A statement was" if n == 1 else f"{n} statements were"
+            out.append(f"- ✗ {what} withheld: {why}.")
+            if replacement:
+                out.append(f"  - The reference states: {replacement}")
     checks = dose_check_lines(verdict)
     if checks:
         out += ["", "#### Dose check", *checks]

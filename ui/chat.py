@@ -42,12 +42,12 @@ SEXES = ("unknown", "female", "male")
 # Severity -> the badge shown for it. ⛔ has no glyph in the fonts that ship (an empty box
 # on Debian), so the UI writes every mark as a word on a coloured badge.
 _BADGES = {"info": "OK", "warn": "Warning", "block": "Withheld"}
-_MARKS = {"✓": "info", "⚠": "warn", "⛔": "block"}
+_MARKS = {"✓": "info", "⚠": "warn", "⛔": "block", "✗": "block"}
 # A Bedside mark opens a line, a list item or a bold line (render.py's Dose check and
 # Withheld lines), or stands before a rule id; a mark inside a quoted sentence is left alone.
 _MARK_AT = re.compile(
-    r"(?m)(^[ \t]*(?:[-*] )?(?:\*\*)?|(?<=[ \t]))(✓|⚠|⛔)\ufe0f?(?=[ \t]+`[A-Z_]+`)"
-    r"|(^[ \t]*(?:[-*] )?(?:\*\*)?)(✓|⚠|⛔)\ufe0f?(?=[ \t])"
+    r"(?m)(^[ \t]*(?:[-*] )?(?:\*\*)?|(?<=[ \t]))(✓|⚠|⛔|✗)\ufe0f?(?=[ \t]+`[A-Z_]+`)"
+    r"|(^[ \t]*(?:[-*] )?(?:\*\*)?)(✓|⚠|⛔|✗)\ufe0f?(?=[ \t])"
 )
 _PINT_NAME = re.compile(r"\b(?:USP|international)_unit")
 

@@ -148,7 +148,7 @@ def test_a_wrong_dose_from_any_generator_is_withheld_and_replaced(assistant: Ass
     assert "7.5 mg/kg" not in "".join(s.text for s in answer.statements)
     w = answer.withheld[0]
     assert w.replacement and "0.75 mg/kg" in w.replacement  # the reference statement, cited
-    assert "Withheld by the dose check" in answer.markdown and "⛔" in answer.markdown
+    assert "Withheld by the dose check" in answer.markdown and "✗" in answer.markdown
 
 
 def test_an_uncited_statement_is_withheld(assistant: Assistant) -> None:

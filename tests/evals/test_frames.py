@@ -296,7 +296,7 @@ JUDGE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
         "no-dose-later-statement-brand-fail",
         _case(no_dose_of=["idarucizumab"]),
         _answer("Use andexanet alfa.", "Praxbind 5 g IV as two 2.5 g vials."),
-        ["shows a dose of idarucizumab: 5 g, 2.5 g"],
+        ["shows a dose of idarucizumab: 5 g"],
     ),
     (
         "no-dose-replacement-fail",

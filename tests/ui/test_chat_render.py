@@ -122,14 +122,15 @@ def test_marks_are_badges_not_glyphs_the_fonts_lack(
     shown = dataclasses.replace(answer, verdict=heparin_verdict)
     panel = dose_check_html(shown)
     for page in (panel, chat_markdown(shown)):
-        assert not {"⛔", "✓"} & set(page)
+        assert not {"⛔", "✗", "✓"} & set(page)
     assert panel.count('class="bedside-mark mark-') == len(heparin_verdict.findings) + len(
         answer.withheld
     )
 
 
 MARKDOWN_LINES = [
-    ("withheld-line", "- ⛔ A statement was withheld: x.", "mark-block"),
+    ("withheld-line", "- ✗ A statement was withheld: x.", "mark-block"),
+    ("withheld-line-old-mark", "- ⛔ A statement was withheld: x.", "mark-block"),
     ("dose-check-line", "- ✓ `DOSE_OK` heparin: 80 USP_unit/kg matches.", "mark-info"),
     ("warning-line", "- ⚠ `DOSE_UNVERIFIED` 2 mg was not verified.", "mark-warn"),
 ]
