@@ -29,6 +29,7 @@ from assistant.frame import Frame, indication_name, indications_in, population_n
 from corpus.text import sentence_spans
 from guardrails.context import ancestors, in_scope, resolve_subject
 from guardrails.extraction import find_drugs
+from guardrails.lexicon import drug_lexicon
 from guardrails.reference import ReferenceTable
 from guardrails.types import SourceText
 from retrieval.tokenize import tokenize
@@ -103,7 +104,8 @@ def _task(sentence: str) -> str:
 
 
 def _drug_names(text: str) -> frozenset[str]:
-    return frozenset(name for _, _, name in find_drugs(text))
+    """Every drug a text names (the broad lexicon: any drug, not only the reference's)."""
+    return frozenset(name for _, _, name in find_drugs(text, drug_lexicon()))
 
 
 def _why_not_quotable(line: str, sentence: str) -> str:
@@ -367,8 +369,9 @@ class Coverage:
 def _use_name(info: SentenceInfo, passage: Passage, table: ReferenceTable) -> str:
     if info.indications:
         return " / ".join(sorted(indication_name(i, table) for i in info.indications))
-    title = passage.doc.title.split(":")[0].split(" — ")[0]
-    return re.sub(r"\s*\([^()]*\)\s*$", "", title).strip()
+    title = passage.doc.title.split(":")[0].split(" — ")[0].split(". ")[0]
+    title = re.sub(r"\s*\([^()]*\)\s*$", "", title).strip()
+    return title if len(title) <= 70 else title[:67].rsplit(" ", 1)[0] + "…"
 
 
 def asked_use(frame: Frame, table: ReferenceTable) -> str | None:

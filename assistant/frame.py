@@ -21,6 +21,7 @@ import yaml
 from assistant.types import Turn
 from guardrails.context import ancestors, find_indications
 from guardrails.extraction import find_drugs
+from guardrails.lexicon import drug_lexicon
 from guardrails.patient import Patient, extract_patient, patient_from_conversation
 from guardrails.reference import ReferenceTable, default_reference
 from retrieval.tokenize import tokenize
@@ -240,7 +241,11 @@ def _condition(question: str, table: ReferenceTable) -> str | None:
         words = phrase.split()
         if not words or len(words) > 6 or w.not_conditions.match(phrase):
             continue
-        if find_drugs(phrase) or find_indications(phrase, table) or lay_words(phrase):
+        if (
+            find_drugs(phrase, drug_lexicon())
+            or find_indications(phrase, table)
+            or lay_words(phrase)
+        ):
             continue
         if not extract_patient(phrase).is_empty() or any(
             p.search(phrase) for _, p in w.populations
@@ -264,7 +269,7 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     # "reverse dabigatran": the guard reads the dabigatran of that phrase as the drug being
     # reversed, not dosed; the frame wants both.
     plain = _REVERSE.sub(lambda m: " " * len(m.group()), question)
-    drugs = tuple(dict.fromkeys(name for _, _, name in find_drugs(plain)))
+    drugs = tuple(dict.fromkeys(name for _, _, name in find_drugs(plain, drug_lexicon())))
     found = indications_in(question, table) or indications_in(lay_words(question), table)
     indication = _specific(found, table)
     phase = None
