@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrails.extraction import find_drugs
+from guardrails.lexicon import drug_lexicon
 from retrieval.bm25 import BM25Index
 from retrieval.tokenize import tokenize
 
@@ -58,13 +59,12 @@ def _name_like(question: str, start: int, word: str) -> bool:
 def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) -> list[str]:
     """Specific terms of ``question`` that no indexed document contains.
 
-    A long consumer message is full of words no source has (names, places, small talk):
-    there, and whenever the frame says what is asked, only a term the frame rests on counts
-    (a drug or the asked condition). Misspellings of indexed words and capitalised names are
-    never missing."""
+    With a frame, only a term the question rests on counts: a drug (any drug the lexicon
+    knows) or the asked condition; the rest of a consumer message (names, small talk, typing
+    slips) does not make a question unanswerable. Misspellings of indexed words and
+    capitalised names are never missing."""
     common = common_words()
-    long_message = len(question.split()) > 25
-    focus = set()
+    focus: set[str] = set()
     if frame is not None:
         focus = {w.lower() for d in frame.drugs for w in d.split()}
         if frame.condition:
@@ -75,15 +75,18 @@ def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) ->
         lower = word.lower()
         if lower in common or _known(lower, bm25) or "-" in lower or _compound(lower, bm25):
             continue
-        if find_drugs(word):
-            if not _known(lower, bm25) and lower in focus:
+        if find_drugs(word, drug_lexicon()):
+            if lower in focus or frame is None:
                 out.append(word)  # a drug Bedside recognises but no source mentions
+            continue
+        if find_drugs(word):
             continue  # a misspelt drug the guard knows ("argatroben") is not missing
         if _name_like(question, m.start(), word):
             continue
-        if long_message and lower not in focus:
-            continue
-        if bm25.near(lower) is not None:
+        if frame is not None and lower not in focus:
+            continue  # a word the question does not rest on (small talk, a typing slip)
+        stem = (tokenize(lower) or [lower])[0]
+        if bm25.near(stem, 80.0) is not None:
             continue
         out.append(word)
     return list(dict.fromkeys(out))

@@ -141,7 +141,11 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
     out: list[SentenceInfo] = []
     # (indent, indications) of the bullet lines above the current one, for parent lookup.
     parents: list[tuple[int, frozenset[str]]] = []
-    for start, end in sentence_spans(text):
+    spans = sentence_spans(text)
+    # A passage that is one short record ("pronounced as (klor dye az e pox' ide)") says what
+    # it means as it stands: it is no fragment of something longer.
+    whole = len(spans) == 1 and passage.chunk.start == 0
+    for start, end in spans:
         line_start = text.rfind("\n", 0, start) + 1
         line = text[line_start:end]
         first_of_line = text[line_start:start].strip() == "" or bool(
@@ -173,6 +177,8 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         else:
             inds, ind_how = frozenset(), ""
         why = _why_not_quotable(line.strip() if not bullet else sentence, sentence)
+        if whole and why.startswith("fragment") and len(sentence.split()) >= 3:
+            why = ""
         out.append(
             SentenceInfo(
                 s0,
@@ -394,7 +400,7 @@ def coverage(
     dose sentences of that drug, and none of them is for the asked use or population."""
     if frame.intent == "reversal":
         return _reversal_coverage(frame, table)
-    if frame.intent not in ("dose", "duration") or not frame.drugs:
+    if frame.intent != "dose" or not frame.drugs:
         return Coverage("covered")
     if not (frame.indication or frame.condition or frame.populations):
         return Coverage("covered")
@@ -417,11 +423,13 @@ def coverage(
         if fit(info, sentence, passage, frame, table, drugs) == "on":
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
         seen.setdefault(_use_name(info, passage, table), None)
-    if not any_dose:
-        return Coverage("covered")  # nothing to contrast: the answer says what it finds
     drug = frame.drugs[0]
+    named = [u for u in seen if u and u.lower() != drug.lower()]
+    if not any_dose or not named:
+        # Nothing to contrast: without another use to name, "not covered" would be a guess.
+        return Coverage("covered")
     asked = asked_use(frame, table) or "this use"
-    uses = [u for u in seen if u][:4]
+    uses = named[:4]
     listed = "; ".join(uses) if uses else "other uses"
     message = (
         f"Bedside's sources give {drug} doses only for {listed}, not for {asked}. "

@@ -239,7 +239,7 @@ def _condition(question: str, table: ReferenceTable) -> str | None:
             prev = phrase
             phrase = w.condition_lead.sub("", phrase).strip()
         words = phrase.split()
-        if not words or len(words) > 6 or w.not_conditions.match(phrase):
+        if not words or len(words) > 6 or w.not_conditions.search(phrase):
             continue
         if (
             find_drugs(phrase, drug_lexicon())

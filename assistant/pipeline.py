@@ -228,7 +228,7 @@ class Assistant:
     def _coverage(self, frame: Frame, passages: Sequence[Passage]) -> Coverage:
         """Whether the corpus gives the asked drug a dose for the asked use: the retrieved
         passages, plus the passages a search for the drug's doses finds."""
-        if frame.intent not in ("dose", "duration", "reversal") or not frame.drugs:
+        if frame.intent not in ("dose", "reversal") or not frame.drugs:
             return Coverage("covered")
         pool = list(passages)
         seen = {p.chunk.id for p in pool}
@@ -418,8 +418,9 @@ class Assistant:
             citations=tuple(cited),
             passages=tuple(passages),
             related_questions=tuple(related),
-            abstained=False,
-            abstention_reason=None,
+            # "Not covered for this use" is an abstention on the question asked.
+            abstained=coverage.status == "not_covered",
+            abstention_reason=coverage.message,
             review_status=status,
             generator=draft.generator,
             frame=frame,

@@ -134,6 +134,14 @@ def answer_table(name: str, s: dict[str, Any]) -> Table:
         ("questions answered or abstained", _f(a["questions"])),
         ("abstained", f"{_f(a['abstained'])} ({_f(a['abstention_rate'])})"),
     ]
+    if a.get("lead_ndcg@1") is not None:
+        rows.append(
+            (
+                f"nDCG@1 of the document the answer leads with / of the retriever's top hit "
+                f"({a['lead_judged']} answered, judged questions)",
+                f"{_f(a['lead_ndcg@1'])} / {_f(a['top_hit_ndcg@1'])}",
+            )
+        )
     if a.get("must_have_coverage") is not None:
         rows.append(
             (

@@ -183,6 +183,7 @@ def retrieval_metrics(
     out: dict[str, Any] = {f"recall@{c}": _round(recall_at_k(ids, rel, c)) for c in CUTOFFS}
     out["mrr"] = _round(reciprocal_rank(ids, rel, k))
     out["ndcg@10"] = _round(ndcg_at_k(ids, gains(q.gold_doc_ids, q.qrels), 10, scores))
+    out["ndcg@1"] = _round(ndcg_at_k(ids, gains(q.gold_doc_ids, q.qrels), 1, scores))
     out["recall_curve"] = [_round(recall_at_k(ids, rel, c)) for c in range(1, k + 1)]
     out["liveqa"] = liveqa_score(ids[0] if ids else None, q.qrels) if q.qrels else None
     return out
@@ -233,6 +234,10 @@ def evaluate_question(ctx: Context, qset: str, q: EvalQuestion) -> dict[str, Any
     retrieval = retrieval_metrics(ranked, q, ctx.k)
     if retrieval is not None and q.qrels:
         retrieval["liveqa"] = liveqa_score(scored.top_doc, q.qrels)  # the answer's document
+    lead_ndcg = None
+    if retrieval is not None and not answer.abstained and scored.top_doc:
+        # The document the answer leads with, judged like a ranking of one.
+        lead_ndcg = _round(ndcg_at_k([scored.top_doc], gains(q.gold_doc_ids, q.qrels), 1, [1.0]))
     findings = answer.verdict.findings
     record.update(
         error=None,
@@ -281,6 +286,10 @@ def evaluate_question(ctx: Context, qset: str, q: EvalQuestion) -> dict[str, Any
             "label": scored.label,
             "label_gold": q.answer_label,
             "top_doc": scored.top_doc,
+            "lead_ndcg@1": lead_ndcg,
+            "top_hit_ndcg@1": None
+            if lead_ndcg is None or retrieval is None
+            else retrieval["ndcg@1"],
         },
         "safety": {
             "findings": len(findings),
@@ -368,6 +377,10 @@ def summarise_set(
         "abstained": sum(r["abstained"] for r in ok),
         "abstention_rate": _round(mean([float(r["abstained"]) for r in ok])),
     }
+    lead = [m for m in am if m.get("lead_ndcg@1") is not None]
+    answer["lead_ndcg@1"] = _round(mean([m["lead_ndcg@1"] for m in lead])) if lead else None
+    answer["top_hit_ndcg@1"] = _round(mean([m["top_hit_ndcg@1"] for m in lead])) if lead else None
+    answer["lead_judged"] = len(lead)
     cover = [m["must_have"] for m in am if m.get("must_have") is not None]
     answer["must_have_questions"] = len(cover)
     answer["must_have_coverage"] = _round(mean(cover)) if cover else None

@@ -335,10 +335,21 @@ class ExtractiveGenerator:
         # The answer leads with the best on-frame evidence, whatever its source type; a
         # guideline sentence leads only when it is as good (a tie).
         best = max(chosen, key=lambda s: s.score)
+        # The retriever's first document is strong evidence of what the question is about:
+        # its best sentence leads when it answers nearly as well as the best sentence; a
+        # guideline sentence leads only on a tie.
+        top_doc = min(passages, key=lambda p: p.rank).doc.id if passages else None
+        first = [s for s in ranked if s.candidate.passage.doc.id == top_doc]
+        lead = max(first, key=lambda s: s.score) if first else best
+        if lead.score < 0.5 * best.score:
+            lead = best
+        if lead not in chosen:
+            chosen = [lead, *chosen[: max(0, most - 1)]]
         guideline = [
-            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.98 * best.score
+            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.98 * lead.score
         ]
-        lead = max(guideline, key=lambda s: s.score) if guideline else best
+        if guideline and lead.candidate.section != "guideline":
+            lead = max(guideline, key=lambda s: s.score)
         rest = sorted((s for s in chosen if s is not lead), key=lambda s: -s.score)
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
