@@ -447,7 +447,7 @@ def _reversal_coverage(frame: Frame, table: ReferenceTable) -> Coverage:
         return Coverage("covered")
     for agent in agents:
         covers = reversed_by(agent, table)
-        if not covers & set(targets):
+        if covers and not covers & set(targets):
             listed = ", ".join(sorted(covers)) or "other drugs"
             asked = f"reversing {' or '.join(targets)}"
             message = (

@@ -286,7 +286,7 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     if indication == "vte-extended":
         stage = "extended"
     populations = tuple(name for name, pattern in w.populations if pattern.search(question))
-    asked = _condition(question, table)
+    asked = _condition(focus(question), table)
     condition, setting = (None, asked) if indication else (asked, None)
     if (
         not indication
@@ -368,9 +368,41 @@ def read_frame(
     return replace(frame, patient=facts)
 
 
+_ASKING = re.compile(
+    r"^\W*(?:what|how|can|could|is|are|does|do|did|why|when|which|should|will|would|where|who)\b",
+    re.IGNORECASE,
+)
+
+
+def focus(question: str) -> str:
+    """The sentences of a long message that ask something: a question mark, a question
+    word, a drug, or a word no everyday vocabulary has. Greetings, small talk and thanks
+    ("I was at the pharmacy yesterday and nobody could tell me") are left out. A short
+    question is returned as it is."""
+    if len(question.split()) <= 25:
+        return question
+    from assistant.abstention import common_words
+
+    common = common_words()
+    keep = []
+    # Messages are typed loosely: any end mark starts a new sentence, capital or not.
+    for sentence in re.split(r"(?<=[.!?])\s+", question):
+        words = re.findall(r"[A-Za-z]{3,}", sentence)
+        rare = [w for w in words if w.lower() not in common and not w[0].isupper()]
+        if (
+            "?" in sentence
+            or _ASKING.match(sentence)
+            or find_drugs(sentence, drug_lexicon())
+            or rare
+        ):
+            keep.append(sentence)
+    return " ".join(keep) or question
+
+
 def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) -> str:
-    """The standalone retrieval query: a follow-up carries the drugs, indication and
-    condition it inherited in front of its own words."""
+    """The standalone retrieval query: the asking part of the message; a follow-up carries
+    the drugs, indication and condition it inherited in front of its own words."""
+    question = focus(question)
     lay = lay_words(question)
     if lay:
         question = f"{question} ({lay})"

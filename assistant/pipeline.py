@@ -40,6 +40,7 @@ from assistant.types import (
     Turn,
     Withheld,
 )
+from corpus.text import sentence_spans
 from corpus.types import Chunk
 from guardrails.check import check
 from guardrails.extraction import find_drugs
@@ -131,6 +132,7 @@ class Assistant:
         question = clean_question(question, self.settings.assistant.max_question_chars)
         frame = read_frame(question, history, patient, self.reference)
         query = query_for(question, frame, self.reference)
+        query = _with_corrections(query, self.retriever.index.bm25)
         condense = getattr(self.generator, "condense", None)
         if callable(condense) and frame.inherited:
             query = str(condense(question, history))
@@ -147,10 +149,19 @@ class Assistant:
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever.index.bm25, frame)
-        # A long message is measured by what the frame says it asks, not by its small talk.
-        asks = _frame_words(frame, self.reference) if len(question.split()) > 25 else query
+        # A message of several sentences is measured by its best-supported sentence (the
+        # question in it), and by what its frame says it asks, not by its small talk.
+        pool = candidates(passages, frame, self.reference)
+        asks = [query]
+        if len(question.split()) > 25:
+            asks += [question[a:b] for a, b in sentence_spans(question) if b - a > 12]
+            asks.append(_frame_words(frame, self.reference))
+        # Words no indexed text has cannot be covered by any sentence: missing_terms judges
+        # those; support is measured over the words the corpus knows.
+        bm25 = self.retriever.index.bm25
+        known = [" ".join(w for w in ask.split() if _all_known(w, bm25)) for ask in asks]
         support = max(
-            (s.coverage for s in score(asks, candidates(passages, frame, self.reference), frame)),
+            (s.coverage for ask in known if ask for s in score(ask, pool, frame)),
             default=0.0,
         )
         if missing or support < self.settings.assistant.abstain_below:
@@ -610,6 +621,32 @@ def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[P
     later = [p for p in ranked[k:] if p.doc.source_type == "guideline"]
     later.sort(key=lambda p: (-topical(p), p.rank))
     return top + later[: want - have]
+
+
+_TYPED = re.compile(r"[A-Za-z]{5,}")
+
+
+def _with_corrections(query: str, bm25: Any) -> str:
+    """The query with the corpus' spelling of words it does not know ("mteoprolol" ->
+    metoprolol) added after it; the words as typed stay."""
+    from retrieval.tokenize import tokenize as _tok
+
+    fixes = []
+    for word in _TYPED.findall(query):
+        tokens = _tok(word)
+        if not tokens or bm25.knows(tokens[0]):
+            continue
+        near = bm25.near(tokens[0], 80.0)
+        if near and near not in fixes:
+            fixes.append(near)
+    return f"{query} {' '.join(fixes)}" if fixes else query
+
+
+def _all_known(word: str, bm25: Any) -> bool:
+    from retrieval.tokenize import tokenize as _tok
+
+    tokens = _tok(word)
+    return not tokens or all(bm25.knows(t) for t in tokens)
 
 
 def _frame_words(frame: Frame, table: ReferenceTable) -> str:
