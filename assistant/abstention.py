@@ -75,12 +75,12 @@ def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) ->
         lower = word.lower()
         if lower in common or _known(lower, bm25) or "-" in lower or _compound(lower, bm25):
             continue
+        if find_drugs(word):
+            continue  # a misspelt drug the guard knows ("argatroben") is not missing
         if find_drugs(word, drug_lexicon()):
             if lower in focus or frame is None:
                 out.append(word)  # a drug Bedside recognises but no source mentions
             continue
-        if find_drugs(word):
-            continue  # a misspelt drug the guard knows ("argatroben") is not missing
         if _name_like(question, m.start(), word):
             continue
         if frame is not None and lower not in focus:
