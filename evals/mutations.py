@@ -46,6 +46,14 @@ weight, age, dialysis and hepatic impairment). A patient change is equivalent wh
 sentence names its own band ("with CrCl above 30 mL/min", "50 to 100 kg": it says whom the
 dose is for), when other entries that admit the patient allow every dose, or when the
 sentence already says not to give the drug. Equivalent mutants are listed and not scored.
+The review's families (issue 12: the drug named in another sentence, a pronoun, a list or a
+table; obfuscated text; magnitude words; fractions; negatives; route x frequency; indication
+swap; contraindications without a dose; computed totals; patient criteria; vials) are made by
+``evals/mutation_families.py`` from the sentences above that the guard allows, and from the
+reference's regimens applied to six patient profiles (``guardrails.regimens``): those applied
+doses are correct sentences too, checked with their patient. Family controls are correct
+texts and count as false positives when blocked.
+
 Every mutant runs twice: reference rules only, and with a citation (the marker " [1]" before
 the final stop, citations {1: id}, passages {id: the quote or reference answer the sentence
 came from}), where numeric grounding catches most number changes on its own.
@@ -76,11 +84,28 @@ from guardrails.units import convert
 GOLD = Path(__file__).resolve().parent / "sets" / "anticoagulation.jsonl"
 PACK_DIR = PACKS_DIR / "anticoagulation"
 COMMAND = "python -m evals.mutations --out docs/GUARD_MUTATIONS.md"
-TARGET_DETECTION = 0.99
-TARGET_FALSE_POSITIVES = 0.01
+TARGET_DETECTION = 0.995
+TARGET_FALSE_POSITIVES = 0.005
 WEIGHT_KG = 80.0  # the patient of the arithmetic mutation
 RENAL_CRCL = 20.0  # the patient of the renal_band mutation
 
+FAMILY_KINDS = (
+    "pronoun_drug",
+    "cross_sentence_drug",
+    "bullet_drug",
+    "table_drug",
+    "no_drug",
+    "obfuscated",
+    "magnitude_words",
+    "fractions",
+    "negatives",
+    "route_frequency",
+    "indication_swap",
+    "hit_without_dose",
+    "computed_total",
+    "patient_criteria",
+    "vials",
+)  # evals/mutation_families.py
 TEXT_KINDS = ("x10", "div10", "decimal_shift", "mg_mcg", "per_h_min", "drop_per_kg")
 KINDS = (
     *TEXT_KINDS,
@@ -90,6 +115,7 @@ KINDS = (
     "weight_band",
     "renal_band",
     "arithmetic",
+    *FAMILY_KINDS,
 )
 
 
@@ -105,6 +131,7 @@ class Sentence:
     source: str  # "doses.yaml enoxaparin.acs.q12h" or "gold anticoag:006"
     passage_id: str  # the passage a citation marker points to
     passage: str  # its text: the whole quote, or the whole reference answer
+    patient: Patient | None = None  # the patient it is correct for (patient-applied doses)
 
 
 def _cells(row: str) -> list[str]:
@@ -508,8 +535,8 @@ def _in_indication(entry: DoseEntry, named: set[str], table: ReferenceTable) -> 
 
 def population_holds(pop: Population, text: str, patient: Patient | None = None) -> bool:
     """Whether the patient, else the text, puts a dose in this population: a reduced-dose
-    group (CrCl below a cut-off, dialysis, hepatic impairment) and a weight or age band must be
-    stated; a stated fact outside a band excludes it."""
+    group (CrCl below a cut-off, dialysis, hepatic impairment) must be stated; a stated fact
+    outside a weight or age band excludes it (an unstated one does not, as in the guard)."""
     p = stated_patient(text, patient)
     crcl = p.crcl_ml_min
     if pop.crcl_lt is not None and (
@@ -528,7 +555,9 @@ def population_holds(pop: Population, text: str, patient: Patient | None = None)
     ):
         if lt is None and ge is None:
             continue
-        if value is None or (lt is not None and value >= lt) or (ge is not None and value < ge):
+        if value is None:
+            continue  # like the guard: a band excludes only on a stated fact
+        if (lt is not None and value >= lt) or (ge is not None and value < ge):
             return False
     if pop.criteria is not None:
         # Counted criteria (apixaban AF: two of three) exclude only on stated facts.
@@ -803,12 +832,13 @@ def cited(text: str) -> str:
 
 def run_one(mutant: Mutant) -> Outcome:
     s = mutant.sentence
-    ref = check(mutant.text, patient=mutant.patient, context=s.context)
+    patient = mutant.patient or s.patient
+    ref = check(mutant.text, patient=patient, context=s.context)
     cit = check(
         cited(mutant.text),
         citations={1: s.passage_id},
         passages={s.passage_id: s.passage},
-        patient=mutant.patient,
+        patient=patient,
         context=s.context,
     )
     return Outcome(mutant, ref, cit)
@@ -919,14 +949,24 @@ class Report:
 
 
 def run(table: ReferenceTable | None = None, gold: Path = GOLD) -> Report:
+    from evals.mutation_families import build
+
     table = table or default_reference()
-    sentences = dose_sentences(table) + gold_sentences(gold)
-    originals = [run_one(Mutant("original", s, s.text, "")) for s in sentences]
-    report = Report(sentences, originals)
+    base = dose_sentences(table) + gold_sentences(gold)
+    originals = [run_one(Mutant("original", s, s.text, "")) for s in base]
+    # The new families start from sentences the guard allows (a blocked one stays blocked).
+    allowed = [o.mutant.sentence for o in originals if not o.blocked("ref")]
+    extra, families = build(allowed, table)
+    originals += [run_one(Mutant("original", s, s.text, "")) for s in extra]
+    report = Report(base + extra, originals)
+    for mutant in families.controls + families.mutants:
+        report.outcomes.append(run_one(mutant))
     for original in originals:
         sentence = original.mutant.sentence
         if original.blocked("ref"):
             continue  # its mutants would be blocked for the original's sake
+        if sentence not in base:
+            continue  # the new families' sentences carry their own mutants
         for m in split_doses(sentence, table)[1]:
             report.not_broken.append((sentence, f"{m.drug} {sentence.text[m.span[0] : m.span[1]]}"))
         for mutant in mutants_of(sentence, table):
@@ -990,6 +1030,8 @@ def _type_rows(report: Report) -> list[str]:
 
 def to_markdown(report: Report) -> str:
     n_dose = sum(s.source.startswith("doses.yaml") for s in report.sentences)
+    n_applied = sum(s.patient is not None for s in report.sentences)
+    n_gold = sum(s.source.startswith("gold") for s in report.sentences)
     scored, missed = report.scored(), report.missed("ref")
     lines = [
         "# Guard mutation testing",
@@ -1004,19 +1046,26 @@ def to_markdown(report: Report) -> str:
         "",
         "## Summary",
         "",
-        f"- Sentences: {len(report.sentences)} ({n_dose} from dose-entry quotes, "
-        f"{len(report.sentences) - n_dose} from gold reference answers). Mutants: "
-        f"{len(report.mutants())}, plus {len(report.controls())} arithmetic controls.",
+        f"- Correct sentences: {len(report.sentences)} ({n_dose} from dose-entry quotes and the "
+        f"idarucizumab vials, {n_gold} from gold reference answers, {n_applied} patient-applied "
+        f"regimen doses with computed totals), plus {len(report.controls())} controls (correct "
+        "texts of the arithmetic and review families: the drug named in another sentence, a "
+        "list or a table; obfuscated names; round thousands; no HIT). Mutants: "
+        f"{len(report.mutants())}.",
         f"- Detection, reference rules only: **{_pct(report.detection('ref'))}** "
         f"({len(scored) - len(missed)} of {len(scored)} scored; target >= "
         f"{_pct(TARGET_DETECTION)}). With citations: **{_pct(report.detection('cit'))}**.",
         f"- False positives, reference rules only: **{_pct(report.fp_rate('ref'))}** "
         f"({len(report.false_positives('ref'))} of {len(report.originals)} unmutated sentences "
-        f"and {len(report.controls())} arithmetic controls; target <= "
+        f"and {len(report.controls())} controls; target <= "
         f"{_pct(TARGET_FALSE_POSITIVES)}). With citations, unmutated sentences only: "
         f"{_pct(report.fp_rate('cit'))}.",
         "",
         "## Detection by mutation type",
+        "",
+        "The first twelve types break the reference's own sentences (this module's docstring);",
+        "the review's families below them (`pronoun_drug` to `vials`) are made by",
+        "`evals/mutation_families.py`, whose docstring says how each is made.",
         "",
         "| mutation | mutants | equivalent | scored | detected (ref) | missed (ref) | rate (ref) "
         "| detected (cit) | missed (cit) | rate (cit) | blocking rules (ref) | blocking rules (cit) |",
@@ -1036,10 +1085,10 @@ def to_markdown(report: Report) -> str:
     ]
     fps = report.false_positives("ref")
     lines += [
-        f"- {'arithmetic control' if o.mutant.control else 'unmutated'}, "
+        f"- {f'{o.mutant.kind} control' if o.mutant.control else 'unmutated'}, "
         f"{o.mutant.sentence.source}: {_quote(o.mutant.text)} \u2014 {_findings(o.ref)}"
         for o in fps
-    ] or ["None: every unmutated sentence and arithmetic control is allowed."]
+    ] or ["None: every unmutated sentence and control is allowed."]
     cit_only = [o for o in report.false_positives("cit") if o not in fps]
     if cit_only:
         lines += ["", "Blocked only with citations:"]

@@ -29,7 +29,7 @@ from guardrails.context import (
     related,
     resolve_subject,
 )
-from guardrails.extraction import extract
+from guardrails.extraction import extract, find_drugs
 from guardrails.patient import Patient, extract_patient, stated_bands
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
 from guardrails.rules import (
@@ -48,6 +48,7 @@ from guardrails.rules import (
     rule_instruction,
 )
 from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
+from guardrails.units import convert
 
 # Where a sentence turns to another patient group or subject: facts stated on one side do not
 # carry to the other ("40 mg once daily, but with CrCl below 30 mL/min 30 mg once daily";
@@ -231,6 +232,23 @@ class _Resolver:
         return replace(found, how=f"answer: {found.how}")
 
 
+_WITH = re.compile(
+    r"\b(?:with|plus|and|together\s+with|alongside|combined\s+with|in\s+addition\s+to)"
+    r"(?:\s+[\w-]+){0,2}\s*$",
+    re.IGNORECASE,
+)
+
+
+def _co_medication(s_text: str, start: int, drug: str, table: ReferenceTable) -> bool:
+    """Whether ``drug`` is named in the sentence only after the amount at ``start``, as a drug
+    given with it ("it is given 1 mg/kg every 12 hours with oral aspirin"): then the amount is
+    not that drug's dose."""
+    hits = [h for h in find_drugs(s_text, drug_lexicon(table)) if h[2] == drug]
+    if not hits or any(h[0] < start for h in hits):
+        return False
+    return bool(_WITH.search(s_text[max(0, hits[0][0] - 40) : hits[0][0]]))
+
+
 def _in_reference(drug: str, table: ReferenceTable) -> bool:
     """Whether the dose reference has entries for the drug (or a class word's members)."""
     return any(table.entries_for(d) for d in table.members(drug))
@@ -289,10 +307,14 @@ def check(
         s_text = answer_text[m.sentence[0] : m.sentence[1]]
         start, end = m.span[0] - m.sentence[0], m.span[1] - m.sentence[0]
         drug_from = "sentence"
+        if m.drug is not None and _co_medication(s_text, start, m.drug, table):
+            m = replace(m, drug=None)  # "... 1 mg/kg every 12 hours with oral aspirin"
         if m.drug is None:
             # The sentence's own drug names first (one the extractor did not attach to this
             # amount: "after 400 U/kg or 500 U/kg of heparin"), then what it stands under.
-            own = drugs_in(s_text, table)
+            own = tuple(
+                d for d in drugs_in(s_text, table) if not _co_medication(s_text, start, d, table)
+            )
             subject = (
                 Subject(own, frozenset(), None, "sentence") if own else resolver.subject(m.sentence)
             )
@@ -358,7 +380,8 @@ def check(
         weight = m.weight_kg or who.weight_kg
         if (arith := rule_arithmetic(m, answer_text)) is not None:
             findings.append(replace(arith, drug=m.drug, drug_from=drug_from))
-        if (contra := rule_contraindication(m, answer_text, patient, table)) is not None:
+        pronoun = drug_from != "sentence"
+        if (contra := rule_contraindication(m, answer_text, patient, table, pronoun)) is not None:
             findings.append(replace(contra, drug=m.drug, drug_from=drug_from))
             contraindicated.add((m.sentence, m.drug))
         evidence = evidence_in(s_text) | context_evidence
@@ -368,6 +391,7 @@ def check(
             grounded.setdefault(m.sentence, set()).update(
                 numbers_in(answer_text[m.span[0] : m.span[1]])
             )
+    findings.extend(_products(answer_text, mentions))
     for u in unparsed:
         drug = u.drug or _one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
         findings.append(
@@ -452,6 +476,51 @@ def _judge(
         f"{m.drug}: the reference has no dose for {uses}{route}; {m.amount.describe()} was not verified.",
         sentence=m.sentence,
     )
+
+
+_TIMES_KG = re.compile(r"\s*(?:x|\u00d7|\*|times)\s*(\d{1,3}(?:\.\d{1,2})?)\s*(?:kg|kilograms?)\b")
+_CAPPED = re.compile(
+    r"\b(?:capped|maximum|max|not\s+more\s+than|not\s+exceeding|up\s+to)\b", re.IGNORECASE
+)
+
+
+def _products(text: str, mentions: list[DoseMention]) -> list[Finding]:
+    """DOSE_ARITHMETIC for a written product: "9,600 units (80 units/kg x 80 kg)" states both
+    the per-kg dose and the weight, so the total must be their product (1%), unless the
+    sentence says the total is capped at a maximum."""
+    out: list[Finding] = []
+    by_sentence: dict[tuple[int, int], list[DoseMention]] = {}
+    for m in mentions:
+        by_sentence.setdefault(m.sentence, []).append(m)
+    for sentence, group in by_sentence.items():
+        if _CAPPED.search(text, sentence[0], sentence[1]):
+            continue
+        for p in group:
+            times = _TIMES_KG.match(text, p.span[1]) if p.amount.per_kg else None
+            if times is None:
+                continue
+            weight = float(times.group(1))
+            low, high = p.amount.low * weight, p.amount.high * weight
+            for t in group:
+                if t.amount.per_kg:
+                    continue
+                got = convert(t.amount, p.amount.unit, False, p.amount.per_time)
+                if got is None or (low * 0.99 <= got[0] and got[1] <= high * 1.01):
+                    continue
+                unit = p.amount.unit + (f"/{p.amount.per_time}" if p.amount.per_time else "")
+                value = f"{low:g}" if low == high else f"{low:g}–{high:g}"
+                out.append(
+                    finding(
+                        "DOSE_ARITHMETIC",
+                        t.span,
+                        text,
+                        f"{t.drug or 'the dose'}: {p.amount.describe()} x {weight:g} kg is {value} {unit}, not {t.amount.describe()}.",
+                        expected=f"{value} {unit}",
+                        sentence=t.sentence,
+                        drug=t.drug,
+                    )
+                )
+    return out
 
 
 def _fact_numbers(patient: Patient) -> set[str]:

@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from corpus.text import sentence_spans
 from guardrails.extraction import Lexicon, find_drugs
+from guardrails.lexicon import drug_lexicon as every_drug
 from guardrails.reference import ReferenceTable, default_reference
 from guardrails.types import Phase, SourceText, Subject
 
@@ -88,14 +89,15 @@ def related(
 # ------------------------------------------------------------------ drugs
 
 
-def drug_lexicon(table: ReferenceTable) -> Lexicon | None:
-    """The lexicon to read ``table``'s drugs with: None (the extractor's default) for the
-    bundled reference, else one built from the table's own drug list (a clinician's added drug
-    is recognised by the reference that adds it)."""
+def drug_lexicon(table: ReferenceTable) -> Lexicon:
+    """The lexicon to read drugs with: every drug (the reference's and the package's,
+    ``guardrails.lexicon.drug_lexicon``) for the bundled reference, else one built from the
+    table's own drug list (a clinician's added drug is recognised by the reference that adds
+    it)."""
 
-    def build() -> Lexicon | None:
+    def build() -> Lexicon:
         if table is default_reference() or table.drugs == default_reference().drugs:
-            return None
+            return every_drug()
         return Lexicon.of(table.drugs)
 
     return table.memo("lexicon", build)

@@ -395,6 +395,26 @@ def rule_range(
         converted = convert(m.amount, e.dose.unit, e.dose.per_kg, e.dose.per_time)
         if converted is not None:
             comparable.append((e, converted))
+    if not comparable and ctx.weight_kg and not m.amount.per_kg:
+        # A total for a known weight: compare it with each per-kg entry applied to it.
+        for e in applicable:
+            if not e.dose.per_kg:
+                continue
+            step = apply_step(e, Patient(weight_kg=ctx.weight_kg))
+            got = convert(m.amount, step.amount.unit, False, step.amount.per_time)
+            if got is None:
+                continue
+            direction = "above" if got[0] > step.amount.high else "below"
+            return finding(
+                "DOSE_RANGE",
+                m.span,
+                ctx.text,
+                f"{m.drug}: {m.amount.describe()} is {direction} the reference dose for "
+                f"{ctx.weight_kg:g} kg ({step.computed}).",
+                expected=describe_entry(e),
+                source=cite(e),
+                sentence=m.sentence,
+            )
     if not comparable:
         # Every entry doses this drug in another unit family (mg vs units, per kg vs
         # absolute): that is the wrong unit family, not an unknown.
@@ -617,7 +637,12 @@ def name_pattern(drug: str, table: ReferenceTable) -> re.Pattern[str]:
     return patterns[drug]
 
 
-def warns_against(sentence: str, drug: str, table: ReferenceTable) -> bool:
+_PRONOUN = re.compile(
+    r"(?<![\w-])(?:it|this drug|the drug|this agent|the agent)(?![\w-])", re.IGNORECASE
+)
+
+
+def warns_against(sentence: str, drug: str, table: ReferenceTable, pronoun: bool = False) -> bool:
     """Whether a sentence says not to give ``drug``: a warning word with the drug named in the
     same clause just before it ("Fondaparinux is contraindicated", "enoxaparin 1 mg/kg must
     not be given") or just after it ("stop all heparin"). A warning about another drug
@@ -628,6 +653,8 @@ def warns_against(sentence: str, drug: str, table: ReferenceTable) -> bool:
         after = _CLAUSE.split(sentence[w.end() : w.end() + 40])[0]
         if name.search(before) or name.search(after):
             return True
+        if pronoun and (_PRONOUN.search(before) or _PRONOUN.search(after)):
+            return True  # the drug was named before the sentence: "It is contraindicated"
     return False
 
 
@@ -642,11 +669,13 @@ _THRESHOLD = re.compile(
 
 
 def rule_contraindication(
-    m: DoseMention, text: str, patient: Patient, table: ReferenceTable
+    m: DoseMention, text: str, patient: Patient, table: ReferenceTable, pronoun: bool = False
 ) -> Finding | None:
     """CONTRAINDICATION: a dose of a drug the patient must not get (any heparin or LMWH in
-    HIT; fondaparinux with CrCl < 30 mL/min), unless the sentence itself says not to give it."""
-    if m.drug is None or warns_against(text[m.sentence[0] : m.sentence[1]], m.drug, table):
+    HIT; fondaparinux with CrCl < 30 mL/min), unless the sentence itself says not to give it
+    (``pronoun``: the drug is named before the sentence, so "it" names it)."""
+    s_text = text[m.sentence[0] : m.sentence[1]]
+    if m.drug is None or warns_against(s_text, m.drug, table, pronoun):
         return None
     if not m.is_max and _THRESHOLD.search(text[max(m.sentence[0], m.span[0] - 30) : m.span[0]]):
         return None  # "needs more than 35,000 units/day" states a threshold, not a dose to give
@@ -693,7 +722,7 @@ def rule_instruction(
     out = []
     for drug, how in drugs:
         c = contraindicated(drug, patient, table)
-        if c is None or warns_against(s_text, drug, table):
+        if c is None or warns_against(s_text, drug, table, pronoun=how != "sentence"):
             continue
         message = f"{c.message} (the sentence says to give {drug}.)"
         out.append(
