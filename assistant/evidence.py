@@ -398,8 +398,9 @@ def coverage(
 ) -> Coverage:
     """``not_covered`` when the frame asks a dose-like question about a drug, the pool has
     dose sentences of that drug, and none of them is for the asked use or population."""
-    if frame.intent == "reversal":
-        return _reversal_coverage(frame, table)
+    reversal = _reversal_coverage(frame, table)
+    if reversal.status == "not_covered" or frame.intent == "reversal":
+        return reversal
     if frame.intent != "dose" or not frame.drugs:
         return Coverage("covered")
     if not (frame.indication or frame.condition or frame.populations):

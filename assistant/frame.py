@@ -44,7 +44,7 @@ _FOLLOW_UP = re.compile(
     r"|\b(?:it|its|this|that|these|those|they|them|the same|instead)\b",
     re.IGNORECASE,
 )
-_REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz])\w*", re.IGNORECASE)
+_REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz]|overdos|toxicit)\w*", re.IGNORECASE)
 _NEGATED = re.compile(
     r"\b(?:without|no|not|non|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
     r"(?:HIT|heparin-induced thrombocytopenia|cancer|AF|atrial fibrillation)\b",
@@ -365,6 +365,8 @@ def read_frame(
             earlier = _inherit(here, earlier) if is_follow_up(turn, prior) or bare else here
         frame = _inherit(frame, earlier)
     facts = patient_from_conversation(users + [question], patient)
+    if facts.age is not None and facts.age < 18 and "children" not in frame.populations:
+        frame = replace(frame, populations=(*frame.populations, "children"))
     return replace(frame, patient=facts)
 
 

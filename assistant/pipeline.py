@@ -239,8 +239,10 @@ class Assistant:
     def _coverage(self, frame: Frame, passages: Sequence[Passage]) -> Coverage:
         """Whether the corpus gives the asked drug a dose for the asked use: the retrieved
         passages, plus the passages a search for the drug's doses finds."""
-        if frame.intent not in ("dose", "reversal") or not frame.drugs:
+        if not frame.drugs:
             return Coverage("covered")
+        if frame.intent not in ("dose", "reversal"):
+            return coverage(frame, [], self.reference)  # a reversal agent for another drug
         pool = list(passages)
         seen = {p.chunk.id for p in pool}
         for drug in frame.drugs[:2]:
