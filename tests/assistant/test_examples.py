@@ -100,7 +100,11 @@ def test_apixaban_af_applies_the_two_of_three_criteria(assistant: Assistant) -> 
     bottom = answer.bottom_line.text
     assert "2.5 mg" in bottom and "twice daily" in bottom
     assert not re.search(r"(?<![\d.])5 mg", bottom)
-    assert not any(f.rule_id == "DOSE_OK" and f.text == "5 mg" for f in answer.verdict.findings)
+    # 5 mg passes only where the sentence itself gives it to another group (dialysis).
+    raw = answer.raw_text
+    for f in answer.verdict.findings:
+        if f.rule_id == "DOSE_OK" and f.text == "5 mg":
+            assert f.sentence is not None and "dialysis" in raw[f.sentence[0] : f.sentence[1]]
 
 
 def test_enoxaparin_dvt_at_120_kg(assistant: Assistant) -> None:
