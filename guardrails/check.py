@@ -22,6 +22,7 @@ from functools import lru_cache
 
 from corpus.text import sentence_spans
 from guardrails.context import (
+    drug_hits,
     drug_lexicon,
     drugs_in,
     find_indications,
@@ -29,7 +30,7 @@ from guardrails.context import (
     related,
     resolve_subject,
 )
-from guardrails.extraction import extract, find_drugs
+from guardrails.extraction import extract
 from guardrails.patient import Patient, extract_patient, stated_bands
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
 from guardrails.rules import (
@@ -243,7 +244,7 @@ def _co_medication(s_text: str, start: int, drug: str, table: ReferenceTable) ->
     """Whether ``drug`` is named in the sentence only after the amount at ``start``, as a drug
     given with it ("it is given 1 mg/kg every 12 hours with oral aspirin"): then the amount is
     not that drug's dose."""
-    hits = [h for h in find_drugs(s_text, drug_lexicon(table)) if h[2] == drug]
+    hits = [h for h in drug_hits(s_text, table) if h[2] == drug]
     if not hits or any(h[0] < start for h in hits):
         return False
     return bool(_WITH.search(s_text[max(0, hits[0][0] - 40) : hits[0][0]]))

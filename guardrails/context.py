@@ -103,16 +103,21 @@ def drug_lexicon(table: ReferenceTable) -> Lexicon:
     return table.memo("lexicon", build)
 
 
-def drugs_in(text: str, table: ReferenceTable) -> tuple[str, ...]:
-    """Canonical names of the drugs ``text`` names, in order, each once."""
-    cache: dict[str, tuple[str, ...]] = table.memo("drugs_in", dict)
+def drug_hits(text: str, table: ReferenceTable) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, canonical name) of every drug ``text`` names (cached per table)."""
+    cache: dict[str, tuple[tuple[int, int, str], ...]] = table.memo("drug_hits", dict)
     found = cache.get(text)
     if found is None:
         if len(cache) > 20_000:
             cache.clear()  # bounded on hostile input
-        found = tuple(dict.fromkeys(name for _, _, name in find_drugs(text, drug_lexicon(table))))
+        found = tuple(find_drugs(text, drug_lexicon(table)))
         cache[text] = found
     return found
+
+
+def drugs_in(text: str, table: ReferenceTable) -> tuple[str, ...]:
+    """Canonical names of the drugs ``text`` names, in order, each once."""
+    return tuple(dict.fromkeys(name for _, _, name in drug_hits(text, table)))
 
 
 # ------------------------------------------------------------------ phase

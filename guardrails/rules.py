@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from guardrails.patient import Patient
 from guardrails.reference import (
@@ -755,7 +756,13 @@ def normalise_number(token: str) -> str:
 
 
 def numbers_in(text: str) -> set[str]:
-    return {normalise_number(t) for t in _NUMBER.findall(_CITE_MARK.sub(" ", text))}
+    return set(_numbers_in(text))
+
+
+@lru_cache(maxsize=1024)
+def _numbers_in(text: str) -> frozenset[str]:
+    # Cached: a cited passage is read once for every sentence that cites it.
+    return frozenset(normalise_number(t) for t in _NUMBER.findall(_CITE_MARK.sub(" ", text)))
 
 
 def cited_markers(sentence: str) -> list[int]:
@@ -798,7 +805,7 @@ def rule_grounding(
     known = [passages[citations[n]] for n in markers if n in citations and citations[n] in passages]
     if not known:
         return out
-    allowed: set[str] = set().union(*(numbers_in(p) for p in known)) | set(grounded)
+    allowed: set[str] = set().union(*(_numbers_in(p) for p in known)) | set(grounded)
     for match in _NUMBER.finditer(s_text):
         if _inside_marker(s_text, match.start()):
             continue

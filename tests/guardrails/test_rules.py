@@ -184,3 +184,9 @@ def test_every_verdict_carries_the_reference_digest() -> None:
         and len(verdict.reference_digest) == 16
     )
     assert check("no doses here").reference_digest == verdict.reference_digest
+
+
+@pytest.mark.parametrize("section", ["## Adding a drug", "## Adding a dose", "## Adding a rule"])
+def test_guard_doc_says_how_to_extend(section: str) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "GUARD.md").read_text(encoding="utf-8")
+    assert section in doc
