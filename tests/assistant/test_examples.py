@@ -67,10 +67,13 @@ def test_dabigatran_reversal_gives_idarucizumab_and_its_dose(assistant: Assistan
     assert not any("idarucizumab" in w.statement.text.lower() for w in answer.withheld)
 
 
-def test_bivalirudin_for_hit_gives_a_dose(assistant: Assistant) -> None:
+def test_bivalirudin_for_hit_says_what_the_sources_cover(assistant: Assistant) -> None:
+    # The pack gives bivalirudin doses for PCI only (its HIT infusion rate is left out until
+    # a reviewer confirms it): the answer says so instead of quoting the PCI regimen.
     answer = assistant.ask("What is the bivalirudin dose for heparin-induced thrombocytopenia?")
-    assert doses_of(answer, "bivalirudin"), answer.markdown
-    # ... and not the PCI regimen as if it were the HIT one.
+    assert answer.coverage is not None and answer.coverage.status == "not_covered"
+    assert "not for heparin-induced thrombocytopenia" in answer.markdown
+    assert doses_of(answer, "bivalirudin") == []
     assert not any("1.75 mg/kg/h" in text for text in shown(answer))
 
 
