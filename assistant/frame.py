@@ -383,7 +383,7 @@ def focus(question: str) -> str:
     question is returned as it is."""
     if len(question.split()) <= 25:
         return question
-    from assistant.abstention import common_words
+    from guardrails.lexicon import common_words
 
     common = common_words()
     keep = []

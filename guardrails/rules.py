@@ -23,7 +23,13 @@ from guardrails.reference import (
     Population,
     ReferenceTable,
 )
-from guardrails.regimens import apply_step, condition_holds, criteria_words, excluded_by
+from guardrails.regimens import (
+    apply_step,
+    condition_holds,
+    criteria_words,
+    excluded_by,
+    interval_words,
+)
 from guardrails.types import Amount, DoseMention, Finding, Severity, Source
 from guardrails.units import convert
 
@@ -79,7 +85,7 @@ def describe_spec(spec: DoseSpec) -> str:
 def describe_entry(entry: DoseEntry) -> str:
     parts = [describe_spec(entry.dose)]
     if entry.interval_h:
-        parts.append(" or ".join(_interval_words(h) for h in entry.interval_h))
+        parts.append(" or ".join(interval_words(h) for h in entry.interval_h))
     if entry.route:
         parts.append(entry.route.upper())
     if entry.max_per_dose:
@@ -91,13 +97,6 @@ def cite(entry: DoseEntry | Contraindication) -> Source:
     return Source(entry.cite.doc, entry.cite.quote)
 
 
-def _interval_words(hours: float) -> str:
-    return {
-        24.0: "once daily",
-        12.0: "every 12 hours",
-        8.0: "every 8 hours",
-        6.0: "every 6 hours",
-    }.get(float(hours), f"every {hours:g} hours")
 
 
 def _population_words(pop: Population) -> str:
@@ -305,8 +304,8 @@ def rule_frequency(
                 "DOSE_FREQUENCY",
                 m.span,
                 ctx.text,
-                f"{m.drug}: {m.amount.describe()} {_interval_words(m.interval_h or 0)} — the reference gives this amount "
-                f"{' or '.join(_interval_words(h) for h in entry.interval_h or [])}.",
+                f"{m.drug}: {m.amount.describe()} {interval_words(m.interval_h or 0)} — the reference gives this amount "
+                f"{' or '.join(interval_words(h) for h in entry.interval_h or [])}.",
                 expected=describe_entry(entry),
                 source=cite(entry),
                 sentence=m.sentence,
