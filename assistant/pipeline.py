@@ -60,6 +60,7 @@ _OPTION = re.compile(
     r"such as|preferred|recommend\w*|options? (?:is|are|include))\b",
     re.IGNORECASE,
 )
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _PROCEDURES = frozenset({"pci", "stemi", "acs", "cardiac-surgery"})
 
 
@@ -262,7 +263,9 @@ class Assistant:
         dosed: set[str] = set()
         for s in parts:
             hits = find_drugs(s.text)
-            if _HAS_AMOUNT.search(s.text):
+            if _HAS_AMOUNT.search(s.text) and s.task != "populations":
+                # A special population's dose (argatroban in hepatic impairment) is not the
+                # agent's starting dose.
                 dosed.update(name for _, _, name in hits)
             for start, _, name in hits:
                 # An option is an agent to switch to or start, not one named as a cause.
@@ -287,7 +290,13 @@ class Assistant:
                 numbers[passage.chunk.id] = max(numbers.values(), default=0) + 1
             number = numbers[passage.chunk.id]
             citations.append(Citation(number, passage, start, end))
-            text = without_reference_marks(passage.chunk.text[start:end])
+            # A reference quote may run over several list lines: one statement is one line
+            # (the citation still points at the exact span).
+            text = " ".join(
+                _LIST_MARK.sub("", line).strip()
+                for line in without_reference_marks(passage.chunk.text[start:end]).splitlines()
+                if line.strip()
+            )
             added.append(Statement(text, (number,), passage.doc.source_type, "options"))
         if not added:
             return draft
@@ -313,7 +322,12 @@ class Assistant:
             )
             return (use, 0 if e.population == Population() else 1)
 
+        procedural = bool(set(frame.indications) & _PROCEDURES)
         for entry in sorted(entries, key=rank):
+            if entry.indication in _PROCEDURES and not procedural:
+                continue  # a PCI or bypass regimen is not the option's dose at the bedside
+            if not _standard(entry.population):
+                continue  # a reduced band's dose (renal, hepatic) is not the starting dose
             found = self._locate(entry.cite.doc, entry.cite.quote)
             if found is None:
                 continue
@@ -584,6 +598,20 @@ def _without_doses_of(draft: Draft, cover: Coverage, table: ReferenceTable) -> D
             continue
         keep.append(s)
     return Draft(tuple(keep), draft.citations, None, draft.generator, draft.notes)
+
+
+def _standard(pop: Population) -> bool:
+    """Whether a population is the standard one: no condition, or only the complement of a
+    reduced band (normal hepatic function, not on dialysis, CrCl at or above a cut-off)."""
+    reduced = (
+        pop.crcl_lt is not None
+        or pop.weight_lt is not None
+        or pop.age_ge is not None
+        or pop.dialysis is True
+        or pop.hepatic_impairment is True
+        or (pop.criteria is not None and pop.criteria.at_least is not None)
+    )
+    return not reduced
 
 
 def _source_text(p: Passage) -> SourceText:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.types import SECTION_ORDER, SECTION_TITLES, Audience, Citation, Statement, Withheld
+from guardrails.display import display_unit
 from guardrails.types import Finding, Verdict
 
 DISCLAIMER = (
@@ -122,7 +123,7 @@ def dose_check_lines(verdict: Verdict) -> list[str]:
             detail = f"{f.text} — {f.message}"
         if f.expected and f.severity != "info":
             detail += f" Expected: {f.expected}."
-        lines.append(f"- {_icon(f)} `{f.rule_id}` {detail}")
+        lines.append(f"- {_icon(f)} `{f.rule_id}` {display_unit(detail)}")
     return lines
 
 
@@ -169,7 +170,7 @@ def render(
         # Statements withheld for the same reasons are one notice, with their count.
         groups: dict[tuple[str, str | None], int] = {}
         for w in withheld:
-            why = "; ".join(dict.fromkeys(r.rstrip(".") for r in w.reasons))
+            why = display_unit("; ".join(dict.fromkeys(r.rstrip(".") for r in w.reasons)))
             groups[(why, w.replacement)] = groups.get((why, w.replacement), 0) + 1
         for (why, replacement), n in groups.items():
             what = "A statement was" if n == 1 else f"{n} statements were"

@@ -64,7 +64,11 @@ def test_dabigatran_reversal_gives_idarucizumab_and_its_dose(assistant: Assistan
     assert answer.bottom_line is not None
     bottom = answer.bottom_line.text.lower()
     assert "idarucizumab" in bottom and "5 g" in bottom and "andexanet" not in bottom
-    assert not any("idarucizumab" in w.statement.text.lower() for w in answer.withheld)
+    # Whatever is shown gives idarucizumab its 5 g (a vial strength may be withheld: the guard
+    # fails closed on "two 2.5 g/50 mL vials" it cannot yet read as one 5 g dose).
+    for f in answer.verdict.findings:
+        if f.rule_id == "DOSE_OK" and f.drug == "idarucizumab":
+            assert f.message.startswith("idarucizumab: 5 g")
 
 
 def test_bivalirudin_for_hit_says_what_the_sources_cover(assistant: Assistant) -> None:
