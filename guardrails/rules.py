@@ -97,8 +97,6 @@ def cite(entry: DoseEntry | Contraindication) -> Source:
     return Source(entry.cite.doc, entry.cite.quote)
 
 
-
-
 def _population_words(pop: Population) -> str:
     words = []
     if pop.crcl_lt is not None:
