@@ -180,11 +180,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"input file {path} does not exist")
+    reference = None
+    if args.reference:
+        from guardrails.reference import load_reference
+
+        reference = load_reference(Path(args.reference))  # ConfigError names the bad file
     if args.output:
         with Path(args.output).open("w", encoding="utf-8") as out:
-            checked, blocked, problems = run_batch(path, out)
+            checked, blocked, problems = run_batch(path, out, reference)
     else:
-        checked, blocked, problems = run_batch(path, sys.stdout)
+        checked, blocked, problems = run_batch(path, sys.stdout, reference)
     _print_problems(problems)
     print(
         f"bedside: checked {checked} answer(s): {blocked} blocked, {checked - blocked} allowed; "
@@ -312,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_check.add_argument(
         "--output", metavar="FILE.jsonl", help="verdicts (default: standard output)"
+    )
+    p_check.add_argument(
+        "--reference",
+        metavar="DIR",
+        help="a dose reference directory (drugs, indications, doses, contraindications, "
+        "conditions YAML) instead of the bundled guardrails/data",
     )
     p_check.set_defaults(func=cmd_check)
 

@@ -14,6 +14,7 @@ from corpus.loaders.pack import load_pack
 from guardrails.batch import run_batch
 from guardrails.reference import DATA_DIR, load_reference
 from ui.cli import main
+from ui.cli import main as cli_main
 
 FAST = ["--preset", "fast"]  # hash embedder: fast and deterministic
 
@@ -186,7 +187,7 @@ ADDED = [
 def test_bedside_check_enforces_the_added_drug(
     added_drug: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """`bedside check` runs ``run_batch``; here it reads the edited reference directory."""
+    """`bedside check --reference DIR` reads the edited reference directory."""
     data, _ = added_drug
     src = tmp_path / "in.jsonl"
     src.write_text(
@@ -197,12 +198,18 @@ def test_bedside_check_enforces_the_added_drug(
         + "\n",
         encoding="utf-8",
     )
-    out = io.StringIO()
-    checked, blocked, problems = run_batch(src, out, load_reference(data))
-    assert (checked, problems) == (len(ADDED), [])
-    verdicts = {v["id"]: v for v in map(json.loads, out.getvalue().splitlines())}
+    out = tmp_path / "verdicts.jsonl"
+    code = cli_main(["check", "--input", str(src), "--output", str(out), "--reference", str(data)])
+    assert code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(ADDED)
+    verdicts = {v["id"]: v for v in map(json.loads, lines)}
     for case_id, _, _, rule, allowed in ADDED:
         v = verdicts[case_id]
         assert v["allowed"] is allowed, (case_id, v)
         assert rule in {f["rule_id"] for f in v["findings"]}, (case_id, v)
-    assert blocked == sum(not a for *_, a in ADDED)
+    assert sum(not v["allowed"] for v in verdicts.values()) == sum(not a for *_, a in ADDED)
+    # The bundled reference does not know the drug: the same lines are not judged as above.
+    bundled = io.StringIO()
+    run_batch(src, bundled)
+    assert json.loads(bundled.getvalue().splitlines()[0])["allowed"] is False
