@@ -169,7 +169,8 @@ class _Number:
 
 _SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074-\u2079"
 _NUMBER = re.compile(
-    r"(?<![\w.,/\u2044])(?:"
+    # The lookahead on the first character lets the scan skip ahead.
+    r"(?=[0-9.])(?<![\w.,/\u2044])(?:"
     r"(?P<sci>[0-9]{1,9}(?:\.[0-9]{1,9})?[eE][+-]?[0-9]{1,4})"  # 1e309, 1.5e2
     r"|(?P<hex>0[xX][0-9a-fA-F]{1,16})"  # 0x10
     r"|(?P<exp>[0-9]{1,9}(?:\.[0-9]{1,6})?"  # 1^0 (a superscript), 10**3, 10³
@@ -211,7 +212,10 @@ _HOSTILE = {
     "exp": "an exponent or superscript",
     "frac": "a fraction or a combination strength (x/y)",
 }
-_NOT_FINITE = re.compile(r"(?<![\w.])[+-]?(?:inf(?:inity)?|nan)(?![\w])|\u221e", re.IGNORECASE)
+_NOT_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
+_NOT_FINITE = re.compile(
+    r"(?=[+\-iInN\u221e])(?:(?<![\w.])[+-]?(?:inf(?:inity)?|nan)(?![\w])|\u221e)", re.IGNORECASE
+)
 # "-1 mg/kg", "minus 1 mg"; "5 -10 mg" and "0.15-0.2" are ranges.
 _NEGATIVE_BEFORE = re.compile(
     r"(?:(?<![\w.,)\]%*+\-])-|\bminus[ \t]{1,3}|\bnegative[ \t]{1,3})\Z", re.IGNORECASE
@@ -312,17 +316,22 @@ def _numbers(text: str, words: list[re.Match[str]]) -> list[_Number]:
         if number is not None:
             found.append(number)
             taken = number.end
-    found.extend(
-        _Number(m.start(), m.end(), None, problem="not a finite number", hostile=True)
-        for m in _NOT_FINITE.finditer(text)
-    )
+    if any(w.group().lower() in _NOT_FINITE_WORDS for w in words) or "\u221e" in text:
+        found.extend(
+            _Number(m.start(), m.end(), None, problem="not a finite number", hostile=True)
+            for m in _NOT_FINITE.finditer(text)
+        )
     return sorted((_signed(text, n) for n in found), key=lambda n: n.start)
 
 
 def _signed(text: str, n: _Number) -> _Number:
     """A negative amount ("-1 mg/kg", "minus one mg") cannot be a dose."""
-    if n.value is None:
+    if n.value is None or n.start == 0:
         return n
+    if text[n.start - 1] != "-" and not text[
+        max(0, n.start - 10) : n.start
+    ].rstrip().lower().endswith(("minus", "negative")):
+        return n  # the common case, without a regex
     head = max(0, n.start - 12)
     before = text[head : n.start]
     sign = _NEGATIVE_BEFORE.search(before)
@@ -799,6 +808,19 @@ _CORRECTION_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _CORRECTED = "a corrected amount without a unit"
+# Words one of which every correction has, to skip the regex for most sentences.
+_CORRECTION_CUES = (
+    "actually",
+    "wait",
+    "sorry",
+    "mean",
+    "correction",
+    "make",
+    "change",
+    "scratch",
+    "rather",
+    "instead",
+)
 # Words after a unitless number that say it is meant as a dose: "40 subcut", "5 daily".
 _DOSE_WORD_AFTER = re.compile(
     r"[ \t]{0,2}(?:IV|i\.v\.|SC|SQ|s\.c\.|subcut\w*|intravenous\w*|orally|oral|PO|IM|"
@@ -1415,6 +1437,9 @@ def _corrected_after(
 ) -> list[Unparsed]:
     """ "Enoxaparin 1 mg/kg. No wait, 10.": a bare number that corrects the sentence before
     is refused for the drug that sentence named last."""
+    low = text[sentence[0] : sentence[1]].lower()
+    if not any(cue in low for cue in _CORRECTION_CUES):
+        return []  # the common case, without a regex
     m = _CORRECTED_NUMBER.search(text, *sentence)
     if m is None:
         return []

@@ -198,6 +198,7 @@ class StopList:
     never: frozenset[tuple[str, ...]]
     need_dose: frozenset[tuple[str, ...]]
     mesh_not_drugs: tuple[str, ...]
+    function_words: frozenset[str] = frozenset()
 
 
 def load_stop_list(path: Path | None = None) -> StopList:
@@ -207,6 +208,7 @@ def load_stop_list(path: Path | None = None) -> StopList:
         never=frozenset(name_tokens(str(n)) for n in data.get("never", [])),
         need_dose=frozenset(name_tokens(str(n)) for n in data.get("need_dose", [])),
         mesh_not_drugs=tuple(str(b) for b in data.get("mesh_not_drugs", [])),
+        function_words=frozenset(str(w).lower() for w in data.get("function_words", [])),
     )
 
 
@@ -235,10 +237,13 @@ def _is_drug(data: dict[str, Any], stop: StopList) -> bool:
 
 
 def _usable(tokens: tuple[str, ...], stop: StopList, common: frozenset[str]) -> bool:
-    """A name worth looking for: not on the never list, not a short common word ("more",
-    "he"), and without a number of its own ("AF 2", "AT-10" would eat the dose)."""
+    """A name worth looking for: not on the never list, not a fragment that starts or ends
+    with a function word, not a short common word ("more", "he"), and without a number of
+    its own ("AF 2", "AT-10" would eat the dose)."""
     if not tokens or len(tokens) > _MAX_NAME_WORDS or tokens in stop.never:
         return False
+    if tokens[0] in stop.function_words or tokens[-1] in stop.function_words:
+        return False  # a fragment: "a poxide", "or tyl"
     if len(tokens) == 1 and len(tokens[0]) <= _SHORT_NAME and tokens[0] in common:
         return False
     return not any(t.isdigit() for t in tokens)
