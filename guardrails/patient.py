@@ -126,6 +126,14 @@ _LESS = r"(?:<|≤|below|under|less than|lower than)"
 _NEG = re.compile(
     r"\b(?:no|not|without|denies|negative for|never had)\b[^.;]{0,30}$", re.IGNORECASE
 )
+# A condition named as the subject of a question, not as the patient's: "to screen for HIT",
+# "the risk of HIT", "what is HIT" say nothing about this patient.
+_TOPIC = re.compile(
+    r"\b(?:screen(?:ing)?|test(?:ing)?|monitor(?:ing)?|look(?:ing)?)\s+for\s+(?:\w+\s+){0,2}$"
+    r"|\b(?:risk|incidence|frequency|rate)\s+of\s+(?:\w+\s+){0,2}$"
+    r"|\b(?:what|how)\s+(?:is|are)\s+(?:\w+\s+){0,1}$",
+    re.IGNORECASE,
+)
 
 _EGFR = re.compile(rf"\beGFR\s*(?:of|is|was|=|:|at)?\s*({_LESS})?\s*{_NUM}", re.IGNORECASE)
 _AGE = re.compile(
@@ -253,7 +261,10 @@ def extract_patient(text: str) -> Patient:
         facts["platelets"] = value
     for name, pattern in _FLAGS.items():
         if m := pattern.search(text):
-            facts[name] = not _NEG.search(text[max(0, m.start() - 40) : m.start()])
+            before = text[max(0, m.start() - 40) : m.start()]
+            if _TOPIC.search(before):
+                continue
+            facts[name] = not _NEG.search(before)
     female, male = _FEMALE.search(text), _MALE.search(text)
     if female and not male:
         facts["sex"] = "female"

@@ -75,3 +75,19 @@ def test_patient_input_validates_ranges() -> None:
 def test_hostile_text_is_bounded() -> None:
     assert extract_patient("9" * 100_000).weight_kg is None
     assert extract_patient("(" * 50_000 + "CrCl 20").is_empty()  # beyond the scanned prefix
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("How often should platelets be monitored on heparin to screen for HIT?", None),
+        ("What is the risk of HIT with enoxaparin?", None),
+        ("What is HIT?", None),
+        ("Argatroban dose for a patient with HIT", True),
+        ("history of HIT", True),
+        ("no HIT", False),
+    ],
+    ids=["screen-for", "risk-of", "what-is", "with", "history", "negated"],
+)
+def test_a_condition_asked_about_is_not_a_patient_fact(text: str, hit: bool | None) -> None:
+    assert extract_patient(text).hit is hit
