@@ -50,8 +50,12 @@ def must_have_coverage(must_have: Sequence[str], answer: str) -> float | None:
     return sum(covers(m, answer) for m in must_have) / len(must_have)
 
 
-def ungrounded_numbers(statement: str, cited_texts: Iterable[str]) -> set[str]:
-    allowed: set[str] = set()
+def ungrounded_numbers(
+    statement: str, cited_texts: Iterable[str], facts: Iterable[float] = ()
+) -> set[str]:
+    """Numbers of ``statement`` found in none of ``cited_texts`` and none of the patient's
+    own stated ``facts`` (an answer may repeat "weight 120 kg" without a passage saying it)."""
+    allowed: set[str] = numbers(" ".join(f"{v:g}" for v in facts))
     for text in cited_texts:
         allowed |= numbers(text)
     return numbers(statement) - allowed
@@ -134,10 +138,11 @@ def score_answer(
     for c in answer.citations:
         by_number.setdefault(c.number, []).append(c.passage.chunk.text)
     total = bad = 0
+    facts = answer.frame.patient.stated_values() if answer.frame is not None else ()
     for s in shown:
         cited = [t for n in s.citations for t in by_number.get(n, [])]
         total += len(numbers(s.text))
-        bad += len(ungrounded_numbers(s.text, cited))
+        bad += len(ungrounded_numbers(s.text, cited, facts))
     top_doc = None
     if answer.bottom_line and answer.bottom_line.citations:
         first = answer.bottom_line.citations[0]

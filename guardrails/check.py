@@ -392,7 +392,10 @@ def check(
             grounded.setdefault(m.sentence, set()).update(
                 numbers_in(answer_text[m.span[0] : m.span[1]])
             )
-    findings.extend(_products(answer_text, mentions))
+    arithmetic, totals = _products(answer_text, mentions)
+    findings.extend(arithmetic)
+    for span, values in totals.items():
+        grounded.setdefault(span, set()).update(values)
     for u in unparsed:
         drug = u.drug or _one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
         findings.append(
@@ -415,9 +418,12 @@ def check(
         texts = {pid: s.text for pid, s in sources.items()}
         facts = _fact_numbers(patient)
         for span in sentences:
-            findings.extend(
-                rule_grounding(answer_text, span, cites, texts, facts | grounded.get(span, set()))
+            # The extractor's sentence may stop before the citation marker the shown
+            # sentence ends with: what it verified counts for the sentence it lies in.
+            own = set().union(
+                *(v for (a, b), v in grounded.items() if span[0] <= a and b <= span[1])
             )
+            findings.extend(rule_grounding(answer_text, span, cites, texts, facts | own))
     findings.sort(key=lambda f: (f.span[0], f.rule_id))
     meta = {"patient": patient.describe(), "reference_digest": table.digest}
     return Verdict(tuple(findings), doses, meta)
@@ -485,28 +491,48 @@ _CAPPED = re.compile(
 )
 
 
-def _products(text: str, mentions: list[DoseMention]) -> list[Finding]:
+def _products(
+    text: str, mentions: list[DoseMention]
+) -> tuple[list[Finding], dict[tuple[int, int], set[str]]]:
     """DOSE_ARITHMETIC for a written product: "9,600 units (80 units/kg x 80 kg)" states both
     the per-kg dose and the weight, so the total must be their product (1%), unless the
-    sentence says the total is capped at a maximum."""
+    sentence says the total is capped at a maximum. A product speaks of its own total: the
+    amount written just before it (after the previous product), else the one just after it
+    ("28,305 units (333 units/kg x 85 kg), then 21,250 units every 12 hours (250 units/kg x
+    85 kg)" holds two products, each with its total). Also returns, per sentence, the totals
+    found equal to their product: derived from a per-kg dose and a weight the sentence
+    states, they need no passage of their own (the per-kg dose and the weight still do)."""
     out: list[Finding] = []
+    verified: dict[tuple[int, int], set[str]] = {}
     by_sentence: dict[tuple[int, int], list[DoseMention]] = {}
     for m in mentions:
         by_sentence.setdefault(m.sentence, []).append(m)
     for sentence, group in by_sentence.items():
         if _CAPPED.search(text, sentence[0], sentence[1]):
             continue
-        for p in group:
-            times = _TIMES_KG.match(text, p.span[1]) if p.amount.per_kg else None
-            if times is None:
-                continue
+        group = sorted(group, key=lambda m: m.span[0])
+        products = [
+            (i, times)
+            for i, p in enumerate(group)
+            if p.amount.per_kg and (times := _TIMES_KG.match(text, p.span[1])) is not None
+        ]
+        for k, (i, times) in enumerate(products):
+            p = group[i]
             weight = float(times.group(1))
             low, high = p.amount.low * weight, p.amount.high * weight
-            for t in group:
-                if t.amount.per_kg:
-                    continue
+            before = products[k - 1][0] if k else -1
+            after = products[k + 1][0] if k + 1 < len(products) else len(group)
+            own = [t for t in group[before + 1 : i] if not t.amount.per_kg][-1:]
+            if not own:
+                own = [t for t in group[i + 1 : after] if not t.amount.per_kg][:1]
+            for t in own:
                 got = convert(t.amount, p.amount.unit, False, p.amount.per_time)
-                if got is None or (low * 0.99 <= got[0] and got[1] <= high * 1.01):
+                if got is None:
+                    continue
+                if low * 0.99 <= got[0] and got[1] <= high * 1.01:
+                    verified.setdefault(sentence, set()).update(
+                        numbers_in(text[t.span[0] : t.span[1]])
+                    )
                     continue
                 unit = p.amount.unit + (f"/{p.amount.per_time}" if p.amount.per_time else "")
                 value = f"{low:g}" if low == high else f"{low:g}–{high:g}"
@@ -521,16 +547,12 @@ def _products(text: str, mentions: list[DoseMention]) -> list[Finding]:
                         drug=t.drug,
                     )
                 )
-    return out
+    return out, verified
 
 
 def _fact_numbers(patient: Patient) -> set[str]:
     """The patient's own stated facts as numbers that ground a sentence ("120 kg")."""
-    values = [
-        patient.weight_kg, patient.age, patient.crcl_ml_min, patient.serum_creatinine_mg_dl,
-        patient.egfr, patient.platelets,
-    ]  # fmt: skip
-    return {normalise_number(f"{v:g}") for v in values if v is not None}
+    return {normalise_number(f"{v:g}") for v in patient.stated_values()}
 
 
 def _instructions(

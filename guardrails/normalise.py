@@ -10,6 +10,8 @@ What it undoes:
 - HTML entities, named and numeric (``10&nbsp;mg`` reads "10 mg").
 - Markdown emphasis and code marks (``**``, ``__``, ``*x*``, `` ` ``). A ``*`` between two
   digits ("2*2.5 g") or surrounded by spaces stays: it may be a multiplication.
+- Citation markers ("heparin [1].", "[2, 3]"): the marker's numbers are no dose. A marker
+  followed by a word or unit ("[10] mg/kg", "[1] heparin") stays, to be read as written.
 - Format characters (Unicode category Cf: zero-width space and joiners, soft hyphen, BOM)
   and combining marks (category Mn) are dropped: "enoxapari\u0301n" reads "enoxaparin".
 - In a dose position (a dose unit follows): magnitude suffixes and words ("80k units",
@@ -156,9 +158,13 @@ _MARKUP_BODY = (
     r")(?![\w\-])(?:[ \t\r\n][^<>]{0,300})?/?>"
     r"|&(?P<ent>#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
     r"|(?P<md>\*{1,8}|_{1,8}|`{1,8})"
+    # A citation marker ("[1]", "[2, 3]", "[4-6]") is no number of the sentence, unless a
+    # dose unit follows it ("[10] mg/kg" is read, and refused, as a dose).
+    r"|(?P<cite>\[[ \t]?[0-9]{1,3}(?:[ \t]{0,2}[,;\-\u2013][ \t]{0,2}[0-9]{1,3}){0,20}[ \t]?\])"
+    r"(?![ \t]{0,2}(?:[\[(/]|-?[^\W\d_]))"
 )
 # A lookahead on the first character lets the scan skip ahead.
-_MARKUP = re.compile(rf"(?=[<&*_`])(?:{_MARKUP_BODY})", re.IGNORECASE)
+_MARKUP = re.compile(rf"(?=[<&*_`\[])(?:{_MARKUP_BODY})", re.IGNORECASE)
 _BLOCK = re.compile(rf"(?:{_BLOCK_TAGS})\Z", re.IGNORECASE)
 _CELL = re.compile(rf"(?:{_CELL_TAGS})\Z", re.IGNORECASE)
 
@@ -178,7 +184,7 @@ def _markup_pattern(text: str) -> re.Pattern[str]:
         return _MARKUP
     klass = "".join(re.escape(ch) for ch in chars)
     return re.compile(
-        rf"(?=[<&*_`{klass}])(?:{_MARKUP_BODY}|(?P<drop>[{klass}]{{1,64}}))", re.IGNORECASE
+        rf"(?=[<&*_`\[{klass}])(?:{_MARKUP_BODY}|(?P<drop>[{klass}]{{1,64}}))", re.IGNORECASE
     )
 
 
@@ -195,6 +201,8 @@ def _markup(m: re.Match[str]) -> list[_Edit]:
         if _BLOCK.match(tag):
             return [(s, e, "\n")]
         return [(s, e, " " if _CELL.match(tag) else "")]
+    if m.group("cite"):
+        return [(s, e, "")]
     if m.group("ent"):
         decoded = _entity(m.group())
         return [] if decoded is None else [(s, e, decoded)]

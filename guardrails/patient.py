@@ -63,6 +63,19 @@ class Patient:
     def is_empty(self) -> bool:
         return all(v is None for v in asdict(self).values())
 
+    def stated_values(self) -> tuple[float, ...]:
+        """The patient's numeric facts, as an answer may repeat them ("for this patient
+        (weight 120 kg)"): weight, age, CrCl (given or Cockcroft–Gault, also rounded),
+        serum creatinine, eGFR and platelets. A number an answer takes from here is the
+        patient's own, not one a passage must state."""
+        values = [
+            self.weight_kg, self.age, self.crcl_ml_min, self.serum_creatinine_mg_dl,
+            self.egfr, self.platelets,
+        ]  # fmt: skip
+        if self.crcl_ml_min is None and (crcl := self.crcl) is not None:
+            values += [crcl, float(round(crcl))]
+        return tuple(v for v in values if v is not None)
+
     def describe(self) -> str:
         parts = []
         if self.weight_kg is not None:
