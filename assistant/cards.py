@@ -17,9 +17,9 @@ from typing import Any
 
 from assistant.evidence import is_agent, reversal_agents
 from assistant.frame import Frame, indication_name
-from guardrails.context import in_scope
+from guardrails.context import ancestors, in_scope
 from guardrails.reference import Criteria, DoseEntry, ReferenceTable
-from guardrails.regimens import Regimen, Step, applicable_regimens, fact_words
+from guardrails.regimens import Regimen, Step, applicable_regimens, fact_words, inr_words
 
 _FACTS = (
     "age",
@@ -29,6 +29,7 @@ _FACTS = (
     "crcl_ml_min",
     "hepatic_impairment",
     "dialysis",
+    "inr",
 )
 _ROUTE = {"po": "orally", "sc": "subcutaneously", "iv": "IV", "im": "IM"}
 _INTERVAL = {24.0: "once daily", 12.0: "every 12 hours", 8.0: "every 8 hours", 6.0: "every 6 hours"}
@@ -311,6 +312,7 @@ def _band(r: Regimen) -> str:
         words.append("on dialysis" if pop.dialysis else "not on dialysis")
     if pop.hepatic_impairment is not None:
         words.append("hepatic impairment" if pop.hepatic_impairment else "no hepatic impairment")
+    words.extend(inr_words(pop))
     if pop.criteria is not None:
         words.append(_criteria_words(pop.criteria))
     if r.jurisdiction == "EU":
@@ -324,11 +326,16 @@ def _by_stage(
     """The asked stage first: without one, the regimens of the asked indication itself lead
     and its sub-uses (extended phase, cancer) follow; EU-only regimens come last."""
 
-    def rank(r: Regimen) -> tuple[int, int]:
+    def rank(r: Regimen) -> tuple[int, int, int, int]:
         exact = 0 if r.indication == indication else 1
         if frame.stage == "extended":
             exact = 0 if r.indication == "vte-extended" or "extended" in r.id else 1
-        return (exact, 1 if r.jurisdiction == "EU" else 0)
+        # The route the question names leads ("subcutaneous heparin for an outpatient").
+        routes = {s.entry.route for s in r.steps if s.entry.route}
+        off_route = 1 if frame.route and routes and frame.route not in routes else 0
+        # With the weight known, a weight-based regimen (computed for it) comes first.
+        fixed = 0 if any(s.computed for s in r.steps) else 1
+        return (off_route, exact, fixed, 1 if r.jurisdiction == "EU" else 0)
 
     if frame.stage == "extended" and not any(
         r.indication == "vte-extended" or "extended" in r.id for r in regimens
@@ -336,7 +343,10 @@ def _by_stage(
         return []
     # A sub-use (cancer-associated VTE) is shown only when it is asked; the extended phase
     # follows the treatment regimen as its next step.
+    # A regimen the reference states for a broader use applies too (the renal band of "VTE
+    # prophylaxis" for "prophylaxis in acutely ill medical patients").
     asked = set(frame.indications) | {indication}
+    asked |= set().union(*(ancestors(i, table) for i in asked))
     keep = [
         r
         for r in regimens

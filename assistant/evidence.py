@@ -25,12 +25,18 @@ from typing import Literal
 
 import yaml
 
-from assistant.frame import Frame, indication_name, indications_in, population_named
+from assistant.frame import (
+    Frame,
+    indication_name,
+    indications_in,
+    population_named,
+    procedures_in,
+)
 from corpus.text import sentence_spans
 from guardrails.context import ancestors, in_scope, resolve_subject
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
-from guardrails.reference import ReferenceTable
+from guardrails.reference import DoseEntry, ReferenceTable
 from guardrails.types import SourceText
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
@@ -245,12 +251,17 @@ def is_agent(drug: str, table: ReferenceTable) -> bool:
 
 
 def reversed_by(agent: str, table: ReferenceTable) -> set[str]:
-    """The drugs an agent's reversal entries say it reverses."""
+    """The drugs an agent's reversal entries say it reverses (named in the quote, or listed
+    in the entry's ``reverses`` from its cited document)."""
     out: set[str] = set()
     for e in table.doses:
         if e.drug == agent and e.indication == "reversal":
-            out |= {n for _, _, n in find_drugs(_REVERSAL.sub(_blank, e.cite.quote))} - {agent}
+            out |= _reversed_in(e) - {agent}
     return out
+
+
+def _reversed_in(e: DoseEntry) -> set[str]:
+    return {n for _, _, n in find_drugs(_REVERSAL.sub(_blank, e.cite.quote))} | set(e.reverses)
 
 
 def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
@@ -261,8 +272,7 @@ def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
     for e in table.doses:
         if e.indication != "reversal" or e.drug in out:
             continue
-        named = {name for _, _, name in find_drugs(_REVERSAL.sub(_blank, e.cite.quote))}
-        if named & asked:
+        if _reversed_in(e) & asked:
             out.append(e.drug)
     return out
 
@@ -334,8 +344,13 @@ def fit(
         # A dose must be for the asked use by its own words (or its headings when it names
         # none); any other sentence may also be about it through its document.
         uses = info.indications if info.has_amount else info.indications | info.context_indications
-        if uses and not any(in_scope(i, set(frame.indications), table) for i in uses):
+        asked = set(frame.indications)
+        if info.has_amount and (procedures := procedures_in(asked, table)):
+            asked = procedures  # "bypass in HIT": the HIT dose is not the bypass dose
+        if uses and not any(in_scope(i, asked, table) for i in uses):
             return "off-use"
+        if uses and frame.excluded and all(in_scope(i, set(frame.excluded), table) for i in uses):
+            return "off-use"  # "acute DVT in a patient without cancer": not the cancer dose
         if info.has_amount and not info.indications and not choice:
             return "unknown-use"
     elif frame.condition:
@@ -410,7 +425,8 @@ def coverage(
         # The curated reference gives the drug a regimen for this use: covered, by data.
         # (An entry for the use itself or a broader one; a narrower one, such as cancer-
         # associated VTE for VTE, does not cover the general use.)
-        wanted = set(frame.indications).union(*(ancestors(i, table) for i in frame.indications))
+        asked = procedures_in(frame.indications, table) or set(frame.indications)
+        wanted = asked.union(*(ancestors(i, table) for i in asked))
         if any(e.drug in drugs and e.indication in wanted for e in table.doses):
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
     seen: dict[str, None] = {}
@@ -449,7 +465,7 @@ def _reversal_coverage(frame: Frame, table: ReferenceTable) -> Coverage:
     for agent in agents:
         covers = reversed_by(agent, table)
         if covers and not covers & set(targets):
-            listed = ", ".join(sorted(covers)) or "other drugs"
+            listed = " or ".join(sorted(covers)) or "other drugs"
             asked = f"reversing {' or '.join(targets)}"
             message = (
                 f"Bedside's sources give {agent} doses only for reversing {listed}, not for "

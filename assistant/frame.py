@@ -47,7 +47,7 @@ _FOLLOW_UP = re.compile(
 _REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz]|overdos|toxicit)\w*", re.IGNORECASE)
 _NEGATED = re.compile(
     r"\b(?:without|no|not|non|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
-    r"(?:HIT|heparin-induced thrombocytopenia|cancer|AF|atrial fibrillation)\b",
+    r"(?P<what>HIT|heparin-induced thrombocytopenia|cancer|AF|atrial fibrillation)\b",
     re.IGNORECASE,
 )
 _PARENS = re.compile(r"\s*\([^()]{0,80}\)")
@@ -70,6 +70,8 @@ class _Words:
     condition_after: re.Pattern[str]
     not_conditions: re.Pattern[str]
     lay_terms: tuple[tuple[re.Pattern[str], str], ...]
+    routes: tuple[tuple[str, re.Pattern[str]], ...]
+    clot_sub_uses: tuple[tuple[str, re.Pattern[str]], ...]
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +92,8 @@ def _words() -> _Words:
         condition_after=re.compile(raw["condition_after"], re.IGNORECASE),
         not_conditions=re.compile(raw["not_conditions"], re.IGNORECASE),
         lay_terms=tuple((re.compile(k, re.IGNORECASE), v) for k, v in raw["lay_terms"].items()),
+        routes=compiled(raw["routes"]),
+        clot_sub_uses=compiled(raw["clot_sub_uses"]),
     )
 
 
@@ -101,10 +105,12 @@ class Frame:
     drugs: tuple[str, ...] = ()  # canonical generic names (or a class word such as "lmwh")
     indication: str | None = None  # the most specific indication id of the dose reference
     indications: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()  # indications the question rules out ("no cancer")
     condition: str | None = None  # the asked condition, when it is no known indication
     setting: str | None = None  # the clinical setting named beside a known indication
     phase: Literal["prophylaxis", "treatment"] | None = None
     stage: Literal["initial", "maintenance", "extended"] | None = None
+    route: Literal["sc", "iv", "po"] | None = None  # the route the question names
     populations: tuple[str, ...] = ()  # children, pregnancy, elderly, obesity, dialysis
     patient: Patient = field(default_factory=Patient)
     explicit_intent: bool = False  # the question itself says what it asks
@@ -117,10 +123,12 @@ class Frame:
             "drugs": list(self.drugs),
             "indication": self.indication,
             "indications": sorted(self.indications),
+            "excluded": sorted(self.excluded),
             "condition": self.condition,
             "setting": self.setting,
             "phase": self.phase,
             "stage": self.stage,
+            "route": self.route,
             "populations": list(self.populations),
             "patient": {
                 "weight_kg": p.weight_kg,
@@ -150,6 +158,17 @@ def indications_in(text: str, table: ReferenceTable) -> set[str]:
         found = {i for i in found if not i.startswith("vte-prophylaxis")} | {"vte-treatment"}
         found -= {"vte-prophylaxis"}
     return found
+
+
+def excluded_in(text: str, table: ReferenceTable) -> frozenset[str]:
+    """The indications a text rules out ("a patient who does not have cancer" rules out
+    cancer-associated VTE; "without HIT" rules out HIT): those one of whose terms holds the
+    negated word."""
+    out: set[str] = set()
+    for m in _NEGATED.finditer(text):
+        word = re.compile(rf"\b{re.escape(m.group('what'))}\b", re.IGNORECASE)
+        out |= {i.id for i in table.indications if any(word.search(t) for t in i.terms)}
+    return frozenset(out)
 
 
 def without_use_words(text: str) -> str:
@@ -221,10 +240,17 @@ def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
 
 
 def _specific(found: set[str], table: ReferenceTable) -> str | None:
-    """The most specific of the indications found (deepest in the parent tree)."""
+    """The most specific of the indications found: a procedure named beside a condition
+    ("bypass in a patient with HIT") first, else the deepest in the parent tree."""
     if not found:
         return None
-    return max(sorted(found), key=lambda i: len(ancestors(i, table)))
+    procedures = procedures_in(found, table)
+    return max(sorted(found), key=lambda i: (i in procedures, len(ancestors(i, table))))
+
+
+def procedures_in(found: set[str] | frozenset[str], table: ReferenceTable) -> set[str]:
+    """The procedures (PCI, cardiac surgery) among indication ids."""
+    return {i.id for i in table.indications if i.procedure and i.id in found}
 
 
 def _condition(question: str, table: ReferenceTable) -> str | None:
@@ -288,24 +314,32 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     populations = tuple(name for name, pattern in w.populations if pattern.search(question))
     asked = _condition(focus(question), table)
     condition, setting = (None, asked) if indication else (asked, None)
+    positive = _NEGATED.sub(lambda m: " " * len(m.group()), question)
+    sub_use = next((i for i, p in w.clot_sub_uses if p.search(positive)), None)
     if (
         not indication
-        and (condition is None or w.events.search(condition))
+        and (condition is None or w.events.search(condition) or sub_use)
         and w.events.search(question)
         and not w.phase[0][1].search(question)
     ):
         # "for pulmonary embolism", "new proximal DVT": a dose for a clot is its treatment.
         indication, condition, found = "vte-treatment", None, {"vte-treatment"}
         phase = "treatment"
+    if indication == "vte-treatment" and sub_use and w.events.search(question):
+        # "a cancer patient with a new PE": the clot of that sub-use.
+        indication, found = sub_use, (set(found) - {"vte-treatment"}) | {sub_use}
+    route = next((name for name, pattern in w.routes if pattern.search(question)), None)
     return Frame(
         intent=intent,
         drugs=drugs,
         indication=indication,
         indications=frozenset(found),
+        excluded=excluded_in(question, table),
         condition=condition,
         setting=setting,
         phase=phase,  # type: ignore[arg-type]
         stage=stage,  # type: ignore[arg-type]
+        route=route,  # type: ignore[arg-type]
         populations=populations,
         explicit_intent=explicit,
     )
@@ -323,6 +357,7 @@ def _inherit(own: Frame, earlier: Frame) -> Frame:
             changes.update(
                 indication=earlier.indication,
                 indications=earlier.indications,
+                excluded=own.excluded | earlier.excluded,
                 condition=earlier.condition,
                 setting=own.setting or earlier.setting,
             )
@@ -337,6 +372,9 @@ def _inherit(own: Frame, earlier: Frame) -> Frame:
     if own.stage is None and earlier.stage is not None and "indication" in taken:
         changes["stage"] = earlier.stage
         taken.append("stage")
+    if own.route is None and earlier.route is not None and "indication" in taken:
+        changes["route"] = earlier.route
+        taken.append("route")
     merged_pops = tuple(dict.fromkeys(earlier.populations + own.populations))
     if merged_pops != own.populations:
         changes["populations"] = merged_pops

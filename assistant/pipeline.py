@@ -167,6 +167,13 @@ class Assistant:
         )
         if missing or support < self.settings.assistant.abstain_below:
             timings["total"] = _ms(t0)
+            # The drug is in the corpus but the asked use is not ("ceftriaxone for gonorrhoea"):
+            # say what its doses are for, rather than only that the use is missing.
+            cover = self._coverage(frame, passages) if frame.drugs else Coverage("covered")
+            if cover.status == "not_covered" and cover.message:
+                return self._abstain(
+                    question, query, audience, passages, frame, cover.message, timings, cover
+                )
             if missing:
                 reason = (
                     f"No guideline, drug label or study in Bedside's corpus mentions {_join(missing)}, "
@@ -509,6 +516,7 @@ class Assistant:
         frame: Frame,
         reason: str,
         timings: dict[str, float],
+        coverage: Coverage | None = None,
     ) -> Answer:
         closest = _closest(passages)
         verdict = Verdict((), 0, {"patient": frame.patient.describe()})
@@ -540,6 +548,7 @@ class Assistant:
             review_status="no content shown",
             generator=self.generator.name,
             frame=frame,
+            coverage=coverage,
         )
 
 

@@ -30,6 +30,7 @@ class Patient:
     dialysis: bool | None = None
     platelets: float | None = None  # x 10^9/L
     active_bleeding: bool | None = None
+    inr: float | None = None  # pre-treatment INR (it selects the 4F-PCC dose)
 
     def merged(self, newer: Patient) -> Patient:
         """This patient updated with every fact ``newer`` knows."""
@@ -66,11 +67,11 @@ class Patient:
     def stated_values(self) -> tuple[float, ...]:
         """The patient's numeric facts, as an answer may repeat them ("for this patient
         (weight 120 kg)"): weight, age, CrCl (given or Cockcroft–Gault, also rounded),
-        serum creatinine, eGFR and platelets. A number an answer takes from here is the
+        serum creatinine, eGFR, platelets and INR. A number an answer takes from here is the
         patient's own, not one a passage must state."""
         values = [
             self.weight_kg, self.age, self.crcl_ml_min, self.serum_creatinine_mg_dl,
-            self.egfr, self.platelets,
+            self.egfr, self.platelets, self.inr,
         ]  # fmt: skip
         if self.crcl_ml_min is None and (crcl := self.crcl) is not None:
             values += [crcl, float(round(crcl))]
@@ -99,6 +100,8 @@ class Patient:
                 parts.append(label if value else f"no {label}")
         if self.platelets is not None:
             parts.append(f"platelets {self.platelets:g} x10^9/L")
+        if self.inr is not None:
+            parts.append(f"INR {self.inr:g}")
         return ", ".join(parts)
 
 
@@ -127,6 +130,9 @@ class PatientInput(BaseModel):
         default=None, ge=0, le=5000, description="platelet count (x10^9/L)"
     )
     active_bleeding: bool | None = Field(default=None, description="active (major) bleeding now")
+    inr: float | None = Field(
+        default=None, gt=0, le=30, description="INR (pre-treatment, for reversal dosing)"
+    )
 
     def to_patient(self) -> Patient:
         return Patient(**self.model_dump())
@@ -159,6 +165,10 @@ _SCR = re.compile(
 )
 _PLATELETS = re.compile(
     r"\bplatelets?(?: count)?\s*(?:of|is|was|=|:|at)?\s*(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k\b|x\s?10\^?9/L|×\s?10\^?9/L|/µL|/uL|/mm3)?",
+    re.IGNORECASE,
+)
+_INR = re.compile(
+    r"\bINR\s*(?:of|is|was|=|:|at)?\s*(?:(>|above|over|greater than)\s*)?(\d{1,2}(?:\.\d{1,2})?)(?![\d.]|\s*(?:to|-|–)\s*\d)",
     re.IGNORECASE,
 )
 _FLAGS: dict[str, re.Pattern[str]] = {
@@ -272,6 +282,9 @@ def extract_patient(text: str) -> Patient:
         if unit in ("/µl", "/ul", "/mm3") or (not unit and value > 2000):
             value /= 1000.0  # per microlitre -> x10^9/L
         facts["platelets"] = value
+    if m := _INR.search(text):
+        value = _number(m.group(2))
+        facts["inr"] = value + 0.1 if m.group(1) else value  # "INR > 6" is above 6
     for name, pattern in _FLAGS.items():
         if m := pattern.search(text):
             before = text[max(0, m.start() - 40) : m.start()]

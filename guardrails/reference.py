@@ -47,7 +47,9 @@ class DoseSpec(_Strict):
         return self
 
 
-Fact = Literal["age", "weight_kg", "serum_creatinine_mg_dl", "crcl_ml_min", "egfr", "platelets"]
+Fact = Literal[
+    "age", "weight_kg", "serum_creatinine_mg_dl", "crcl_ml_min", "egfr", "platelets", "inr"
+]
 Op = Literal["<", "<=", ">", ">="]
 
 
@@ -90,6 +92,10 @@ class Population(_Strict):
     weight_ge: float | None = Field(default=None, description="body weight at or above this (kg)")
     age_lt: float | None = None
     age_ge: float | None = None
+    inr_ge: float | None = Field(default=None, description="pre-treatment INR at or above this")
+    inr_gt: float | None = Field(default=None, description="pre-treatment INR above this")
+    inr_lt: float | None = Field(default=None, description="pre-treatment INR below this")
+    inr_le: float | None = Field(default=None, description="pre-treatment INR at or below this")
     criteria: Criteria | None = Field(
         default=None, description="a count of patient criteria (apixaban AF: 2 of 3)"
     )
@@ -122,6 +128,11 @@ class DoseEntry(_Strict):
     )
     jurisdiction: Jurisdiction = Field(
         default="US", description="US label (default) or an EU-only dose (EU leaflet)"
+    )
+    reverses: list[str] = Field(
+        default_factory=list,
+        description="for a reversal dose: the drugs its cited document says the agent reverses, "
+        "where the quote itself does not name them (andexanet alfa: apixaban, rivaroxaban)",
     )
     cite: Citation
 
@@ -176,6 +187,11 @@ class Indication(_Strict):
         min_length=1, description="words that name it in text (case-insensitive)"
     )
     parent: str | None = None
+    procedure: bool = Field(
+        default=False,
+        description="a procedure (PCI, cardiac surgery): when a question names it beside a "
+        "condition (HIT), the procedure's dose is the one asked for",
+    )
 
 
 class Drug(_Strict):

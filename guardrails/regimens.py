@@ -65,6 +65,7 @@ _KIND_OF_FACT: dict[str, Kind] = {
     "weight_kg": "weight",
     "age": "population",
     "platelets": "population",
+    "inr": "population",
 }
 
 
@@ -92,6 +93,7 @@ def fact_words(fact: str, value: float | bool | None) -> str:
         "age": ("age", ""),
         "serum_creatinine_mg_dl": ("serum creatinine", " mg/dL"),
         "platelets": ("platelets", " x10^9/L"),
+        "inr": ("INR", ""),
     }[fact]
     return f"{label} {value:g}{unit}" if isinstance(value, int | float) else f"{label} not known"
 
@@ -187,6 +189,12 @@ def _checks(pop: Population, patient: Patient) -> list[_Check]:
     for field, op in ages:
         if (value := getattr(pop, field)) is not None:
             out.append(_compare(patient, Criterion(fact="age", op=op, value=value), "population"))
+    inrs: tuple[tuple[str, Op], ...] = (
+        ("inr_ge", ">="), ("inr_gt", ">"), ("inr_lt", "<"), ("inr_le", "<=")
+    )  # fmt: skip
+    for field, op in inrs:
+        if (value := getattr(pop, field)) is not None:
+            out.append(_compare(patient, Criterion(fact="inr", op=op, value=value), "population"))
     if pop.criteria is not None:
         out.append(_criteria(patient, pop.criteria))
     return out
@@ -418,8 +426,17 @@ _FACT_LABELS = {
     "crcl_ml_min": ("CrCl", " mL/min"),
     "egfr": ("eGFR", ""),
     "platelets": ("platelets", " x10^9/L"),
+    "inr": ("INR", ""),
 }
 _OP_WORDS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+
+
+def inr_words(pop: Population) -> list[str]:
+    """A population's INR band as a clinician reads it: ["INR ≥ 4", "INR ≤ 6"]."""
+    ops = (("inr_ge", ">="), ("inr_gt", ">"), ("inr_lt", "<"), ("inr_le", "<="))
+    return [
+        f"INR {_OP_WORDS[op]} {getattr(pop, f):g}" for f, op in ops if getattr(pop, f) is not None
+    ]
 
 
 def criteria_words(group: Criteria) -> str:

@@ -27,6 +27,7 @@ from guardrails.regimens import (
     apply_step,
     condition_holds,
     criteria_words,
+    inr_words,
     excluded_by,
     interval_words,
 )
@@ -115,6 +116,7 @@ def _population_words(pop: Population) -> str:
         words.append(f"age < {pop.age_lt:g}")
     if pop.age_ge is not None:
         words.append(f"age ≥ {pop.age_ge:g}")
+    words.extend(inr_words(pop))
     if pop.criteria is not None:
         words.append(criteria_words(pop.criteria))
     return "; " + ", ".join(words) if words else ""
