@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from assistant.evidence import is_agent, reversal_agents
 from assistant.frame import Frame, indication_name
 from guardrails.context import ancestors, in_scope
-from guardrails.reference import Criteria, DoseEntry, ReferenceTable
-from guardrails.regimens import Regimen, Step, applicable_regimens, fact_words, inr_words
+from guardrails.reference import Contraindication, Criteria, DoseEntry, ReferenceTable
+from guardrails.regimens import (
+    Regimen,
+    Step,
+    applicable_regimens,
+    condition_holds,
+    fact_words,
+    inr_words,
+)
 
 _FACTS = (
     "age",
@@ -40,7 +47,7 @@ class CardLine:
     """One line of a dose card and the reference entries whose quotes it rests on."""
 
     text: str
-    entries: tuple[DoseEntry, ...]
+    entries: tuple[DoseEntry | Contraindication, ...]
     regimen: str
 
 
@@ -52,11 +59,16 @@ class DoseCard:
     missing: tuple[str, ...]  # facts that would decide between the banded options
     headline: CardLine  # the bottom line: the regimen for this patient, or the options
     lines: tuple[CardLine, ...]  # the other regimens and steps, each with its band
+    # "regimen": doses for this patient; "contraindicated": the drug must not be given to
+    # this patient; "no_band": every regimen the reference states excludes this patient.
+    # Only a "regimen" card lets the answer show doses of the drug.
+    status: Literal["regimen", "contraindicated", "no_band"] = "regimen"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "drug": self.drug,
             "indication": self.indication,
+            "status": self.status,
             "missing": list(self.missing),
             "headline": self.headline.text,
             "lines": [line.text for line in self.lines],
@@ -118,9 +130,13 @@ def step_words(step: Step) -> str:
     return text
 
 
-def _regimen_words(r: Regimen) -> str:
-    steps = [step_words(s) for s in r.steps]
-    return ", then ".join(steps)
+def _regimen_words(r: Regimen, stage: str | None = None) -> str:
+    """The regimen's steps in order; asked for the maintenance stage ("after the first
+    month"), only its maintenance steps when it has any."""
+    steps = list(r.steps)
+    if stage == "maintenance" and any(s.phase == "maintenance" for s in steps):
+        steps = [s for s in steps if s.phase == "maintenance"]
+    return ", then ".join(step_words(s) for s in steps)
 
 
 def _patient_words(frame: Frame, regimens: list[Regimen]) -> str:
@@ -178,12 +194,18 @@ def _card(
     regimens = _by_stage(regimens, indication, frame, table)
     if not regimens:
         return None
-    live = [r for r in regimens if r.status != "excluded"]
-    if not live:
-        return None
     use = indication_name(indication, table)
     drug_name = drug[0].upper() + drug[1:]
     facts = _patient_words(frame, regimens)
+    if (contra := _contraindication(drug, frame, table)) is not None:
+        # "what if the CrCl is 25?" for fondaparinux: the answer is that it must not be given.
+        text = f"{contra.message} This patient: {facts}."
+        return DoseCard(
+            drug, indication, (), (), CardLine(text, (contra,), contra.id), (), "contraindicated"
+        )
+    live = [r for r in regimens if r.status != "excluded"]
+    if not live:
+        return _no_band(drug, indication, use, facts, regimens)
     applies = [r for r in live if r.status == "applies"]
     missing = tuple(dict.fromkeys(f for r in live for f in r.missing))
     lines: list[CardLine] = []
@@ -192,7 +214,7 @@ def _card(
         who = f" for this patient ({facts})" if facts else ""
         because = _because(lead) if facts else ""
         headline = CardLine(
-            f"{drug_name} for {use}{who}: {_regimen_words(lead)}{because}.",
+            f"{drug_name} for {use}{who}: {_regimen_words(lead, frame.stage)}{because}.",
             tuple(s.entry for s in lead.steps),
             lead.id,
         )
@@ -205,7 +227,7 @@ def _card(
         first = live[0]
         who = f" ({facts})" if facts else ""
         headline = CardLine(
-            f"{drug_name} for {use}{who}: {_regimen_words(first)}"
+            f"{drug_name} for {use}{who}: {_regimen_words(first, frame.stage)}"
             f"{_when(first)}; {need} not given, so check the other bands below.",
             tuple(s.entry for s in first.steps),
             first.id,
@@ -232,6 +254,34 @@ def _card(
 
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _contraindication(drug: str, frame: Frame, table: ReferenceTable) -> Contraindication | None:
+    """A contraindication of the drug whose condition holds for this patient."""
+    conditions = {c.id: c for c in table.conditions}
+    names = set(table.members(drug)) | {drug}
+    for c in table.contraindications:
+        if names & set(c.drugs) and c.when in conditions:
+            if condition_holds(conditions[c.when], frame.patient):
+                return c
+    return None
+
+
+def _no_band(
+    drug: str, indication: str, use: str, facts: str, regimens: list[Regimen]
+) -> DoseCard:
+    """Every regimen the reference states for this use excludes this patient (dabigatran for
+    VTE at CrCl 25 mL/min): say so, with the bands the sources give, and show no dose."""
+    bands = list(dict.fromkeys(_band(r)[3:] for r in regimens if _band(r).startswith("If ")))
+    why = f" (its regimens are for {'; '.join(bands)})" if bands else ""
+    text = (
+        f"{drug[0].upper() + drug[1:]} for {use}: Bedside's dose reference gives no regimen "
+        f"for this patient ({facts}){why}. No {drug} dose is shown: check the label or a "
+        "specialist source."
+    )
+    entries = list({s.entry.id: s.entry for r in regimens for s in r.steps}.values())
+    line = _grounded(CardLine(text, tuple(entries[:1]), regimens[0].id), entries)
+    return DoseCard(drug, indication, (), (), line, (), "no_band")
 
 
 def _grounded(line: CardLine, pool: list[DoseEntry]) -> CardLine:

@@ -393,13 +393,15 @@ def read_frame(
     table = table or default_reference()
     users = [t.content for t in history if t.role == "user"]
     frame = _own_frame(question, table)
-    names_nothing = not (frame.drugs or frame.indication or frame.condition)
-    if users and (is_follow_up(question, history) or names_nothing):
+    # A turn that names no use of its own ("Argatroban then. What dose?" after "Suspected
+    # HIT, what do I start?") goes on with the conversation's use.
+    no_use = not (frame.indication or frame.condition)
+    if users and (is_follow_up(question, history) or no_use):
         earlier = _own_frame(users[0], table)
         for i, turn in enumerate(users[1:], start=1):
             here = _own_frame(turn, table)
             prior = [Turn("user", u) for u in users[:i]]
-            bare = not (here.drugs or here.indication or here.condition)
+            bare = not (here.indication or here.condition)
             earlier = _inherit(here, earlier) if is_follow_up(turn, prior) or bare else here
         frame = _inherit(frame, earlier)
     facts = patient_from_conversation(users + [question], patient)

@@ -199,6 +199,9 @@ class Assistant:
         if cover.status == "not_covered":
             draft = _without_doses_of(draft, cover, self.reference)
         elif card is not None:
+            if card.status != "regimen":  # contraindicated, or no band fits this patient
+                gone = Coverage("not_covered", card.drug)
+                draft = _without_doses_of(draft, gone, self.reference)
             draft = self._with_card(draft, card)
         elif frame.intent == "choice" and isinstance(self.generator, ExtractiveGenerator):
             draft = self._with_agent_doses(draft, frame)
