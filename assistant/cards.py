@@ -190,7 +190,12 @@ def _card(
         indication = next(iter(uses))
     if not any(in_scope(u, {indication}, table) for u in uses):
         return None
-    regimens = [r for r in applicable_regimens(drug, indication, frame.patient, table)]
+    # A ratio dose ("1 mg per 100 units of heparin") is quoted from its source, not carded.
+    regimens = [
+        r
+        for r in applicable_regimens(drug, indication, frame.patient, table)
+        if not any(s.entry.ratio for s in r.steps)
+    ]
     regimens = _by_stage(regimens, indication, frame, table)
     if not regimens:
         return None

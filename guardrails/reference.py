@@ -129,6 +129,12 @@ class DoseEntry(_Strict):
     jurisdiction: Jurisdiction = Field(
         default="US", description="US label (default) or an EU-only dose (EU leaflet)"
     )
+    ratio: str | None = Field(
+        default=None,
+        description="a dose given per amount of another drug, as the quote words it ('per 100 "
+        "USP units of heparin'): the entry holds the bounds the guard judges by, and a dose "
+        "card quotes the source rather than print them as a regimen",
+    )
     reverses: list[str] = Field(
         default_factory=list,
         description="for a reversal dose: the drugs its cited document says the agent reverses, "

@@ -542,3 +542,27 @@ def test_runner_without_cases_exits_1(tmp_path: Path, capsys: pytest.CaptureFixt
     empty.write_text("\n", encoding="utf-8")
     assert main(["--questions", str(empty), "--out", str(tmp_path / "out")]) == 1
     assert "no case to answer" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_frames_set_passes_in_every_group(default_index_dir: Path) -> None:
+    """The whole set over the bundled corpus with the real MiniLM: at least 95% per group."""
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+    from evals.frames import answer_case, judge
+
+    assistant = Assistant.from_settings(
+        load_settings("default", index_dir=default_index_dir), refresh=False
+    )
+    cases, problems = load_cases()
+    assert not problems
+    failed: dict[str, list[str]] = {}
+    total: dict[str, int] = {}
+    for case in cases:
+        group = case.expect.group
+        total[group] = total.get(group, 0) + 1
+        if failures := judge(case, answer_case(assistant, case)):
+            failed.setdefault(group, []).append(f"{case.id}: {failures[0]}")
+    for group, n in total.items():
+        misses = failed.get(group, [])
+        assert (n - len(misses)) / n >= 0.95, misses

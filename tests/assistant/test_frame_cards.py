@@ -1,0 +1,132 @@
+"""Frames and dose cards read from the question alone (no index): procedures, ruled-out
+uses, routes, stages, INR bands, contraindications, bands that exclude the patient, ratio
+doses, and reversal agents named for a drug they do not reverse."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.cards import dose_card
+from assistant.evidence import coverage, reversed_by
+from assistant.frame import excluded_in, read_frame
+from assistant.types import Turn
+from guardrails import check
+from guardrails.patient import Patient, extract_patient
+from guardrails.reference import default_reference
+
+TABLE = default_reference()
+
+
+def card_for(question: str, history: list[Turn] | None = None):  # type: ignore[no-untyped-def]
+    return dose_card(read_frame(question, history or [], None, TABLE), TABLE)
+
+
+def test_a_procedure_named_beside_a_condition_is_the_asked_use() -> None:
+    frame = read_frame("What danaparoid dose is used for cardiopulmonary bypass in a patient with HIT?")
+    assert frame.indication == "cardiac-surgery"
+    assert frame.patient.hit is True
+    # The HIT regimens are not a bypass dose: no card.
+    assert dose_card(frame, TABLE) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "excluded"),
+    [
+        ("acute DVT in a patient who does not have cancer", {"cancer-vte"}),
+        ("suspected thrombosis, HIT ruled out", set()),  # "ruled out" after: not read
+        ("a patient without HIT", {"hit"}),
+        ("dalteparin for cancer-associated VTE", set()),
+    ],
+)
+def test_ruled_out_uses(text: str, excluded: set[str]) -> None:
+    assert set(excluded_in(text, TABLE)) == excluded
+
+
+def test_a_clot_in_a_cancer_patient_is_cancer_associated_vte() -> None:
+    frame = read_frame("Fragmin for a cancer patient with a new PE who weighs 100 kg, first 30 days?")
+    assert frame.indication == "cancer-vte" and frame.stage == "initial"
+    assert frame.condition is None
+
+
+def test_child_pugh_is_no_child() -> None:
+    frame = read_frame("argatroban starting dose for HIT with Child-Pugh C cirrhosis?")
+    assert "children" not in frame.populations
+    assert frame.patient.hepatic_impairment is True
+
+
+@pytest.mark.parametrize(
+    ("text", "inr"),
+    [("INR 5", 5.0), ("INR of 8.2", 8.2), ("INR > 6", 6.1), ("target INR 2 to 3", None)],
+)
+def test_inr_is_read(text: str, inr: float | None) -> None:
+    assert extract_patient(text).inr == inr
+
+
+def test_the_inr_band_selects_the_pcc_dose_in_the_card_and_the_guard() -> None:
+    card = card_for("Warfarin, major bleed, INR 5, 80 kg: how much Kcentra to reverse it?")
+    assert card is not None and "2,800 units" in card.headline.text
+    ok = check("Kcentra 35 units/kg IV for warfarin reversal.", patient=Patient(inr=5))
+    assert ok.allowed
+    wrong = check("Kcentra 25 units/kg IV for warfarin reversal.", patient=Patient(inr=5))
+    assert not wrong.allowed
+    unknown = check("Kcentra 25 units/kg IV for warfarin reversal.", patient=Patient())
+    assert unknown.allowed  # with the INR unknown every band stands
+
+
+def test_the_named_route_and_weight_pick_the_regimen() -> None:
+    card = card_for("Subcutaneous unfractionated heparin for an outpatient with DVT who weighs 90 kg?")
+    assert card is not None
+    assert "29,970 units" in card.headline.text and "22,500 units" in card.headline.text
+
+
+def test_the_maintenance_stage_shows_its_steps() -> None:
+    history = [
+        Turn("user", "Dalteparin dose for cancer-associated VTE?"),
+        Turn("assistant", "200 units/kg once daily for the first 30 days, then 150 units/kg."),
+    ]
+    card = card_for("and after the first month, for an 80 kg patient?", history)
+    assert card is not None
+    assert "12,000 units" in card.headline.text and "16,000" not in card.headline.text
+
+
+def test_a_contraindicated_drug_gets_no_dose() -> None:
+    card = card_for("Fondaparinux dose for prophylaxis after hip fracture surgery, CrCl 25?")
+    assert card is not None and card.status == "contraindicated"
+    assert "contraindicated" in card.headline.text and card.regimens == ()
+    assert check(card.headline.text, patient=Patient(crcl_ml_min=25)).allowed
+
+
+def test_no_band_for_the_patient_says_so_without_a_dose() -> None:
+    card = card_for("dabigatran dose for PE treatment with CrCl 25?")
+    assert card is not None and card.status == "no_band"
+    assert "150 mg" not in card.headline.text and "CrCl ≥ 30 mL/min" in card.headline.text
+
+
+def test_a_ratio_dose_is_not_carded() -> None:
+    assert card_for("How do I reverse heparin with protamine, what dose?") is None
+
+
+def test_reversal_agents_name_what_they_reverse() -> None:
+    assert reversed_by("andexanet alfa", TABLE) == {"apixaban", "rivaroxaban"}
+    frame = read_frame("Andexanet alfa dose for a patient bleeding on dabigatran?")
+    cover = coverage(frame, [], TABLE)
+    assert cover.status == "not_covered" and cover.drug == "andexanet alfa"
+    assert "apixaban or rivaroxaban" in (cover.message or "")
+
+
+def test_shorthand_with_a_drug_and_a_use_asks_for_the_dose() -> None:
+    frame = read_frame("apixaban for AF in a 79 year old weighing 58 kg with creatinine 1.6")
+    assert frame.intent == "dose"
+    card = dose_card(frame, TABLE)
+    assert card is not None and "2.5 mg orally twice daily" in card.headline.text
+
+
+def test_a_turn_naming_only_a_drug_keeps_the_conversations_use() -> None:
+    history = [
+        Turn("user", "Suspected HIT, 4Ts score 6. What do I start?"),
+        Turn("assistant", "Stop all heparin and start a non-heparin anticoagulant."),
+        Turn("user", "Argatroban then. What dose? His CrCl is 18."),
+        Turn("assistant", "2 mcg/kg/min."),
+    ]
+    frame = read_frame("and if he also has Child-Pugh C cirrhosis?", history)
+    assert frame.indication == "hit" and frame.drugs == ("argatroban",)
