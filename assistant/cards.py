@@ -163,7 +163,7 @@ def dose_card(frame: Frame, table: ReferenceTable) -> DoseCard | None:
     """The card for a dose (or reversal) question the reference covers, else None."""
     if frame.intent not in ("dose", "reversal") or not frame.drugs:
         return None
-    if {"children", "pregnancy"} & set(frame.populations):
+    if {"children", "pregnancy", "breastfeeding"} & set(frame.populations):
         return None  # the reference's regimens are for non-pregnant adults
     indication = frame.indication
     drugs = [d for d in frame.drugs if not is_agent(d, table)] or list(frame.drugs)

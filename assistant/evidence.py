@@ -340,6 +340,10 @@ def fit(
         return "off-drug"
     if drugs and strict_drug and about and not (about & drugs):
         return "off-drug"
+    if drugs and strict_drug and not about and frame.intent == "safety":
+        # "Is dabigatran safe in pregnancy?": a sentence about no drug at all (asthma care in
+        # pregnancy) does not answer it, however well it matches the population.
+        return "off-drug"
     if frame.indications:
         # A dose must be for the asked use by its own words (or its headings when it names
         # none); any other sentence may also be about it through its document.
@@ -416,6 +420,8 @@ def coverage(
     reversal = _reversal_coverage(frame, table)
     if reversal.status == "not_covered" or frame.intent == "reversal":
         return reversal
+    if frame.intent == "safety" and frame.drugs and frame.populations:
+        return _population_coverage(frame, pool, table)
     if frame.intent != "dose" or not frame.drugs:
         return Coverage("covered")
     if not (frame.indication or frame.condition or frame.populations):
@@ -453,6 +459,33 @@ def coverage(
         f"No dose is shown: check a source that covers {asked}."
     )
     return Coverage("not_covered", drug, asked, tuple(uses), message)
+
+
+def _population_coverage(
+    frame: Frame, pool: Iterable[tuple[Passage, SentenceInfo]], table: ReferenceTable
+) -> Coverage:
+    """A safety question about a drug in a group ("enoxaparin in dialysis", "warfarin while
+    breastfeeding") is covered only by a sentence about that drug (or its class) that names
+    the group, in its words or under its headings."""
+    drugs = related_drugs(frame, table)
+    about_drug = False
+    for passage, info in pool:
+        if not (info.quotable and info.drugs & drugs):
+            continue
+        about_drug = True
+        sentence = passage.chunk.text[info.start : info.end]
+        where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
+        if any(population_named(p, where) for p in frame.populations):
+            return Coverage("covered", frame.drugs[0], asked_use(frame, table))
+    if not about_drug:
+        return Coverage("covered")  # nothing to go on: the usual support rule decides
+    drug = frame.drugs[0]
+    group = " or ".join(frame.populations)
+    message = (
+        f"Bedside's sources say nothing about {drug} in {group}. Nothing is quoted for that "
+        f"group: check the {drug} label or a source that covers {group}."
+    )
+    return Coverage("not_covered", drug, f"{drug} in {group}", (), message)
 
 
 def _reversal_coverage(frame: Frame, table: ReferenceTable) -> Coverage:

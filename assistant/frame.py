@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from assistant.types import Turn
-from guardrails.context import ancestors, find_indications
+from guardrails.context import ancestors, find_indications, indication_patterns
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
 from guardrails.patient import Patient, extract_patient, patient_from_conversation
@@ -111,7 +111,7 @@ class Frame:
     phase: Literal["prophylaxis", "treatment"] | None = None
     stage: Literal["initial", "maintenance", "extended"] | None = None
     route: Literal["sc", "iv", "po"] | None = None  # the route the question names
-    populations: tuple[str, ...] = ()  # children, pregnancy, elderly, obesity, dialysis
+    populations: tuple[str, ...] = ()  # children, pregnancy, breastfeeding, elderly, obesity, dialysis
     patient: Patient = field(default_factory=Patient)
     explicit_intent: bool = False  # the question itself says what it asks
     inherited: tuple[str, ...] = ()  # the fields a follow-up took from earlier turns
@@ -169,6 +169,13 @@ def excluded_in(text: str, table: ReferenceTable) -> frozenset[str]:
         word = re.compile(rf"\b{re.escape(m.group('what'))}\b", re.IGNORECASE)
         out |= {i.id for i in table.indications if any(word.search(t) for t in i.terms)}
     return frozenset(out)
+
+
+def blank_indication_terms(text: str, table: ReferenceTable) -> str:
+    """``text`` with every indication term blanked out (same length)."""
+    for _, pattern in indication_patterns(table):
+        text = pattern.sub(lambda m: " " * len(m.group()), text)
+    return text
 
 
 def without_use_words(text: str) -> str:
@@ -288,8 +295,11 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     w = _words()
     intent: Intent = "other"
     explicit = False
+    # An indication's own words ask for no management: "enoxaparin for DVT treatment" names a
+    # use, it does not ask for the treatment options.
+    asking = blank_indication_terms(question, table)
     for name, pattern in w.intents:
-        if pattern.search(question):
+        if pattern.search(asking if name == "choice" else question):
             intent, explicit = name, True  # type: ignore[assignment]
             break
     # "reverse dabigatran": the guard reads the dabigatran of that phrase as the drug being

@@ -196,7 +196,10 @@ class Assistant:
             notes.append(f"{exc} The answer below was composed by extraction instead.")
             extractive = ExtractiveGenerator(self.settings.assistant)
             draft = self._generate(extractive, query, passages, history, frame)
-        if cover.status == "not_covered":
+        if cover.status == "not_covered" and frame.intent == "safety":
+            # Nothing speaks of the drug in that group: quote nothing, list the closest sources.
+            draft = Draft((), draft.citations, None, draft.generator, draft.notes)
+        elif cover.status == "not_covered":
             draft = _without_doses_of(draft, cover, self.reference)
         elif card is not None:
             if card.status != "regimen":  # contraindicated, or no band fits this patient
@@ -252,7 +255,7 @@ class Assistant:
         passages, plus the passages a search for the drug's doses finds."""
         if not frame.drugs:
             return Coverage("covered")
-        if frame.intent not in ("dose", "reversal"):
+        if frame.intent not in ("dose", "reversal", "safety"):
             return coverage(frame, [], self.reference)  # a reversal agent for another drug
         pool = list(passages)
         seen = {p.chunk.id for p in pool}

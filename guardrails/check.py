@@ -22,6 +22,7 @@ from functools import lru_cache
 
 from corpus.text import sentence_spans
 from guardrails.context import (
+    dose_indications,
     drug_hits,
     drug_lexicon,
     drugs_in,
@@ -97,6 +98,17 @@ def _part(text: str, pos: int, turns: re.Pattern[str]) -> tuple[int, int]:
             end = t.start()
             break
     return start, end
+
+
+_CLAUSE_EDGE = re.compile(r"[,;()]|\s(?:and|or|but|whereas|versus|vs\.?)\s", re.IGNORECASE)
+
+
+def _own_clause(s_text: str, start: int, end: int) -> str:
+    """The clause an amount at [start, end) stands in: "30 mg once daily for prophylaxis and
+    1 mg/kg once daily for treatment" gives each amount its own words."""
+    lo = max((m.end() for m in _CLAUSE_EDGE.finditer(s_text, 0, start)), default=0)
+    close = _CLAUSE_EDGE.search(s_text, end)
+    return s_text[lo : close.start() if close else len(s_text)]
 
 
 def _facts_scope(s_text: str, start: int, end: int) -> str:
@@ -335,7 +347,9 @@ def check(
             drug_from = subject.how
         assert m.drug is not None
         lo, hi = _part(s_text, start, _CONTRAST)
-        indications = find_indications(s_text[lo:hi], table)
+        indications = find_indications(s_text[lo:hi], table) or dose_indications(
+            _own_clause(s_text, start, end), m.drug, table
+        )
         ind_from = "sentence" if indications else ""
         if not indications and (from_passage := resolver.subject(m.sentence).indications):
             indications, ind_from = set(from_passage), "passage"

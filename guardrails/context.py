@@ -33,7 +33,7 @@ from guardrails.types import Phase, SourceText, Subject
 # ------------------------------------------------------------------ indications
 
 
-def _indication_patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[str]]]:
+def indication_patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[str]]]:
     def build() -> list[tuple[str, re.Pattern[str]]]:
         out = []
         for ind in table.indications:
@@ -52,9 +52,23 @@ def _indication_patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[st
 def find_indications(text: str, table: ReferenceTable) -> set[str]:
     """The most specific indication ids named in ``text`` ("VTE prophylaxis after knee
     replacement" is knee prophylaxis, not every kind of prophylaxis)."""
-    found = {ind_id for ind_id, pattern in _indication_patterns(table) if pattern.search(text)}
+    found = {ind_id for ind_id, pattern in indication_patterns(table) if pattern.search(text)}
     covered = set().union(*(ancestors(i, table) for i in found)) if found else set()
     return found - covered
+
+
+def dose_indications(text: str, drug: str, table: ReferenceTable) -> set[str]:
+    """Indications named in a dose sentence by their ``dose_terms`` ("enoxaparin 40 mg
+    prophylaxis"), for a drug the reference doses for that indication (or a narrower one)."""
+    out = set()
+    uses = {e.indication for d in table.members(drug) for e in table.entries_for(d)}
+    for ind in table.indications:
+        if not ind.dose_terms or not any(u == ind.id or ind.id in ancestors(u, table) for u in uses):
+            continue
+        words = "|".join(re.escape(t) for t in ind.dose_terms)
+        if re.search(rf"\b(?:{words})\b", text, re.IGNORECASE):
+            out.add(ind.id)
+    return out
 
 
 def ancestors(ind_id: str, table: ReferenceTable) -> set[str]:

@@ -167,8 +167,11 @@ _PLATELETS = re.compile(
     r"\bplatelets?(?: count)?\s*(?:of|is|was|=|:|at)?\s*(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k\b|x\s?10\^?9/L|×\s?10\^?9/L|/µL|/uL|/mm3)?",
     re.IGNORECASE,
 )
+# The patient's INR ("INR 5", "INR of 8.2"); a band a source states ("for INR 2 to < 4",
+# "INR > 6", "target INR 2 to 3") is no patient's value.
 _INR = re.compile(
-    r"\bINR\s*(?:of|is|was|=|:|at)?\s*(?:(>|above|over|greater than)\s*)?(\d{1,2}(?:\.\d{1,2})?)(?![\d.]|\s*(?:to|-|–)\s*\d)",
+    r"(?<!for )(?<!target )\bINR\s*(?:of|is|was|=|:|at)?\s*(\d{1,2}(?:\.\d{1,2})?)"
+    r"(?!\d|\.\d|\s*(?:to|-|–|or)\s*[<≤]?\s*\d|\s*(?:units?|IU|U\b|mg|mcg|mL|g\b|%|/))",
     re.IGNORECASE,
 )
 _FLAGS: dict[str, re.Pattern[str]] = {
@@ -283,8 +286,7 @@ def extract_patient(text: str) -> Patient:
             value /= 1000.0  # per microlitre -> x10^9/L
         facts["platelets"] = value
     if m := _INR.search(text):
-        value = _number(m.group(2))
-        facts["inr"] = value + 0.1 if m.group(1) else value  # "INR > 6" is above 6
+        facts["inr"] = _number(m.group(1))
     for name, pattern in _FLAGS.items():
         if m := pattern.search(text):
             before = text[max(0, m.start() - 40) : m.start()]

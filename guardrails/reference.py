@@ -193,6 +193,12 @@ class Indication(_Strict):
         min_length=1, description="words that name it in text (case-insensitive)"
     )
     parent: str | None = None
+    dose_terms: list[str] = Field(
+        default_factory=list,
+        description="words that name this indication only in a sentence giving a dose of a drug "
+        "the reference doses for it ('standard enoxaparin 40 mg prophylaxis'): alone they are "
+        "too broad ('prophylaxis' is also antibiotic prophylaxis)",
+    )
     procedure: bool = Field(
         default=False,
         description="a procedure (PCI, cardiac surgery): when a question names it beside a "

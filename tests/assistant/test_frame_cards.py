@@ -56,7 +56,13 @@ def test_child_pugh_is_no_child() -> None:
 
 @pytest.mark.parametrize(
     ("text", "inr"),
-    [("INR 5", 5.0), ("INR of 8.2", 8.2), ("INR > 6", 6.1), ("target INR 2 to 3", None)],
+    [
+        ("INR 5", 5.0),
+        ("INR of 8.2", 8.2),
+        ("INR > 6", None),
+        ("target INR 2 to 3", None),
+        ("25 units/kg for INR 2 to < 4", None),
+    ],
 )
 def test_inr_is_read(text: str, inr: float | None) -> None:
     assert extract_patient(text).inr == inr
@@ -130,3 +136,32 @@ def test_a_turn_naming_only_a_drug_keeps_the_conversations_use() -> None:
     ]
     frame = read_frame("and if he also has Child-Pugh C cirrhosis?", history)
     assert frame.indication == "hit" and frame.drugs == ("argatroban",)
+
+
+def test_an_indication_term_asks_for_no_management() -> None:
+    frame = read_frame("enoxaparin for DVT treatment in a 45 kg woman with CrCl 22")
+    assert frame.intent == "dose"
+    card = dose_card(frame, TABLE)
+    assert card is not None and "45 mg subcutaneously once daily" in card.headline.text
+    assert read_frame("What is the best treatment for HIT?").intent == "choice"
+
+
+def test_breastfeeding_is_its_own_group() -> None:
+    frame = read_frame("Is warfarin safe while breastfeeding?")
+    assert frame.intent == "safety" and frame.populations == ("breastfeeding",)
+
+
+def test_a_phase_word_in_the_dose_clause_names_its_use() -> None:
+    context = "septic shock with a DVT despite enoxaparin prophylaxis: what now?"
+    said = (
+        "ICU studies have found subtherapeutic anti-Factor Xa levels with standard enoxaparin "
+        "40 mg prophylaxis in many critically ill patients."
+    )
+    assert check(said, context=context).allowed
+    both = (
+        "Enoxaparin at CrCl < 30 mL/min is reduced to 30 mg subcutaneously once daily for "
+        "prophylaxis and 1 mg/kg subcutaneously once daily for treatment."
+    )
+    assert check(both, patient=Patient(crcl_ml_min=20)).allowed
+    wrong = "Enoxaparin 400 mg prophylaxis once daily."
+    assert not check(wrong).allowed
