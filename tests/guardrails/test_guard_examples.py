@@ -140,7 +140,11 @@ CASES: dict[str, Case] = {
         "DOSE_RANGE", False, drug="bivalirudin"),
     "bivalirudin-hit-per-minute": Case(
         "For HIT, bivalirudin is given as a continuous IV infusion starting at 0.15 mg/kg/min without a bolus.",
-        "DOSE_UNIT", False, drug="bivalirudin"),
+        "DOSE_UNIT", False, drug="bivalirudin",
+        extra={"message": "fits only as per hour where the reference says per hour, not per minute"}),
+    "argatroban-hit-per-hour": Case(
+        "For HIT, argatroban 2 mcg/kg/h IV.", "DOSE_UNIT", False, drug="argatroban",
+        extra={"message": "fits only as per minute where the reference says per minute, not per hour"}),
     "bivalirudin-hit-pci-infusion": Case("bivalirudin 1.75 mg/kg/h for HIT", "DOSE_RANGE", False),
     "bivalirudin-hit-pci-bolus": Case("For HIT, bivalirudin 0.75 mg/kg IV bolus.", None, False),
     "bivalirudin-hit-hepatic": Case(
