@@ -147,6 +147,14 @@ CASES: dict[str, Case] = {
         extra={"message": "fits only as per minute where the reference says per minute, not per hour"}),
     "bivalirudin-hit-pci-infusion": Case("bivalirudin 1.75 mg/kg/h for HIT", "DOSE_RANGE", False),
     "bivalirudin-hit-pci-bolus": Case("For HIT, bivalirudin 0.75 mg/kg IV bolus.", None, False),
+    "bivalirudin-hit-outside-pci-ok": Case(
+        "For HIT outside PCI, bivalirudin 0.15 mg/kg/h IV.", "DOSE_OK", True, drug="bivalirudin"),
+    "bivalirudin-hit-outside-pci-pci-rate": Case(
+        "For HIT outside PCI, bivalirudin 1.75 mg/kg/h IV.", "DOSE_RANGE", False, drug="bivalirudin"),
+    "bivalirudin-hit-not-pci-pci-rate": Case(
+        "For HIT (not PCI), bivalirudin 1.75 mg/kg/h IV.", "DOSE_RANGE", False, drug="bivalirudin"),
+    "bivalirudin-pci-with-or-without-hit-ok": Case(
+        "For PCI in patients with or without HIT, bivalirudin 1.75 mg/kg/h IV.", "DOSE_OK", True),
     "bivalirudin-hit-hepatic": Case(
         "bivalirudin 0.15 mg/kg/h for HIT", "HEPATIC_ADJUSTMENT", False, patient=Patient(hepatic_impairment=True)),
     "bivalirudin-hit-dialysis": Case(
