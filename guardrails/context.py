@@ -49,10 +49,27 @@ def indication_patterns(table: ReferenceTable) -> list[tuple[str, re.Pattern[str
     return table.memo("indication_patterns", build)
 
 
+# A use named only to be set aside: "for HIT outside PCI" is HIT alone, "(not PCI)" and
+# "in a patient without HIT" name no PCI and no HIT ("with or without HIT" still names it).
+_SET_ASIDE = re.compile(
+    r"(?<!\bwith or )\b(?:outside(?: of)?|other than|except(?: for| in| during)?|apart from"
+    r"|not(?: for| in| during| with)?|without|no)\s+(?:(?:a|an|the|any|known|suspected)\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _named(pattern: re.Pattern[str], text: str) -> bool:
+    return any(
+        not _SET_ASIDE.search(text, max(0, m.start() - 40), m.start())
+        for m in pattern.finditer(text)
+    )
+
+
 def find_indications(text: str, table: ReferenceTable) -> set[str]:
     """The most specific indication ids named in ``text`` ("VTE prophylaxis after knee
-    replacement" is knee prophylaxis, not every kind of prophylaxis)."""
-    found = {ind_id for ind_id, pattern in indication_patterns(table) if pattern.search(text)}
+    replacement" is knee prophylaxis, not every kind of prophylaxis); a use set aside
+    ("outside PCI", "without HIT") is not named."""
+    found = {ind_id for ind_id, pattern in indication_patterns(table) if _named(pattern, text)}
     covered = set().union(*(ancestors(i, table) for i in found)) if found else set()
     return found - covered
 

@@ -243,8 +243,10 @@ def rule_dose_unit(
         for scale, what in (
             (1 / 1000, "mcg"),
             (1000, "mg"),
-            (1 / 60, "per minute"),
-            (60, "per hour"),
+            # Scaled into the reference's unit: x1/60 fits when the answer wrote per minute
+            # for a per-hour reference, so the number was meant per hour (and vice versa).
+            (1 / 60, "per hour"),
+            (60, "per minute"),
         ):
             if what.startswith("per") and m.amount.per_time is None:
                 continue  # "2.5 mg" is no rate, so no per hour was meant per minute

@@ -71,14 +71,17 @@ def test_dabigatran_reversal_gives_idarucizumab_and_its_dose(assistant: Assistan
             assert f.message.startswith("idarucizumab: 5 g")
 
 
-def test_bivalirudin_for_hit_says_what_the_sources_cover(assistant: Assistant) -> None:
-    # The pack gives bivalirudin doses for PCI only (its HIT infusion rate is left out until
-    # a reviewer confirms it): the answer says so instead of quoting the PCI regimen.
+def test_bivalirudin_for_hit_gives_the_off_label_guideline_rate(assistant: Assistant) -> None:
+    # The pack gives the off-label HIT starting rate of the ASH 2018 and CHEST 2012 HIT
+    # guidelines: shown, cited, said to be off-label and checked; never the PCI regimen.
     answer = assistant.ask("What is the bivalirudin dose for heparin-induced thrombocytopenia?")
-    assert answer.coverage is not None and answer.coverage.status == "not_covered"
-    assert "not for heparin-induced thrombocytopenia" in answer.markdown
-    assert doses_of(answer, "bivalirudin") == []
-    assert not any("1.75 mg/kg/h" in text for text in shown(answer))
+    assert answer.coverage is not None and answer.coverage.status == "covered"
+    assert answer.bottom_line is not None and "0.15 mg/kg/h" in answer.bottom_line.text
+    assert answer.bottom_line.citations
+    assert any("off-label" in text and "0.15 mg/kg/h" in text for text in shown(answer))
+    assert not answer.withheld and answer.verdict.allowed
+    assert any(f.rule_id == "DOSE_OK" and f.drug == "bivalirudin" for f in answer.verdict.findings)
+    assert not any("1.75 mg/kg/h" in text or "0.75 mg/kg" in text for text in shown(answer))
 
 
 def test_patient_question_about_injections_in_hospital(assistant: Assistant) -> None:

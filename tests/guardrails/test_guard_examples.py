@@ -125,6 +125,40 @@ CASES: dict[str, Case] = {
         patient=Patient(hit=True)),
     "no-hit-heparin-ok": Case(
         "Continue the heparin infusion at the current rate.", None, True, patient=Patient(hit=False)),
+    # -- bivalirudin for HIT outside PCI: the off-label guideline rate (issue 11)
+    "bivalirudin-hit-ok": Case(
+        "For HIT, bivalirudin is given as a continuous IV infusion starting at 0.15 mg/kg/h without a bolus.",
+        "DOSE_OK", True, drug="bivalirudin"),
+    "bivalirudin-hit-short-ok": Case("bivalirudin 0.15 mg/kg/h for HIT", "DOSE_OK", True, drug="bivalirudin"),
+    "bivalirudin-hit-from-question-ok": Case(
+        "Bivalirudin 0.15 mg/kg/h IV, adjusted to the aPTT.", "DOSE_OK", True,
+        context="What is the bivalirudin dose for heparin-induced thrombocytopenia?"),
+    "bivalirudin-hit-total-for-weight-ok": Case(
+        "For HIT, bivalirudin 12 mg/h IV (0.15 mg/kg/h x 80 kg).", "DOSE_OK", True, patient=Patient(weight_kg=80)),
+    "bivalirudin-hit-tenfold": Case(
+        "For HIT, bivalirudin is given as a continuous IV infusion starting at 1.5 mg/kg/h without a bolus.",
+        "DOSE_RANGE", False, drug="bivalirudin"),
+    "bivalirudin-hit-per-minute": Case(
+        "For HIT, bivalirudin is given as a continuous IV infusion starting at 0.15 mg/kg/min without a bolus.",
+        "DOSE_UNIT", False, drug="bivalirudin",
+        extra={"message": "fits only as per hour where the reference says per hour, not per minute"}),
+    "argatroban-hit-per-hour": Case(
+        "For HIT, argatroban 2 mcg/kg/h IV.", "DOSE_UNIT", False, drug="argatroban",
+        extra={"message": "fits only as per minute where the reference says per minute, not per hour"}),
+    "bivalirudin-hit-pci-infusion": Case("bivalirudin 1.75 mg/kg/h for HIT", "DOSE_RANGE", False),
+    "bivalirudin-hit-pci-bolus": Case("For HIT, bivalirudin 0.75 mg/kg IV bolus.", None, False),
+    "bivalirudin-hit-outside-pci-ok": Case(
+        "For HIT outside PCI, bivalirudin 0.15 mg/kg/h IV.", "DOSE_OK", True, drug="bivalirudin"),
+    "bivalirudin-hit-outside-pci-pci-rate": Case(
+        "For HIT outside PCI, bivalirudin 1.75 mg/kg/h IV.", "DOSE_RANGE", False, drug="bivalirudin"),
+    "bivalirudin-hit-not-pci-pci-rate": Case(
+        "For HIT (not PCI), bivalirudin 1.75 mg/kg/h IV.", "DOSE_RANGE", False, drug="bivalirudin"),
+    "bivalirudin-pci-with-or-without-hit-ok": Case(
+        "For PCI in patients with or without HIT, bivalirudin 1.75 mg/kg/h IV.", "DOSE_OK", True),
+    "bivalirudin-hit-hepatic": Case(
+        "bivalirudin 0.15 mg/kg/h for HIT", "HEPATIC_ADJUSTMENT", False, patient=Patient(hepatic_impairment=True)),
+    "bivalirudin-hit-dialysis": Case(
+        "bivalirudin 0.15 mg/kg/h for HIT", "RENAL_ADJUSTMENT", False, patient=Patient(dialysis=True)),
     # -- forms that slipped through (read by the reading layer, refused or judged here)
     "scientific": Case("For DVT treatment, enoxaparin 1e309 mg/kg every 12 hours.", "DOSE_UNPARSED", False),
     "hex": Case("For DVT treatment, enoxaparin 0x10 mg every 12 hours.", "DOSE_UNPARSED", False),

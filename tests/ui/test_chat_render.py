@@ -18,6 +18,7 @@ from assistant.settings import load_settings
 from assistant.types import Answer
 from corpus.errors import InputError
 from guardrails.check import check
+from guardrails.patient import Patient
 from guardrails.types import Verdict
 from ui.chat import chat_markdown, dose_check_html, patient_input, quote_html, sources_html
 
@@ -60,8 +61,13 @@ def test_the_dose_panel_lists_every_finding_with_its_icon(answer: Answer) -> Non
         assert f'data-rule="{f.rule_id}"' in html
 
 
-def test_withheld_statements_are_marked(answer: Answer) -> None:
-    assert answer.withheld  # the fixture pack's made-up infusion rate
+def test_withheld_statements_are_marked(assistant: Assistant) -> None:
+    # The fixture's HIT infusion rate is the reference's for patients not on dialysis.
+    answer = assistant.ask(
+        "What is the bivalirudin dose for heparin-induced thrombocytopenia?",
+        patient=Patient(dialysis=True),
+    )
+    assert answer.withheld
     html = dose_check_html(answer)
     assert html.count('class="withheld"') == len(answer.withheld)
 
