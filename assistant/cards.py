@@ -233,7 +233,12 @@ def _card(
         who = f" ({facts})" if facts else ""
         headline = CardLine(
             f"{drug_name} for {use}{who}: {_regimen_words(first, frame.stage)}"
-            f"{_when(first)}; {need} not given, so check the other bands below.",
+            f"{_when(first)}; {need} not given, "
+            + (
+                "so check the other bands below."
+                if len(live) > 1
+                else "so confirm the patient is in this group: the sources give no dose for the others."
+            ),
             tuple(s.entry for s in first.steps),
             first.id,
         )

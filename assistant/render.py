@@ -124,7 +124,8 @@ def dose_check_lines(verdict: Verdict) -> list[str]:
         if f.expected and f.severity != "info":
             detail += f" Expected: {f.expected}."
         lines.append(f"- {_icon(f)} `{f.rule_id}` {display_unit(detail)}")
-    return lines
+    # The same dose checked twice the same way (the bottom line and a quote) is listed once.
+    return list(dict.fromkeys(lines))
 
 
 def glossary_for(texts: Sequence[str]) -> list[str]:
