@@ -271,15 +271,13 @@ def _contraindication(drug: str, frame: Frame, table: ReferenceTable) -> Contrai
     conditions = {c.id: c for c in table.conditions}
     names = set(table.members(drug)) | {drug}
     for c in table.contraindications:
-        if names & set(c.drugs) and c.when in conditions:
-            if condition_holds(conditions[c.when], frame.patient):
-                return c
+        when = conditions.get(c.when)
+        if names & set(c.drugs) and when is not None and condition_holds(when, frame.patient):
+            return c
     return None
 
 
-def _no_band(
-    drug: str, indication: str, use: str, facts: str, regimens: list[Regimen]
-) -> DoseCard:
+def _no_band(drug: str, indication: str, use: str, facts: str, regimens: list[Regimen]) -> DoseCard:
     """Every regimen the reference states for this use excludes this patient (dabigatran for
     VTE at CrCl 25 mL/min): say so, with the bands the sources give, and show no dose."""
     bands = list(dict.fromkeys(_band(r)[3:] for r in regimens if _band(r).startswith("If ")))

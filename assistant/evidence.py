@@ -431,8 +431,8 @@ def coverage(
         # The curated reference gives the drug a regimen for this use: covered, by data.
         # (An entry for the use itself or a broader one; a narrower one, such as cancer-
         # associated VTE for VTE, does not cover the general use.)
-        asked = procedures_in(frame.indications, table) or set(frame.indications)
-        wanted = asked.union(*(ancestors(i, table) for i in asked))
+        named_uses = procedures_in(frame.indications, table) or set(frame.indications)
+        wanted = named_uses.union(*(ancestors(i, table) for i in named_uses))
         if any(e.drug in drugs and e.indication in wanted for e in table.doses):
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
     seen: dict[str, None] = {}

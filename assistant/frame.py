@@ -111,7 +111,9 @@ class Frame:
     phase: Literal["prophylaxis", "treatment"] | None = None
     stage: Literal["initial", "maintenance", "extended"] | None = None
     route: Literal["sc", "iv", "po"] | None = None  # the route the question names
-    populations: tuple[str, ...] = ()  # children, pregnancy, breastfeeding, elderly, obesity, dialysis
+    populations: tuple[
+        str, ...
+    ] = ()  # children, pregnancy, breastfeeding, elderly, obesity, dialysis
     patient: Patient = field(default_factory=Patient)
     explicit_intent: bool = False  # the question itself says what it asks
     inherited: tuple[str, ...] = ()  # the fields a follow-up took from earlier turns
@@ -415,8 +417,10 @@ def read_frame(
             earlier = _inherit(here, earlier) if is_follow_up(turn, prior) or bare else here
         frame = _inherit(frame, earlier)
     facts = patient_from_conversation(users + [question], patient)
-    if frame.intent == "other" and frame.drugs and (
-        frame.indication or not extract_patient(question).is_empty()
+    if (
+        frame.intent == "other"
+        and frame.drugs
+        and (frame.indication or not extract_patient(question).is_empty())
     ):
         # Shorthand ("apixaban for AF in a 79-year-old weighing 58 kg") asks for the dose.
         frame = replace(frame, intent="dose")

@@ -434,10 +434,10 @@ def check(
         for span in sentences:
             # The extractor's sentence may stop before the citation marker the shown
             # sentence ends with: what it verified counts for the sentence it lies in.
-            own = set().union(
+            verified = set().union(
                 *(v for (a, b), v in grounded.items() if span[0] <= a and b <= span[1])
             )
-            findings.extend(rule_grounding(answer_text, span, cites, texts, facts | own))
+            findings.extend(rule_grounding(answer_text, span, cites, texts, facts | verified))
     findings.sort(key=lambda f: (f.span[0], f.rule_id))
     meta = {"patient": patient.describe(), "reference_digest": table.digest}
     return Verdict(tuple(findings), doses, meta)

@@ -80,7 +80,9 @@ def dose_indications(text: str, drug: str, table: ReferenceTable) -> set[str]:
     out = set()
     uses = {e.indication for d in table.members(drug) for e in table.entries_for(d)}
     for ind in table.indications:
-        if not ind.dose_terms or not any(u == ind.id or ind.id in ancestors(u, table) for u in uses):
+        if not ind.dose_terms or not any(
+            u == ind.id or ind.id in ancestors(u, table) for u in uses
+        ):
             continue
         words = "|".join(re.escape(t) for t in ind.dose_terms)
         if re.search(rf"\b(?:{words})\b", text, re.IGNORECASE):

@@ -27,8 +27,8 @@ from guardrails.regimens import (
     apply_step,
     condition_holds,
     criteria_words,
-    inr_words,
     excluded_by,
+    inr_words,
     interval_words,
 )
 from guardrails.types import Amount, DoseMention, Finding, Severity, Source

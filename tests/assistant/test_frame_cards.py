@@ -22,7 +22,9 @@ def card_for(question: str, history: list[Turn] | None = None):  # type: ignore[
 
 
 def test_a_procedure_named_beside_a_condition_is_the_asked_use() -> None:
-    frame = read_frame("What danaparoid dose is used for cardiopulmonary bypass in a patient with HIT?")
+    frame = read_frame(
+        "What danaparoid dose is used for cardiopulmonary bypass in a patient with HIT?"
+    )
     assert frame.indication == "cardiac-surgery"
     assert frame.patient.hit is True
     # The HIT regimens are not a bypass dose: no card.
@@ -43,7 +45,9 @@ def test_ruled_out_uses(text: str, excluded: set[str]) -> None:
 
 
 def test_a_clot_in_a_cancer_patient_is_cancer_associated_vte() -> None:
-    frame = read_frame("Fragmin for a cancer patient with a new PE who weighs 100 kg, first 30 days?")
+    frame = read_frame(
+        "Fragmin for a cancer patient with a new PE who weighs 100 kg, first 30 days?"
+    )
     assert frame.indication == "cancer-vte" and frame.stage == "initial"
     assert frame.condition is None
 
@@ -80,7 +84,9 @@ def test_the_inr_band_selects_the_pcc_dose_in_the_card_and_the_guard() -> None:
 
 
 def test_the_named_route_and_weight_pick_the_regimen() -> None:
-    card = card_for("Subcutaneous unfractionated heparin for an outpatient with DVT who weighs 90 kg?")
+    card = card_for(
+        "Subcutaneous unfractionated heparin for an outpatient with DVT who weighs 90 kg?"
+    )
     assert card is not None
     assert "29,970 units" in card.headline.text and "22,500 units" in card.headline.text
 

@@ -63,9 +63,7 @@ def test_the_dose_panel_lists_every_finding_with_its_icon(answer: Answer) -> Non
 
 def test_withheld_statements_are_marked(assistant: Assistant) -> None:
     # The fixture's PCI infusion rate is the reference's for CrCl of 30 mL/min and above.
-    answer = assistant.ask(
-        "What is the bivalirudin dose for PCI?", patient=Patient(crcl_ml_min=20)
-    )
+    answer = assistant.ask("What is the bivalirudin dose for PCI?", patient=Patient(crcl_ml_min=20))
     assert answer.withheld
     html = dose_check_html(answer)
     assert html.count('class="withheld"') == len(answer.withheld)
