@@ -14,6 +14,13 @@ def clean_question(text: str, max_chars: int) -> str:
             f"the question is {len(text):,} characters long; the limit is {max_chars:,} "
             "(setting assistant.max_question_chars). Ask a shorter question."
         )
+    for i, ch in enumerate(text):
+        if ch == "\x00" or unicodedata.category(ch) == "Cs":
+            what = "a NUL character" if ch == "\x00" else "a byte that is not valid UTF-8 text"
+            raise InputError(
+                f"the question contains {what} at character {i + 1}: retype the question "
+                "as plain text"
+            )
     question = text.strip()
     if not question:
         raise InputError("the question is empty: type a clinical question")

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Sex = Literal["female", "male"]
 
@@ -133,6 +133,17 @@ class PatientInput(BaseModel):
     inr: float | None = Field(
         default=None, gt=0, le=30, description="INR (pre-treatment, for reversal dosing)"
     )
+
+    @field_validator(
+        "weight_kg", "age", "serum_creatinine_mg_dl", "crcl_ml_min", "egfr", "platelets", "inr",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _no_bool_as_number(cls, value: object) -> object:
+        # JSON true is no weight: pydantic would read it as 1.
+        if isinstance(value, bool):
+            raise ValueError("a number is required, not true or false")
+        return value
 
     def to_patient(self) -> Patient:
         return Patient(**self.model_dump())

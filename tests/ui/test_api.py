@@ -119,8 +119,17 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
         ({"question": "x?", "unknown": 1}, "unknown"),
         ({"question": "x?", "patient": {"weight_kg": -3}}, "patient.weight_kg"),
         ({"question": "x?", "history": [{"role": "system", "content": "hi"}]}, "history.0.role"),
+        ({"question": "x?", "patient": {"weight_kg": True}}, "patient.weight_kg"),
     ],
-    ids=["missing", "wrong-type", "audience", "extra-field", "negative-weight", "history-role"],
+    ids=[
+        "missing",
+        "wrong-type",
+        "audience",
+        "extra-field",
+        "negative-weight",
+        "history-role",
+        "bool-weight",
+    ],
 )
 def test_invalid_bodies_are_422_naming_the_field(
     client: TestClient, body: dict[str, Any], field: str
@@ -142,6 +151,16 @@ def test_unanswerable_questions_are_422_with_a_clear_message(
     r = client.post("/api/ask", json={"question": question})
     assert r.status_code == 422
     assert words in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"question": "heparin\\ud800 dose?"}', b'{"question": "heparin\\u0000 dose?"}']
+)
+def test_text_that_is_not_valid_is_422_naming_where(client: TestClient, raw: bytes) -> None:
+    r = client.post("/api/ask", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert "at character 8" in r.json()["error"]
+    assert "Traceback" not in r.text
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:

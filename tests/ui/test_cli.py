@@ -81,8 +81,11 @@ def test_ask_json_is_stable(index_dir: Path, capsys: pytest.CaptureFixture[str])
         ("   \n\t ", "question is empty"),
         ("?!… 🙂", "no letters or digits"),
         ("x" * 10 * 1024 * 1024, "limit is 4,000"),
+        # b"heparin \xff dose" as Python hands a non-UTF-8 argument over (surrogateescape)
+        (b"heparin \xff dose".decode("utf-8", "surrogateescape"), "not valid UTF-8"),
+        ("heparin\x00 dose", "NUL character at character 8"),
     ],
-    ids=["empty", "whitespace", "no-letters", "10MB"],
+    ids=["empty", "whitespace", "no-letters", "10MB", "not-utf8", "nul"],
 )
 def test_bad_questions_get_a_clear_error(
     index_dir: Path, capsys: pytest.CaptureFixture[str], question: str, message: str
