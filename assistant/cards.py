@@ -215,7 +215,9 @@ def _card(
     missing = tuple(dict.fromkeys(f for r in live for f in r.missing))
     lines: list[CardLine] = []
     if applies and (facts or len(applies) == 1 or not missing):
-        lead = applies[0]
+        # Of the regimens that apply, the one whose population says most about this patient
+        # (apixaban on dialysis over the general AF regimen); the order above breaks ties.
+        lead = max(applies, key=_specificity)
         who = f" for this patient ({facts})" if facts else ""
         because = _because(lead) if facts else ""
         headline = CardLine(
@@ -305,6 +307,12 @@ def _grounded(line: CardLine, pool: list[DoseEntry]) -> CardLine:
             entries.append(extra)
             stated |= set(_DIGITS.findall(extra.cite.quote))
     return CardLine(line.text, tuple(entries), line.regimen)
+
+
+def _specificity(r: Regimen) -> int:
+    """How many conditions a regimen's population states (its first step's)."""
+    pop = r.steps[0].entry.population
+    return sum(1 for name in type(pop).model_fields if getattr(pop, name) is not None)
 
 
 def _because(r: Regimen) -> str:

@@ -126,6 +126,17 @@ class _Check:
 
 def _compare(patient: Patient, c: Criterion, kind: Kind, reduced: str | None = None) -> _Check:
     value = fact_value(patient, c.fact)
+    if c.fact == "crcl_ml_min" and value is None and patient.dialysis:
+        # On dialysis, the kidneys clear next to nothing: below every CrCl cut-off a source
+        # states ("CrCl below 15 mL/min or on dialysis").
+        holds = c.op in ("<", "<=")
+        return _Check(
+            holds,
+            kind,
+            (),
+            f"on dialysis (CrCl {'' if holds else 'not '}{c.op} {c.value:g})",
+            reduced,
+        )
     if value is None or isinstance(value, bool):
         return _Check(None, kind, (c.fact,), f"{fact_words(c.fact, None)}", reduced)
     holds = _OPS[c.op](float(value), c.value)
