@@ -152,14 +152,17 @@ def write_results(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 class RecordingRetriever(HybridRetriever):
-    """Bedside's retriever, keeping the ranking of the last search: the pipeline's own
-    retrieve stage is what the Bedside row of the retrieval table measures."""
+    """Bedside's retriever, keeping the ranking of the first search since ``last`` was
+    cleared: the pipeline's own retrieve stage is what the Bedside row of the retrieval table
+    measures, not a later look-up of the same answer (the asked drug's doses, for the
+    coverage check)."""
 
     last: list[Passage] | None = None
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Passage]:
         hits = super().search(query, k, mode)
-        self.last = hits
+        if self.last is None:
+            self.last = hits
         return hits
 
 
