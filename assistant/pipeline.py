@@ -413,7 +413,7 @@ class Assistant:
             else:
                 shown.append(statement)
         if bottom is None and shown and coverage.status == "covered":
-            bottom = shown.pop(0)  # the strongest remaining statement leads
+            bottom = shown.pop(_next_lead(shown, citations, passages))
         bottom, shown, withheld, cited = _renumber(bottom, shown, withheld, citations)
         related = related_questions(passages, cited)
         status = review_status(cited)
@@ -579,6 +579,26 @@ def _renumber(
         [renum(s) for s in shown],
         [replace(w, replacement=remark(w.replacement)) for w in withheld],
         cited,
+    )
+
+
+def _next_lead(
+    shown: Sequence[Statement], citations: Sequence[Citation], passages: Sequence[Passage]
+) -> int:
+    """Which shown statement leads when the guard withheld the bottom line: the first one
+    quoted from the retriever's first document, as the generator's lead was; else the
+    strongest remaining one (the first). A dose card's lines keep their place."""
+    if not passages or shown[0].task == "card":
+        return 0
+    top_doc = min(passages, key=lambda p: p.rank).doc.id
+    docs = {c.number: c.passage.doc.id for c in citations}
+    return next(
+        (
+            i
+            for i, s in enumerate(shown)
+            if s.citations and docs.get(s.citations[0]) == top_doc and not s.computed
+        ),
+        0,
     )
 
 

@@ -301,6 +301,21 @@ def _agent_doses(chosen: list[Scored], ranked: list[Scored], limit: int) -> list
     return added
 
 
+def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored | None:
+    """The sentence an answer leads with: the best sentence of the retriever's first
+    document that answers the question, i.e. fits its frame (``ranked`` holds only those)
+    and shares its terms, in the sentence or its document's title and headings. The first
+    document is the retriever's best judgement of what the question is about; a
+    better-scoring sentence of a lower-ranked document usually matches more of the
+    question's words, not more of its meaning. None when the first document has no such
+    sentence: the best sentence overall then leads."""
+    if not passages:
+        return None
+    top_doc = min(passages, key=lambda p: p.rank).doc.id
+    first = [s for s in ranked if s.candidate.passage.doc.id == top_doc and s.coverage > 0]
+    return max(first, key=lambda s: s.score) if first else None
+
+
 class ExtractiveGenerator:
     """Deterministic, offline: exact sentences with exact citations."""
 
@@ -332,19 +347,10 @@ class ExtractiveGenerator:
             )
         if frame is not None and frame.intent == "choice":
             chosen += _agent_doses(chosen, ranked, limit=4)
-        # The answer leads with the best on-frame evidence, whatever its source type; a
-        # guideline sentence leads only when it is as good (a tie).
-        best = max(chosen, key=lambda s: s.score)
-        # The retriever's first document is strong evidence of what the question is about:
-        # its best sentence leads when it answers nearly as well as the best sentence; a
-        # guideline sentence leads only on a tie.
-        top_doc = min(passages, key=lambda p: p.rank).doc.id if passages else None
-        first = [s for s in ranked if s.candidate.passage.doc.id == top_doc]
-        lead = max(first, key=lambda s: s.score) if first else best
-        if lead.score < 0.5 * best.score:
-            lead = best
+        lead = lead_sentence(ranked, passages) or max(chosen, key=lambda s: s.score)
         if lead not in chosen:
             chosen = [lead, *chosen[: max(0, most - 1)]]
+        # A guideline sentence leads only when it is as good (a tie).
         guideline = [
             s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.98 * lead.score
         ]
