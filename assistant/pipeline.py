@@ -23,6 +23,7 @@ from assistant.generators import Generator, GeneratorError, get_generator
 from assistant.generators.extractive import (
     ExtractiveGenerator,
     candidates,
+    document_ranks,
     score,
     without_reference_marks,
 )
@@ -585,21 +586,20 @@ def _renumber(
 def _next_lead(
     shown: Sequence[Statement], citations: Sequence[Citation], passages: Sequence[Passage]
 ) -> int:
-    """Which shown statement leads when the guard withheld the bottom line: the first one
-    quoted from the retriever's first document, as the generator's lead was; else the
-    strongest remaining one (the first). A dose card's lines keep their place."""
-    if not passages or shown[0].task == "card":
+    """Which shown statement leads when the guard withheld the bottom line: as the
+    generator's lead was chosen, the first one quoted from the highest-ranked document
+    (the strongest remaining one, the first, on a tie). A dose card's lines keep their place."""
+    if shown[0].task == "card":
         return 0
-    top_doc = min(passages, key=lambda p: p.rank).doc.id
+    rank = document_ranks(passages)
     docs = {c.number: c.passage.doc.id for c in citations}
-    return next(
-        (
-            i
-            for i, s in enumerate(shown)
-            if s.citations and docs.get(s.citations[0]) == top_doc and not s.computed
-        ),
-        0,
-    )
+
+    def doc_rank(s: Statement) -> int:
+        if s.computed or not s.citations or s.citations[0] not in docs:
+            return 1 << 30
+        return rank.get(docs[s.citations[0]], 1 << 30)
+
+    return min(range(len(shown)), key=lambda i: (doc_rank(shown[i]), i))
 
 
 def _without_doses_of(draft: Draft, cover: Coverage, table: ReferenceTable) -> Draft:

@@ -302,18 +302,26 @@ def _agent_doses(chosen: list[Scored], ranked: list[Scored], limit: int) -> list
 
 
 def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored | None:
-    """The sentence an answer leads with: the best sentence of the retriever's first
-    document that answers the question, i.e. fits its frame (``ranked`` holds only those)
-    and shares its terms, in the sentence or its document's title and headings. The first
-    document is the retriever's best judgement of what the question is about; a
-    better-scoring sentence of a lower-ranked document usually matches more of the
-    question's words, not more of its meaning. None when the first document has no such
-    sentence: the best sentence overall then leads."""
-    if not passages:
+    """The sentence an answer leads with: the best sentence of the highest-ranked document
+    that has one answering the question, i.e. fitting its frame (``ranked`` holds only
+    those) and sharing its terms, in the sentence or its document's title and headings. The
+    retriever's order is its best judgement of what the question is about; a better-scoring
+    sentence of a lower-ranked document usually matches more of the question's words, not
+    more of its meaning. None when no sentence shares a term: the best sentence then leads."""
+    rank = document_ranks(passages)
+    answering = [s for s in ranked if s.coverage > 0]
+    if not answering:
         return None
-    top_doc = min(passages, key=lambda p: p.rank).doc.id
-    first = [s for s in ranked if s.candidate.passage.doc.id == top_doc and s.coverage > 0]
-    return max(first, key=lambda s: s.score) if first else None
+    doc = min((s.candidate.passage.doc.id for s in answering), key=lambda d: rank.get(d, 1 << 30))
+    return max((s for s in answering if s.candidate.passage.doc.id == doc), key=lambda s: s.score)
+
+
+def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:
+    """Each document's retrieval rank: the rank of its best passage."""
+    rank: dict[str, int] = {}
+    for p in passages:
+        rank[p.doc.id] = min(rank.get(p.doc.id, p.rank), p.rank)
+    return rank
 
 
 class ExtractiveGenerator:
