@@ -379,6 +379,10 @@ def summarise_set(
         "questions": len(ok),
         "abstained": sum(r["abstained"] for r in ok),
         "abstention_rate": _round(mean([float(r["abstained"]) for r in ok])),
+        # Not abstained, yet nothing shown: neither an abstention nor a led answer.
+        "shown_nothing": sum(
+            not r["abstained"] and not r["metrics"]["answer"].get("shown") for r in ok
+        ),
     }
     lead = [m for m in am if m.get("lead_ndcg@1") is not None]
     answer["lead_ndcg@1"] = _round(mean([m["lead_ndcg@1"] for m in lead])) if lead else None
