@@ -148,8 +148,9 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
     # (indent, indications) of the bullet lines above the current one, for parent lookup.
     parents: list[tuple[int, frozenset[str]]] = []
     spans = sentence_spans(text)
-    # A passage that is one short record ("pronounced as (klor dye az e pox' ide)") says what
-    # it means as it stands: it is no fragment of something longer.
+    # A passage that is one short record ("pronounced as (klor dye az e pox' ide)", "Stool
+    # softener", "It is best taken with a meal.") says what it means as it stands: it is no
+    # fragment of something longer, and has no sentence before it to lean on.
     whole = len(spans) == 1 and passage.chunk.start == 0
     for start, end in spans:
         line_start = text.rfind("\n", 0, start) + 1
@@ -183,7 +184,7 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         else:
             inds, ind_how = frozenset(), ""
         why = _why_not_quotable(line.strip() if not bullet else sentence, sentence)
-        if whole and why.startswith("fragment") and len(sentence.split()) >= 3:
+        if whole and why.startswith(("fragment", "leans")) and re.search(r"\w", sentence):
             why = ""
         out.append(
             SentenceInfo(

@@ -23,6 +23,7 @@ from assistant.generators import Generator, GeneratorError, get_generator
 from assistant.generators.extractive import (
     ExtractiveGenerator,
     candidates,
+    document_ranks,
     score,
     without_reference_marks,
 )
@@ -426,7 +427,7 @@ class Assistant:
             else:
                 shown.append(statement)
         if bottom is None and shown and coverage.status == "covered":
-            bottom = shown.pop(0)  # the strongest remaining statement leads
+            bottom = shown.pop(_next_lead(shown, citations, passages))
         bottom, shown, withheld, cited = _renumber(bottom, shown, withheld, citations)
         related = related_questions(passages, cited)
         status = review_status(cited)
@@ -595,6 +596,25 @@ def _renumber(
         [replace(w, replacement=remark(w.replacement)) for w in withheld],
         cited,
     )
+
+
+def _next_lead(
+    shown: Sequence[Statement], citations: Sequence[Citation], passages: Sequence[Passage]
+) -> int:
+    """Which shown statement leads when the guard withheld the bottom line: as the
+    generator's lead was chosen, the first one quoted from the highest-ranked document
+    (the strongest remaining one, the first, on a tie). A dose card's lines keep their place."""
+    if shown[0].task == "card":
+        return 0
+    rank = document_ranks(passages)
+    docs = {c.number: c.passage.doc.id for c in citations}
+
+    def doc_rank(s: Statement) -> int:
+        if s.computed or not s.citations or s.citations[0] not in docs:
+            return 1 << 30
+        return rank.get(docs[s.citations[0]], 1 << 30)
+
+    return min(range(len(shown)), key=lambda i: (doc_rank(shown[i]), i))
 
 
 def _without_doses_of(draft: Draft, cover: Coverage, table: ReferenceTable) -> Draft:

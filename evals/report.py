@@ -134,6 +134,8 @@ def answer_table(name: str, s: dict[str, Any]) -> Table:
         ("questions answered or abstained", _f(a["questions"])),
         ("abstained", f"{_f(a['abstained'])} ({_f(a['abstention_rate'])})"),
     ]
+    if a.get("shown_nothing") is not None:
+        rows.append(("not abstained, yet no statement shown", _f(a["shown_nothing"])))
     if a.get("lead_ndcg@1") is not None:
         rows.append(
             (

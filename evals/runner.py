@@ -152,14 +152,17 @@ def write_results(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 class RecordingRetriever(HybridRetriever):
-    """Bedside's retriever, keeping the ranking of the last search: the pipeline's own
-    retrieve stage is what the Bedside row of the retrieval table measures."""
+    """Bedside's retriever, keeping the ranking of the first search since ``last`` was
+    cleared: the pipeline's own retrieve stage is what the Bedside row of the retrieval table
+    measures, not a later look-up of the same answer (the asked drug's doses, for the
+    coverage check)."""
 
     last: list[Passage] | None = None
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Passage]:
         hits = super().search(query, k, mode)
-        self.last = hits
+        if self.last is None:
+            self.last = hits
         return hits
 
 
@@ -376,6 +379,10 @@ def summarise_set(
         "questions": len(ok),
         "abstained": sum(r["abstained"] for r in ok),
         "abstention_rate": _round(mean([float(r["abstained"]) for r in ok])),
+        # Not abstained, yet nothing shown: neither an abstention nor a led answer.
+        "shown_nothing": sum(
+            not r["abstained"] and not r["metrics"]["answer"].get("shown") for r in ok
+        ),
     }
     lead = [m for m in am if m.get("lead_ndcg@1") is not None]
     answer["lead_ndcg@1"] = _round(mean([m["lead_ndcg@1"] for m in lead])) if lead else None

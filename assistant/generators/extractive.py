@@ -301,6 +301,29 @@ def _agent_doses(chosen: list[Scored], ranked: list[Scored], limit: int) -> list
     return added
 
 
+def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored | None:
+    """The sentence an answer leads with: the best sentence of the highest-ranked document
+    that has one answering the question, i.e. fitting its frame (``ranked`` holds only
+    those) and sharing its terms, in the sentence or its document's title and headings. The
+    retriever's order is its best judgement of what the question is about; a better-scoring
+    sentence of a lower-ranked document usually matches more of the question's words, not
+    more of its meaning. None when no sentence shares a term: the best sentence then leads."""
+    rank = document_ranks(passages)
+    answering = [s for s in ranked if s.coverage > 0]
+    if not answering:
+        return None
+    doc = min((s.candidate.passage.doc.id for s in answering), key=lambda d: rank.get(d, 1 << 30))
+    return max((s for s in answering if s.candidate.passage.doc.id == doc), key=lambda s: s.score)
+
+
+def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:
+    """Each document's retrieval rank: the rank of its best passage."""
+    rank: dict[str, int] = {}
+    for p in passages:
+        rank[p.doc.id] = min(rank.get(p.doc.id, p.rank), p.rank)
+    return rank
+
+
 class ExtractiveGenerator:
     """Deterministic, offline: exact sentences with exact citations."""
 
@@ -332,19 +355,10 @@ class ExtractiveGenerator:
             )
         if frame is not None and frame.intent == "choice":
             chosen += _agent_doses(chosen, ranked, limit=4)
-        # The answer leads with the best on-frame evidence, whatever its source type; a
-        # guideline sentence leads only when it is as good (a tie).
-        best = max(chosen, key=lambda s: s.score)
-        # The retriever's first document is strong evidence of what the question is about:
-        # its best sentence leads when it answers nearly as well as the best sentence; a
-        # guideline sentence leads only on a tie.
-        top_doc = min(passages, key=lambda p: p.rank).doc.id if passages else None
-        first = [s for s in ranked if s.candidate.passage.doc.id == top_doc]
-        lead = max(first, key=lambda s: s.score) if first else best
-        if lead.score < 0.5 * best.score:
-            lead = best
+        lead = lead_sentence(ranked, passages) or max(chosen, key=lambda s: s.score)
         if lead not in chosen:
             chosen = [lead, *chosen[: max(0, most - 1)]]
+        # A guideline sentence leads only when it is as good (a tie).
         guideline = [
             s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.98 * lead.score
         ]

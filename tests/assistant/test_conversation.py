@@ -146,3 +146,53 @@ def test_reference_marks_are_removed_but_bracketed_words_stay(sentence: str, exp
     from assistant.generators.extractive import without_reference_marks
 
     assert without_reference_marks(sentence) == expected
+
+
+def test_the_answer_leads_with_the_first_documents_sentence_that_answers() -> None:
+    # The second document's sentence repeats the question's words and scores more than twice
+    # as high; the retriever's first document answers it too, and leads.
+    passages = [
+        _passage("first", "reference", "Lansoprazole capsules contain 15 mg or 30 mg.", 1),
+        _passage(
+            "second",
+            "reference",
+            "How long before a meal should lansoprazole be taken depends on how long before "
+            "the meal the stomach makes acid.",
+            2,
+        ),
+    ]
+    question = "how long before a meal should lansoprazole be taken"
+    draft = ExtractiveGenerator().generate(question, passages)
+    assert draft.bottom_line is not None
+    lead = draft.citations[draft.bottom_line.citations[0] - 1]
+    assert lead.passage.doc.id == "first"
+
+
+def test_the_best_sentence_leads_when_the_first_document_has_none_that_answers() -> None:
+    passages = [
+        _passage("first", "reference", "Knee arthroscopy outcomes in athletes were good.", 1),
+        _passage("second", "reference", "Take lansoprazole once a day before a meal.", 2),
+    ]
+    draft = ExtractiveGenerator().generate("when should lansoprazole be taken", passages)
+    assert draft.bottom_line is not None
+    lead = draft.citations[draft.bottom_line.citations[0] - 1]
+    assert lead.passage.doc.id == "second"
+
+
+@pytest.mark.parametrize(
+    ("text", "quotable"),
+    [
+        ("It is best to take magnesium supplements with a meal.", True),
+        ("Stool softener", True),
+        ("Magnesium citrate is a laxative. It is best taken with a meal.", False),
+    ],
+    ids=["one-record-leaning", "one-record-short", "leans-on-the-sentence-before"],
+)
+def test_a_document_that_is_one_short_record_is_quotable_as_it_stands(
+    text: str, quotable: bool
+) -> None:
+    from assistant.evidence import analyse
+    from guardrails.reference import default_reference
+
+    infos = analyse(_passage("mag", "reference", text, 1, "Usage"), default_reference())
+    assert infos[-1].quotable is quotable

@@ -232,3 +232,32 @@ def test_non_english_and_injection_questions_are_safe(assistant: Assistant) -> N
         {f.sentence for f in injection.verdict.findings if f.severity == "block"}
     )
     assert "7.5 mg/kg" not in injection.markdown and "17.5" not in injection.markdown
+
+
+def test_when_the_bottom_line_is_withheld_the_first_documents_statement_leads(
+    assistant: Assistant,
+) -> None:
+    def build(passages: Sequence[Passage]) -> Draft:
+        top = min(passages, key=lambda p: p.rank)
+        other = next(p for p in passages if p.doc.id != top.doc.id)
+        citations = (
+            Citation(1, top, 0, min(len(top.chunk.text), 20)),
+            Citation(2, other, 0, min(len(other.chunk.text), 20)),
+        )
+        return Draft(
+            (
+                Statement("Another document says this.", (2,), "label"),
+                Statement("The first document says this.", (1,), "label"),
+            ),
+            citations,
+            Statement("For PCI, bivalirudin is given as a 7.5 mg/kg IV bolus.", (1,), "label"),
+            "scripted",
+        )
+
+    fake = ScriptedGenerator([build])
+    answer = Assistant(assistant.settings, assistant.retriever, fake).ask(BIVALIRUDIN)
+    assert [w.statement.text for w in answer.withheld] == [
+        "For PCI, bivalirudin is given as a 7.5 mg/kg IV bolus."
+    ]
+    assert answer.bottom_line is not None
+    assert answer.bottom_line.text == "The first document says this."

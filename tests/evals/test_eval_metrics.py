@@ -239,3 +239,12 @@ def test_summarise_set_pools_the_records() -> None:
     assert g["answers"] == 2 and g["block_rate"] == 0.5
     assert g["by_rule"] == {"DOSE_OK": 3, "DOSE_RANGE": 1}
     assert s["latency_ms"]["total"]["p50"] == 20.0
+
+
+def test_an_answer_that_shows_nothing_is_counted_apart() -> None:
+    empty = _record("q2", abstained=False, gold="no", label="maybe")
+    empty["metrics"]["answer"]["shown"] = 0
+    records = [_record("q1", abstained=False, gold="yes", label="yes"), empty]
+    records.append(_record("q3", abstained=True, gold="no", label="maybe"))
+    a = summarise_set("s", records, 2, ["bm25"])["answer"]
+    assert a["abstained"] == 1 and a["shown_nothing"] == 1

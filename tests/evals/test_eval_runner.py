@@ -256,3 +256,19 @@ def test_explicit_index_is_evaluated_as_built(
     assert summary["config"] == "fast"  # the global --preset stands for --config
     assert summary["peers"] == ["llamaindex"]  # its documents come from the index's sources
     assert summary["sets"]["fixture"]["retrieval"]["llamaindex"]["questions"] == 2
+
+
+def test_the_recorded_ranking_is_the_retrieve_stage_not_a_later_look_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evals.runner import RecordingRetriever
+    from retrieval.hybrid import HybridRetriever
+
+    monkeypatch.setattr(
+        HybridRetriever, "search", lambda self, query, k=None, mode="hybrid": [query]
+    )
+    recorder = object.__new__(RecordingRetriever)
+    recorder.last = None
+    recorder.search("the question", k=50)
+    recorder.search("apixaban dose", k=15)  # the coverage check's look-up
+    assert recorder.last == ["the question"]
