@@ -72,6 +72,7 @@ class _Words:
     lay_terms: tuple[tuple[re.Pattern[str], str], ...]
     routes: tuple[tuple[str, re.Pattern[str]], ...]
     clot_sub_uses: tuple[tuple[str, re.Pattern[str]], ...]
+    small_talk: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -94,6 +95,7 @@ def _words() -> _Words:
         lay_terms=tuple((re.compile(k, re.IGNORECASE), v) for k, v in raw["lay_terms"].items()),
         routes=compiled(raw["routes"]),
         clot_sub_uses=compiled(raw["clot_sub_uses"]),
+        small_talk=re.compile("|".join(f"(?:{p})" for p in raw["small_talk"]), re.IGNORECASE),
     )
 
 
@@ -178,6 +180,13 @@ def blank_indication_terms(text: str, table: ReferenceTable) -> str:
     for _, pattern in indication_patterns(table):
         text = pattern.sub(lambda m: " " * len(m.group()), text)
     return text
+
+
+def without_small_talk(text: str) -> str:
+    """``text`` without sign-offs and courtesies ("Thanks in advance.", "Any advice is
+    welcome"); the text itself when nothing else would be left."""
+    plain = re.sub(r"\s{2,}", " ", _words().small_talk.sub(" ", text)).strip()
+    return plain if any(ch.isalnum() for ch in plain) else text
 
 
 def without_use_words(text: str) -> str:
@@ -403,7 +412,8 @@ def read_frame(
     """The frame of ``question`` in this conversation, with the patient facts of every user
     turn (later turns win) and then the explicit ``patient`` facts (they win over text)."""
     table = table or default_reference()
-    users = [t.content for t in history if t.role == "user"]
+    users = [without_small_talk(t.content) for t in history if t.role == "user"]
+    question = without_small_talk(question)
     frame = _own_frame(question, table)
     # A turn that names no use of its own ("Argatroban then. What dose?" after "Suspected
     # HIT, what do I start?") goes on with the conversation's use.
@@ -463,7 +473,7 @@ def focus(question: str) -> str:
 def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) -> str:
     """The standalone retrieval query: the asking part of the message; a follow-up carries
     the drugs, indication and condition it inherited in front of its own words."""
-    question = focus(question)
+    question = focus(without_small_talk(question))
     lay = lay_words(question)
     if lay:
         question = f"{question} ({lay})"

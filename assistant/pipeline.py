@@ -429,6 +429,19 @@ class Assistant:
         if bottom is None and shown and coverage.status == "covered":
             bottom = shown.pop(_next_lead(shown, citations, passages))
         bottom, shown, withheld, cited = _renumber(bottom, shown, withheld, citations)
+        # Nothing left to show is an abstention, said as one: never an empty answer.
+        notice, closest, abstained = coverage.message, (), coverage.status == "not_covered"
+        if coverage.status == "not_covered":
+            closest = _closest(passages)
+        elif bottom is None and not shown:
+            abstained, closest = True, _closest(passages)
+            notice = (
+                "Every sentence Bedside found for this question was withheld by the dose check "
+                "(below), so nothing is quoted."
+                if withheld
+                else "Bedside's sources do not answer this question closely enough to quote: "
+                "no sentence of the closest sources answers it."
+            )
         related = related_questions(passages, cited)
         status = review_status(cited)
         markdown = render(
@@ -440,8 +453,8 @@ class Assistant:
             related=related,
             audience=audience,
             status=status,
-            notice=coverage.message,
-            closest=_closest(passages) if coverage.status == "not_covered" else (),
+            notice=notice,
+            closest=closest,
             layout=self.settings.assistant.layout,
             intent=frame.intent,
         )
@@ -460,8 +473,8 @@ class Assistant:
             passages=tuple(passages),
             related_questions=tuple(related),
             # "Not covered for this use" is an abstention on the question asked.
-            abstained=coverage.status == "not_covered",
-            abstention_reason=coverage.message,
+            abstained=abstained,
+            abstention_reason=notice,
             review_status=status,
             generator=draft.generator,
             frame=frame,

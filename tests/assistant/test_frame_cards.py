@@ -171,3 +171,19 @@ def test_a_phase_word_in_the_dose_clause_names_its_use() -> None:
     assert check(both, patient=Patient(crcl_ml_min=20)).allowed
     wrong = "Enoxaparin 400 mg prophylaxis once daily."
     assert not check(wrong).allowed
+
+
+@pytest.mark.parametrize(
+    ("message", "left"),
+    [
+        ("how to administer denosumab Thanks in advance.", "how to administer denosumab"),
+        ("what is the dose >65? Any advice is welcome, thanks.", "what is the dose >65?"),
+        ("Is it safe? Kind regards, Ann", "Is it safe? Ann"),
+        ("thanks", "thanks"),  # nothing else: kept as it is
+    ],
+)
+def test_sign_offs_are_no_part_of_the_question(message: str, left: str) -> None:
+    from assistant.frame import without_small_talk
+
+    assert without_small_talk(message) == left
+    assert read_frame(message).condition is None
