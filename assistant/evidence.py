@@ -48,6 +48,11 @@ class _Rules:
     leaning: re.Pattern[str]
     tasks: tuple[tuple[str, str, re.Pattern[str]], ...]
     intent_titles: dict[str, str]
+    target_words: re.Pattern[str]
+    target_tests: re.Pattern[str]
+    monitors: re.Pattern[str]
+    evidence_question: re.Pattern[str]
+    evidence_research_cap: int
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +65,11 @@ def _rules() -> _Rules:
             (t["id"], t["title"], re.compile(t["pattern"], re.IGNORECASE)) for t in raw["tasks"]
         ),
         intent_titles=dict(raw["intent_titles"]),
+        target_words=re.compile(raw["target"]["words"], re.IGNORECASE),
+        target_tests=re.compile(raw["target"]["tests"], re.IGNORECASE),
+        monitors=re.compile(raw["target"]["monitors"], re.IGNORECASE),
+        evidence_question=re.compile(raw["evidence_question"], re.IGNORECASE),
+        evidence_research_cap=int(raw["evidence_research_cap"]),
     )
 
 
@@ -72,6 +82,30 @@ def task_titles() -> dict[str, str]:
     for intent, title in rules.intent_titles.items():
         out.setdefault(f"intent:{intent}", title)
     return out
+
+
+def states_target(sentence: str) -> bool:
+    """Whether a sentence states a monitoring target: a target word, a test and a number
+    that is no dose ("continued at 2 mcg/kg/min, adjusted to the aPTT" names no target)."""
+    rules = _rules()
+    return bool(
+        rules.target_words.search(sentence)
+        and rules.target_tests.search(sentence)
+        and re.search(r"\d", _HAS_AMOUNT.sub(" ", sentence))
+    )
+
+
+def speaks_of_monitoring(sentence: str) -> bool:
+    """Whether a sentence says to monitor, measure or titrate (by a test)."""
+    rules = _rules()
+    return bool(rules.monitors.search(sentence) and rules.target_tests.search(sentence))
+
+
+def research_cap(question: str) -> int | None:
+    """How many research sentences a question about what a study found may quote (None:
+    the usual share)."""
+    rules = _rules()
+    return rules.evidence_research_cap if rules.evidence_question.search(question) else None
 
 
 def intent_title(intent: str) -> str:

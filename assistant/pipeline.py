@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.abstention import missing_terms
 from assistant.cards import CardLine, DoseCard, dose_card
-from assistant.evidence import Coverage, coverage, sentences_of, shared_contexts
+from assistant.evidence import (
+    Coverage,
+    coverage,
+    fit,
+    related_drugs,
+    sentences_of,
+    shared_contexts,
+    speaks_of_monitoring,
+    states_target,
+)
 from assistant.frame import Frame, indication_name, query_for, read_frame
 from assistant.generators import Generator, GeneratorError, get_generator
 from assistant.generators.extractive import (
@@ -195,6 +204,8 @@ class Assistant:
             draft = self._with_card(draft, card)
         elif frame.intent == "choice" and isinstance(self.generator, ExtractiveGenerator):
             draft = self._with_agent_doses(draft, frame)
+        if cover.status != "not_covered" and isinstance(self.generator, ExtractiveGenerator):
+            draft = self._with_targets(draft, frame, question)
         timings["generate"] = _ms(t)
 
         t = time.perf_counter()
@@ -307,6 +318,125 @@ class Assistant:
             draft.generator,
             draft.notes,
         )
+
+    def _with_targets(self, draft: Draft, frame: Frame, question: str, most: int = 2) -> Draft:
+        """A dose is titrated to a target: each quoted dose (and each statement that says to
+        monitor or titrate a drug without saying to what) is followed by the sentence of its
+        own source that states that drug's target for the asked use, when the answer quotes
+        no target from that source. The target often sits in another section of the same
+        label (argatroban's aPTT range under dosing, the ACT range under PCI). The answer
+        keeps its length: past ``assistant.max_statements`` quotes, the weakest quote that
+        is no dose gives way."""
+        parts = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        by_number = {c.number: c for c in draft.citations}
+        contexts = shared_contexts(self.reference)
+
+        def use_of(c: Citation) -> frozenset[str]:
+            """The use a cited sentence is for: its own words, else its headings."""
+            for info in contexts.of(c.passage):
+                if info.start <= c.quote_start < max(info.end, info.start + 1):
+                    return info.indications
+            return frozenset()
+
+        # (document, use) pairs whose target the answer already quotes
+        with_target = {
+            (by_number[n].passage.doc.id, use_of(by_number[n]))
+            for s in parts
+            if states_target(s.text)
+            for n in s.citations
+            if n in by_number
+        }
+        wanted: list[tuple[str, frozenset[str], frozenset[str], Citation]] = []
+        for s in parts:
+            drugs = frozenset(name for _, _, name in find_drugs(s.text))
+            if not drugs or states_target(s.text):
+                continue
+            if not (_HAS_AMOUNT.search(s.text) or speaks_of_monitoring(s.text)):
+                continue
+            for n in s.citations:
+                c = by_number.get(n)
+                if c is None:
+                    continue
+                key = (c.passage.doc.id, use_of(c))
+                if key in with_target or any((w[0], w[1]) == key for w in wanted):
+                    continue
+                wanted.append((key[0], key[1], drugs, c))
+        if not wanted:
+            return draft
+        asked = set(tokenize(question))
+        allowed = related_drugs(frame, self.reference)
+        numbers = {c.passage.chunk.id: c.number for c in draft.citations}
+        citations = list(draft.citations)
+        added: list[Statement] = []
+        shown = {" ".join(s.text.split()) for s in parts}
+        for doc_id, use, drugs, cited in wanted:
+            if len(added) >= most:
+                break
+            best: tuple[tuple[int, int, int, int], Chunk, int, int] | None = None
+            for chunk in self._chunks_of(doc_id):
+                passage = Passage(chunk, self.retriever.index.docs[doc_id], 0.0, 0)
+                for info in contexts.of(passage):
+                    text = chunk.text[info.start : info.end]
+                    if not info.quotable or not states_target(text) or not info.drugs & drugs:
+                        continue
+                    if " ".join(text.split()) in shown:
+                        continue
+                    if fit(info, text, passage, frame, self.reference, allowed) != "on":
+                        continue
+                    same_use = bool(info.indications & (use or set(frame.indications)))
+                    rank = (
+                        int(same_use),
+                        int(chunk.id == cited.passage.chunk.id),
+                        len(asked & set(tokenize(text))),
+                        -info.start,
+                    )
+                    if best is None or rank > best[0]:
+                        best = (rank, chunk, info.start, info.end)
+            if best is None:
+                continue
+            _, chunk, start, end = best
+            passage = Passage(chunk, self.retriever.index.docs[doc_id], 0.0, 0)
+            if chunk.id not in numbers:
+                numbers[chunk.id] = max(numbers.values(), default=0) + 1
+            citations.append(Citation(numbers[chunk.id], passage, start, end))
+            text = without_reference_marks(chunk.text[start:end])
+            shown.add(" ".join(text.split()))
+            added.append(
+                Statement(text, (numbers[chunk.id],), passage.doc.source_type, "monitoring")
+            )
+        if not added:
+            return draft
+        statements = list(draft.statements)
+        limit = self.settings.assistant.max_statements + (4 if frame.intent == "choice" else 0)
+        quoted = sum(not s.computed for s in parts)
+        for _ in range(max(0, quoted + len(added) - max(limit, quoted))):
+            weakest = next(
+                (
+                    i
+                    for i in range(len(statements) - 1, -1, -1)
+                    if not statements[i].computed
+                    and not _HAS_AMOUNT.search(statements[i].text)
+                    and not states_target(statements[i].text)
+                ),
+                None,
+            )
+            if weakest is None:
+                break
+            statements.pop(weakest)
+        return Draft(
+            tuple(statements + added),
+            tuple(citations),
+            draft.bottom_line,
+            draft.generator,
+            draft.notes,
+        )
+
+    def _chunks_of(self, doc_id: str) -> list[Chunk]:
+        if self._doc_chunks is None:
+            self._doc_chunks = {}
+            for chunk in self.retriever.index.chunks:
+                self._doc_chunks.setdefault(chunk.doc_id, []).append(chunk)
+        return self._doc_chunks.get(doc_id, [])
 
     def _agent_dose(self, agent: str, frame: Frame) -> tuple[Passage, int, int] | None:
         """The pack sentence that states ``agent``'s dose, from the dose reference: for the
