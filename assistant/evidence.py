@@ -53,6 +53,7 @@ class _Rules:
     monitors: re.Pattern[str]
     evidence_question: re.Pattern[str]
     evidence_research_cap: int
+    settings: tuple[tuple[str, re.Pattern[str]], ...]
 
 
 @lru_cache(maxsize=1)
@@ -70,6 +71,7 @@ def _rules() -> _Rules:
         monitors=re.compile(raw["target"]["monitors"], re.IGNORECASE),
         evidence_question=re.compile(raw["evidence_question"], re.IGNORECASE),
         evidence_research_cap=int(raw["evidence_research_cap"]),
+        settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
     )
 
 
@@ -106,6 +108,11 @@ def research_cap(question: str) -> int | None:
     the usual share)."""
     rules = _rules()
     return rules.evidence_research_cap if rules.evidence_question.search(question) else None
+
+
+def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
+    """The care settings and populations (evidence.yaml ``settings``) a question names."""
+    return [(name, p) for name, p in _rules().settings if p.search(question)]
 
 
 def intent_title(intent: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.abstention import missing_terms
+from assistant.abstention import missing_terms, uncovered_setting
 from assistant.cards import CardLine, DoseCard, dose_card
 from assistant.evidence import (
     Coverage,
@@ -174,9 +174,27 @@ class Assistant:
             (s.coverage for ask in known if ask for s in score(ask, pool, frame)),
             default=0.0,
         )
-        if missing or support < self.settings.assistant.abstain_below:
+        unserved = None
+        if not missing and support >= self.settings.assistant.abstain_below:
+            on_frame = [c for c in pool if c.fit == "on"]
+            # A dose for a population is judged by the coverage check, which names what the
+            # sources do cover.
+            dosing = frame.intent in ("dose", "reversal") and bool(frame.drugs)
+            unserved = uncovered_setting(
+                query,
+                lambda text: score(text, on_frame, frame),
+                frame.drugs,
+                skip=frame.populations if dosing else (),
+            )
+        if missing or unserved or support < self.settings.assistant.abstain_below:
             timings["total"] = _ms(t0)
-            if missing:
+            if unserved:
+                reason = (
+                    f"Bedside's sources do not speak of {unserved} for this question: no "
+                    "guideline, drug label or study in the corpus covers it, so Bedside does "
+                    "not answer it from the general case."
+                )
+            elif missing:
                 reason = (
                     f"No guideline, drug label or study in Bedside's corpus mentions {_join(missing)}, "
                     "so Bedside cannot answer this question."

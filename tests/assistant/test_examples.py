@@ -134,3 +134,20 @@ def test_management_answer_is_organised_by_task(assistant: Assistant) -> None:
     assert not any(re.search(r"^Option \d|MCP|Calculator", t) for t in texts)
     options = [s for s in answer.statements if s.task == "options"]
     assert options and all(s.citations for s in options)
+
+
+def test_a_setting_the_sources_do_not_speak_of_is_not_answered_from_the_general_case(
+    assistant: Assistant,
+) -> None:
+    ecmo = assistant.ask("What anti-Xa target should be used for heparin anticoagulation on ECMO?")
+    assert ecmo.abstained and ecmo.bottom_line is None
+    assert "ECMO" in (ecmo.abstention_reason or "")
+    # The sources do speak of bivalirudin in hemodialysis: answered.
+    history = [
+        Turn("user", "What is the bivalirudin dose during PCI?"),
+        Turn("assistant", "0.75 mg/kg IV bolus, then 1.75 mg/kg/h for the procedure."),
+    ]
+    dialysis = assistant.ask("and for a patient on hemodialysis?", history)
+    assert not dialysis.abstained
+    assert any("hemodialysis" in s for s in shown(dialysis))
+
