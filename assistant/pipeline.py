@@ -381,6 +381,14 @@ class Assistant:
                 wanted.append((key[0], key[1], drugs, c))
         if not wanted:
             return draft
+        # The asked use's doses first; a label states its own targets, a study's are its own.
+        order = {"label": 0, "guideline": 1, "reference": 2, "research": 3}
+        wanted.sort(
+            key=lambda w: (
+                not (w[1] & set(frame.indications)),
+                order.get(w[3].passage.doc.source_type, 4),
+            )
+        )
         asked = set(tokenize(question))
         allowed = related_drugs(frame, self.reference)
         numbers = {c.passage.chunk.id: c.number for c in draft.citations}

@@ -136,6 +136,20 @@ def test_management_answer_is_organised_by_task(assistant: Assistant) -> None:
     assert options and all(s.citations for s in options)
 
 
+def test_a_dose_answer_states_its_sources_monitoring_target(assistant: Assistant) -> None:
+    # The target sits in the label's dosing section for HIT and in its PCI section.
+    hit = shown(
+        assistant.ask(
+            "What is the starting dose of argatroban for heparin-induced thrombocytopenia?"
+        )
+    )
+    assert any("steady-state aPTT of 1.5 to 3 times" in s and "100 seconds" in s for s in hit)
+    pci = shown(
+        assistant.ask("What is the argatroban dosing regimen for PCI in a patient with HIT?")
+    )
+    assert any("the target ACT is 300 to 450 seconds" in s for s in pci)
+
+
 def test_a_setting_the_sources_do_not_speak_of_is_not_answered_from_the_general_case(
     assistant: Assistant,
 ) -> None:
