@@ -337,8 +337,20 @@ def _stems(text: str) -> set[str]:
     return {t for t in tokenize(text) if not t[0].isdigit()}
 
 
-def condition_share(condition: str, text: str) -> float:
-    words = _stems(condition)
+_DOSE_WORDS = re.compile(r"\b(?:dos(?:e|es|ed|ing|age)|regimens?)\b", re.IGNORECASE)
+
+
+def condition_share(condition: str, text: str, table: ReferenceTable | None = None) -> float:
+    """The share of an asked condition's words that ``text`` has. Drug names, drug class
+    words (of the dose reference ``table``) and dose words in the phrase ("for DOAC dosing")
+    name no condition and are left out."""
+    plain = _DOSE_WORDS.sub(" ", condition)
+    for start, end, _ in sorted(find_drugs(plain, drug_lexicon()), reverse=True):
+        plain = plain[:start] + " " + plain[end:]
+    words = _stems(plain)
+    if table is not None:
+        classes = {c for d in table.drugs if d.drug_class for c in _stems(d.drug_class)}
+        words = {w for w in words if w not in classes and w.rstrip("s") not in classes}
     return len(words & _stems(text)) / len(words) if words else 1.0
 
 
@@ -381,7 +393,7 @@ def fit(
             return "unknown-use"
     elif frame.condition:
         where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
-        if condition_share(frame.condition, where) < (0.6 if info.has_amount else 0.5):
+        if condition_share(frame.condition, where, table) < (0.6 if info.has_amount else 0.5):
             return "off-use"
     if frame.populations and info.has_amount:
         where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
