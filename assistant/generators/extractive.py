@@ -130,6 +130,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         wants_dose = bool(_DOSE_QUESTION.search(question))
     # A question about what a study found is answered by its results.
     asks_evidence = research_cap(question) is not None
+    values = _stated_values(question)
     domains = _patient_domains(frame) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
@@ -166,8 +167,41 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                     value -= 0.05
             if domain is not None and domain.search(c.text):
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
+        if values and _in_stated_range(c.text, values):
+            value += 0.1  # the band the question's own value falls in ("a 4Ts score of 2")
         out.append(Scored(c, value, coverage))
     return sorted(out, key=lambda s: -s.score)
+
+
+_VALUE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w%]|\.\d)(?!\s*(?:mg|mcg|µg|μg|g|units?|IU|mL|%)\b)"
+)
+_UNIT_AFTER = re.compile(r"\s*(?:mg|mcg|µg|μg|g|units?|IU|mL|%)\b")
+_RANGE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:to|–|-)\s*(\d+(?:\.\d+)?)(?![\w.])")
+
+
+def _before(text: str, at: int) -> frozenset[str]:
+    """The words (stems) just before a position: what a number measures ("4Ts score of")."""
+    return frozenset(t for t in tokenize(" ".join(text[:at].split()[-3:])) if not t[0].isdigit())
+
+
+def _stated_values(question: str) -> list[tuple[float, frozenset[str]]]:
+    """Plain values the question states (a score, an INR), not doses or percentages, each
+    with the words before it."""
+    return [(float(m.group(1)), _before(question, m.start())) for m in _VALUE.finditer(question)]
+
+
+def _in_stated_range(sentence: str, values: list[tuple[float, frozenset[str]]]) -> bool:
+    """Whether the sentence states a range of the same measure ("a 4Ts score of 0 to 3")
+    that one of ``values`` lies in."""
+    for m in _RANGE.finditer(sentence):
+        low, high = float(m.group(1)), float(m.group(2))
+        if low >= high or _UNIT_AFTER.match(sentence, m.end()):
+            continue
+        words = _before(sentence, m.start())
+        if any(low <= v <= high and words & said for v, said in values):
+            return True
+    return False
 
 
 _DOMAIN_WORDS = {

@@ -165,3 +165,7 @@ def test_a_setting_the_sources_do_not_speak_of_is_not_answered_from_the_general_
     assert not dialysis.abstained
     assert any("hemodialysis" in s for s in shown(dialysis))
 
+
+def test_a_question_about_a_reviews_results_quotes_its_figures(assistant: Assistant) -> None:
+    text = " ".join(shown(assistant.ask("How effective is fondaparinux for HIT?")))
+    assert "6.5%" in text and "16.9%" in text
