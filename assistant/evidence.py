@@ -51,6 +51,7 @@ class _Rules:
     target_words: re.Pattern[str]
     target_tests: re.Pattern[str]
     monitors: re.Pattern[str]
+    starts: re.Pattern[str]
     evidence_question: re.Pattern[str]
     evidence_research_cap: int
     settings: tuple[tuple[str, re.Pattern[str]], ...]
@@ -69,6 +70,7 @@ def _rules() -> _Rules:
         target_words=re.compile(raw["target"]["words"], re.IGNORECASE),
         target_tests=re.compile(raw["target"]["tests"], re.IGNORECASE),
         monitors=re.compile(raw["target"]["monitors"], re.IGNORECASE),
+        starts=re.compile(raw["target"]["starts"], re.IGNORECASE),
         evidence_question=re.compile(raw["evidence_question"], re.IGNORECASE),
         evidence_research_cap=int(raw["evidence_research_cap"]),
         settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
@@ -98,9 +100,12 @@ def states_target(sentence: str) -> bool:
 
 
 def speaks_of_monitoring(sentence: str) -> bool:
-    """Whether a sentence says to monitor, measure or titrate (by a test)."""
+    """Whether a sentence says to monitor, measure or titrate (by a test), or when or how to
+    start a drug: a statement whose target the answer should give."""
     rules = _rules()
-    return bool(rules.monitors.search(sentence) and rules.target_tests.search(sentence))
+    return bool(rules.monitors.search(sentence) and rules.target_tests.search(sentence)) or bool(
+        rules.starts.search(sentence)
+    )
 
 
 def research_cap(question: str) -> int | None:

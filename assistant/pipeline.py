@@ -222,7 +222,11 @@ class Assistant:
             draft = self._with_card(draft, card)
         elif frame.intent == "choice" and isinstance(self.generator, ExtractiveGenerator):
             draft = self._with_agent_doses(draft, frame)
-        if cover.status != "not_covered" and isinstance(self.generator, ExtractiveGenerator):
+        if (
+            cover.status != "not_covered"
+            and frame.intent != "definition"  # what a thing is, not how to give it
+            and isinstance(self.generator, ExtractiveGenerator)
+        ):
             draft = self._with_targets(draft, frame, question)
         timings["generate"] = _ms(t)
 
