@@ -124,7 +124,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     total = sum(idf.values())
     if frame is not None:
         asked_drugs = set(related_drugs(frame, default_reference())) or set()
-        wants_dose = frame.intent in ("dose", "reversal")
+        # A dose question that names no drug ("creatinine clearance for DOAC dosing") asks
+        # how to reach a dose, not for one: no sentence is favoured for carrying any dose.
+        wants_dose = frame.intent in ("dose", "reversal") and bool(frame.drugs)
     else:
         asked_drugs = {name for _, _, name in find_drugs(question)}
         wants_dose = bool(_DOSE_QUESTION.search(question))
