@@ -1,9 +1,12 @@
 """When to say "the corpus does not answer this", and what to name as missing.
 
-Two signals, both measured on the gold set (docs/ASSISTANT.md): no retrieved sentence covers
-enough of the question (``assistant.abstain_below``), or the question names a specific term
+Three signals, measured on the gold set (docs/ASSISTANT.md): no retrieved sentence covers
+enough of the question (``assistant.abstain_below``); the question names a specific term
 (a drug, a disease) that no document in the index mentions at all — "What is the tinzaparin
-dose?" over a corpus without tinzaparin. A term is specific when it is not a common English
+dose?" over a corpus without tinzaparin; or the question asks about a care setting or
+population (evidence.yaml ``settings``: "on ECMO", "in pregnancy") that none of the sentences
+answering the rest of it speaks of — the corpus mentions ECMO only as a cause of antithrombin
+deficiency, so its heparin targets are not ECMO targets. A term is specific when it is not a common English
 word (not a whole word in the bundled MiniLM WordPiece vocabulary), is at least 7 letters
 long, and is not two corpus words joined ("multiorgan").
 """
@@ -11,8 +14,10 @@ long, and is not two corpus words joined ("multiorgan").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from assistant.evidence import asked_settings
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import common_words, drug_lexicon
 from retrieval.bm25 import BM25Index
@@ -20,6 +25,7 @@ from retrieval.tokenize import tokenize
 
 if TYPE_CHECKING:
     from assistant.frame import Frame
+    from assistant.generators.extractive import Scored
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{6,}")
 
@@ -76,3 +82,43 @@ def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) ->
             continue
         out.append(word)
     return list(dict.fromkeys(out))
+
+
+def uncovered_setting(
+    query: str,
+    rank: Callable[[str], Sequence[Scored]],
+    drugs: Sequence[str] = (),
+    share: float = 0.2,
+    skip: Sequence[str] = (),
+) -> str | None:
+    """The care setting or population ``query`` names that the evidence does not speak of.
+
+    ``rank`` scores the on-frame sentences for a text. A setting is spoken of when a sentence
+    that names it (in itself, its headings or its title) also answers the rest of the
+    question (at least ``share`` of the best sentence's coverage of it, the setting's words
+    left out) or names one of the asked ``drugs``. When none does, the sources answer only
+    the general case, and that is not what was asked. Settings in ``skip`` are judged
+    elsewhere (a dose for a population: ``evidence.coverage`` names what the sources cover)."""
+    asked = set(drugs)
+    for name, pattern in asked_settings(query):
+        if name in skip:
+            continue
+        ranked = rank(pattern.sub(" ", query))
+        best = max((s.coverage for s in ranked), default=0.0)
+        if best <= 0:
+            continue
+        if not any(
+            pattern.search(
+                " ".join(
+                    (
+                        s.candidate.text,
+                        *s.candidate.passage.chunk.section_path,
+                        s.candidate.passage.doc.title,
+                    )
+                )
+            )
+            and (s.coverage >= share * best or s.candidate.drugs & asked)
+            for s in ranked
+        ):
+            return name
+    return None

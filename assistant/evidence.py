@@ -54,6 +54,13 @@ class _Rules:
     leaning: re.Pattern[str]
     tasks: tuple[tuple[str, str, re.Pattern[str]], ...]
     intent_titles: dict[str, str]
+    target_words: re.Pattern[str]
+    target_tests: re.Pattern[str]
+    monitors: re.Pattern[str]
+    starts: re.Pattern[str]
+    evidence_question: re.Pattern[str]
+    evidence_research_cap: int
+    settings: tuple[tuple[str, re.Pattern[str]], ...]
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +73,13 @@ def _rules() -> _Rules:
             (t["id"], t["title"], re.compile(t["pattern"], re.IGNORECASE)) for t in raw["tasks"]
         ),
         intent_titles=dict(raw["intent_titles"]),
+        target_words=re.compile(raw["target"]["words"], re.IGNORECASE),
+        target_tests=re.compile(raw["target"]["tests"], re.IGNORECASE),
+        monitors=re.compile(raw["target"]["monitors"], re.IGNORECASE),
+        starts=re.compile(raw["target"]["starts"], re.IGNORECASE),
+        evidence_question=re.compile(raw["evidence_question"], re.IGNORECASE),
+        evidence_research_cap=int(raw["evidence_research_cap"]),
+        settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
     )
 
 
@@ -78,6 +92,38 @@ def task_titles() -> dict[str, str]:
     for intent, title in rules.intent_titles.items():
         out.setdefault(f"intent:{intent}", title)
     return out
+
+
+def states_target(sentence: str) -> bool:
+    """Whether a sentence states a monitoring target: a target word, a test and a number
+    that is no dose ("continued at 2 mcg/kg/min, adjusted to the aPTT" names no target)."""
+    rules = _rules()
+    return bool(
+        rules.target_words.search(sentence)
+        and rules.target_tests.search(sentence)
+        and re.search(r"\d", _HAS_AMOUNT.sub(" ", sentence))
+    )
+
+
+def speaks_of_monitoring(sentence: str) -> bool:
+    """Whether a sentence says to monitor, measure or titrate (by a test), or when or how to
+    start a drug: a statement whose target the answer should give."""
+    rules = _rules()
+    return bool(rules.monitors.search(sentence) and rules.target_tests.search(sentence)) or bool(
+        rules.starts.search(sentence)
+    )
+
+
+def research_cap(question: str) -> int | None:
+    """How many research sentences a question about what a study found may quote (None:
+    the usual share)."""
+    rules = _rules()
+    return rules.evidence_research_cap if rules.evidence_question.search(question) else None
+
+
+def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
+    """The care settings and populations (evidence.yaml ``settings``) a question names."""
+    return [(name, p) for name, p in _rules().settings if p.search(question)]
 
 
 def intent_title(intent: str) -> str:
@@ -307,8 +353,20 @@ def _stems(text: str) -> set[str]:
     return {t for t in tokenize(text) if not t[0].isdigit()}
 
 
-def condition_share(condition: str, text: str) -> float:
-    words = _stems(condition)
+_DOSE_WORDS = re.compile(r"\b(?:dos(?:e|es|ed|ing|age)|regimens?)\b", re.IGNORECASE)
+
+
+def condition_share(condition: str, text: str, table: ReferenceTable | None = None) -> float:
+    """The share of an asked condition's words that ``text`` has. Drug names, drug class
+    words (of the dose reference ``table``) and dose words in the phrase ("for DOAC dosing")
+    name no condition and are left out."""
+    plain = _DOSE_WORDS.sub(" ", condition)
+    for start, end, _ in sorted(find_drugs(plain, drug_lexicon()), reverse=True):
+        plain = plain[:start] + " " + plain[end:]
+    words = _stems(plain)
+    if table is not None:
+        classes = {c for d in table.drugs if d.drug_class for c in _stems(d.drug_class)}
+        words = {w for w in words if w not in classes and w.rstrip("s") not in classes}
     return len(words & _stems(text)) / len(words) if words else 1.0
 
 
@@ -360,7 +418,7 @@ def fit(
             return "unknown-use"
     elif frame.condition:
         where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
-        if condition_share(frame.condition, where) < (0.6 if info.has_amount else 0.5):
+        if condition_share(frame.condition, where, table) < (0.6 if info.has_amount else 0.5):
             return "off-use"
     if frame.populations and info.has_amount:
         where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))

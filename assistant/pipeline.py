@@ -15,9 +15,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.abstention import missing_terms
+from assistant.abstention import missing_terms, uncovered_setting
 from assistant.cards import CardLine, DoseCard, dose_card
-from assistant.evidence import Coverage, coverage, sentences_of, shared_contexts
+from assistant.evidence import (
+    Coverage,
+    coverage,
+    fit,
+    related_drugs,
+    sentences_of,
+    shared_contexts,
+    speaks_of_monitoring,
+    states_target,
+)
 from assistant.frame import Frame, indication_name, query_for, read_frame
 from assistant.generators import Generator, GeneratorError, get_generator
 from assistant.generators.extractive import (
@@ -166,7 +175,19 @@ class Assistant:
             (s.coverage for ask in known if ask for s in score(ask, pool, frame)),
             default=0.0,
         )
-        if missing or support < self.settings.assistant.abstain_below:
+        unserved = None
+        if not missing and support >= self.settings.assistant.abstain_below:
+            on_frame = [c for c in pool if c.fit == "on"]
+            # A dose for a population is judged by the coverage check, which names what the
+            # sources do cover.
+            dosing = frame.intent in ("dose", "reversal") and bool(frame.drugs)
+            unserved = uncovered_setting(
+                query,
+                lambda text: score(text, on_frame, frame),
+                frame.drugs,
+                skip=frame.populations if dosing else (),
+            )
+        if missing or unserved or support < self.settings.assistant.abstain_below:
             timings["total"] = _ms(t0)
             # The drug is in the corpus but the asked use is not ("ceftriaxone for gonorrhoea"):
             # say what its doses are for, rather than only that the use is missing.
@@ -175,7 +196,13 @@ class Assistant:
                 return self._abstain(
                     question, query, audience, passages, frame, cover.message, timings, cover
                 )
-            if missing:
+            if unserved:
+                reason = (
+                    f"Bedside's sources do not speak of {unserved} for this question: no "
+                    "guideline, drug label or study in the corpus covers it, so Bedside does "
+                    "not answer it from the general case."
+                )
+            elif missing:
                 reason = (
                     f"No guideline, drug label or study in Bedside's corpus mentions {_join(missing)}, "
                     "so Bedside cannot answer this question."
@@ -209,6 +236,12 @@ class Assistant:
             draft = self._with_card(draft, card)
         elif frame.intent == "choice" and isinstance(self.generator, ExtractiveGenerator):
             draft = self._with_agent_doses(draft, frame)
+        if (
+            cover.status != "not_covered"
+            and frame.intent != "definition"  # what a thing is, not how to give it
+            and isinstance(self.generator, ExtractiveGenerator)
+        ):
+            draft = self._with_targets(draft, frame, question)
         timings["generate"] = _ms(t)
 
         t = time.perf_counter()
@@ -321,6 +354,133 @@ class Assistant:
             draft.generator,
             draft.notes,
         )
+
+    def _with_targets(self, draft: Draft, frame: Frame, question: str, most: int = 2) -> Draft:
+        """A dose is titrated to a target: each quoted dose (and each statement that says to
+        monitor or titrate a drug without saying to what) is followed by the sentence of its
+        own source that states that drug's target for the asked use, when the answer quotes
+        no target from that source. The target often sits in another section of the same
+        label (argatroban's aPTT range under dosing, the ACT range under PCI). The answer
+        keeps its length: past ``assistant.max_statements`` quotes, the weakest quote that
+        is no dose gives way."""
+        parts = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        by_number = {c.number: c for c in draft.citations}
+        contexts = shared_contexts(self.reference)
+
+        def use_of(c: Citation) -> frozenset[str]:
+            """The use a cited sentence is for: its own words, else its headings."""
+            for info in contexts.of(c.passage):
+                if info.start <= c.quote_start < max(info.end, info.start + 1):
+                    return info.indications
+            return frozenset()
+
+        # (document, use) pairs whose target the answer already quotes
+        with_target = {
+            (by_number[n].passage.doc.id, use_of(by_number[n]))
+            for s in parts
+            if states_target(s.text)
+            for n in s.citations
+            if n in by_number
+        }
+        wanted: list[tuple[str, frozenset[str], frozenset[str], Citation]] = []
+        for s in parts:
+            drugs = frozenset(name for _, _, name in find_drugs(s.text))
+            if not drugs or states_target(s.text):
+                continue
+            if not (_HAS_AMOUNT.search(s.text) or speaks_of_monitoring(s.text)):
+                continue
+            for n in s.citations:
+                c = by_number.get(n)
+                if c is None:
+                    continue
+                key = (c.passage.doc.id, use_of(c))
+                if key in with_target or any((w[0], w[1]) == key for w in wanted):
+                    continue
+                wanted.append((key[0], key[1], drugs, c))
+        if not wanted:
+            return draft
+        # The asked use's doses first; a label states its own targets, a study's are its own.
+        order = {"label": 0, "guideline": 1, "reference": 2, "research": 3}
+        wanted.sort(
+            key=lambda w: (
+                not (w[1] & set(frame.indications)),
+                order.get(w[3].passage.doc.source_type, 4),
+            )
+        )
+        asked = set(tokenize(question))
+        allowed = related_drugs(frame, self.reference)
+        numbers = {c.passage.chunk.id: c.number for c in draft.citations}
+        citations = list(draft.citations)
+        added: list[Statement] = []
+        shown = {" ".join(s.text.split()) for s in parts}
+        for doc_id, use, drugs, cited in wanted:
+            if len(added) >= most:
+                break
+            best: tuple[tuple[int, int, int, int], Chunk, int, int] | None = None
+            for chunk in self._chunks_of(doc_id):
+                passage = Passage(chunk, self.retriever.index.docs[doc_id], 0.0, 0)
+                for info in contexts.of(passage):
+                    text = chunk.text[info.start : info.end]
+                    if not info.quotable or not states_target(text) or not info.drugs & drugs:
+                        continue
+                    if " ".join(text.split()) in shown:
+                        continue
+                    if fit(info, text, passage, frame, self.reference, allowed) != "on":
+                        continue
+                    same_use = bool(info.indications & (use or set(frame.indications)))
+                    rank = (
+                        int(same_use),
+                        int(chunk.id == cited.passage.chunk.id),
+                        len(asked & set(tokenize(text))),
+                        -info.start,
+                    )
+                    if best is None or rank > best[0]:
+                        best = (rank, chunk, info.start, info.end)
+            if best is None:
+                continue
+            _, chunk, start, end = best
+            passage = Passage(chunk, self.retriever.index.docs[doc_id], 0.0, 0)
+            if chunk.id not in numbers:
+                numbers[chunk.id] = max(numbers.values(), default=0) + 1
+            citations.append(Citation(numbers[chunk.id], passage, start, end))
+            text = without_reference_marks(chunk.text[start:end])
+            shown.add(" ".join(text.split()))
+            added.append(
+                Statement(text, (numbers[chunk.id],), passage.doc.source_type, "monitoring")
+            )
+        if not added:
+            return draft
+        statements = list(draft.statements)
+        limit = self.settings.assistant.max_statements + (4 if frame.intent == "choice" else 0)
+        quoted = sum(not s.computed for s in parts)
+        for _ in range(max(0, quoted + len(added) - max(limit, quoted))):
+            weakest = next(
+                (
+                    i
+                    for i in range(len(statements) - 1, -1, -1)
+                    if not statements[i].computed
+                    and not _HAS_AMOUNT.search(statements[i].text)
+                    and not states_target(statements[i].text)
+                ),
+                None,
+            )
+            if weakest is None:
+                break
+            statements.pop(weakest)
+        return Draft(
+            tuple(statements + added),
+            tuple(citations),
+            draft.bottom_line,
+            draft.generator,
+            draft.notes,
+        )
+
+    def _chunks_of(self, doc_id: str) -> list[Chunk]:
+        if self._doc_chunks is None:
+            self._doc_chunks = {}
+            for chunk in self.retriever.index.chunks:
+                self._doc_chunks.setdefault(chunk.doc_id, []).append(chunk)
+        return self._doc_chunks.get(doc_id, [])
 
     def _agent_dose(self, agent: str, frame: Frame) -> tuple[Passage, int, int] | None:
         """The pack sentence that states ``agent``'s dose, from the dose reference: for the

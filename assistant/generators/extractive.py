@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.evidence import SentenceInfo, fit, related_drugs, shared_contexts
+from assistant.evidence import SentenceInfo, fit, related_drugs, research_cap, shared_contexts
 from assistant.frame import Frame
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
@@ -124,10 +124,15 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     total = sum(idf.values())
     if frame is not None:
         asked_drugs = set(related_drugs(frame, default_reference())) or set()
-        wants_dose = frame.intent in ("dose", "reversal")
+        # A dose question that names no drug ("creatinine clearance for DOAC dosing") asks
+        # how to reach a dose, not for one: no sentence is favoured for carrying any dose.
+        wants_dose = frame.intent in ("dose", "reversal") and bool(frame.drugs)
     else:
         asked_drugs = {name for _, _, name in find_drugs(question)}
         wants_dose = bool(_DOSE_QUESTION.search(question))
+    # A question about what a study found is answered by its results.
+    asks_evidence = research_cap(question) is not None
+    values = _stated_values(question)
     domains = _patient_domains(frame) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
@@ -153,7 +158,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         if frame is not None and c.info is not None:
             if frame.indications and c.info.indications & frame.indications:
                 value += 0.1  # names the asked use itself
-            if c.task and c.task == _INTENT_TASK.get(frame.intent):
+            task = _INTENT_TASK.get(frame.intent) or ("evidence" if asks_evidence else None)
+            if c.task and c.task == task:
                 value += 0.08
             if frame.intent == "choice":
                 # A management answer is made of actions; background and trial detail follow.
@@ -163,8 +169,41 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                     value -= 0.05
             if domain is not None and domain.search(c.text):
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
+        if values and _in_stated_range(c.text, values):
+            value += 0.1  # the band the question's own value falls in ("a 4Ts score of 2")
         out.append(Scored(c, value, coverage))
     return sorted(out, key=lambda s: -s.score)
+
+
+_VALUE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w%]|\.\d)(?!\s*(?:mg|mcg|µg|μg|g|units?|IU|mL|%)\b)"
+)
+_UNIT_AFTER = re.compile(r"\s*(?:mg|mcg|µg|μg|g|units?|IU|mL|%)\b")
+_RANGE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:to|–|-)\s*(\d+(?:\.\d+)?)(?![\w.])")
+
+
+def _before(text: str, at: int) -> frozenset[str]:
+    """The words (stems) just before a position: what a number measures ("4Ts score of")."""
+    return frozenset(t for t in tokenize(" ".join(text[:at].split()[-3:])) if not t[0].isdigit())
+
+
+def _stated_values(question: str) -> list[tuple[float, frozenset[str]]]:
+    """Plain values the question states (a score, an INR), not doses or percentages, each
+    with the words before it."""
+    return [(float(m.group(1)), _before(question, m.start())) for m in _VALUE.finditer(question)]
+
+
+def _in_stated_range(sentence: str, values: list[tuple[float, frozenset[str]]]) -> bool:
+    """Whether the sentence states a range of the same measure ("a 4Ts score of 0 to 3")
+    that one of ``values`` lies in."""
+    for m in _RANGE.finditer(sentence):
+        low, high = float(m.group(1)), float(m.group(2))
+        if low >= high or _UNIT_AFTER.match(sentence, m.end()):
+            continue
+        words = _before(sentence, m.start())
+        if any(low <= v <= high and words & said for v, said in values):
+            return True
+    return False
 
 
 _DOMAIN_WORDS = {
@@ -215,7 +254,14 @@ _INTENT_TASK = {
 def _similarity(a: Candidate, b: Candidate) -> float:
     if not a.tokens or not b.tokens:
         return 0.0
-    return len(a.tokens & b.tokens) / len(a.tokens | b.tokens)
+    same = len(a.tokens & b.tokens) / len(a.tokens | b.tokens)
+    # Two sentences built alike that report different figures (a trial's thrombosis rate
+    # and its bleeding rate) say different things.
+    figures_a = {t for t in a.tokens if t[0].isdigit()}
+    figures_b = {t for t in b.tokens if t[0].isdigit()}
+    if figures_a and figures_b and not (figures_a <= figures_b or figures_b <= figures_a):
+        same *= 0.5
+    return same
 
 
 def _containment(a: Candidate, b: Candidate) -> float:
@@ -224,9 +270,15 @@ def _containment(a: Candidate, b: Candidate) -> float:
 
 
 def select(
-    scored: list[Scored], max_statements: int, min_coverage: float, lam: float = 0.7
+    scored: list[Scored],
+    max_statements: int,
+    min_coverage: float,
+    lam: float = 0.7,
+    caps: dict[str, int] | None = None,
 ) -> list[Scored]:
-    """Maximal marginal relevance over sentences with enough coverage of the question."""
+    """Maximal marginal relevance over sentences with enough coverage of the question;
+    ``caps`` overrides the most sentences of a source type (``MAX_PER_SECTION``)."""
+    limits = {**MAX_PER_SECTION, **(caps or {})}
     pool = [s for s in scored if s.coverage >= min_coverage]
     chosen: list[Scored] = []
     per_section: dict[str, int] = {}
@@ -245,7 +297,7 @@ def select(
         section = best.candidate.section
         key = " ".join(best.candidate.text.lower().split())
         doc = best.candidate.passage.doc.id
-        if per_section.get(section, 0) >= MAX_PER_SECTION[section] or key in seen_text:
+        if per_section.get(section, 0) >= limits[section] or key in seen_text:
             continue
         if per_doc.get(doc, 0) >= MAX_PER_DOC:
             continue
@@ -344,7 +396,10 @@ class ExtractiveGenerator:
         most = self.settings.max_statements
         if frame is not None and frame.intent == "choice":
             most += 4  # a management question has several options, each with its dose
-        chosen = select(ranked, most, self.settings.min_coverage)
+        cap = research_cap(question)
+        chosen = select(
+            ranked, most, self.settings.min_coverage, caps={"research": cap} if cap else None
+        )
         if not chosen:
             return Draft(
                 (),

@@ -137,3 +137,38 @@ def test_management_answer_is_organised_by_task(assistant: Assistant) -> None:
     assert not any(re.search(r"^Option \d|MCP|Calculator", t) for t in texts)
     options = [s for s in answer.statements if s.task == "options"]
     assert options and all(s.citations for s in options)
+
+
+def test_a_dose_answer_states_its_sources_monitoring_target(assistant: Assistant) -> None:
+    # The target sits in the label's dosing section for HIT and in its PCI section.
+    hit = shown(
+        assistant.ask(
+            "What is the starting dose of argatroban for heparin-induced thrombocytopenia?"
+        )
+    )
+    assert any("steady-state aPTT of 1.5 to 3 times" in s and "100 seconds" in s for s in hit)
+    pci = shown(
+        assistant.ask("What is the argatroban dosing regimen for PCI in a patient with HIT?")
+    )
+    assert any("the target ACT is 300 to 450 seconds" in s for s in pci)
+
+
+def test_a_setting_the_sources_do_not_speak_of_is_not_answered_from_the_general_case(
+    assistant: Assistant,
+) -> None:
+    ecmo = assistant.ask("What anti-Xa target should be used for heparin anticoagulation on ECMO?")
+    assert ecmo.abstained and ecmo.bottom_line is None
+    assert "ECMO" in (ecmo.abstention_reason or "")
+    # The sources do speak of bivalirudin in hemodialysis: answered.
+    history = [
+        Turn("user", "What is the bivalirudin dose during PCI?"),
+        Turn("assistant", "0.75 mg/kg IV bolus, then 1.75 mg/kg/h for the procedure."),
+    ]
+    dialysis = assistant.ask("and for a patient on hemodialysis?", history)
+    assert not dialysis.abstained
+    assert any("hemodialysis" in s for s in shown(dialysis))
+
+
+def test_a_question_about_a_reviews_results_quotes_its_figures(assistant: Assistant) -> None:
+    text = " ".join(shown(assistant.ask("How effective is fondaparinux for HIT?")))
+    assert "6.5%" in text and "16.9%" in text
