@@ -590,7 +590,8 @@ class Assistant:
             bottom = shown.pop(_next_lead(shown, citations, passages))
         bottom, shown, withheld, cited = _renumber(bottom, shown, withheld, citations)
         # Nothing left to show is an abstention, said as one: never an empty answer.
-        notice, closest, abstained = coverage.message, (), coverage.status == "not_covered"
+        notice, abstained = coverage.message, coverage.status == "not_covered"
+        closest: list[str] = []
         if coverage.status == "not_covered":
             closest = _closest(passages)
         elif bottom is None and not shown:
