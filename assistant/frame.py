@@ -427,12 +427,15 @@ def read_frame(
             earlier = _inherit(here, earlier) if is_follow_up(turn, prior) or bare else here
         frame = _inherit(frame, earlier)
     facts = patient_from_conversation(users + [question], patient)
+    asks = any(_ASKING.match(s) for s in re.split(r"(?<=[.!?:;])\s+", question))
     if (
         frame.intent == "other"
         and frame.drugs
+        and not asks
         and (frame.indication or not extract_patient(question).is_empty())
     ):
-        # Shorthand ("apixaban for AF in a 79-year-old weighing 58 kg") asks for the dose.
+        # Shorthand with no question word ("apixaban for AF in a 79-year-old weighing 58 kg")
+        # asks for the dose; "When can warfarin be started in HIT?" does not.
         frame = replace(frame, intent="dose")
     if facts.age is not None and facts.age < 18 and "children" not in frame.populations:
         frame = replace(frame, populations=(*frame.populations, "children"))
