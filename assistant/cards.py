@@ -110,7 +110,7 @@ def _interval(step: Step) -> str:
 
 def step_words(step: Step) -> str:
     """ "120 mg subcutaneously every 12 hours (1 mg/kg × 120 kg)"."""
-    from guardrails.regimens import dose_words
+    from guardrails.regimens import dose_words, spec_amount
 
     parts = [dose_words(step.amount)]
     if step.phase == "bolus":
@@ -127,6 +127,9 @@ def step_words(step: Step) -> str:
     if step.computed:
         how = step.computed.split(" = ")[0].replace(" x ", " × ")
         text += f" ({how}{', capped at the stated maximum' if step.capped else ''})"
+    elif step.amount.per_kg and (cap := step.entry.max_per_dose) is not None:
+        # No weight to apply it to: the stated maximum goes with the per-kg dose.
+        text += f" (maximum {dose_words(spec_amount(cap))})"
     return text
 
 

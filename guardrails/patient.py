@@ -223,7 +223,7 @@ _ABOVE_W = r">|\u2265|\bover|\babove|\bmore\s+than|\bgreater\s+than|\bat\s+least
 _BAND = (
     rf"(?:(?P<below>{_BELOW_W})\s{{0,2}}(?P<b1>{_BNUM})"
     rf"|(?P<above>{_ABOVE_W})\s{{0,2}}(?P<a1>{_BNUM})"
-    rf"|(?P<lo>{_BNUM})\s{{0,2}}(?:-|to)\s{{0,2}}(?P<hi>{_BNUM})"
+    rf"|(?P<lo>{_BNUM})\s{{0,2}}(?:-|to)\s{{0,2}}(?:<\s{{0,2}})?(?P<hi>{_BNUM})"
     rf"|(?P<n>{_BNUM}))"
 )
 _OR_LESS = r"\s+or\s+(?:(?P<less>less|lower|below|under)|(?P<more>more|higher|above|greater))\b"
@@ -241,6 +241,10 @@ _BANDS["age"] = re.compile(
     rf"(?<![\w.,]){_BAND}[- ]?(?:years?|yrs?)(?:[- ]old)?"
     r"(?:\s+or\s+(?:(?P<more>older|over|more|above)|(?P<less>younger|under|less|below))\b)?",
     re.IGNORECASE,
+)
+# The INR bands a source doses by ("25 units/kg for INR 2 to < 4"): they scope a dose.
+_BANDS["inr"] = re.compile(
+    rf"\bINR\s{{0,2}}(?:of|is|was|=|:|at)?\s{{0,2}}{_BAND}(?:{_OR_LESS})?", re.IGNORECASE
 )
 _FACT_BANDS = ("crcl_ml_min", "weight_kg")  # read as facts; an age band only scopes a dose
 _INF = float("inf")

@@ -443,7 +443,12 @@ _OP_WORDS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
 def inr_words(pop: Population) -> list[str]:
-    """A population's INR band as a clinician reads it: ["INR ≥ 4", "INR ≤ 6"]."""
+    """A population's INR band as the sources write it: ["INR 4 to 6"], ["INR 2 to < 4"],
+    ["INR > 6"]."""
+    if pop.inr_ge is not None and pop.inr_le is not None:
+        return [f"INR {pop.inr_ge:g} to {pop.inr_le:g}"]
+    if pop.inr_ge is not None and pop.inr_lt is not None:
+        return [f"INR {pop.inr_ge:g} to < {pop.inr_lt:g}"]
     ops = (("inr_ge", ">="), ("inr_gt", ">"), ("inr_lt", "<"), ("inr_le", "<="))
     return [
         f"INR {_OP_WORDS[op]} {getattr(pop, f):g}" for f, op in ops if getattr(pop, f) is not None
