@@ -394,9 +394,9 @@ def hit_without_dose(table: ReferenceTable, fam: Family) -> None:
 # ------------------------------------------------------------------ regimens applied to patients
 
 PROFILES: tuple[tuple[str, Patient], ...] = (
-    ("80 kg, CrCl 60", Patient(weight_kg=80, age=60, crcl_ml_min=60, serum_creatinine_mg_dl=1.0, hepatic_impairment=False, dialysis=False)),
-    ("120 kg, CrCl 90", Patient(weight_kg=120, age=50, crcl_ml_min=90, serum_creatinine_mg_dl=0.9, hepatic_impairment=False, dialysis=False)),
-    ("55 kg, 82 years, CrCl 20, SCr 1.6", Patient(weight_kg=55, age=82, crcl_ml_min=20, serum_creatinine_mg_dl=1.6, hepatic_impairment=False, dialysis=False)),
+    ("80 kg, CrCl 60, INR 3", Patient(weight_kg=80, age=60, crcl_ml_min=60, serum_creatinine_mg_dl=1.0, hepatic_impairment=False, dialysis=False, inr=3)),
+    ("120 kg, CrCl 90, INR 5", Patient(weight_kg=120, age=50, crcl_ml_min=90, serum_creatinine_mg_dl=0.9, hepatic_impairment=False, dialysis=False, inr=5)),
+    ("55 kg, 82 years, CrCl 20, SCr 1.6, INR 8", Patient(weight_kg=55, age=82, crcl_ml_min=20, serum_creatinine_mg_dl=1.6, hepatic_impairment=False, dialysis=False, inr=8)),
     ("45 kg, hepatic impairment", Patient(weight_kg=45, age=40, crcl_ml_min=90, serum_creatinine_mg_dl=0.8, hepatic_impairment=True, dialysis=False)),
     ("101 kg, 78 years, CrCl 45", Patient(weight_kg=101, age=78, crcl_ml_min=45, serum_creatinine_mg_dl=1.3, hepatic_impairment=False, dialysis=False)),
     ("70 kg, 86 years, on dialysis", Patient(weight_kg=70, age=86, crcl_ml_min=10, serum_creatinine_mg_dl=5.0, hepatic_impairment=False, dialysis=True)),
