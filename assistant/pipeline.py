@@ -154,7 +154,7 @@ class Assistant:
         ranked = self.retriever.search(query, k=50)
         if frame.intent == "choice":
             # A management question has several options, often in several documents.
-            passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6)
+            passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6, lead_per_doc=12)
         else:
             passages = _guideline_first(ranked, self.settings.assistant.k)
         timings["retrieve"] = _ms(t)
@@ -829,15 +829,24 @@ def _source_text(p: Passage) -> SourceText:
     return SourceText(p.chunk.text, p.doc.title, p.chunk.section_path, p.doc.id, p.chunk.id)
 
 
-def _diverse(ranked: Sequence[Passage], k: int, per_doc: int) -> list[Passage]:
-    """The top ``k`` passages with at most ``per_doc`` from one document (in rank order)."""
+def _diverse(
+    ranked: Sequence[Passage], k: int, per_doc: int, lead_per_doc: int | None = None
+) -> list[Passage]:
+    """The top ``k`` passages with at most ``per_doc`` from one document (in rank order).
+    The first document may give up to ``lead_per_doc`` (its passages beyond ``per_doc`` come
+    on top of ``k``): a management page's steps are the options a management answer lists."""
     out: list[Passage] = []
     count: dict[str, int] = {}
+    lead = ranked[0].doc.id if ranked else None
+    extra = 0
     for p in ranked:
-        if count.get(p.doc.id, 0) < per_doc:
+        most = lead_per_doc if lead_per_doc and p.doc.id == lead else per_doc
+        if count.get(p.doc.id, 0) < most:
             out.append(p)
             count[p.doc.id] = count.get(p.doc.id, 0) + 1
-        if len(out) == k:
+            if count[p.doc.id] > per_doc:
+                extra += 1
+        if len(out) == k + extra:
             break
     return out
 

@@ -353,6 +353,31 @@ def _agent_doses(chosen: list[Scored], ranked: list[Scored], limit: int) -> list
     return added
 
 
+def _outline(chosen: list[Scored], ranked: list[Scored], lead: Scored, limit: int) -> list[Scored]:
+    """A management answer led by a document whose sections are its steps ("Step 2: start
+    therapeutic anticoagulation", "Antithrombin in septic shock", "Duration") quotes each
+    retrieved section of that document: the best sentence of every section no chosen
+    sentence comes from, in the document's order."""
+    doc = lead.candidate.passage.doc.id
+    have = {
+        s.candidate.passage.chunk.section_path
+        for s in [*chosen, lead]
+        if s.candidate.passage.doc.id == doc
+    }
+    best: dict[tuple[str, ...], Scored] = {}
+    for s in ranked:
+        c = s.candidate
+        if c.passage.doc.id != doc or c.passage.chunk.section_path in have:
+            continue
+        if s.coverage <= 0 or c.passage.chunk.section_path in best:
+            continue  # ranked is best first: the first of a section is its best
+        best[c.passage.chunk.section_path] = s
+    order = sorted(
+        best.values(), key=lambda s: (s.candidate.passage.chunk.start, s.candidate.start)
+    )
+    return order[:limit]
+
+
 def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored | None:
     """The sentence an answer leads with: the best sentence of the highest-ranked document
     that has one answering the question, i.e. fitting its frame (``ranked`` holds only
@@ -411,6 +436,8 @@ class ExtractiveGenerator:
         if frame is not None and frame.intent == "choice":
             chosen += _agent_doses(chosen, ranked, limit=4)
         lead = lead_sentence(ranked, passages) or max(chosen, key=lambda s: s.score)
+        if frame is not None and frame.intent == "choice":
+            chosen += _outline(chosen, ranked, lead, limit=6)
         if lead not in chosen:
             chosen = [lead, *chosen[: max(0, most - 1)]]
         # A guideline sentence leads only when it is as good (a tie).

@@ -172,3 +172,19 @@ def test_a_setting_the_sources_do_not_speak_of_is_not_answered_from_the_general_
 def test_a_question_about_a_reviews_results_quotes_its_figures(assistant: Assistant) -> None:
     text = " ".join(shown(assistant.ask("How effective is fondaparinux for HIT?")))
     assert "6.5%" in text and "16.9%" in text
+
+
+def test_septic_shock_answer_lists_the_steps_of_its_page(assistant: Assistant) -> None:
+    """The management answer quotes each step of the page it leads with: therapeutic
+    anticoagulation now, IV UFH and why, the anti-Xa target, HIT, antithrombin not to be
+    given (KyberSept), duration."""
+    answer = assistant.ask(SEPTIC)
+    text = " ".join(shown(answer))
+    assert "therapeutic anticoagulation" in text.lower()
+    assert "0.3 to 0.7 IU/mL" in text
+    assert "4Ts" in text or "heparin-induced thrombocytopenia" in text
+    assert "KyberSept" in text and "38.9%" in text
+    assert "3 months" in text
+    assert answer.verdict.allowed or not any(
+        "KyberSept" in w.statement.text for w in answer.withheld
+    )
