@@ -33,7 +33,7 @@ from assistant.frame import (
     procedures_in,
 )
 from corpus.text import sentence_spans
-from guardrails.context import ancestors, in_scope, resolve_subject
+from guardrails.context import ancestors, dose_indications, in_scope, resolve_subject
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
 from guardrails.reference import DoseEntry, ReferenceTable
@@ -220,6 +220,10 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         drugs = own or frozenset(subject.drugs)
         how = "sentence" if own else (subject.how if subject.drugs else "")
         own_ind = indications_in(sentence, table)
+        if not own_ind and drugs and _HAS_AMOUNT.search(sentence):
+            # "reduces prophylaxis to 30 mg": a phase word beside a dose names its use, as
+            # the guard reads it.
+            own_ind = set().union(*(dose_indications(sentence, d, table) for d in drugs))
         inds: frozenset[str]
         if own_ind:
             inds, ind_how = frozenset(own_ind), "sentence"
