@@ -449,18 +449,21 @@ _ASKING = re.compile(
 
 
 def focus(question: str) -> str:
-    """The sentences of a long message that ask something: a question mark, a question
-    word, a drug, or a word no everyday vocabulary has. Greetings, small talk and thanks
-    ("I was at the pharmacy yesterday and nobody could tell me") are left out. A short
-    question is returned as it is."""
-    if len(question.split()) <= 25:
+    """The sentences of a message that ask something or say something clinical: a question
+    mark, a question word, a drug, a use, a patient fact, or a word no everyday vocabulary
+    has. Greetings, small talk and thanks ("Good evening, this is Grace.", "I was at the
+    pharmacy yesterday and nobody could tell me") are left out. A one-sentence question is
+    returned as it is."""
+    # Messages are typed loosely: any end mark starts a new sentence, capital or not.
+    sentences = re.split(r"(?<=[.!?])\s+", question.strip())
+    if len(sentences) < 2:
         return question
     from guardrails.lexicon import common_words
 
     common = common_words()
+    table = default_reference()
     keep = []
-    # Messages are typed loosely: any end mark starts a new sentence, capital or not.
-    for sentence in re.split(r"(?<=[.!?])\s+", question):
+    for sentence in sentences:
         words = re.findall(r"[A-Za-z]{3,}", sentence)
         rare = [w for w in words if w.lower() not in common and not w[0].isupper()]
         if (
@@ -468,6 +471,8 @@ def focus(question: str) -> str:
             or _ASKING.match(sentence)
             or find_drugs(sentence, drug_lexicon())
             or rare
+            or find_indications(sentence, table)
+            or not extract_patient(sentence).is_empty()
         ):
             keep.append(sentence)
     return " ".join(keep) or question

@@ -187,3 +187,15 @@ def test_sign_offs_are_no_part_of_the_question(message: str, left: str) -> None:
 
     assert without_small_talk(message) == left
     assert read_frame(message).condition is None
+
+
+def test_greetings_and_small_talk_leave_the_query() -> None:
+    from assistant.frame import focus
+
+    message = (
+        "Good evening, this is Grace. I was at the pharmacy yesterday and nobody could really "
+        "tell me. what are the milligrams for oxycodone"
+    )
+    assert focus(message) == "what are the milligrams for oxycodone"
+    facts = "He weighs 95 kg and his CrCl is 75. Which enoxaparin dose?"
+    assert focus(facts) == facts  # a patient fact is no small talk
