@@ -61,6 +61,7 @@ class _Rules:
     evidence_question: re.Pattern[str]
     evidence_research_cap: int
     settings: tuple[tuple[str, re.Pattern[str]], ...]
+    salt_and_form: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +81,7 @@ def _rules() -> _Rules:
         evidence_question=re.compile(raw["evidence_question"], re.IGNORECASE),
         evidence_research_cap=int(raw["evidence_research_cap"]),
         settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
+        salt_and_form=re.compile(raw["salt_and_form_words"], re.IGNORECASE),
     )
 
 
@@ -236,6 +238,10 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         why = _why_not_quotable(line.strip() if not bullet else sentence, sentence)
         if whole and why.startswith(("fragment", "leans")) and re.search(r"\w", sentence):
             why = ""
+        if why.startswith("leans") and passage.chunk.start == 0 and not out:
+            # A document's first sentence has nothing before it to lean on: "It is most
+            # useful during convalescence ..." under "Palmarosa: ..." speaks of its title.
+            why = ""
         out.append(
             SentenceInfo(
                 s0,
@@ -254,7 +260,52 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         )
         if bullet:
             parents.append((indent, inds))
-    return tuple(out)
+    record = _record(passage, out, table)
+    return (record,) if record else tuple(out)
+
+
+_RECORD_LINE = re.compile(r"^\s*(?:#|\|)")
+
+
+def _record(
+    passage: Passage, infos: list[SentenceInfo], table: ReferenceTable
+) -> SentenceInfo | None:
+    """A document that is one short record in several pieces ("Do not mix with" / "other
+    insulins"; "store at ... 30°C (86°F). Do not freeze."; "NORCO® 5/325 ... NORCO® 7.5/325
+    ..."), none of which says anything alone, as one quotable statement: each piece is a
+    fragment, and quoting a piece could say less than the record. None when the chunk is no
+    such record."""
+    text = passage.chunk.text
+    if passage.chunk.start != 0 or len(infos) < 2 or any(i.quotable for i in infos):
+        return None
+    start, end = infos[0].start, infos[-1].end
+    body = text[start:end]
+    if len(body) > _MAX_CHARS or text[end:].strip():
+        return None
+    if any(_RECORD_LINE.match(line) for line in body.splitlines()):
+        return None  # headings and tables are structure, not a record
+    if len(re.findall(r"[A-Za-z]{2,}", body)) < 3:
+        return None
+    own = frozenset().union(*(i.own_drugs for i in infos))
+    drugs = own or frozenset().union(*(i.drugs for i in infos))
+    how = "sentence" if own else next((i.drugs_from for i in infos if i.drugs), "")
+    own_ind = indications_in(body, table)
+    context = infos[0].context_indications
+    inds = frozenset(own_ind) if own_ind else context
+    return SentenceInfo(
+        start,
+        end,
+        own,
+        drugs,
+        how,
+        inds,
+        "sentence" if own_ind else ("heading" if context else ""),
+        context,
+        bool(_HAS_AMOUNT.search(body)),
+        True,
+        "",
+        _task(body),
+    )
 
 
 class SentenceContexts:
@@ -353,6 +404,25 @@ def related_drugs(frame: Frame, table: ReferenceTable) -> frozenset[str]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=4096)
+def base_name(drug: str) -> str:
+    """A drug's name without its salt, ester or form words ("rosuvastatin calcium",
+    "fentanyl patch" -> "rosuvastatin", "fentanyl"); a name that is nothing but such words
+    ("potassium chloride") is its own base."""
+    base = " ".join(_rules().salt_and_form.sub(" ", drug.lower()).split())
+    return base or drug.lower()
+
+
+def shares_drug(about: Iterable[str], drugs: Iterable[str]) -> bool:
+    """Whether a sentence's drugs include one of ``drugs``, counting a salt or form of a drug
+    as the drug ("betamethasone dipropionate" for "betamethasone")."""
+    mine = set(about)
+    asked = set(drugs)
+    if mine & asked:
+        return True
+    return bool({base_name(d) for d in mine} & {base_name(d) for d in asked})
+
+
 def _stems(text: str) -> set[str]:
     return {t for t in tokenize(text) if not t[0].isdigit()}
 
@@ -360,18 +430,60 @@ def _stems(text: str) -> set[str]:
 _DOSE_WORDS = re.compile(r"\b(?:dos(?:e|es|ed|ing|age)|regimens?)\b", re.IGNORECASE)
 
 
-def condition_share(condition: str, text: str, table: ReferenceTable | None = None) -> float:
+_ACRONYM_SKIP = {"of", "the", "and", "in", "with", "to", "for", "a", "an", "or", "on", "by"}
+
+
+def acronym(phrase: str) -> str | None:
+    """The initials a phrase of two or more words is abbreviated by, as sources write them
+    ("amyotrophic lateral sclerosis" -> "ALS", "non-small cell lung cancer" -> "NSCLC");
+    None for a shorter phrase."""
+    words = [w for w in re.findall(r"[A-Za-z]+", phrase) if w.lower() not in _ACRONYM_SKIP]
+    return "".join(w[0].upper() for w in words) if len(words) >= 2 else None
+
+
+_CARE_WORDS = re.compile(
+    r"\b(?:treat(?:ment|ing)?|therapy|management|managing|prevention|preventing|patients?|"
+    r"people|adults?|subjects?)\b",
+    re.IGNORECASE,
+)
+_ABBREVIATION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9-]{1,9})\s*\)")
+
+
+def condition_share(
+    condition: str, text: str, table: ReferenceTable | None = None, loose: bool = False
+) -> float:
     """The share of an asked condition's words that ``text`` has. Drug names, drug class
-    words (of the dose reference ``table``) and dose words in the phrase ("for DOAC dosing")
-    name no condition and are left out."""
-    plain = _DOSE_WORDS.sub(" ", condition)
+    words (of the dose reference ``table``) and dose words ("for DOAC dosing") name no
+    condition and are left out, and so, read ``loose``, are care words ("treatment of",
+    "patients"); a condition the text
+    writes as its initials ("ALS") or as the abbreviation the question gave ("pulmonary
+    arterial hypertension (PAH)") is named in full. Read ``loose``, a word also counts when
+    the text has one of the same root ("nucleus" and "nuclear", "microbiome" and
+    "microbiota")."""
+    # The question's own abbreviation, in any case ("(ESC)" read as "esc"); initials as
+    # sources write them, in capitals.
+    named = [(m.group(1), re.IGNORECASE) for m in _ABBREVIATION.finditer(condition)]
+    plain = _DOSE_WORDS.sub(" ", _ABBREVIATION.sub(" ", condition))
     for start, end, _ in sorted(find_drugs(plain, drug_lexicon()), reverse=True):
         plain = plain[:start] + " " + plain[end:]
-    words = _stems(plain)
+    bare = _CARE_WORDS.sub(" ", plain)
+    # Care words are left out of a loose reading only: a dose's own headings that say
+    # "patients with severe renal impairment" still count in full.
+    words = _stems(bare if loose else plain)
+    if short := acronym(bare):
+        named.append((short, re.NOFLAG))  # "amyotrophic lateral sclerosis" written as "ALS"
+    if any(re.search(rf"\b{re.escape(n)}s?\b", text, flags) for n, flags in named):
+        return 1.0
     if table is not None:
         classes = {c for d in table.drugs if d.drug_class for c in _stems(d.drug_class)}
         words = {w for w in words if w not in classes and w.rstrip("s") not in classes}
-    return len(words & _stems(text)) / len(words) if words else 1.0
+    if not words:
+        return 1.0
+    have = _stems(text)
+    if loose:
+        roots = {t[:5] for t in have if len(t) >= 5}
+        return sum(w in have or (len(w) >= 5 and w[:5] in roots) for w in words) / len(words)
+    return len(words & have) / len(words)
 
 
 Fit = Literal["on", "off-drug", "off-use", "off-population", "unknown-use"]
@@ -399,9 +511,18 @@ def fit(
         "reversal",
     )
     about = info.drugs
-    if drugs and not choice and info.has_amount and about and not (about & drugs):
+    if drugs and not choice and info.has_amount and about and not shares_drug(about, drugs):
         return "off-drug"
-    if drugs and strict_drug and about and not (about & drugs):
+    if (
+        drugs
+        and strict_drug
+        and about
+        and not shares_drug(about, drugs)
+        and (info.has_amount or not shares_drug(_drug_names(passage.doc.title), drugs))
+    ):
+        # A statement with no dose in the asked drug's own document speaks of that drug
+        # when it names another ("Do not use with any other drug containing acetaminophen"
+        # under "Mucinex Fast-Max: Interaction"); a dose of another drug never does.
         return "off-drug"
     if drugs and strict_drug and not about and frame.intent == "safety":
         # "Is dabigatran safe in pregnancy?": a sentence about no drug at all (asthma care in
@@ -421,8 +542,13 @@ def fit(
         if info.has_amount and not info.indications and not choice:
             return "unknown-use"
     elif frame.condition:
-        where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
-        if condition_share(frame.condition, where, table) < (0.6 if info.has_amount else 0.5):
+        # A dose must be for the asked condition by its own words or headings. When the
+        # question names no drug, any other sentence may be about it through its passage
+        # (an abstract names its disease once); a drug's sentences must name the condition.
+        context = sentence if info.has_amount or drugs else passage.chunk.text
+        where = " ".join((context, *passage.chunk.section_path, passage.doc.title))
+        share = condition_share(frame.condition, where, table, loose=not info.has_amount)
+        if share < (0.6 if info.has_amount else 0.5):
             return "off-use"
     if frame.populations and info.has_amount:
         where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
@@ -501,7 +627,7 @@ def coverage(
     seen: dict[str, None] = {}
     any_dose = False
     for passage, info in pool:
-        if not (info.has_amount and info.quotable and info.drugs & drugs):
+        if not (info.has_amount and info.quotable and shares_drug(info.drugs, drugs)):
             continue
         any_dose = True
         sentence = passage.chunk.text[info.start : info.end]
@@ -533,7 +659,7 @@ def _population_coverage(
     drugs = related_drugs(frame, table)
     about_drug = False
     for passage, info in pool:
-        if not (info.quotable and info.drugs & drugs):
+        if not (info.quotable and shares_drug(info.drugs, drugs)):
             continue
         about_drug = True
         sentence = passage.chunk.text[info.start : info.end]

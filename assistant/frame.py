@@ -301,8 +301,9 @@ def _condition(question: str, table: ReferenceTable) -> str | None:
     return None
 
 
-def _own_frame(question: str, table: ReferenceTable) -> Frame:
-    """The frame of one question read alone (patient facts are added by read_frame)."""
+def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) -> Frame:
+    """The frame of one question read alone (patient facts are added by read_frame); the
+    asked condition is read from ``asks``, the message's asking sentences, when given."""
     w = _words()
     intent: Intent = "other"
     explicit = False
@@ -333,7 +334,7 @@ def _own_frame(question: str, table: ReferenceTable) -> Frame:
     if indication == "vte-extended":
         stage = "extended"
     populations = tuple(name for name, pattern in w.populations if pattern.search(question))
-    asked = _condition(focus(question), table)
+    asked = _condition(asks if asks is not None else focus(question), table)
     condition, setting = (None, asked) if indication else (asked, None)
     positive = _NEGATED.sub(lambda m: " " * len(m.group()), question)
     sub_use = next((i for i, p in w.clot_sub_uses if p.search(positive)), None)
@@ -413,8 +414,12 @@ def read_frame(
     turn (later turns win) and then the explicit ``patient`` facts (they win over text)."""
     table = table or default_reference()
     users = [without_small_talk(t.content) for t in history if t.role == "user"]
+    # The asking sentences are found in the message as written: once its courtesies are
+    # gone a long message may look short, and its small talk ("worried about this for a
+    # couple of weeks") would be read as the asked condition.
+    asking = without_small_talk(focus(question))
     question = without_small_talk(question)
-    frame = _own_frame(question, table)
+    frame = _own_frame(question, table, asking)
     # A turn that names no use of its own ("Argatroban then. What dose?" after "Suspected
     # HIT, what do I start?") goes on with the conversation's use.
     no_use = not (frame.indication or frame.condition)
@@ -452,36 +457,60 @@ def focus(question: str) -> str:
     """The sentences of a message that ask something or say something clinical: a question
     mark, a question word, a drug, a use, a patient fact, or a word no everyday vocabulary
     has. Greetings, small talk and thanks ("Good evening, this is Grace.", "I was at the
-    pharmacy yesterday and nobody could tell me") are left out. A one-sentence question is
-    returned as it is."""
+    pharmacy yesterday and nobody could tell me") are left out. A short message keeps every
+    sentence but its chat: a greeting, or a sentence about the writer ("We have been worried
+    about this for a couple of weeks.") that names no drug, no number and no word outside
+    everyday vocabulary. A one-sentence question is returned as it is."""
     # Messages are typed loosely: any end mark starts a new sentence, capital or not.
     sentences = re.split(r"(?<=[.!?])\s+", question.strip())
     if len(sentences) < 2:
         return question
     from guardrails.lexicon import common_words
 
+    short = len(question.split()) <= 25
     common = common_words()
     table = default_reference()
     keep = []
     for sentence in sentences:
         words = re.findall(r"[A-Za-z]{3,}", sentence)
         rare = [w for w in words if w.lower() not in common and not w[0].isupper()]
-        if (
+        asks = (
             "?" in sentence
             or _ASKING.match(sentence)
             or find_drugs(sentence, drug_lexicon())
             or rare
             or find_indications(sentence, table)
             or not extract_patient(sentence).is_empty()
-        ):
+        )
+        if asks or (short and not _chat(sentence)):
             keep.append(sentence)
+    if short and len(keep) == len(sentences):
+        return question
     return " ".join(keep) or question
+
+
+_GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|dear\b[^.!?]*|good (?:morning|afternoon|evening|day)|greetings)\b"
+    r"[^.!?]*[.!?]*$|^\W*(?:this is|my name is) [A-Z]\w*\W*$",
+    re.IGNORECASE,
+)
+_WRITER = re.compile(r"\b(?:i|i'm|me|my|we|we've|us|our)\b", re.IGNORECASE)
+
+
+def _chat(sentence: str) -> bool:
+    """A greeting or a sentence about the writer with no number, abbreviation or clinical
+    use in it ("My patient has AF." is no chat)."""
+    if re.search(r"\d|\b[A-Z]{2,}\b", sentence):
+        return False
+    if find_indications(sentence, default_reference()):
+        return False
+    return bool(_GREETING.match(sentence) or _WRITER.search(sentence))
 
 
 def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) -> str:
     """The standalone retrieval query: the asking part of the message; a follow-up carries
     the drugs, indication and condition it inherited in front of its own words."""
-    question = focus(without_small_talk(question))
+    question = without_small_talk(focus(question))
     lay = lay_words(question)
     if lay:
         question = f"{question} ({lay})"

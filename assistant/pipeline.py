@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from assistant.abstention import missing_terms, uncovered_setting
@@ -54,6 +55,7 @@ from corpus.text import sentence_spans
 from corpus.types import Chunk
 from guardrails.check import check
 from guardrails.extraction import find_drugs
+from guardrails.lexicon import drug_lexicon
 from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
 from guardrails.types import Finding, SourceText, Verdict
@@ -142,6 +144,10 @@ class Assistant:
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.assistant.max_question_chars)
         frame = read_frame(question, history, patient, self.reference)
+        spelt = _drug_spellings(question, self.retriever.index.bm25)
+        if spelt != question:
+            # A misspelt drug ("gabaepntin") is read as the drug, not as the asked condition.
+            frame = read_frame(spelt, history, patient, self.reference)
         query = query_for(question, frame, self.reference)
         query = _with_corrections(query, self.retriever.index.bm25)
         condense = getattr(self.generator, "condense", None)
@@ -888,6 +894,66 @@ def _with_corrections(query: str, bm25: Any) -> str:
         if near and near not in fixes:
             fixes.append(near)
     return f"{query} {' '.join(fixes)}" if fixes else query
+
+
+def _drug_spellings(question: str, bm25: Any) -> str:
+    """``question`` with each word the corpus does not know replaced by the drug name it is
+    a typing slip of (one swapped, missing, extra or wrong letter; two in a long name):
+    "what is a safe dosage for gabaepntin" -> "... for gabapentin". Other words stay."""
+    from retrieval.tokenize import tokenize as _tok
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group()
+        tokens = _tok(word)
+        if not tokens or bm25.knows(tokens[0]) or find_drugs(word, drug_lexicon()):
+            return word
+        return _misspelt_drug(word.lower()) or word
+
+    return _TYPED.sub(fix, question)
+
+
+@lru_cache(maxsize=1)
+def _drug_words() -> dict[tuple[str, int], tuple[str, ...]]:
+    """One-word drug names of five letters or more, by first letter and length."""
+    out: dict[tuple[str, int], list[str]] = {}
+    for words in drug_lexicon().names:
+        if len(words) == 1 and words[0].isalpha() and len(words[0]) >= 5:
+            out.setdefault((words[0][0], len(words[0])), []).append(words[0])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _misspelt_drug(word: str) -> str | None:
+    """The one drug name ``word`` is a typing slip of, or None (none, or several)."""
+    most = 2 if len(word) >= 9 else 1
+    found: dict[str, int] = {}
+    for n in range(len(word) - most, len(word) + most + 1):
+        for name in _drug_words().get((word[:1], n), ()):
+            d = _slips(word, name, most)
+            if d <= most:
+                found[name] = d
+    if not found:
+        return None
+    best = min(found.values())
+    names = [n for n, d in found.items() if d == best]
+    return names[0] if len(names) == 1 else None
+
+
+def _slips(a: str, b: str, most: int) -> int:
+    """Typing slips between two words (optimal string alignment distance), or more than
+    ``most`` once it is exceeded."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > most:
+            return most + 1
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
 def _all_known(word: str, bm25: Any) -> bool:

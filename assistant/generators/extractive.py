@@ -14,7 +14,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.evidence import SentenceInfo, fit, related_drugs, research_cap, shared_contexts
+from assistant.evidence import (
+    SentenceInfo,
+    fit,
+    related_drugs,
+    research_cap,
+    shared_contexts,
+    shares_drug,
+)
 from assistant.frame import Frame
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
@@ -76,6 +83,23 @@ def without_reference_marks(sentence: str) -> str:
     are part of a word (genotypes, chemical names) stay, and the guard then treats them as
     citation markers (fail closed). The citation still points at the exact sentence."""
     return _REFERENCE_MARKS.sub("", sentence)
+
+
+_LINE_BREAK = re.compile(r"[ \t]*\n\s*")
+
+
+def one_line(text: str) -> str:
+    """A record written over several lines as one line of an answer (the answer is checked
+    one statement a line): a line that ends a sentence or clause, or one the next line
+    continues in lower case ("Do not mix with" / "other insulins"), runs on with a space;
+    list-like lines ("NORCO® 5/325 ..." / "NORCO® 7.5/325 ...") are joined by "; "."""
+
+    def join(m: re.Match[str]) -> str:
+        before = text[: m.start()].rstrip()
+        after = text[m.end() : m.end() + 1]
+        return " " if before.endswith((".", ",", ":", ";")) or after.islower() else "; "
+
+    return _LINE_BREAK.sub(join, text.strip())
 
 
 def candidates(
@@ -149,7 +173,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         )
         prior = 1.0 / (1.0 + 0.15 * (c.passage.rank - 1))
         value = 0.65 * coverage + 0.25 * prior
-        if asked_drugs and c.drugs & asked_drugs:
+        if asked_drugs and shares_drug(c.drugs, asked_drugs):
             value += 0.15
         elif asked_drugs and c.drugs and wants_dose:
             value -= 0.2  # another drug's dose answers another question
@@ -455,7 +479,7 @@ class ExtractiveGenerator:
             number = numbers.setdefault(c.passage.chunk.id, len(numbers) + 1)
             citations.append(Citation(number, c.passage, c.start, c.end))
             return Statement(
-                without_reference_marks(c.text), (number,), c.section, _task_of(c, frame)
+                one_line(without_reference_marks(c.text)), (number,), c.section, _task_of(c, frame)
             )
 
         bottom = statement(lead)
