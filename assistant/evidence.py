@@ -541,7 +541,7 @@ def fit(
             return "off-use"  # "acute DVT in a patient without cancer": not the cancer dose
         if info.has_amount and not info.indications and not choice:
             return "unknown-use"
-    elif frame.condition:
+    elif frame.condition and (info.has_amount or drugs):
         # A dose must be for the asked condition by its own words or headings. When the
         # question names no drug, any other sentence may be about it through its passage
         # (an abstract names its disease once); a drug's sentences must name the condition.

@@ -40,11 +40,19 @@ class BM25Index:
         return token in self._model.vocab_dict
 
     def near(self, token: str, cutoff: float = 85.0) -> str | None:
-        """An indexed token within a small edit of ``token`` (a misspelling), if any."""
+        """An indexed token within a small edit of ``token`` (a misspelling), if any: one
+        typing slip first (a swapped, missing, extra or wrong letter: "pryoptosi" is
+        "pyroptosi", not "proptosi"), else the closest by ``cutoff``."""
         from rapidfuzz import fuzz, process
+        from rapidfuzz.distance import OSA
 
         if self._vocab is None:
             self._vocab = [t for t in self._model.vocab_dict if isinstance(t, str) and len(t) >= 5]
+        slips = process.extract(token, self._vocab, scorer=OSA.distance, score_cutoff=1, limit=None)
+        if slips:
+            # Of several one-slip words, one of the same length (letters swapped or one
+            # wrong) before one a letter longer or shorter.
+            return str(min(slips, key=lambda s: (len(s[0]) != len(token), s[1], s[2]))[0])
         found = process.extractOne(token, self._vocab, scorer=fuzz.ratio, score_cutoff=cutoff)
         return found[0] if found else None
 

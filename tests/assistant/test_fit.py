@@ -252,3 +252,18 @@ def test_a_dose_names_the_asked_condition_itself() -> None:
     text = "A trial enrolled people with ALS. Participants received 800 mg/day for a year."
     found = candidates([_passage(text, "PubMed 2")], frame, table)
     assert [c.fit for c in found] == ["on", "off-use"]
+
+
+def test_the_asked_condition_binds_doses_and_drug_questions_not_other_statements() -> None:
+    """A question that names no drug is answered by the sentences the retriever found, in
+    their own words ("What is the treatment for acute graft failure?" answered by an abstract on
+    rejection); a dose must still name the asked condition."""
+    table = default_reference()
+    frame = read_frame("What is the treatment for acute graft failure?", table=table)
+    assert frame.condition and not frame.drugs
+    plain = _passage("Rejection is driven by donor-specific antibodies and complement.")
+    info = analyse(plain, table)[0]
+    assert fit(info, plain.chunk.text, plain, frame, table, frozenset()) == "on"
+    dose = _passage("Prednisolone 60 mg once daily is given for asthma exacerbations.")
+    info = analyse(dose, table)[0]
+    assert fit(info, dose.chunk.text, dose, frame, table, frozenset()) == "off-use"

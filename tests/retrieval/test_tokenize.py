@@ -24,3 +24,18 @@ def test_clinical_tokens_survive(text: str, must_contain: list[str]) -> None:
 
 def test_question_words_and_stopwords_are_dropped() -> None:
     assert tokenize("What is the dose of the drug?") == ["dose", "drug"]
+
+
+def test_a_typing_slip_is_read_as_the_word_it_slipped_from() -> None:
+    from retrieval.bm25 import BM25Index
+    from retrieval.tokenize import tokenize
+
+    index = BM25Index.build(
+        [
+            "Pyroptosis is a lytic form of programmed cell death.",
+            "Proptosis is a forward displacement of the eye.",
+        ]
+    )
+    typed = tokenize("pryoptosis")[0]  # two letters swapped
+    assert index.near(typed) == tokenize("pyroptosis")[0]
+    assert index.near(tokenize("zzzzzzzz")[0]) is None
