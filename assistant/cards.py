@@ -24,6 +24,7 @@ from guardrails.regimens import (
     Step,
     applicable_regimens,
     condition_holds,
+    crcl_words,
     fact_words,
     inr_words,
 )
@@ -365,10 +366,8 @@ def _criteria_words(group: Criteria) -> str:
 def _band(r: Regimen) -> str:
     """How a regimen's population reads: "If CrCl < 30 mL/min", "If weight < 50 kg"."""
     pop = r.steps[0].entry.population
-    words: list[str] = []
+    words: list[str] = crcl_words(pop)
     for field, text in (
-        ("crcl_lt", "CrCl < {:g} mL/min"),
-        ("crcl_ge", "CrCl ≥ {:g} mL/min"),
         ("weight_lt", "weight < {:g} kg"),
         ("weight_ge", "weight ≥ {:g} kg"),
         ("age_lt", "age < {:g}"),

@@ -31,6 +31,7 @@ from assistant.frame import (
     indications_in,
     population_named,
     procedures_in,
+    timing_in,
 )
 from corpus.text import sentence_spans
 from guardrails.context import ancestors, dose_indications, in_scope, resolve_subject
@@ -554,6 +555,10 @@ def fit(
         where = " ".join((sentence, *passage.chunk.section_path, passage.doc.title))
         if not any(population_named(p, where) for p in frame.populations):
             return "off-population"
+    # "How long before surgery ...?" is answered by a sentence on that side of that event.
+    timed = frame.timing and frame.intent in ("duration", "switching")
+    if timed and timing_in(sentence) != frame.timing:
+        return "off-use"
     return "on"
 
 

@@ -73,6 +73,7 @@ class _Words:
     routes: tuple[tuple[str, re.Pattern[str]], ...]
     clot_sub_uses: tuple[tuple[str, re.Pattern[str]], ...]
     small_talk: re.Pattern[str]
+    timing: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +96,7 @@ def _words() -> _Words:
         lay_terms=tuple((re.compile(k, re.IGNORECASE), v) for k, v in raw["lay_terms"].items()),
         routes=compiled(raw["routes"]),
         clot_sub_uses=compiled(raw["clot_sub_uses"]),
+        timing=re.compile(raw["timing"], re.IGNORECASE),
         small_talk=re.compile("|".join(f"(?:{p})" for p in raw["small_talk"]), re.IGNORECASE),
     )
 
@@ -113,6 +115,8 @@ class Frame:
     phase: Literal["prophylaxis", "treatment"] | None = None
     stage: Literal["initial", "maintenance", "extended"] | None = None
     route: Literal["sc", "iv", "po"] | None = None  # the route the question names
+    # ("before", "surgery") for "how long before surgery should apixaban be stopped?"
+    timing: tuple[str, str] | None = None
     populations: tuple[
         str, ...
     ] = ()  # children, pregnancy, breastfeeding, elderly, obesity, dialysis
@@ -133,6 +137,7 @@ class Frame:
             "phase": self.phase,
             "stage": self.stage,
             "route": self.route,
+            "timing": list(self.timing) if self.timing else None,
             "populations": list(self.populations),
             "patient": {
                 "weight_kg": p.weight_kg,
@@ -173,6 +178,15 @@ def excluded_in(text: str, table: ReferenceTable) -> frozenset[str]:
         word = re.compile(rf"\b{re.escape(m.group('what'))}\b", re.IGNORECASE)
         out |= {i.id for i in table.indications if any(word.search(t) for t in i.terms)}
     return frozenset(out)
+
+
+def timing_in(text: str) -> tuple[str, str] | None:
+    """The direction ("before" or "after") and the event a timing question names."""
+    m = _words().timing.search(text)
+    if m is None:
+        return None
+    before = m.group("dir").lower() in ("before", "prior to", "ahead of")
+    return ("before" if before else "after", m.group("event").lower())
 
 
 def blank_indication_terms(text: str, table: ReferenceTable) -> str:
@@ -362,6 +376,7 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
         phase=phase,  # type: ignore[arg-type]
         stage=stage,  # type: ignore[arg-type]
         route=route,  # type: ignore[arg-type]
+        timing=timing_in(question),
         populations=populations,
         explicit_intent=explicit,
     )

@@ -442,6 +442,17 @@ _FACT_LABELS = {
 _OP_WORDS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
+def crcl_words(pop: Population) -> list[str]:
+    """A population's CrCl band: ["CrCl 15 to < 30 mL/min"], ["CrCl < 30 mL/min"]."""
+    if pop.crcl_ge is not None and pop.crcl_lt is not None:
+        return [f"CrCl {pop.crcl_ge:g} to < {pop.crcl_lt:g} mL/min"]
+    if pop.crcl_lt is not None:
+        return [f"CrCl < {pop.crcl_lt:g} mL/min"]
+    if pop.crcl_ge is not None:
+        return [f"CrCl ≥ {pop.crcl_ge:g} mL/min"]
+    return []
+
+
 def inr_words(pop: Population) -> list[str]:
     """A population's INR band as the sources write it: ["INR 4 to 6"], ["INR 2 to < 4"],
     ["INR > 6"]."""

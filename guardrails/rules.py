@@ -26,6 +26,7 @@ from guardrails.reference import (
 from guardrails.regimens import (
     apply_step,
     condition_holds,
+    crcl_words,
     criteria_words,
     excluded_by,
     inr_words,
@@ -99,11 +100,7 @@ def cite(entry: DoseEntry | Contraindication) -> Source:
 
 
 def _population_words(pop: Population) -> str:
-    words = []
-    if pop.crcl_lt is not None:
-        words.append(f"CrCl < {pop.crcl_lt:g} mL/min")
-    if pop.crcl_ge is not None:
-        words.append(f"CrCl ≥ {pop.crcl_ge:g} mL/min")
+    words = crcl_words(pop)
     if pop.dialysis is not None:
         words.append("on dialysis" if pop.dialysis else "not on dialysis")
     if pop.hepatic_impairment is not None:

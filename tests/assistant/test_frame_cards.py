@@ -199,3 +199,30 @@ def test_greetings_and_small_talk_leave_the_query() -> None:
     assert focus(message) == "what are the milligrams for oxycodone"
     facts = "He weighs 95 kg and his CrCl is 75. Which enoxaparin dose?"
     assert focus(facts) == facts  # a patient fact is no small talk
+
+
+def test_a_timing_question_is_answered_on_its_side_of_the_event() -> None:
+    from assistant.evidence import analyse, fit
+    from corpus.types import Chunk, DocumentInfo
+    from retrieval.types import Passage
+
+    frame = read_frame("How long before surgery should apixaban be stopped?")
+    assert frame.intent == "duration" and frame.timing == ("before", "surgery")
+
+    def fits(text: str) -> str:
+        doc = DocumentInfo("doc", "Apixaban label", "label")
+        chunk = Chunk(f"doc#0-{len(text)}", "doc", text, 0, len(text), ())
+        passage = Passage(chunk, doc, score=1.0, rank=1)
+        info = analyse(passage, TABLE)[0]
+        return fit(info, text, passage, frame, TABLE, frozenset({"apixaban"}))
+
+    after = "For prophylaxis after hip replacement, apixaban is given with the first dose 12 to 24 hours after surgery."
+    before = "Apixaban is stopped at least 48 hours before surgery with a high bleeding risk."
+    assert fits(after) == "off-use"
+    assert fits(before) == "on"
+
+
+def test_crcl_bands_read_as_ranges() -> None:
+    card = card_for("Dabigatran dose for atrial fibrillation with CrCl 25 mL/min?")
+    assert card is not None and "75 mg orally twice daily" in card.headline.text
+    assert "CrCl 15 to < 30 mL/min" in card.headline.text
