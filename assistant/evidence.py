@@ -53,6 +53,7 @@ _MIN_CHARS, _MAX_CHARS = 25, 700
 class _Rules:
     not_quotable: tuple[re.Pattern[str], ...]
     leaning: re.Pattern[str]
+    conclusion: re.Pattern[str]
     tasks: tuple[tuple[str, str, re.Pattern[str]], ...]
     intent_titles: dict[str, str]
     target_words: re.Pattern[str]
@@ -71,6 +72,7 @@ def _rules() -> _Rules:
     return _Rules(
         not_quotable=tuple(re.compile(p, re.IGNORECASE) for p in raw["not_quotable"]),
         leaning=re.compile(raw["leaning_openers"], re.IGNORECASE),
+        conclusion=re.compile(raw["conclusion_openers"], re.IGNORECASE),
         tasks=tuple(
             (t["id"], t["title"], re.compile(t["pattern"], re.IGNORECASE)) for t in raw["tasks"]
         ),
@@ -176,6 +178,9 @@ def _why_not_quotable(line: str, sentence: str) -> str:
     plain = sentence.lstrip("*_ ")
     if plain[:1].islower():
         return "fragment (starts mid-sentence)"
+    concluded = rules.conclusion.match(plain)
+    if concluded:
+        plain = plain[concluded.end() :]
     if rules.leaning.match(plain):
         return "leans on the sentence before it"
     if len(re.findall(r"[A-Za-z]{2,}", sentence)) < 4:
@@ -442,6 +447,18 @@ def acronym(phrase: str) -> str | None:
     return "".join(w[0].upper() for w in words) if len(words) >= 2 else None
 
 
+def _initials_after(phrase: str, text: str, have: set[str]) -> bool:
+    """Whether ``text`` names ``phrase`` by its leading words in full and the rest by their
+    initials ("mild Alzheimer disease" written as "mild AD", "recurrent glioblastoma
+    multiforme" as "recurrent GBM")."""
+    words = [w for w in re.findall(r"[A-Za-z]+", phrase) if w.lower() not in _ACRONYM_SKIP]
+    for i in range(1, len(words) - 1):
+        short = "".join(w[0].upper() for w in words[i:])
+        if re.search(rf"\b{short}s?\b", text) and _stems(" ".join(words[:i])) <= have:
+            return True
+    return False
+
+
 _CARE_WORDS = re.compile(
     r"\b(?:treat(?:ment|ing)?|therapy|management|managing|prevention|preventing|patients?|"
     r"people|adults?|subjects?)\b",
@@ -475,12 +492,14 @@ def condition_share(
         named.append((short, re.NOFLAG))  # "amyotrophic lateral sclerosis" written as "ALS"
     if any(re.search(rf"\b{re.escape(n)}s?\b", text, flags) for n, flags in named):
         return 1.0
+    have = _stems(text)
+    if _initials_after(bare, text, have):
+        return 1.0  # "mild Alzheimer disease" written as "mild AD"
     if table is not None:
         classes = {c for d in table.drugs if d.drug_class for c in _stems(d.drug_class)}
         words = {w for w in words if w not in classes and w.rstrip("s") not in classes}
     if not words:
         return 1.0
-    have = _stems(text)
     if loose:
         roots = {t[:5] for t in have if len(t) >= 5}
         return sum(w in have or (len(w) >= 5 and w[:5] in roots) for w in words) / len(words)

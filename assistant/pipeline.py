@@ -55,7 +55,7 @@ from corpus.text import sentence_spans
 from corpus.types import Chunk
 from guardrails.check import check
 from guardrails.extraction import find_drugs
-from guardrails.lexicon import drug_lexicon
+from guardrails.lexicon import common_words, drug_lexicon
 from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
 from guardrails.types import Finding, SourceText, Verdict
@@ -144,10 +144,19 @@ class Assistant:
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.assistant.max_question_chars)
         frame = read_frame(question, history, patient, self.reference)
-        spelt = _drug_spellings(question, self.retriever.index.bm25)
+        spelt = _spellings(question, frame, self.retriever.index.bm25)
         if spelt != question:
-            # A misspelt drug ("gabaepntin") is read as the drug, not as the asked condition.
+            # A misspelt drug ("gabaepntin") is read as the drug, not as the asked condition,
+            # a misspelt word as the sources spell it. The patient's facts stay as typed where
+            # the typed words gave them ("woman" is the patient's sex, whether or not the
+            # sources write that word).
+            typed = frame
             frame = read_frame(spelt, history, patient, self.reference)
+            frame = replace(
+                frame,
+                patient=frame.patient.merged(typed.patient),
+                populations=tuple(dict.fromkeys((*typed.populations, *frame.populations))),
+            )
         query = query_for(question, frame, self.reference)
         query = _with_corrections(query, self.retriever.index.bm25)
         condense = getattr(self.generator, "condense", None)
@@ -174,9 +183,13 @@ class Assistant:
             asks += [question[a:b] for a, b in sentence_spans(question) if b - a > 12]
             asks.append(_frame_words(frame, self.reference))
         # Words no indexed text has cannot be covered by any sentence: missing_terms judges
-        # those; support is measured over the words the corpus knows.
+        # those; support is measured over the words the corpus knows. A number alone ("in
+        # 2018") is no topic: support rests on words.
         bm25 = self.retriever.index.bm25
-        known = [" ".join(w for w in ask.split() if _all_known(w, bm25)) for ask in asks]
+        known = [
+            " ".join(w for w in ask.split() if _all_known(w, bm25) and _LETTER.search(w))
+            for ask in asks
+        ]
         support = max(
             (s.coverage for ask in known if ask for s in score(ask, pool, frame)),
             default=0.0,
@@ -878,6 +891,7 @@ def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[P
 
 
 _TYPED = re.compile(r"[A-Za-z]{5,}")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _with_corrections(query: str, bm25: Any) -> str:
@@ -886,30 +900,67 @@ def _with_corrections(query: str, bm25: Any) -> str:
     from retrieval.tokenize import tokenize as _tok
 
     fixes = []
+    english = common_words()
     for word in _TYPED.findall(query):
         tokens = _tok(word)
-        if not tokens or bm25.knows(tokens[0]):
-            continue
+        if not tokens or bm25.knows(tokens[0]) or word.lower() in english:
+            continue  # a word the sources or English know is no typing slip ("capital")
         near = bm25.near(tokens[0], 80.0)
         if near and near not in fixes:
             fixes.append(near)
     return f"{query} {' '.join(fixes)}" if fixes else query
 
 
-def _drug_spellings(question: str, bm25: Any) -> str:
+def _spellings(question: str, frame: Frame, bm25: Any) -> str:
     """``question`` with each word the corpus does not know replaced by the drug name it is
     a typing slip of (one swapped, missing, extra or wrong letter; two in a long name):
-    "what is a safe dosage for gabaepntin" -> "... for gabapentin". Other words stay."""
+    "what is a safe dosage for gabaepntin" -> "... for gabapentin"; a word of the asked
+    condition or setting by the word one typing slip away whose stem the corpus knows
+    ("mild Alzheimer disesae" -> "... disease"), so the frame reads the condition as the
+    sources write it. Other words, and words English has ("capital" is no slip of
+    "cavit"), stay as typed."""
     from retrieval.tokenize import tokenize as _tok
+
+    asked = {
+        w.lower() for w in _TYPED.findall(" ".join(filter(None, (frame.condition, frame.setting))))
+    }
 
     def fix(m: re.Match[str]) -> str:
         word = m.group()
         tokens = _tok(word)
         if not tokens or bm25.knows(tokens[0]) or find_drugs(word, drug_lexicon()):
             return word
-        return _misspelt_drug(word.lower()) or word
+        found = _misspelt_drug(word.lower())
+        if found is None and word.lower() in asked and word.lower() not in common_words():
+            found = _corpus_spelling(word, tokens[0], bm25)
+        return found or word
 
     return _TYPED.sub(fix, question)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _corpus_spelling(word: str, token: str, bm25: Any) -> str | None:
+    """The word one typing slip from ``word`` whose stem is the indexed stem one slip from
+    ``token`` (its stem), letters swapped or one wrong before one missing or extra; None
+    when there is none."""
+    from retrieval.tokenize import _stem
+
+    near = bm25.near(token)
+    if not near or _slips(token, near, 1) > 1:
+        return None
+    w = word.lower()
+    splits = [(w[:i], w[i:]) for i in range(len(w) + 1)]
+    same_length = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    same_length += [a + c + b[1:] for a, b in splits if b for c in _LETTERS if c != b[0]]
+    other = [a + b[1:] for a, b in splits if b] + [a + c + b for a, b in splits for c in _LETTERS]
+    for group in (same_length, other):
+        hits = sorted({e for e in group if _stem(e) == near})
+        if hits:
+            fixed = hits[0]
+            return fixed.capitalize() if word[:1].isupper() else fixed
+    return None
 
 
 @lru_cache(maxsize=1)

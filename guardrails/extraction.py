@@ -795,9 +795,36 @@ def _classify(text: str, item: _Loose) -> _Loose:
         return _Loose(start, end, "identifier", False)  # "5-FC", "4-factor"
     if _NOT_A_DOSE_AFTER.match(text, end) or _YEAR.fullmatch(text, start, end):
         return _Loose(start, end, "not a dose", False)
+    if _part_of_name(text, start, end):
+        return _Loose(start, end, "identifier", False)  # "Prevnar 13®", "protamine 2 (PRM2)"
     if _not_a_dose_before(text, start):
         return _Loose(start, end, "not a dose", False)
     return _Loose(start, end, "no unit", bool(_DOSE_WORD_AFTER.match(text, end)))
+
+
+# A registered or trade mark after a number makes it part of a brand name: "Prevnar 13(®)".
+_MARK_AFTER = re.compile(r"[ \t]?(?:\([ \t]?[\u00ae\u2122][ \t]?\)|[\u00ae\u2122])")
+# An abbreviation in parentheses that ends in the same number names what the number is part
+# of: "protamine 2 (PRM2)", "beta 42 (A\u03b242)", "protamine 1 (P1)".
+_ECHO_AFTER = re.compile(r"[ \t]{0,2}\((?=[^()\s]*[^\W\d_])([^()\s]{1,12})\)")
+
+
+def _part_of_name(text: str, start: int, end: int) -> bool:
+    """Whether a unitless number is part of a name rather than an amount."""
+    if _MARK_AFTER.match(text, end):
+        return True
+    echo = _ECHO_AFTER.match(text, end)
+    if echo is None:
+        return False
+    inner = echo.group(1)
+    number = text[start:end]
+    return (
+        inner.endswith(number)
+        and not inner[: -len(number)][-1:].isdigit()
+        # "warfarin 5 (W5) daily", "heparin 13 (H13) units" are doses
+        and not _DOSE_WORD_AFTER.match(text, echo.end())
+        and not _UNIT_HINT.match(text, echo.end())
+    )
 
 
 # Words that correct an amount just written: the bare number after them is the dose meant.

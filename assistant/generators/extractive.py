@@ -402,19 +402,29 @@ def _outline(chosen: list[Scored], ranked: list[Scored], lead: Scored, limit: in
     return order[:limit]
 
 
+_TIE_MARGIN = 0.02
+
+
 def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored | None:
     """The sentence an answer leads with: the best sentence of the highest-ranked document
     that has one answering the question, i.e. fitting its frame (``ranked`` holds only
     those) and sharing its terms, in the sentence or its document's title and headings. The
     retriever's order is its best judgement of what the question is about; a better-scoring
     sentence of a lower-ranked document usually matches more of the question's words, not
-    more of its meaning. None when no sentence shares a term: the best sentence then leads."""
+    more of its meaning. Documents the retriever scored the same (one found by its words, one
+    by its meaning) are told apart by their best sentence, when it is clearly better. None
+    when no sentence shares a term: the best sentence then leads."""
     rank = document_ranks(passages)
     answering = [s for s in ranked if s.coverage > 0]
     if not answering:
         return None
     doc = min((s.candidate.passage.doc.id for s in answering), key=lambda d: rank.get(d, 1 << 30))
-    return max((s for s in answering if s.candidate.passage.doc.id == doc), key=lambda s: s.score)
+    first = max((p.score for p in passages if p.doc.id == doc), default=0.0)
+    tied = {p.doc.id for p in passages if p.doc.id == doc or abs(p.score - first) <= 1e-9 * first}
+    own = max((s for s in answering if s.candidate.passage.doc.id == doc), key=lambda s: s.score)
+    other = max((s for s in answering if s.candidate.passage.doc.id in tied), key=lambda s: s.score)
+    # Within a hair of each other, the retriever's order stands.
+    return other if other.score >= own.score + _TIE_MARGIN else own
 
 
 def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:

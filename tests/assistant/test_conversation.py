@@ -168,6 +168,23 @@ def test_the_answer_leads_with_the_first_documents_sentence_that_answers() -> No
     assert lead.passage.doc.id == "first"
 
 
+def test_documents_the_retriever_tied_are_told_apart_by_their_best_sentence() -> None:
+    from dataclasses import replace
+
+    # One document found by its words, one by its meaning, at the same fused score.
+    first = _passage("first", "reference", "Lansoprazole comes as capsules for adults.", 1)
+    second = _passage(
+        "second", "reference", "Take lansoprazole once a day before a meal in the morning.", 2
+    )
+    question = "when should lansoprazole be taken before a meal"
+    for score, leads in ((1.0, "second"), (0.9, "first")):
+        passages = [first, replace(second, score=score)]
+        draft = ExtractiveGenerator().generate(question, passages)
+        assert draft.bottom_line is not None
+        lead = draft.citations[draft.bottom_line.citations[0] - 1]
+        assert lead.passage.doc.id == leads
+
+
 def test_the_best_sentence_leads_when_the_first_document_has_none_that_answers() -> None:
     passages = [
         _passage("first", "reference", "Knee arthroscopy outcomes in athletes were good.", 1),

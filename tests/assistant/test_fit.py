@@ -9,7 +9,7 @@ import pytest
 from assistant.evidence import acronym, analyse, base_name, condition_share, fit, shares_drug
 from assistant.frame import focus, read_frame
 from assistant.generators.extractive import candidates, one_line
-from assistant.pipeline import _misspelt_drug
+from assistant.pipeline import _misspelt_drug, _spellings
 from corpus.types import Chunk, DocumentInfo
 from guardrails.reference import default_reference
 from retrieval.types import Passage
@@ -224,6 +224,8 @@ def test_a_misspelt_drug_is_read_as_the_drug(typed: str, drug: str | None) -> No
         ("nucleus", "Nuclear actin regulates transcription.", False, 0.0),
         ("cancer patients", "Dosed by anti-Xa level in patients.", False, 0.5),
         ("cancer patients", "Dosed by anti-Xa level in patients.", True, 0.0),
+        ("mild alzheimer disease", "No delay of decline in people with mild AD.", True, 1.0),
+        ("mild alzheimer disease", "No delay of decline in people with severe AD.", True, 0.0),
     ],
     ids=[
         "initials-without-care-words",
@@ -232,6 +234,8 @@ def test_a_misspelt_drug_is_read_as_the_drug(typed: str, drug: str | None) -> No
         "same-root-not-for-a-dose",
         "care-words-count-for-a-dose",
         "care-words-left-out-loosely",
+        "leading-words-then-initials",
+        "leading-word-missing",
     ],
 )
 def test_condition_share_readings(condition: str, text: str, loose: bool, share: float) -> None:
@@ -267,3 +271,53 @@ def test_the_asked_condition_binds_doses_and_drug_questions_not_other_statements
     dose = _passage("Prednisolone 60 mg once daily is given for asthma exacerbations.")
     info = analyse(dose, table)[0]
     assert fit(info, dose.chunk.text, dose, frame, table, frozenset()) == "off-use"
+
+
+class _Vocabulary:
+    """What the BM25 index knows, for the spelling reader: stems and one-slip neighbours."""
+
+    def __init__(self, stems: set[str]) -> None:
+        self.stems = stems
+
+    def knows(self, token: str) -> bool:
+        return token in self.stems
+
+    def near(self, token: str, cutoff: float = 85.0) -> str | None:
+        return next((s for s in sorted(self.stems) if _one_slip(token, s)), None)
+
+
+def _one_slip(a: str, b: str) -> bool:
+    from assistant.pipeline import _slips
+
+    return _slips(a, b, 1) <= 1
+
+
+def test_a_slip_in_the_asked_condition_is_read_as_the_sources_spell_it() -> None:
+    from retrieval.tokenize import tokenize
+
+    corpus = "minocycline mild alzheimer disease people forget patients glioblastoma hellp"
+    vocabulary = _Vocabulary(set(tokenize(corpus)))
+    question = "Hello, I forgot to ask. Should minocycline be used for mild Alzheimer disesae?"
+    frame = read_frame(question, table=default_reference())
+    assert frame.condition == "mild alzheimer disesae"
+    # Only the condition's words are respelt: "Hello" and "forgot" are words as typed, even
+    # though the corpus knows "hellp" and "forget", one slip away.
+    assert _spellings(question, frame, vocabulary) == (
+        "Hello, I forgot to ask. Should minocycline be used for mild Alzheimer disease?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "quotable"),
+    [
+        ("Thus, our findings uncover a fork protection function of AND-1.", True),
+        ("Therefore, apixaban is preferred over warfarin in these patients.", True),
+        ("Thus, it should not be used in children.", False),
+        ("Hence these patients need a lower dose of the drug.", False),
+    ],
+    ids=["conclusion-then-claim", "conclusion-then-drug", "conclusion-then-it", "no-comma"],
+)
+def test_a_conclusion_word_leans_only_when_what_follows_does(text: str, quotable: bool) -> None:
+    first = "Apixaban was studied in a large randomised trial of adults. "
+    infos = analyse(_passage(first + text, "Results", 0), default_reference())
+    assert infos[-1].quotable is quotable

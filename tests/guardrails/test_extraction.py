@@ -710,6 +710,8 @@ def test_numbers_that_are_not_doses(text: str) -> None:
         ("Heparin 5 000 units.", "heparin", "5 000", "ambiguous"),
         ("Enoxaparin 1 mg/m2.", "enoxaparin", "1 mg/m2", "m²"),
         ("Argatroban 2 mcg/kg/3 min.", "argatroban", "2 mcg/kg/3 min", "per 3 min"),
+        ("Warfarin 5 (W5) daily.", "warfarin", "5", "no unit"),
+        ("Heparin 13 (H13) units.", "heparin", "13", "no unit"),
     ],
     ids=[
         "per-kg-without-unit",
@@ -723,6 +725,8 @@ def test_numbers_that_are_not_doses(text: str) -> None:
         "space-grouped",
         "per-m2",
         "odd-rate",
+        "echo-then-frequency",
+        "echo-then-unit",
     ],
 )
 def test_unparsed(text: str, drug: str, span: str, reason: str) -> None:
@@ -745,8 +749,17 @@ def test_unparsed_needs_a_drug() -> None:
         "Apixaban for one week, then review.",
         "In the 54 heparin-treated patients, bleeding was rare.",
         "Enoxaparin: see section 4.2 of the label.",
+        "Sperm express protamine 1 (P1) and protamine 2 (PRM2) proteins.",
+        "The vaccine (Prevenar 13(®), Prevnar 13®) is given to children.",
     ],
-    ids=["count-after-comma", "duration-in-words", "patient-count", "section-number"],
+    ids=[
+        "count-after-comma",
+        "duration-in-words",
+        "patient-count",
+        "section-number",
+        "numbered-protein-name",
+        "brand-name-with-mark",
+    ],
 )
 def test_numbers_near_a_drug_that_are_not_doses_do_not_fail_closed(text: str) -> None:
     assert extract(text) == ([], [])
