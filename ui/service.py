@@ -7,6 +7,7 @@ guarded ``Answer`` objects from ``Assistant.ask`` and guard ``Verdict`` objects.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
@@ -77,6 +78,14 @@ class FeedbackRequest(BaseModel):
     )
 
 
+def refuse_invalid_text(field: str, text: str) -> None:
+    """A NUL or a lone surrogate (JSON can carry both) is an InputError naming where."""
+    for i, ch in enumerate(text):
+        if ch == "\x00" or unicodedata.category(ch) == "Cs":
+            what = "a NUL character" if ch == "\x00" else "a byte that is not valid UTF-8 text"
+            raise InputError(f"{field} contains {what} at character {i + 1}")
+
+
 def bedside_version() -> str:
     try:
         return version("bedside")
@@ -123,6 +132,10 @@ class Service:
 
     def check(self, request: CheckRequest, who: Identity = LOCAL) -> dict[str, Any]:
         server = self.assistant.settings.server
+        texts = {"answer": request.answer, "question": request.question or ""}
+        texts.update({f"passages.{k}": v for k, v in (request.passages or {}).items()})
+        for field, text in texts.items():
+            refuse_invalid_text(field, text)
         size = len(request.answer) + sum(len(t) for t in (request.passages or {}).values())
         if size > server.max_check_chars:
             raise InputError(
