@@ -120,6 +120,7 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no call to validator.swagger.io
         )
 
     @app.get("/", include_in_schema=False)
