@@ -125,10 +125,11 @@ class ServerSettings(BaseModel):
         "is 429 (0: no limit)",
     )
     max_check_chars: int = Field(
-        default=20_000,
+        default=6_000,
         ge=100,
         le=1_000_000,
-        description="longest text /api/check accepts (answer and passages together)",
+        description="longest answer text /api/check accepts (the guard's cost grows with "
+        "the square of the doses in it)",
     )
     audit_store_questions: bool = Field(
         default=False,

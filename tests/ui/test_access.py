@@ -382,11 +382,17 @@ def test_a_long_check_is_refused_before_it_runs(base: Service, tmp_path: Path) -
         r = c.post("/api/check", json={"answer": "Give heparin 5000 units. " * 60})
         assert r.status_code == 422
         assert "server.max_check_chars" in r.json()["error"]
-        r = c.post(
-            "/api/check",
-            json={"answer": "Give heparin.", "passages": {"p1": "x" * 1000}},
-        )
-        assert r.status_code == 422
+        assert c.post("/api/check", json={"answer": "Give heparin 5000 units. " * 40}).is_success
+
+
+def test_the_default_check_limit_refuses_the_reported_216_kb_answer(
+    apps: dict[str, FastAPI],
+) -> None:
+    answer = "Give heparin 5000 units IV bolus then 18 units/kg/h [1]. " * 3800
+    assert len(answer.encode()) > 216_000
+    with _client(apps["none"]) as c:
+        r = c.post("/api/check", json={"answer": answer})
+    assert r.status_code in (413, 422)
 
 
 def test_a_check_waits_for_a_free_answer_slot(base: Service, tmp_path: Path) -> None:
