@@ -74,6 +74,8 @@ class Identity:
     def from_headers(cls, headers: dict[str, str]) -> Identity:
         """Read what ``Access`` put on the request (header names in lower case)."""
         user = headers.get(USER_HEADER.decode()) or None
+        if user is not None:  # written as UTF-8; HTTP libraries read headers as Latin-1
+            user = user.encode("latin-1", "replace").decode("utf-8", "replace")
         return cls(user=user, client=headers.get(CLIENT_HEADER.decode(), "unknown"))
 
 
@@ -389,7 +391,7 @@ button {{ padding: 8px; font-size: 1rem; }}
 
 def _safe_next(value: str) -> str:
     """Only a path on this server: never an address elsewhere (no open redirect)."""
-    if value.startswith("/") and not value.startswith(("//", "/\\")) and "\n" not in value:
+    if value.startswith("/") and not value.startswith(("//", "/\\")) and value.isprintable():
         return value
     return "/chat/"
 

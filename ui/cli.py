@@ -228,6 +228,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"bedside: WARNING: no access control on {access.host} (server.open_network)",
             file=sys.stderr,
         )
+    if not is_loopback(access.host) and all(is_loopback(h) for h in access.allowed_hosts):
+        print(
+            "bedside: WARNING: server.allowed_hosts lists only loopback names, so a request "
+            "addressed to this machine by any other name is 400: add the name people use "
+            "(BEDSIDE_SERVER__ALLOWED_HOSTS)",
+            file=sys.stderr,
+        )
     print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
     assistant = Assistant.from_settings(
         settings,

@@ -112,7 +112,7 @@ class Service:
     def audit_log(self) -> AuditLog:
         return self._audit
 
-    def ask(self, request: AskRequest, who: Identity = LOCAL, endpoint: str = "ask") -> Answer:
+    def ask(self, request: AskRequest, who: Identity = LOCAL, endpoint: str = "local") -> Answer:
         server = self.assistant.settings.server
         limit = server.max_history_turns
         turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
@@ -151,7 +151,7 @@ class Service:
         out["checked_doses"] = verdict.checked_doses
         self._audit.record(
             who,
-            "check",
+            "/api/check",
             answer_id=None,
             allowed=verdict.allowed,
             abstained=None,

@@ -273,7 +273,11 @@ def test_a_browser_signs_in_with_the_form_and_gets_a_strict_session_cookie(
         assert "Max-Age=0" in out.headers["set-cookie"]
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "https://evil.example/", "/\\evil", "/chat/\r\nSet-Cookie: a=b"],
+    ids=["scheme-relative", "absolute", "backslash", "header-injection"],
+)
 def test_login_never_redirects_off_the_server(apps: dict[str, FastAPI], target: str) -> None:
     with _client(apps["token"]) as c:
         r = c.post("/login", data={"token": TOKEN, "next": target})
@@ -311,6 +315,20 @@ def test_proxy_user_is_believed_only_from_the_proxy(base: Service, tmp_path: Pat
     assert line["user"] == "ann@hospital.example"
     assert line["client"] == "192.168.4.20"
     assert line["answer_id"] == r.json()["answer_id"]
+
+
+def test_a_proxy_user_name_in_utf8_is_audited_as_written(base: Service, tmp_path: Path) -> None:
+    app, _ = _app(base, tmp_path, "proxy")
+    with _client(app, PROXY) as c:
+        r = c.post(
+            "/api/ask",
+            json={"question": BIVALIRUDIN},
+            headers={"X-Forwarded-User": "Zoë Müller".encode()},
+        )
+        assert r.status_code == 200
+        assert c.get("/chat/config", headers={"X-Forwarded-User": "a\x01b"}).status_code == 401
+    line = json.loads((tmp_path / "audit.jsonl").read_text())
+    assert line["user"] == "Zoë Müller"
 
 
 # ------------------------------------------------------------------ Host and forwarding
@@ -488,7 +506,7 @@ def test_every_answer_and_check_writes_an_audit_line(base: Service, tmp_path: Pa
         r, endpoint = _call_ask(c)
         c.get(f"/chat/gradio_api/call{endpoint}/{r.json()['event_id']}")
     lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [x["endpoint"] for x in lines] == ["/api/ask", "check", "chat"]
+    assert [x["endpoint"] for x in lines] == ["/api/ask", "/api/check", "chat"]
     ask, check, chat = lines
     assert ask["answer_id"] == answer["answer_id"]
     assert ask["allowed"] == answer["verdict"]["allowed"]
