@@ -62,3 +62,18 @@ def test_serve_builds_the_index_serves_and_stops_cleanly(
     audit = (tmp_path / "home" / "audit.jsonl").read_text().splitlines()
     assert len(audit) == 1 and '"endpoint": "/api/ask"' in audit[0]
     assert "built the index" in log
+
+
+def test_serve_with_token_access_and_no_token_refuses_to_start(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "BEDSIDE_HOME": str(tmp_path / "home"),
+        "BEDSIDE_API_TOKEN": "",
+        "BEDSIDE_SERVER__ACCESS": "token",
+    }
+    cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", "1"]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=120)
+    err = done.stderr.decode()
+    assert done.returncode != 0
+    assert "server.access is token but BEDSIDE_API_TOKEN is not set" in err
+    assert "serving" not in err and not (tmp_path / "home" / "index").exists()
