@@ -346,7 +346,12 @@ def test_forwarded_headers_from_anyone_but_a_trusted_proxy_are_ignored(
     base: Service, tmp_path: Path
 ) -> None:
     app, _ = _app(base, tmp_path, "none")
-    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-For": "203.0.113.9"}
+    forged = {
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Bedside-User": "mallory",
+        "X-Bedside-Client": "198.51.100.1",
+    }
     with _client(app) as c:
         config = c.get("/chat/config", headers=forged)
         assert config.status_code == 200
@@ -354,7 +359,7 @@ def test_forwarded_headers_from_anyone_but_a_trusted_proxy_are_ignored(
         assert "evil.example" not in c.get("/widget-demo", headers=forged).text
         assert c.post("/api/ask", json={"question": BIVALIRUDIN}, headers=forged).status_code == 200
     line = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
-    assert line["client"] == "127.0.0.1"
+    assert (line["client"], line["user"]) == ("127.0.0.1", None)
 
 
 def test_a_trusted_proxy_may_forward_the_client_but_not_a_foreign_host(
