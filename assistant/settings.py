@@ -81,10 +81,60 @@ class ServerSettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="address `bedside serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="port `bedside serve` listens on")
+    access: Literal["none", "token", "proxy"] = Field(
+        default="none",
+        description="who may use the API, the chat, /docs and /widget-demo: none (anyone who "
+        "reaches the port; loopback only unless server.open_network), token (bearer token, or "
+        "a browser login form), proxy (a user header set by an authenticating proxy listed "
+        "in server.trusted_proxies)",
+    )
     api_token_env: str = Field(
         default="BEDSIDE_API_TOKEN",
-        description="environment variable holding the bearer token the JSON API requires "
-        "(unset or empty: no token)",
+        description="environment variable holding the token when server.access is token "
+        "(it must be set then, and unset otherwise)",
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=720, description="how long a browser login lasts (access token)"
+    )
+    proxy_user_header: str = Field(
+        default="X-Forwarded-User",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="header naming the signed-in user (access proxy), e.g. X-Forwarded-User, "
+        "X-Auth-Request-Email, X-Remote-User",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-* "
+        "headers and user header are believed (default: none)",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host header values served (a leading *. matches subdomains; * any); "
+        "anything else is 400",
+    )
+    open_network: bool = Field(
+        default=False,
+        description="allow access none on a host other than loopback (anyone who can reach "
+        "the port can ask); `bedside serve` refuses otherwise",
+    )
+    rate_limit: int = Field(
+        default=120,
+        ge=0,
+        le=100_000,
+        description="most POST requests per client (user or address) per minute; over it "
+        "is 429 (0: no limit)",
+    )
+    max_check_chars: int = Field(
+        default=6_000,
+        ge=100,
+        le=1_000_000,
+        description="longest answer text /api/check accepts (the guard's cost grows with "
+        "the square of the doses in it)",
+    )
+    audit_store_questions: bool = Field(
+        default=False,
+        description="write the question text to the audit log (off: who, when, endpoint, "
+        "answer id and verdict only)",
     )
     cors_origins: list[str] = Field(
         default_factory=list,

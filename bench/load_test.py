@@ -89,7 +89,12 @@ def start_server(port: int, index_dir: Path | None, concurrency: int) -> subproc
     cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if index_dir:
         cmd += ["--index-dir", str(index_dir)]
-    env = {**os.environ, "BEDSIDE_SERVER__CONCURRENCY": str(concurrency)}
+    # Every simulated client comes from 127.0.0.1: one address, so no per-client rate limit.
+    env = {
+        **os.environ,
+        "BEDSIDE_SERVER__CONCURRENCY": str(concurrency),
+        "BEDSIDE_SERVER__RATE_LIMIT": "0",
+    }
     env.pop("BEDSIDE_API_TOKEN", None)
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
 

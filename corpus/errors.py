@@ -38,3 +38,7 @@ class ConfigError(BedsideError):
 
 class InputError(BedsideError):
     """A question or other user input cannot be processed as given."""
+
+
+class StorageError(BedsideError):
+    """A record (feedback, audit line) could not be written; nothing was stored."""

@@ -4,8 +4,10 @@ embeds the chat (/widget-demo).
 
     create_app(service) -> FastAPI
 
-Middleware, outermost first: security headers (CSP frame-ancestors), CORS (allowlist,
-default none), body size limit, bearer token on /api/. Clients never see a stack trace.
+Middleware, outermost first: security headers (CSP frame-ancestors), Host allowlist and
+forwarded headers (only from trusted proxies), CORS (allowlist, default none), rate limit,
+access policy (``ui.access``: none | token | proxy, over every route but /api/health and
+the login form), body size limit. Clients never see a stack trace.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from assistant.pipeline import answer_json
 from corpus.errors import BedsideError, InputError
+from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit
 from ui.chat import CSS, build_chat, theme
 from ui.gradio_env import gr
-from ui.security import BearerToken, BodyLimit, SecurityHeaders
+from ui.security import BodyLimit, SecurityHeaders
 from ui.service import AskRequest, CheckRequest, FeedbackRequest, Service, bedside_version
 from ui.widget import GRADIO_JS, demo_page
 
@@ -40,6 +46,10 @@ def _validation_message(exc: RequestValidationError) -> dict[str, Any]:
     return {"error": f"invalid request: {first['field']}: {first['problem']}", "problems": problems}
 
 
+def _who(request: Request) -> Identity:
+    return Identity.from_headers(dict(request.headers))
+
+
 def api_token(service: Service) -> str | None:
     name = service.assistant.settings.server.api_token_env
     return os.environ.get(name) or None
@@ -47,14 +57,17 @@ def api_token(service: Service) -> str | None:
 
 def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     """The whole server for one ready ``Service``. ``token`` defaults to the value of the
-    environment variable named by ``server.api_token_env``."""
+    environment variable named by ``server.api_token_env``. A policy that cannot work
+    (token access without a token, proxy access without a trusted proxy) is a ConfigError
+    here, before anything is served."""
     server = service.assistant.settings.server
+    policy = AccessPolicy.from_settings(server, token if token is not None else api_token(service))
     app = FastAPI(
         title="Bedside",
         version=bedside_version(),
         description="Cited, dose-checked answers from a curated clinical corpus. Every answer "
         "carries the dose check verdict, the review status and a disclaimer.",
-        docs_url="/docs",
+        docs_url=None,  # served below from Bedside's own copy of Swagger UI
         redoc_url=None,
     )
 
@@ -82,12 +95,12 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         )
 
     @app.post("/api/ask", summary="Ask a question: a cited, dose-checked answer")
-    def ask(request: AskRequest) -> dict[str, Any]:
-        return answer_json(service.ask(request))
+    def ask(request: AskRequest, http: Request) -> dict[str, Any]:
+        return answer_json(service.ask(request, _who(http), "/api/ask"))
 
     @app.post("/api/check", summary="Run the dose guard alone over an answer text")
-    def check(request: CheckRequest) -> dict[str, Any]:
-        return service.check(request)
+    def check(request: CheckRequest, http: Request) -> dict[str, Any]:
+        return service.check(request, _who(http))
 
     @app.post("/api/feedback", summary="Store 👍/👎 feedback on an answer")
     def feedback(request: FeedbackRequest) -> dict[str, Any]:
@@ -96,6 +109,19 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     @app.get("/api/health", summary="Index manifest, counts and version")
     def health() -> dict[str, Any]:
         return service.health()
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Bedside API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no call to validator.swagger.io
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -126,8 +152,9 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     )
     # Added last = outermost. Starlette's CORS on the parent app also makes gradio's own
     # CORS middleware step aside, so /chat/ follows the same allowlist.
-    app.add_middleware(BearerToken, token=token if token is not None else api_token(service))
     app.add_middleware(BodyLimit, limit=server.max_body_bytes)
+    app.add_middleware(Access, policy=policy)
+    app.add_middleware(RateLimit, policy=policy)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(server.cors_origins),
@@ -135,5 +162,6 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         allow_credentials=False,
     )
+    app.add_middleware(HostGuard, policy=policy)
     app.add_middleware(SecurityHeaders, frame_ancestors=server.frame_ancestors)
     return app

@@ -25,6 +25,7 @@ from corpus.errors import BedsideError, InputError
 from guardrails.display import display_unit
 from guardrails.patient import Patient, PatientInput
 from guardrails.types import Finding
+from ui.access import Identity
 from ui.gradio_env import gr
 from ui.service import AskRequest, FeedbackRequest, Service, TurnIn
 
@@ -385,6 +386,7 @@ def build_chat(service: Service) -> Any:
         age: str | None,
         sex: str | None,
         creatinine: str | None,
+        http: gr.Request,
     ) -> tuple[Any, ...]:
         question = (question or "").strip()
         messages = list(messages or [])
@@ -401,7 +403,7 @@ def build_chat(service: Service) -> Any:
                 patient=patient,
                 audience="patient" if audience == "patient" else "clinician",
             )
-            answer = service.ask(request)
+            answer = service.ask(request, Identity.from_headers(dict(http.headers)), "chat")
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])

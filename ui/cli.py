@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import BedsideError
+from corpus.errors import BedsideError, ConfigError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -205,12 +206,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from assistant.pipeline import Assistant
-    from ui.app import api_token, create_app
+    from ui.access import AccessPolicy, is_loopback
+    from ui.app import create_app
     from ui.feedback import FeedbackStore
     from ui.service import Service
 
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = _settings(args, server=server or None)
+    access = settings.server
+    # Refuse a policy that cannot work before spending minutes on the index.
+    AccessPolicy.from_settings(access, os.environ.get(access.api_token_env) or None)
+    if access.access == "none" and not is_loopback(access.host):
+        if not access.open_network:
+            raise ConfigError(
+                f"server.access is none and the host is {access.host}: anyone who can reach "
+                "the port could ask. Set BEDSIDE_SERVER__ACCESS=token (with "
+                f"{access.api_token_env}) or proxy (with server.trusted_proxies), or "
+                "BEDSIDE_SERVER__OPEN_NETWORK=true to serve without access control"
+            )
+        print(
+            f"bedside: WARNING: no access control on {access.host} (server.open_network)",
+            file=sys.stderr,
+        )
+    if not is_loopback(access.host) and all(is_loopback(h) for h in access.allowed_hosts):
+        print(
+            "bedside: WARNING: server.allowed_hosts lists only loopback names, so a request "
+            "addressed to this machine by any other name is 400: add the name people use "
+            "(BEDSIDE_SERVER__ALLOWED_HOSTS)",
+            file=sys.stderr,
+        )
     print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
     assistant = Assistant.from_settings(
         settings,
@@ -220,10 +244,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
     app = create_app(service)
-    host, port = settings.server.host, settings.server.port
-    token = "on" if api_token(service) else "off"
+    host, port = access.host, access.port
     print(
-        f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; token {token})",
+        f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; "
+        f"access {access.access})",
         file=sys.stderr,
     )
     uvicorn.run(
@@ -233,6 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="info",
         timeout_graceful_shutdown=5,
         server_header=False,
+        proxy_headers=False,  # ui.access believes X-Forwarded-* only from server.trusted_proxies
     )
     return EXIT_OK
 

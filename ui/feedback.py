@@ -3,10 +3,16 @@
 A row holds the answer id, the rating, the comment and the settings and index hashes that
 produced the answer. The question text is stored only when the deployment opts in
 (``server.feedback_store_questions``); otherwise the column stays empty.
+
+A file deleted or replaced while the server runs is noticed before each write: the store
+is opened again (a new, empty file) and the loss is logged. A row that cannot be written
+is a ``StorageError``: feedback is never reported stored when it was not.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -14,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from corpus.errors import ConfigError
+from corpus.errors import ConfigError, StorageError
+
+log = logging.getLogger("bedside.feedback")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -49,12 +57,32 @@ class FeedbackStore:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+            self._db, self._file = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the feedback store {path}: {exc}") from exc
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[int, int]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(_SCHEMA)
+        st = os.stat(self.path)
+        return db, (st.st_dev, st.st_ino)
+
+    def _same_file(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._file
+
+    def _reopen_if_gone(self) -> None:
+        """Writing to a deleted file would succeed and be lost: open the path again."""
+        if self._same_file():
+            return
+        log.error("the feedback store %s was deleted or replaced; starting a new one", self.path)
+        self._db.close()
+        self._db, self._file = self._open()
 
     def add(
         self,
@@ -68,11 +96,28 @@ class FeedbackStore:
     ) -> int:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO feedback (created_at, answer_id, rating, comment, settings_digest,"
-                " index_digest, question) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (now, answer_id, rating, comment.strip(), settings_digest, index_digest, question),
-            )
+            try:
+                self._reopen_if_gone()
+                cur = self._db.execute(
+                    "INSERT INTO feedback (created_at, answer_id, rating, comment,"
+                    " settings_digest, index_digest, question) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now,
+                        answer_id,
+                        rating,
+                        comment.strip(),
+                        settings_digest,
+                        index_digest,
+                        question,
+                    ),
+                )
+                if not self._same_file():
+                    raise OSError("the file was removed during the write")
+            except (OSError, sqlite3.Error) as exc:
+                log.error("cannot write feedback to %s: %s", self.path, exc)
+                raise StorageError(
+                    "the feedback could not be stored; the server log has the details"
+                ) from exc
             return int(cur.lastrowid or 0)
 
     def rows(self) -> list[FeedbackRow]:

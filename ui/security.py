@@ -1,5 +1,5 @@
-"""ASGI middleware for the server: body size limit, bearer token on the JSON API, and the
-headers that decide who may frame the chat.
+"""ASGI middleware for the server: body size limit, and the headers that decide who may
+frame the chat. Who may call the server at all is ``ui.access``.
 
 CORS itself is Starlette's CORSMiddleware on the parent app (see ``ui.app``): gradio's own
 CORS handling steps aside when the parent app configures CORS.
@@ -7,7 +7,6 @@ CORS handling steps aside when the parent app configures CORS.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Sequence
 
@@ -87,39 +86,6 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-class BearerToken:
-    """When a token is configured, every ``/api/`` path except ``/api/health`` needs
-    ``Authorization: Bearer <token>``; otherwise 401."""
-
-    def __init__(self, app: ASGIApp, token: str | None, prefix: str = "/api/") -> None:
-        self.app = app
-        self.token = token.encode() if token else None
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if (
-            self.token is None
-            or scope["type"] != "http"
-            or scope["method"] == "OPTIONS"
-            or not path.startswith(self.prefix)
-            or path == f"{self.prefix}health"
-        ):
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, value = given.partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self.token):
-            await self.app(scope, receive, send)
-            return
-        await _send_json(
-            send,
-            401,
-            {"error": "missing or wrong bearer token (Authorization: Bearer <token>)"},
-            [(b"www-authenticate", b'Bearer realm="bedside"')],
-        )
 
 
 class SecurityHeaders:

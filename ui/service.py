@@ -7,6 +7,7 @@ guarded ``Answer`` objects from ``Assistant.ask`` and guard ``Verdict`` objects.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
@@ -15,9 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Audience, Turn
+from corpus.errors import InputError
 from guardrails.batch import CheckInput, check_item, verdict_json
 from guardrails.patient import PatientInput
+from ui.access import Identity
+from ui.audit import AuditLog
 from ui.feedback import FeedbackStore
+
+# Who asked, when the caller cannot say (in-process use, tests).
+LOCAL = Identity(user=None, client="local")
 
 
 class TurnIn(BaseModel):
@@ -71,6 +78,14 @@ class FeedbackRequest(BaseModel):
     )
 
 
+def refuse_invalid_text(field: str, text: str) -> None:
+    """A NUL or a lone surrogate (JSON can carry both) is an InputError naming where."""
+    for i, ch in enumerate(text):
+        if ch == "\x00" or unicodedata.category(ch) == "Cs":
+            what = "a NUL character" if ch == "\x00" else "a byte that is not valid UTF-8 text"
+            raise InputError(f"{field} contains {what} at character {i + 1}")
+
+
 def bedside_version() -> str:
     try:
         return version("bedside")
@@ -80,28 +95,69 @@ def bedside_version() -> str:
 
 @dataclass
 class Service:
-    """The assistant behind a semaphore (``server.concurrency`` answers at once), the
-    feedback store, and the facts /api/health reports."""
+    """The assistant behind a semaphore (``server.concurrency`` answers or dose checks at
+    once), the feedback store, the audit log (default HOME/audit.jsonl) and the facts
+    /api/health reports."""
 
     assistant: Assistant
     feedback: FeedbackStore
+    audit: AuditLog | None = None
 
     def __post_init__(self) -> None:
-        self._slots = threading.BoundedSemaphore(self.assistant.settings.server.concurrency)
+        settings = self.assistant.settings
+        self._slots = threading.BoundedSemaphore(settings.server.concurrency)
+        self._audit = self.audit or AuditLog(settings.home.expanduser() / "audit.jsonl")
 
-    def ask(self, request: AskRequest) -> Answer:
-        limit = self.assistant.settings.server.max_history_turns
+    @property
+    def audit_log(self) -> AuditLog:
+        return self._audit
+
+    def ask(self, request: AskRequest, who: Identity = LOCAL, endpoint: str = "local") -> Answer:
+        server = self.assistant.settings.server
+        limit = server.max_history_turns
         turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
         patient = request.patient.to_patient() if request.patient else None
         with self._slots:
-            return self.assistant.ask(request.question, turns, patient, request.audience)
+            answer = self.assistant.ask(request.question, turns, patient, request.audience)
+        self._audit.record(
+            who,
+            endpoint,
+            answer_id=answer.answer_id,
+            allowed=answer.verdict.allowed,
+            abstained=answer.abstained,
+            findings=len(answer.verdict.findings),
+            question=request.question if server.audit_store_questions else None,
+        )
+        return answer
 
-    def check(self, request: CheckRequest) -> dict[str, Any]:
+    def check(self, request: CheckRequest, who: Identity = LOCAL) -> dict[str, Any]:
+        server = self.assistant.settings.server
+        texts = {"answer": request.answer, "question": request.question or ""}
+        texts.update({f"passages.{k}": v for k, v in (request.passages or {}).items()})
+        for field, text in texts.items():
+            refuse_invalid_text(field, text)
+        # The guard's cost grows with the square of the doses in the answer; the passages
+        # are only searched (bounded by server.max_body_bytes).
+        if len(request.answer) > server.max_check_chars:
+            raise InputError(
+                f"the answer is {len(request.answer):,} characters; the limit is "
+                f"{server.max_check_chars:,} (server.max_check_chars)"
+            )
         item = CheckInput(id="api", **request.model_dump())
-        verdict = check_item(item, self.assistant.reference)
+        with self._slots:
+            verdict = check_item(item, self.assistant.reference)
         out = verdict_json("api", verdict)
         out.pop("id")
         out["checked_doses"] = verdict.checked_doses
+        self._audit.record(
+            who,
+            "/api/check",
+            answer_id=None,
+            allowed=verdict.allowed,
+            abstained=None,
+            findings=len(verdict.findings),
+            question=request.question if server.audit_store_questions else None,
+        )
         return out
 
     def record_feedback(self, request: FeedbackRequest) -> int:
@@ -123,5 +179,21 @@ class Service:
             "settings_digest": self.assistant.settings.digest(),
             "index_digest": manifest.digest(),
             "generator": self.assistant.generator.name,
-            "index": manifest.model_dump(mode="json"),
+            "index": {
+                **manifest.model_dump(mode="json"),
+                "sources": public_sources(manifest.sources),
+            },
         }
+
+
+def public_sources(sources: list[str]) -> list[str]:
+    """Sources as KIND or KIND:NAME: what was indexed, without the server's directories."""
+    out = []
+    for source in sources:
+        kind, sep, where = source.partition(":")
+        if not sep:
+            out.append(kind)
+            continue
+        name = where.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        out.append(f"{kind}:{name}")
+    return out

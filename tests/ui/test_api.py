@@ -21,6 +21,7 @@ from ui.service import Service
 INTRANET = "https://intranet.example"
 EVIL = "https://evil.example"
 BIVALIRUDIN = "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
+LOCAL = "http://127.0.0.1"  # a Host in the default server.allowed_hosts
 
 
 def _settings(home: Path, pack: Path, **server: Any) -> Settings:
@@ -41,13 +42,23 @@ def service(tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path) -> Ser
 
 @pytest.fixture(scope="module")
 def client(service: Service) -> Iterator[TestClient]:
-    with TestClient(create_app(service, token=""), raise_server_exceptions=False) as c:
+    with TestClient(
+        create_app(service, token=""), base_url=LOCAL, raise_server_exceptions=False
+    ) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def locked(service: Service) -> Iterator[TestClient]:
-    with TestClient(create_app(service, token="s3cret-token")) as c:
+def locked(
+    service: Service, tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path
+) -> Iterator[TestClient]:
+    home = tmp_path_factory.mktemp("locked-home")
+    settings = _settings(home, fixture_pack, access="token")
+    token_service = Service(
+        Assistant(settings, service.assistant.retriever, service.assistant.generator),
+        FeedbackStore(home / "feedback.sqlite3"),
+    )
+    with TestClient(create_app(token_service, token="s3cret-token"), base_url=LOCAL) as c:
         yield c
 
 
@@ -325,7 +336,7 @@ def test_feedback_keeps_the_question_when_the_deployment_opts_in(
         Assistant(settings, service.assistant.retriever, service.assistant.generator),
         FeedbackStore(tmp_path / "fb.sqlite3"),
     )
-    with TestClient(create_app(opted, token="")) as c:
+    with TestClient(create_app(opted, token=""), base_url=LOCAL) as c:
         r = c.post("/api/feedback", json={"answer_id": "cd34", "rating": "up", "question": "q?"})
     assert r.status_code == 200
     assert opted.feedback.rows()[-1].question == "q?"

@@ -369,3 +369,90 @@ def test_no_request_left_loopback(requests_seen: list[str]) -> None:
         and urlparse(u).hostname != "127.0.0.1"
     ]
     assert outside == []
+
+
+# ------------------------------------------------------------------ access and offline docs
+
+TOKEN = "browser-test-token"
+
+
+@pytest.fixture(scope="module")
+def fast_servers(
+    app_server: Any, tmp_path_factory: Any, fixture_pack: Path
+) -> Iterator[dict[str, str]]:
+    """Two servers over the fixture pack (hash embedder): one with token access, one open."""
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+    from ui.app import create_app
+    from ui.feedback import FeedbackStore
+    from ui.service import Service
+
+    def service(access: str) -> Any:
+        home = tmp_path_factory.mktemp(f"access-{access}")
+        settings = load_settings(
+            "fast", home=home, sources=[f"pack:{fixture_pack}"], server={"access": access}
+        )
+        return Service(Assistant.from_settings(settings), FeedbackStore(home / "fb.sqlite3"))
+
+    with (
+        app_server(create_app(service("token"), token=TOKEN)) as locked,
+        app_server(create_app(service("none"), token="")) as open_,
+    ):
+        yield {"token": locked, "none": open_}
+
+
+def _external(urls: list[str]) -> list[str]:
+    return [
+        u
+        for u in urls
+        if urlparse(u).scheme in ("http", "https", "ws", "wss")
+        and urlparse(u).hostname != "127.0.0.1"
+    ]
+
+
+def test_with_token_access_the_browser_signs_in_and_the_chat_answers(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    base = fast_servers["token"]
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.goto(f"{base}/chat/", wait_until="load")
+    assert urlparse(page.url).path == "/login"
+    assert page.locator("#bedside-question").count() == 0
+    _shot(page, "12-login-form")
+
+    page.locator("#bedside-token").fill("not-the-token")
+    page.locator("#bedside-sign-in").click()
+    page.get_by_text("That token is not right.").wait_for(timeout=10_000)
+
+    page.locator("#bedside-token").fill(TOKEN)
+    page.locator("#bedside-sign-in").click()
+    page.wait_for_url(f"{base}/chat/", timeout=30_000)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "bedside_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    answer = _ask(page, "What is the bivalirudin dose for heparin-induced thrombocytopenia?", 1)
+    assert "Review status" in answer.inner_text()
+    assert answer.locator("a.cite").count() >= 1
+    _shot(page, "13-signed-in-answer")
+    assert _external(seen) == []
+
+
+def test_docs_render_swagger_ui_with_no_request_leaving_the_machine(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    seen: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto(f"{fast_servers['none']}/docs", wait_until="load")
+    page.locator(".swagger-ui .information-container .title").wait_for(timeout=30_000)
+    assert "Bedside" in page.locator(".swagger-ui .information-container .title").inner_text()
+    operations = page.locator(".swagger-ui .opblock-summary-path")
+    operations.first.wait_for(timeout=30_000)
+    shown = {operations.nth(i).inner_text().strip() for i in range(operations.count())}
+    assert {"/api/ask", "/api/check", "/api/feedback", "/api/health"} <= shown, shown
+    _shot(page, "14-docs-offline")
+    assert any(u.endswith("/docs/assets/swagger-ui-bundle.js") for u in seen)
+    assert _external(seen) == []
+    assert failed == []

@@ -46,7 +46,10 @@ def test_serve_builds_the_index_serves_and_stops_cleanly(
         health = httpx.get(f"{base}/api/health", timeout=5).json()
         assert health["index"]["counts"]["documents"] > 0
         assert httpx.get(f"{base}/chat/", timeout=10).status_code == 200
-        r = httpx.post(f"{base}/api/ask", json={"question": "What is the bivalirudin dose?"})
+        # the first answer loads the drug lexicon: more than httpx's default 5 s on a busy box
+        r = httpx.post(
+            f"{base}/api/ask", json={"question": "What is the bivalirudin dose?"}, timeout=60
+        )
         assert r.status_code == 200 and r.json()["disclaimer"]
         assert (tmp_path / "home" / "index" / "manifest.json").is_file()
     finally:
@@ -55,4 +58,22 @@ def test_serve_builds_the_index_serves_and_stops_cleanly(
     log = out.decode()
     assert proc.returncode == 0, log
     assert f"serving http://127.0.0.1:{port}/chat/" in log
+    assert "access none" in log
+    audit = (tmp_path / "home" / "audit.jsonl").read_text().splitlines()
+    assert len(audit) == 1 and '"endpoint": "/api/ask"' in audit[0]
     assert "built the index" in log
+
+
+def test_serve_with_token_access_and_no_token_refuses_to_start(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "BEDSIDE_HOME": str(tmp_path / "home"),
+        "BEDSIDE_API_TOKEN": "",
+        "BEDSIDE_SERVER__ACCESS": "token",
+    }
+    cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", "1"]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, timeout=120)
+    err = done.stderr.decode()
+    assert done.returncode != 0
+    assert "server.access is token but BEDSIDE_API_TOKEN is not set" in err
+    assert "serving" not in err and not (tmp_path / "home" / "index").exists()
