@@ -149,11 +149,10 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 def lines_root(data: bytes) -> str:
     """sha256 over the sha256 of each line of a JSONL file's bytes, in order."""
-    root = hashlib.sha256()
-    for line in data.splitlines():
-        if line.strip():
-            root.update(hashlib.sha256(line).digest())
-    return root.hexdigest()
+    sha256 = hashlib.sha256
+    return sha256(
+        b"".join([sha256(line).digest() for line in data.splitlines() if line])
+    ).hexdigest()
 
 
 def _sha256(path: Path) -> str:

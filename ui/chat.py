@@ -458,7 +458,9 @@ def build_chat(service: Service) -> Any:
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
-            messages.append({"role": "assistant", "content": f"⚠ {where}: {err['msg']}"})
+            messages.append(
+                {"role": "assistant", "content": f"⚠ {_inert(where)}: {_inert(err['msg'])}"}
+            )
             return (messages, turns, "", gr.update(), gr.update(), None, "", *hidden)
         except BedsideError as exc:
             messages.append({"role": "assistant", "content": f"⚠ {_inert(str(exc))}"})
