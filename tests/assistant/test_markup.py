@@ -112,10 +112,11 @@ def test_source_link_shows_the_url_as_a_text_link() -> None:
         "heparin 5\u200b0 mg",
         "heparin &#53;0 mg",
         "heparin &#x35;0 mg",
+        "heparin 5&frac12 mg",
         "heparin <b>5</b>0 mg",
         "heparin 5<!-- -->0 mg",
     ],
-    ids=["zero-width", "entity", "hex-entity", "tag", "comment"],
+    ids=["zero-width", "entity", "hex-entity", "legacy-entity", "tag", "comment"],
 )
 def test_the_display_shows_the_source_as_written(text: str) -> None:
     """A reader sees the source's own characters, markup as text: the display decodes no

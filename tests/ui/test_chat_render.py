@@ -246,3 +246,21 @@ def test_two_quotes_from_one_passage_are_both_shown(answer: Answer) -> None:
     panel = sources_html(dataclasses.replace(answer, citations=halves))
     assert panel.count(f'id="src-{first.number}"') == 1
     assert panel.count('<blockquote class="quote">') == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("heparin 5&frac12 mg", "heparin 5&frac12 mg"),  # an HTML parser reads "5½" here
+        ("heparin &#53;0 mg", "heparin &#53;0 mg"),
+        ("CrCl < 30 & > 15", "CrCl < 30 & > 15"),
+        ("heparin <b>5</b>0 mg", "heparin <b>5</b>0 mg"),
+    ],
+)
+def test_the_chat_shows_source_text_as_written(text: str, shown: str) -> None:
+    """Through the chat's sanitizer and an HTML parser, source text reads as written."""
+    from assistant.markup import inline
+    from ui.chat import clean_html
+
+    out = clean_html(inline(text)).replace("&gt;", ">")
+    assert html.unescape(out) == shown
