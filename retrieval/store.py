@@ -151,7 +151,7 @@ def lines_root(data: bytes) -> str:
     """sha256 over the sha256 of each line of a JSONL file's bytes, in order."""
     sha256 = hashlib.sha256
     return sha256(
-        b"".join([sha256(line).digest() for line in data.splitlines() if line])
+        b"".join([sha256(line).digest() for line in data.split(b"\n") if line])
     ).hexdigest()
 
 
@@ -361,7 +361,8 @@ class _Verifier:
 
 
 def _jsonl_rows(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    # "\n" only: json.dumps(ensure_ascii=False) leaves U+2028 and U+0085 inside strings.
+    return [json.loads(line) for line in data.decode("utf-8").split("\n") if line.strip()]
 
 
 def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:

@@ -179,6 +179,19 @@ def _flip_byte(path: Path, at: int) -> None:
     path.write_bytes(bytes(data))
 
 
+def test_line_separators_inside_a_chunk_round_trip(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.jsonl"
+    text = "Heparin\u2028is given IV.\x85Monitor the aPTT.\u2029Check platelets."
+    docs.write_text(
+        json.dumps({"id": "t:sep", "title": "Sep", "source_type": "label", "text": text}) + "\n",
+        encoding="utf-8",
+    )
+    _build([f"jsonl:{docs}"], tmp_path / "idx")
+    index = open_index(tmp_path / "idx", HashEmbedder())
+    assert "\u2028" in (tmp_path / "idx" / "chunks.jsonl").read_text(encoding="utf-8")
+    assert "".join(c.text for c in index.chunks).count("aPTT") == 1
+
+
 def test_the_manifest_records_a_sha256_for_every_file(hit_index: Path) -> None:
     m = read_manifest(hit_index)
     on_disk = {p.relative_to(hit_index).as_posix() for p in hit_index.rglob("*") if p.is_file()}
