@@ -156,3 +156,17 @@ def test_cli_text_has_no_live_markup(home: Path, capsys: pytest.CaptureFixture[s
     assert main([*argv, "--index-dir", str(index), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert "<script" not in data["markdown"] and "](http://" not in data["markdown"]
+
+
+def test_a_setting_extends_the_link_allowlist(home: Path) -> None:
+    settings = load_settings(
+        "fast",
+        home=home / "extended",
+        sources=[f"jsonl:{POISONED}"],
+        assistant={"link_hosts": [FOREIGN]},
+    )
+    md = Assistant.from_settings(settings).ask(QUESTION).markdown
+    html = MarkdownIt("commonmark").render(md)
+    # A text link to the added host is live; an image from it still is not.
+    assert f'<a href="http://{FOREIGN}/heparin-resistance">' in html
+    assert "<img" not in html and f"![x](http://{FOREIGN}" not in md
