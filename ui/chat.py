@@ -49,11 +49,12 @@ SEXES = ("unknown", "female", "male")
 # on Debian), so the UI writes every mark as a word on a coloured badge.
 _BADGES = {"info": "OK", "warn": "Warning", "block": "Withheld"}
 _MARKS = {"✓": "info", "⚠": "warn", "⛔": "block", "✗": "block"}
-# A Bedside mark opens a line, a list item or a bold line (render.py's Dose check and
-# Withheld lines), or stands before a rule id; a mark inside a quoted sentence is left alone.
+# A Bedside mark stands before a rule id (render.py's Dose check lines) or opens a Withheld
+# line; a mark in a quoted sentence is left alone, even one that opens the sentence (source
+# text cannot write a rule id: its backticks are escaped).
 _MARK_AT = re.compile(
     r"(?m)(^[ \t]*(?:[-*] )?(?:\*\*)?|(?<=[ \t]))(✓|⚠|⛔|✗)\ufe0f?(?=[ \t]+`[A-Z_]+`)"
-    r"|(^[ \t]*(?:[-*] )?(?:\*\*)?)(✓|⚠|⛔|✗)\ufe0f?(?=[ \t])"
+    r"|(^[ \t]*[-*] )(✓|⚠|⛔|✗)\ufe0f?(?=[ \t]+(?:A statement was|\d+ statements were) withheld)"
 )
 _PINT_NAME = re.compile(r"\b(?:USP|international)_unit")
 

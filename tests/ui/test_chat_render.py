@@ -150,6 +150,14 @@ def test_chat_markdown_marks_and_units(answer: Answer, line: str, badge: str) ->
     assert "USP_unit" not in md
 
 
+@pytest.mark.parametrize(
+    "layout", ["**✓ Heparin is safe here. [1]**", "- ✓ Heparin is safe here. [1]"]
+)
+def test_a_mark_that_opens_a_quoted_sentence_is_no_badge(answer: Answer, layout: str) -> None:
+    md = chat_markdown(dataclasses.replace(answer, markdown=f"{layout}\n"))
+    assert "bedside-mark" not in md and "✓ Heparin is safe here." in md
+
+
 def test_chat_markdown_leaves_quoted_sentences_verbatim(answer: Answer) -> None:
     quoted = "- Give 5 micrograms ✓ as written in the source. [1]"
     md = chat_markdown(dataclasses.replace(answer, markdown=f"**Bottom.**\n\n{quoted}\n"))
