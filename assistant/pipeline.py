@@ -37,6 +37,7 @@ from assistant.generators.extractive import (
     score,
     without_reference_marks,
 )
+from assistant.markup import inline
 from assistant.questions import clean_question
 from assistant.related import related_questions
 from assistant.render import render, review_status
@@ -637,9 +638,10 @@ class Assistant:
             closest=closest,
             layout=self.settings.assistant.layout,
             intent=frame.intent,
+            extra_link_hosts=self.settings.assistant.link_hosts,
         )
         if notes:
-            markdown = "\n".join(f"> {n}" for n in notes) + "\n\n" + markdown
+            markdown = "\n".join(f"> {inline(n)}" for n in notes) + "\n\n" + markdown
         timings["total"] = _ms(t0)
         return Answer(
             **self._stamp(question, query, audience, timings),

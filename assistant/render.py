@@ -4,8 +4,9 @@ the dose check, references, related questions, review status and the disclaimer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from assistant.markup import inline, link_hosts, source_link
 from assistant.types import SECTION_ORDER, SECTION_TITLES, Audience, Citation, Statement, Withheld
 from guardrails.display import display_unit
 from guardrails.types import Finding, Verdict
@@ -51,8 +52,9 @@ def review_status(citations: Sequence[Citation]) -> str:
     return "; ".join(sorted(statuses)) or "published source text (not reviewed by Bedside)"
 
 
-def _line(s: Statement) -> str:
-    return f"{s.text} " + "".join(f"[{n}]" for n in s.citations)
+def _line(s: Statement, hosts: Collection[str] = ()) -> str:
+    """A statement as shown: its text made inert (assistant.markup), then its markers."""
+    return f"{inline(s.text, hosts)} " + "".join(f"[{n}]" for n in s.citations)
 
 
 _EMPHASIS = re.compile(r"\*\*|__")
@@ -64,26 +66,32 @@ TAGS: dict[str, str] = {
 }
 
 
-def _bold(s: Statement) -> str:
+def _bold(s: Statement, hosts: Collection[str]) -> str:
     """The bottom line in bold; the quote's own bold marks would close it early."""
-    return f"**{_EMPHASIS.sub('', _line(s)).strip()}**"
+    return f"**{_EMPHASIS.sub('', _line(s, hosts)).strip()}**"
 
 
-def _tagged(s: Statement) -> str:
+def _tagged(s: Statement, hosts: Collection[str]) -> str:
     tag = "Computed from the dose reference" if s.computed else TAGS.get(s.section, s.section)
-    return f"- *{tag}:* {_line(s)}"
+    return f"- *{tag}:* {_line(s, hosts)}"
 
 
-def _body(statements: Sequence[Statement], layout: str, intent: str) -> list[str]:
+def _body(
+    statements: Sequence[Statement], layout: str, intent: str, hosts: Collection[str]
+) -> list[str]:
     out: list[str] = []
     if layout == "source":
         for kind in SECTION_ORDER:
             group = [s for s in statements if s.section == kind and not s.computed]
             if group:
-                out += ["", f"#### {SECTION_TITLES[kind]}", *[f"- {_line(s)}" for s in group]]
+                out += [
+                    "",
+                    f"#### {SECTION_TITLES[kind]}",
+                    *[f"- {_line(s, hosts)}" for s in group],
+                ]
         computed = [s for s in statements if s.computed]
         if computed:
-            out += ["", "#### Dose for this patient", *[_tagged(s) for s in computed]]
+            out += ["", "#### Dose for this patient", *[_tagged(s, hosts) for s in computed]]
         return out
     from assistant.evidence import intent_title, task_titles
 
@@ -95,7 +103,7 @@ def _body(statements: Sequence[Statement], layout: str, intent: str) -> list[str
         groups.setdefault(task, []).append(s)
     for task in sorted(groups, key=lambda t: order.index(t) if t in order else len(order)):
         title = titles.get(task) or intent_title(task.removeprefix("intent:"))
-        out += ["", f"#### {title}", *[_tagged(s) for s in groups[task]]]
+        out += ["", f"#### {title}", *[_tagged(s, hosts) for s in groups[task]]]
     return out
 
 
@@ -123,7 +131,7 @@ def dose_check_lines(verdict: Verdict) -> list[str]:
             detail = f"{f.text} — {f.message}"
         if f.expected and f.severity != "info":
             detail += f" Expected: {f.expected}."
-        lines.append(f"- {_icon(f)} `{f.rule_id}` {display_unit(detail)}")
+        lines.append(f"- {_icon(f)} `{f.rule_id}` {inline(display_unit(detail))}")
     # The same dose checked twice the same way (the bottom line and a quote) is listed once.
     return list(dict.fromkeys(lines))
 
@@ -153,19 +161,24 @@ def render(
     notice: str | None = None,
     layout: str = "task",
     intent: str = "other",
+    extra_link_hosts: Collection[str] = (),
 ) -> str:
+    """The answer as Markdown. Every piece of source or generator text goes through
+    ``assistant.markup.inline``; links are live only to the hosts of the cited sources'
+    url fields and ``extra_link_hosts``."""
+    hosts = link_hosts((c.passage.doc.url for c in citations), extra_link_hosts)
     out: list[str] = []
     if notice:
-        out.append(f"**{notice}**")
+        out.append(f"**{inline(notice)}**")
         if closest:
-            out += ["", "#### Closest sources", *[f"- {c}" for c in closest]]
+            out += ["", "#### Closest sources", *[f"- {inline(c)}" for c in closest]]
     if abstention:
-        out.append(f"**{abstention}**")
+        out.append(f"**{inline(abstention)}**")
         if closest:
-            out += ["", "#### Closest sources", *[f"- {c}" for c in closest]]
+            out += ["", "#### Closest sources", *[f"- {inline(c)}" for c in closest]]
     if bottom_line:
-        out.append(_bold(bottom_line))
-    out += _body(statements, layout, intent)
+        out.append(_bold(bottom_line, hosts))
+    out += _body(statements, layout, intent, hosts)
     if withheld:
         out += ["", "#### Withheld by the dose check"]
         # Statements withheld for the same reasons are one notice, with their count.
@@ -175,9 +188,9 @@ def render(
             groups[(why, w.replacement)] = groups.get((why, w.replacement), 0) + 1
         for (why, replacement), n in groups.items():
             what = "A statement was" if n == 1 else f"{n} statements were"
-            out.append(f"- ✗ {what} withheld: {why}.")
+            out.append(f"- ✗ {what} withheld: {inline(why)}.")
             if replacement:
-                out.append(f"  - The reference states: {replacement}")
+                out.append(f"  - The reference states: {inline(replacement)}")
     checks = dose_check_lines(verdict)
     if checks:
         out += ["", "#### Dose check", *checks]
@@ -202,18 +215,18 @@ def render(
             d = c.passage.doc
             where = _heading(c)
             parts = [
-                f"[{c.number}] {d.title}",
-                d.organization or "",
+                f"[{c.number}] {inline(d.title)}",
+                inline(d.organization or ""),
                 str(d.year or ""),
-                where,
-                d.url or "",
+                inline(where),
+                source_link(d.url, hosts),
             ]
             out.append("- " + " · ".join(p for p in parts if p))
     if related:
-        out += ["", "#### Related questions", *[f"- {q}" for q in related]]
+        out += ["", "#### Related questions", *[f"- {inline(q)}" for q in related]]
     out += [
         "",
-        f"*Review status: {status}.*",
+        f"*Review status: {inline(status)}.*",
         "",
         f"*{PATIENT_DISCLAIMER if audience == 'patient' else DISCLAIMER}*",
     ]

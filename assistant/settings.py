@@ -51,6 +51,12 @@ class AssistantSettings(BaseModel):
         le=1,
         description="abstain when no sentence covers this share of the question's terms (set from the gold set)",
     )
+    link_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="hosts, besides those of the cited sources' own url fields, that a link in "
+        "source or generator text may point to (http and https only; any other link is shown "
+        "as text)",
+    )
 
 
 class OpenAISettings(BaseModel):

@@ -76,7 +76,15 @@ class DenseIndex:
 
     @classmethod
     def load(cls, path: Path, kind: str) -> DenseIndex:
-        index = faiss.read_index(str(path))
+        return cls._tuned(faiss.read_index(str(path)), kind)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, kind: str) -> DenseIndex:
+        """The index from a file's bytes (already verified by the caller)."""
+        return cls._tuned(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)), kind)
+
+    @classmethod
+    def _tuned(cls, index: faiss.Index, kind: str) -> DenseIndex:
         if kind == "hnsw":
             faiss.ParameterSpace().set_index_parameter(index, "efSearch", 128)
         elif kind == "ivf":

@@ -1,8 +1,11 @@
 """The index on disk: FAISS file, BM25, chunk and document stores, and a manifest.
 
 A build writes into a temporary sibling directory and renames it into place, so a build
-killed half-way leaves the previous index untouched. Loading checks the manifest against
-the files and the embedder, and refuses (IndexStoreError) rather than serve a mismatch.
+killed half-way leaves the previous index untouched. The manifest records the size and
+sha256 of every file (``bm25/`` included) and a root hash over the chunk lines. Loading
+checks the manifest against the files and the embedder, hashes every file it reads (the
+bytes hashed are the bytes parsed, for the chunk, document and FAISS files) and refuses
+(IndexStoreError, naming the file) rather than serve an index changed after its build.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from retrieval.dense import DenseIndex
 from retrieval.embedders import Embedder
 from retrieval.settings import RetrievalSettings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a sha256 per file and a root hash over the chunk lines
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
@@ -53,6 +56,12 @@ class Counts(BaseModel):
     chunks: int
 
 
+class FileDigest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int
+    sha256: str
+
+
 class IndexManifest(BaseModel):
     """What an index was built from; stamped on every answer and eval report."""
 
@@ -68,11 +77,13 @@ class IndexManifest(BaseModel):
     corpus_hash: str
     sources: list[str]
     counts: Counts
-    file_sizes: dict[str, int]
+    # sha256 over the sha256 of each line of chunks.jsonl, in order: the chunk texts.
+    chunks_root: str
+    files: dict[str, FileDigest]  # path relative to the index dir -> size and sha256
 
     def digest(self) -> str:
-        """Short hash identifying this exact index."""
-        blob = self.model_dump_json(exclude={"created_at", "file_sizes"}).encode()
+        """Short hash identifying this exact index (its chunk texts included)."""
+        blob = self.model_dump_json(exclude={"created_at", "files"}).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -134,6 +145,30 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def lines_root(data: bytes) -> str:
+    """sha256 over the sha256 of each line of a JSONL file's bytes, in order."""
+    sha256 = hashlib.sha256
+    return sha256(
+        b"".join([sha256(line).digest() for line in data.split(b"\n") if line])
+    ).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _digests(root: Path) -> dict[str, FileDigest]:
+    return {
+        p.relative_to(root).as_posix(): FileDigest(size=p.stat().st_size, sha256=_sha256(p))
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _tmp_sibling(final: Path, tag: str) -> Path:
@@ -212,7 +247,7 @@ def build_index(
             ],
         )
         _write_jsonl(tmp / DOCUMENTS, [asdict(DocumentInfo.of(d)) for d in documents])
-        sizes = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        files = _digests(tmp)
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
             bedside_version=bedside_version(),
@@ -224,7 +259,8 @@ def build_index(
             corpus_hash=corpus_hash(documents, chunking),
             sources=[str(s) for s in sources],
             counts=Counts(documents=len(documents), chunks=len(chunks)),
-            file_sizes=sizes,
+            chunks_root=lines_root((tmp / CHUNKS).read_bytes()),
+            files=files,
         )
         (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
         _swap_into_place(tmp, index_dir)
@@ -270,9 +306,9 @@ def read_manifest(index_dir: Path) -> IndexManifest:
         raise StaleIndexError(
             f"{index_dir} has index format {manifest.format_version}, this Bedside reads {FORMAT_VERSION}; rebuild it"
         )
-    for name, size in manifest.file_sizes.items():
+    for name, recorded in manifest.files.items():
         f = index_dir / name
-        if not f.is_file() or f.stat().st_size != size:
+        if not f.is_file() or f.stat().st_size != recorded.size:
             raise IndexStoreError(
                 f"{f} is missing or has the wrong size; rebuild the index with `bedside index`"
             )
@@ -287,9 +323,46 @@ def check_embedder(manifest: IndexManifest, embedder: Embedder, where: Path) -> 
         )
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+class _Verifier:
+    """Reads the files of an index and checks each against the manifest's sha256."""
+
+    def __init__(self, index_dir: Path, manifest: IndexManifest) -> None:
+        self.dir = index_dir
+        self.manifest = manifest
+        self.checked: set[str] = set()
+
+    def refuse(self, name: str, what: str) -> IndexStoreError:
+        return IndexStoreError(
+            f"{self.dir / name} {what}: the index was changed after it was built; "
+            "rebuild it with `bedside index`"
+        )
+
+    def _check(self, name: str, sha256: str) -> None:
+        recorded = self.manifest.files.get(name)
+        if recorded is None:
+            raise self.refuse(name, "is not in the manifest")
+        if recorded.sha256 != sha256:
+            raise self.refuse(name, "does not match the sha256 in its manifest")
+        self.checked.add(name)
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes, verified."""
+        data = (self.dir / name).read_bytes()
+        self._check(name, hashlib.sha256(data).hexdigest())
+        return data
+
+    def check_file(self, name: str) -> None:
+        self._check(name, _sha256(self.dir / name))
+
+    def check_rest(self) -> None:
+        """Every file the manifest lists and no read has checked yet (bm25/)."""
+        for name in sorted(set(self.manifest.files) - self.checked):
+            self.check_file(name)
+
+
+def _jsonl_rows(data: bytes) -> list[dict[str, Any]]:
+    # "\n" only: json.dumps(ensure_ascii=False) leaves U+2028 and U+0085 inside strings.
+    return [json.loads(line) for line in data.decode("utf-8").split("\n") if line.strip()]
 
 
 def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
@@ -298,14 +371,21 @@ def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex
     manifest = read_manifest(index_dir)
     if embedder is not None:
         check_embedder(manifest, embedder, index_dir)
+    files = _Verifier(index_dir, manifest)
     try:
+        chunk_bytes = files.read(CHUNKS)
+        if lines_root(chunk_bytes) != manifest.chunks_root:
+            raise files.refuse(CHUNKS, "does not match the chunk root hash in its manifest")
         chunks = [
             Chunk(r["id"], r["doc_id"], r["text"], r["start"], r["end"], tuple(r["section_path"]))
-            for r in _read_jsonl(index_dir / CHUNKS)
+            for r in _jsonl_rows(chunk_bytes)
         ]
-        docs = {r["id"]: DocumentInfo(**r) for r in _read_jsonl(index_dir / DOCUMENTS)}
-        dense = DenseIndex.load(index_dir / DENSE, manifest.dense_kind)
+        docs = {r["id"]: DocumentInfo(**r) for r in _jsonl_rows(files.read(DOCUMENTS))}
+        dense = DenseIndex.from_bytes(files.read(DENSE), manifest.dense_kind)
+        files.check_rest()  # bm25/ (bm25s reads its own files)
         bm25 = BM25Index.load(index_dir / BM25_DIR, len(chunks))
+    except IndexStoreError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexStoreError(
             f"index at {index_dir} cannot be read ({exc}); rebuild it with `bedside index`"

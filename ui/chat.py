@@ -2,7 +2,10 @@
 panel, the Sources panel, related questions as buttons, feedback, and a fixed disclaimer.
 
 Every answer shown comes from ``Service.ask`` (a guarded ``Answer``). Text from questions
-and sources is escaped before it reaches the page, so HTML in a question stays inert.
+and sources is escaped before it reaches the page (``assistant.markup``), so HTML, images
+and links in a question or a source stay inert; every fragment handed to the page then goes
+through nh3 (the ammonia sanitizer) with a short allowlist of tags, so the page never gets
+a tag, attribute or link Bedside did not write.
 
 What a clinician sees differs from the API's Markdown in three ways: a new answer is shown
 from its top (the chat does not follow it to its end); the guard's marks are text badges,
@@ -15,10 +18,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from typing import Any
 
+import nh3
 from pydantic import ValidationError
 
+from assistant.markup import inline, link_hosts, safe_url
 from assistant.render import DISCLAIMER, without_sections
 from assistant.types import Answer, Citation
 from corpus.errors import BedsideError, InputError
@@ -44,11 +50,12 @@ SEXES = ("unknown", "female", "male")
 # on Debian), so the UI writes every mark as a word on a coloured badge.
 _BADGES = {"info": "OK", "warn": "Warning", "block": "Withheld"}
 _MARKS = {"✓": "info", "⚠": "warn", "⛔": "block", "✗": "block"}
-# A Bedside mark opens a line, a list item or a bold line (render.py's Dose check and
-# Withheld lines), or stands before a rule id; a mark inside a quoted sentence is left alone.
+# A Bedside mark stands before a rule id (render.py's Dose check lines) or opens a Withheld
+# line; a mark in a quoted sentence is left alone, even one that opens the sentence (source
+# text cannot write a rule id: its backticks are escaped).
 _MARK_AT = re.compile(
     r"(?m)(^[ \t]*(?:[-*] )?(?:\*\*)?|(?<=[ \t]))(✓|⚠|⛔|✗)\ufe0f?(?=[ \t]+`[A-Z_]+`)"
-    r"|(^[ \t]*(?:[-*] )?(?:\*\*)?)(✓|⚠|⛔|✗)\ufe0f?(?=[ \t])"
+    r"|(^[ \t]*[-*] )(✓|⚠|⛔|✗)\ufe0f?(?=[ \t]+(?:A statement was|\d+ statements were) withheld)"
 )
 _PINT_NAME = re.compile(r"\b(?:USP|international)_unit")
 
@@ -130,9 +137,50 @@ def theme() -> Any:
 # ------------------------------------------------------------------ rendering (pure)
 
 
+# What the chat itself writes into a message and its panels; nh3 drops anything else.
+_TAGS = {
+    "a", "b", "blockquote", "code", "div", "em", "h4", "li", "ol", "p", "q", "small", "span",
+    "strong", "table", "td", "tr", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"class", "href", "rel", "target"},
+    "blockquote": {"class"},
+    "div": {"class"},
+    "li": {"class", "id", "value"},
+    "ol": {"class"},
+    "p": {"class"},
+    "span": {"class"},
+    "td": {"class"},
+    "tr": {"class", "data-rule"},
+}
+_CITE_HREF = re.compile(r"#src-\d{1,3}")
+
+
+def clean_html(fragment: str, hosts: Collection[str] = ()) -> str:
+    """``fragment`` through nh3: only the tags and attributes above, and an ``href`` only
+    to a Sources entry (``#src-n``) or to an http(s) url on one of ``hosts``."""
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if attribute != "href":
+            return value
+        if _CITE_HREF.fullmatch(value) or safe_url(value, hosts) is not None:
+            return value
+        return None
+
+    return nh3.clean(
+        fragment,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=keep,
+        url_schemes={"http", "https"},
+        strip_comments=True,
+        link_rel=None,  # a link to a source says rel="noopener noreferrer" itself
+    )
+
+
 def _inert(text: str) -> str:
-    """Text that cannot become markup: ``<`` and ``&`` escaped (markdown stays markdown)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;")
+    """A question or an error message as inert Markdown (no HTML, images or links)."""
+    return inline(text)
 
 
 def mark_badge(severity: str) -> str:
@@ -160,9 +208,12 @@ def chat_markdown(answer: Answer) -> str:
     """The answer as shown in the chat: the Dose check and related questions have their own
     panel and buttons; citation markers link to the Sources panel; marks are badges and the
     guard's units are clinicians' units."""
-    text = _inert(without_sections(answer.markdown, ("Dose check", "Related questions")))
+    text = without_sections(answer.markdown, ("Dose check", "Related questions"))
     text = _badges(_guard_units(text))
-    return _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', text)
+    text = _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', text)
+    # The Markdown was made inert by render (assistant.markup); nh3 guarantees it. It writes
+    # ">" as "&gt;", which would end a Markdown quote; a ">" outside a tag is no markup.
+    return clean_html(text).replace("&gt;", ">")
 
 
 def _finding_row(f: Finding) -> str:
@@ -218,7 +269,7 @@ def dose_check_html(answer: Answer, patient: Patient | None = None) -> str:
         + "</li>"
         for w in answer.withheld
     )
-    return (
+    return clean_html(
         '<div class="dose-check-panel"><h4>Dose check</h4>'
         f"<p>{html.escape(summary)}</p>"
         f'<p class="patient-facts"><small>{html.escape(_facts_line(answer, patient))}</small></p>'
@@ -290,6 +341,8 @@ def sources_html(answer: Answer) -> str:
         quotes = by_number.setdefault(c.number, [])
         if all((q.quote_start, q.quote_end) != (c.quote_start, c.quote_end) for q in quotes):
             quotes.append(c)
+    # A source links to its own url field (http or https), nothing else.
+    hosts = link_hosts(c.passage.doc.url for c in answer.citations)
     items: list[str] = []
     for number, cited in by_number.items():
         c = cited[0]
@@ -299,9 +352,10 @@ def sources_html(answer: Answer) -> str:
             for x in (d.organization, d.year, _section(d.title, c.passage.chunk.section_path))
             if x
         )
+        url = safe_url(d.url or "", hosts)
         link = (
-            f' <a href="{html.escape(d.url)}" target="_blank" rel="noopener noreferrer">source</a>'
-            if d.url and d.url.startswith(("https://", "http://"))
+            f' <a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">source</a>'
+            if url
             else ""
         )
         status = (
@@ -316,7 +370,7 @@ def sources_html(answer: Answer) -> str:
             f'<li id="src-{number}" value="{number}"><b>{html.escape(d.title)}</b>{status}'
             f"<div><small>{meta}</small>{link}</div>{shown}</li>"
         )
-    return f'<h4>Sources</h4><ol class="sources">{"".join(items)}</ol>'
+    return clean_html(f'<h4>Sources</h4><ol class="sources">{"".join(items)}</ol>', hosts)
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[.,]\d+")
@@ -407,7 +461,9 @@ def build_chat(service: Service) -> Any:
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
-            messages.append({"role": "assistant", "content": f"⚠ {where}: {err['msg']}"})
+            messages.append(
+                {"role": "assistant", "content": f"⚠ {_inert(where)}: {_inert(err['msg'])}"}
+            )
             return (messages, turns, "", gr.update(), gr.update(), None, "", *hidden)
         except BedsideError as exc:
             messages.append({"role": "assistant", "content": f"⚠ {_inert(str(exc))}"})

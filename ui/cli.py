@@ -118,7 +118,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
     else:
-        print(answer.markdown)
+        print(answer.markdown)  # inert Markdown: render escapes every source's text
     return EXIT_OK
 
 
@@ -150,6 +150,8 @@ def _print_passages(args: argparse.Namespace, settings: Any, question: str) -> i
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
+    from assistant.markup import visible
+
     if not passages:
         print("No passage matched the question.")
     for p in passages:
@@ -162,11 +164,12 @@ def _print_passages(args: argparse.Namespace, settings: Any, question: str) -> i
             )
             if x
         )
-        print(f"{p.rank}. {p.doc.title}  [score {p.score:.4f}]")
+        # Source text as plain characters: no control sequence from a source reaches the terminal.
+        print(f"{p.rank}. {visible(p.doc.title)}  [score {p.score:.4f}]")
         if meta:
-            print(f"   {meta}")
-        print(f"   {p.chunk.id}")
-        body = " ".join(p.chunk.text.split())
+            print(f"   {visible(meta)}")
+        print(f"   {visible(p.chunk.id)}")
+        body = " ".join(visible(p.chunk.text).split())
         print(
             textwrap.indent(textwrap.fill(body[:600] + ("…" if len(body) > 600 else ""), 96), "   ")
         )

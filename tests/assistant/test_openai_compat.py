@@ -521,3 +521,35 @@ def test_condense_keeps_the_question_on_error(llm: FakeLLM) -> None:
 def test_condense_without_history_asks_nothing(llm: FakeLLM) -> None:
     assert generator_for(llm).condense("Apixaban dose?", []) == "Apixaban dose?"
     assert llm.requests == []
+
+
+def test_markup_from_the_model_is_shown_as_text(
+    llm: FakeLLM, tmp_path: Any, fixture_pack: Any
+) -> None:
+    """A model's reply with an image, HTML and links (cited and uncited) reaches the answer's
+    Markdown as text: the guard checked the words, the reader sees them, nothing loads."""
+    from markdown_it import MarkdownIt
+
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+
+    settings = load_settings("fast", home=tmp_path, sources=[f"pack:{fixture_pack}"])
+    base = Assistant.from_settings(settings)
+    llm.script(
+        "Bivalirudin is a direct thrombin inhibitor ![x](http://tracker.example.net/t.png) "
+        "<img src=x onerror=alert()> [more](javascript:void) [1].\n"
+        "See <script>alert()</script> http://tracker.example.net/x for more [1]."
+    )
+    answer = Assistant(settings, base.retriever, generator_for(llm)).ask(
+        "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
+    )
+    assert answer.generator == "openai"
+    shown = " ".join(s.text for s in answer.statements) + (
+        answer.bottom_line.text if answer.bottom_line else ""
+    )
+    assert "onerror" in shown and "<script>" in shown  # the guard let them through
+    md = answer.markdown
+    assert "onerror" in md and "tracker.example.net" in md
+    html = MarkdownIt("commonmark").render(md)
+    assert "<img" not in html and "<script" not in html and 'href="javascript' not in html
+    assert 'href="http://tracker' not in html and "http://tracker" not in md

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,89 @@ def test_a_live_build_of_a_hyphenated_index_is_not_cleaned(
     dead.mkdir()
     _build([f"pack:{fixture_pack}"], tmp_path / "my-index")
     assert live.exists() and not dead.exists()
+
+
+# ------------------------------------------------------------------ tampering
+
+HIT = (
+    '{"id": "t:hit", "title": "HIT circuits", "source_type": "guideline", "text": '
+    '"In acute HIT requiring renal replacement therapy, heparin should not be used for the '
+    'circuit or for catheter locks.\\nCitrate locks are used instead."}\n'
+    '{"id": "t:other", "title": "Argatroban", "source_type": "label", "text": '
+    '"For HIT, the argatroban infusion rate should not exceed 10 mcg/kg/min."}\n'
+)
+
+
+@pytest.fixture()
+def hit_index(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(HIT, encoding="utf-8")
+    _build([f"jsonl:{docs}"], tmp_path / "idx")
+    return tmp_path / "idx"
+
+
+def _flip_byte(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at % len(data)] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_line_separators_inside_a_chunk_round_trip(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.jsonl"
+    text = "Heparin\u2028is given IV.\x85Monitor the aPTT.\u2029Check platelets."
+    docs.write_text(
+        json.dumps({"id": "t:sep", "title": "Sep", "source_type": "label", "text": text}) + "\n",
+        encoding="utf-8",
+    )
+    _build([f"jsonl:{docs}"], tmp_path / "idx")
+    index = open_index(tmp_path / "idx", HashEmbedder())
+    assert "\u2028" in (tmp_path / "idx" / "chunks.jsonl").read_text(encoding="utf-8")
+    assert "".join(c.text for c in index.chunks).count("aPTT") == 1
+
+
+def test_the_manifest_records_a_sha256_for_every_file(hit_index: Path) -> None:
+    m = read_manifest(hit_index)
+    on_disk = {p.relative_to(hit_index).as_posix() for p in hit_index.rglob("*") if p.is_file()}
+    assert set(m.files) == on_disk - {"manifest.json"}
+    assert any(name.startswith("bm25/") and name.endswith(".npy") for name in m.files)
+    assert all(len(f.sha256) == 64 for f in m.files.values()) and len(m.chunks_root) == 64
+
+
+def test_a_same_length_edit_of_a_chunk_is_refused(hit_index: Path) -> None:
+    chunks = hit_index / "chunks.jsonl"
+    text = chunks.read_text(encoding="utf-8")
+    assert "should not be used" in text
+    chunks.write_text(text.replace("should not be used", "should now be used"), encoding="utf-8")
+    with pytest.raises(IndexStoreError, match=r"chunks\.jsonl does not match the sha256"):
+        open_index(hit_index, HashEmbedder())
+
+
+def test_an_edit_that_rewrites_the_file_hash_is_caught_by_the_chunk_root(
+    hit_index: Path,
+) -> None:
+    import hashlib
+
+    chunks = hit_index / "chunks.jsonl"
+    data = chunks.read_bytes().replace(b"should not be used", b"should now be used")
+    chunks.write_bytes(data)
+    manifest = json.loads((hit_index / "manifest.json").read_text())
+    manifest["files"]["chunks.jsonl"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (hit_index / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexStoreError, match=r"chunks\.jsonl does not match the chunk root"):
+        open_index(hit_index, HashEmbedder())
+
+
+@pytest.mark.parametrize("name", ["dense.faiss", "bm25/*.npy", "documents.jsonl"])
+def test_a_flipped_byte_is_refused_naming_the_file(hit_index: Path, name: str) -> None:
+    target = sorted(hit_index.glob(name))[0]
+    _flip_byte(target, target.stat().st_size // 2)
+    with pytest.raises(IndexStoreError, match=re.escape(str(target)) + " does not match"):
+        open_index(hit_index, HashEmbedder())
+
+
+def test_an_index_without_hashes_must_be_rebuilt(hit_index: Path) -> None:
+    manifest = json.loads((hit_index / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (hit_index / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StaleIndexError, match="rebuild"):
+        open_index(hit_index, HashEmbedder())

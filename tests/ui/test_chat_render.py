@@ -81,7 +81,9 @@ def test_markup_from_sources_and_questions_is_escaped(answer: Answer) -> None:
     )
     for page in (sources_html(bad), chat_markdown(bad)):
         assert "<script>" not in page and "<img" not in page
-        assert "&lt;script&gt;" in page or "&lt;script>" in page
+    # A title is escaped; raw HTML put into the Markdown past render is dropped by nh3.
+    assert "&lt;script&gt;" in sources_html(bad)
+    assert "alert(1)" not in chat_markdown(bad) and "onerror" not in chat_markdown(bad)
 
 
 def test_without_sections_keeps_everything_else() -> None:
@@ -146,6 +148,14 @@ def test_chat_markdown_marks_and_units(answer: Answer, line: str, badge: str) ->
     md = chat_markdown(dataclasses.replace(answer, markdown=f"**Bottom.**\n\n{line}\n"))
     assert f"bedside-mark {badge}" in md
     assert "USP_unit" not in md
+
+
+@pytest.mark.parametrize(
+    "layout", ["**✓ Heparin is safe here. [1]**", "- ✓ Heparin is safe here. [1]"]
+)
+def test_a_mark_that_opens_a_quoted_sentence_is_no_badge(answer: Answer, layout: str) -> None:
+    md = chat_markdown(dataclasses.replace(answer, markdown=f"{layout}\n"))
+    assert "bedside-mark" not in md and "✓ Heparin is safe here." in md
 
 
 def test_chat_markdown_leaves_quoted_sentences_verbatim(answer: Answer) -> None:
@@ -244,3 +254,21 @@ def test_two_quotes_from_one_passage_are_both_shown(answer: Answer) -> None:
     panel = sources_html(dataclasses.replace(answer, citations=halves))
     assert panel.count(f'id="src-{first.number}"') == 1
     assert panel.count('<blockquote class="quote">') == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("heparin 5&frac12 mg", "heparin 5&frac12 mg"),  # an HTML parser reads "5½" here
+        ("heparin &#53;0 mg", "heparin &#53;0 mg"),
+        ("CrCl < 30 & > 15", "CrCl < 30 & > 15"),
+        ("heparin <b>5</b>0 mg", "heparin <b>5</b>0 mg"),
+    ],
+)
+def test_the_chat_shows_source_text_as_written(text: str, shown: str) -> None:
+    """Through the chat's sanitizer and an HTML parser, source text reads as written."""
+    from assistant.markup import inline
+    from ui.chat import clean_html
+
+    out = clean_html(inline(text)).replace("&gt;", ">")
+    assert html.unescape(out) == shown

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,3 +78,47 @@ def test_serve_with_token_access_and_no_token_refuses_to_start(tmp_path: Path) -
     assert done.returncode != 0
     assert "server.access is token but BEDSIDE_API_TOKEN is not set" in err
     assert "serving" not in err and not (tmp_path / "home" / "index").exists()
+
+
+def test_serve_refuses_an_index_changed_after_its_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A same-length edit of a chunk ("should not be" -> "should now be") leaves every size
+    as built; `bedside serve` and `bedside ask` name the file and answer nothing."""
+    import uvicorn
+
+    from ui.cli import main
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        '{"id": "t:hit", "title": "HIT circuits", "source_type": "guideline", "text": '
+        '"In acute HIT, heparin should not be used for the dialysis circuit."}\n',
+        encoding="utf-8",
+    )
+    index = tmp_path / "idx"
+    fast = ["--preset", "fast"]
+    assert main([*fast, "index", "--source", f"jsonl:{docs}", "--index-dir", str(index)]) == 0
+    chunks = index / "chunks.jsonl"
+    chunks.write_bytes(chunks.read_bytes().replace(b"should not be", b"should now be"))
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(a))
+    capsys.readouterr()
+
+    assert main([*fast, "serve", "--index-dir", str(index)]) == 1
+    assert served == []
+    err = capsys.readouterr().err
+    assert f"{chunks} does not match the sha256" in err and "rebuild" in err
+
+    question = "Should heparin be used for the dialysis circuit in HIT?"
+    assert main([*fast, "ask", question, "--index-dir", str(index)]) == 1
+    out = capsys.readouterr()
+    assert "should now be" not in out.out and f"{chunks} does not match" in out.err
+
+    # Served from the configured home (the index is checked as current, then verified).
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))
+    assert main([*fast, "index", "--source", f"jsonl:{docs}"]) == 0
+    home_chunks = tmp_path / "home" / "index" / "chunks.jsonl"
+    home_chunks.write_bytes(home_chunks.read_bytes().replace(b"should not be", b"should now be"))
+    capsys.readouterr()
+    assert main([*fast, "serve", "--source", f"jsonl:{docs}"]) == 1
+    assert served == [] and f"{home_chunks} does not match" in capsys.readouterr().err
