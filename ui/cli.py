@@ -61,6 +61,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from retrieval.indexing import build_from_sources
 
     settings = _settings(args)
+    if args.backend == "postgres" or (
+        args.backend is None and settings.retrieval.backend == "postgres"
+    ):
+        return _index_postgres(settings)  # backend hook: a new version in the shared database
     index_dir = settings.resolved_index_dir
     print(f"bedside: indexing {', '.join(settings.sources)} into {index_dir}", file=sys.stderr)
     report = build_from_sources(
@@ -77,6 +81,32 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
         f"({m.embedder_id}, {m.dense_kind} + BM25) in {index_dir}; "
         f"{len(report.problems)} problem(s); index {m.digest()}"
+    )
+    return EXIT_OK
+
+
+def _index_postgres(settings: Any) -> int:
+    from retrieval.embedders import get_embedder
+    from retrieval.postgres import build_pg_from_sources, redacted
+
+    pg = settings.retrieval.postgres
+    print(
+        f"bedside: indexing {', '.join(settings.sources)} into PostgreSQL at {redacted(pg.dsn)}",
+        file=sys.stderr,
+    )
+    version, m, problems = build_pg_from_sources(
+        settings.sources,
+        postgres=pg,
+        embedder=get_embedder(settings.retrieval.embedder),
+        chunking=settings.corpus,
+        retrieval=settings.retrieval,
+        progress=_progress_bar(),
+    )
+    _print_problems(problems)
+    print(
+        f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
+        f"({m.embedder_id}, {m.dense_kind} + BM25) as version {version}, now active; "
+        f"{len(problems)} problem(s); index {m.digest()}"
     )
     return EXIT_OK
 
@@ -206,7 +236,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from assistant.pipeline import Assistant
     from ui.app import api_token, create_app
-    from ui.feedback import FeedbackStore
+    from ui.pg_store import open_feedback_store  # hook: SQLite or the shared database
     from ui.service import Service
 
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
@@ -218,7 +248,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log=lambda m: print(f"bedside: {m}", file=sys.stderr),
         refresh=not args.index_dir,
     )
-    service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
+    service = Service(assistant, open_feedback_store(settings))
     app = create_app(service)
     host, port = settings.server.host, settings.server.port
     token = "on" if api_token(service) else "off"
@@ -271,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument(
         "--index-dir", metavar="DIR", help="where to write the index (default: ~/.bedside/index)"
+    )
+    p_index.add_argument(
+        "--backend",
+        choices=["local", "postgres"],
+        default=None,
+        help="where to write the index (default: retrieval.backend); postgres writes a new "
+        "version to retrieval.postgres.dsn and activates it",
     )
     p_index.set_defaults(func=cmd_index)
 
