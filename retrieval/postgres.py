@@ -132,6 +132,8 @@ def migrate(conn: psycopg.Connection[Any]) -> list[str]:
     """Apply the migrations this database lacks, each in its own transaction, one process
     at a time; returns the names applied."""
     applied: list[str] = []
+    if _pending(conn) == []:  # up to date: no DDL, so a read-only serving role is enough
+        return applied
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATE,))
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -151,6 +153,14 @@ def migrate(conn: psycopg.Connection[Any]) -> list[str]:
             )
             applied.append(name)
     return applied
+
+
+def _pending(conn: psycopg.Connection[Any]) -> list[int]:
+    row = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_migrations",)).fetchone()
+    if row is None or row[0] is None:
+        return [n for n, _, _ in migration_files()]
+    done = {r[0] for r in conn.execute(f"SELECT version FROM {SCHEMA}.schema_migrations")}
+    return [n for n, _, _ in migration_files() if n not in done]
 
 
 def _table(version: int, part: str) -> sql.Composed:
@@ -240,6 +250,8 @@ def build_pg_index(
                     version,
                 ),
             )
+            if progress:  # every table is written; only the switch is left
+                progress("activating", 0, 1)
             conn.execute(
                 f"INSERT INTO {SCHEMA}.active_index (singleton, version_id) VALUES (true, %s)"
                 " ON CONFLICT (singleton) DO UPDATE SET version_id = EXCLUDED.version_id,"
@@ -248,7 +260,7 @@ def build_pg_index(
             )
             conn.execute(f"SELECT pg_notify('{NOTIFY_CHANNEL}', %s)", (str(version),))
         if progress:
-            progress("switch", 1, 1)
+            progress("activating", 1, 1)
         collect_garbage(conn, postgres.keep_versions)
     return version, manifest
 
@@ -383,6 +395,7 @@ class Database:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             conn = connect(self.settings)
+            migrate(conn)  # the vector type must exist before it is registered
             _register_vector(conn)
             conn.execute(f"SET hnsw.ef_search = {_EF_SEARCH}")
             conn.execute(f"SET ivfflat.probes = {_IVF_PROBES}")
