@@ -32,7 +32,7 @@ class PgFeedbackStore(FeedbackStore):
     """Feedback rows in ``bedside.feedback``; safe to use from the server's threads."""
 
     def __init__(self, settings: PostgresSettings) -> None:  # no SQLite file to open
-        self._db = _migrated(settings)
+        self._pg = _migrated(settings)
         self.where = redacted(settings.dsn)
 
     def add(
@@ -46,7 +46,7 @@ class PgFeedbackStore(FeedbackStore):
         question: str | None = None,
     ) -> int:
         values = (answer_id, rating, comment.strip(), settings_digest, index_digest, question)
-        row = self._db.run(
+        row = self._pg.run(
             lambda c: c.execute(
                 f"INSERT INTO {SCHEMA}.feedback (answer_id, rating, comment, settings_digest,"
                 " index_digest, question) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
@@ -56,7 +56,7 @@ class PgFeedbackStore(FeedbackStore):
         return int(row[0]) if row else 0
 
     def rows(self) -> list[FeedbackRow]:
-        found = self._db.run(
+        found = self._pg.run(
             lambda c: c.execute(
                 f"SELECT id, created_at, answer_id, rating, comment, settings_digest,"
                 f" index_digest, question FROM {SCHEMA}.feedback ORDER BY id"
@@ -68,7 +68,7 @@ class PgFeedbackStore(FeedbackStore):
         ]
 
     def close(self) -> None:
-        self._db.close()
+        self._pg.close()
 
 
 class PgAuditLog:
