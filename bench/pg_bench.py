@@ -9,8 +9,8 @@
    hybrid retrieval for the local store, the postgres backend (BM25 impacts in a table), and
    Postgres full-text search (``ts_rank`` over ``to_tsvector('english')``) in the lexical
    slot, fused the same way.
-3. Latency of a hybrid search (query vectors precomputed, so only the stores are timed),
-   p50/p95 over the question set, local vs postgres, one client.
+3. Latency of a hybrid, dense-only and BM25-only search (query vectors precomputed, so only
+   the stores are timed), p50/p95 over the question set, local vs postgres, one client.
 4. pgvector HNSW (m=16, ef_construction=64, ef_search=128) over N synthetic unit vectors:
    build time, index size per vector, query p50/p95 and recall@10 against an exact scan.
 
@@ -212,12 +212,13 @@ def corpus_run(
     for name, r in (("local", local), ("postgres", remote)):
         for q in questions[:20]:  # warm caches and the connection
             r.search(q["question"])
-        ms = []
-        for q in questions:
-            start = time.perf_counter()
-            r.search(q["question"])
-            ms.append((time.perf_counter() - start) * 1000)
-        latency[f"{name}/hybrid"] = _percentiles(ms)
+        for mode in ("hybrid", "dense", "bm25"):
+            ms = []
+            for q in questions:
+                start = time.perf_counter()
+                r.search(q["question"], mode=mode)  # type: ignore[arg-type]
+                ms.append((time.perf_counter() - start) * 1000)
+            latency[f"{name}/{mode}"] = _percentiles(ms)
     ms = []
     for q in questions[:100]:
         start = time.perf_counter()

@@ -41,7 +41,7 @@ from corpus.types import Chunk, Document, DocumentInfo
 from retrieval.bm25 import BM25Index
 from retrieval.dense import DenseIndex, choose_kind
 from retrieval.embedders import Embedder
-from retrieval.hybrid import HybridRetriever
+from retrieval.hybrid import HybridRetriever, Mode
 from retrieval.settings import PostgresSettings, RetrievalSettings
 from retrieval.store import (
     FORMAT_VERSION,
@@ -54,6 +54,7 @@ from retrieval.store import (
     embed_all,
     index_text,
 )
+from retrieval.types import Passage
 
 SCHEMA = "bedside"
 NOTIFY_CHANNEL = "bedside_index"
@@ -640,7 +641,7 @@ class LiveRetriever(HybridRetriever):
             except Exception as exc:  # keep serving what is loaded; say why once per poll
                 log.warning("index version check failed: %s", exc)
 
-    def search(self, query: str, k: int | None = None, mode: Any = "hybrid") -> Any:
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Passage]:
         try:
             return super().search(query, k, mode)
         except psycopg.errors.UndefinedTable:

@@ -241,7 +241,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = _settings(args, server=server or None)
-    print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
+    where = str(settings.resolved_index_dir)
+    if settings.retrieval.backend == "postgres":  # backend hook
+        from retrieval.postgres import redacted
+
+        where = f"PostgreSQL at {redacted(settings.retrieval.postgres.dsn)}"
+    print(f"bedside: opening the index in {where}", file=sys.stderr)
     assistant = Assistant.from_settings(
         settings,
         progress=_progress_bar(),
