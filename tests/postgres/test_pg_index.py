@@ -260,3 +260,39 @@ def test_the_password_comes_from_the_environment_and_is_never_shown(
     # the test server trusts local connections: a password in the environment is harmless
     with connect(pg_settings) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_with_minilm_postgres_ranks_as_the_local_index(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path
+) -> None:
+    from retrieval.embedders import get_embedder
+
+    minilm = get_embedder("minilm")
+    sources = [f"pack:{fixture_pack}"]
+    settings = RetrievalSettings()
+    build_from_sources(
+        sources,
+        tmp_path / "index",
+        embedder=minilm,
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    build_pg_from_sources(
+        sources,
+        postgres=pg_settings,
+        embedder=minilm,
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    local = HybridRetriever(open_index(tmp_path / "index", minilm), minilm, settings)
+    db = Database(pg_settings)
+    remote = HybridRetriever(open_pg_index(db, minilm), minilm, settings)
+    assert remote.index.manifest.embedder_id == minilm.id
+    for question in QUESTIONS:
+        for mode in ("dense", "hybrid"):
+            assert _ranked(remote, question, mode) == _ranked(local, question, mode), (
+                question,
+                mode,
+            )
+    db.close()
