@@ -90,6 +90,11 @@ def open_retriever(
     from retrieval.store import open_index
 
     embedder = get_embedder(settings.retrieval.embedder)
+    if settings.retrieval.backend == "postgres":  # backend hook: the shared database
+        from retrieval.postgres import open_live_retriever
+
+        # built only by `bedside index --backend postgres`; replicas follow its active version
+        return open_live_retriever(settings.retrieval, embedder), None
     index_dir = settings.resolved_index_dir
     report = None
     if refresh:
@@ -114,6 +119,7 @@ class Assistant:
     generator: Generator
     reference: ReferenceTable = field(default_factory=default_reference)
     _doc_chunks: dict[str, list[Chunk]] | None = None
+    _doc_chunks_of: list[Chunk] | None = None  # the index.chunks it was built from
 
     @classmethod
     def from_settings(
@@ -496,11 +502,17 @@ class Assistant:
         )
 
     def _chunks_of(self, doc_id: str) -> list[Chunk]:
-        if self._doc_chunks is None:
-            self._doc_chunks = {}
-            for chunk in self.retriever.index.chunks:
-                self._doc_chunks.setdefault(chunk.doc_id, []).append(chunk)
-        return self._doc_chunks.get(doc_id, [])
+        return self._by_doc().get(doc_id, [])
+
+    def _by_doc(self) -> dict[str, list[Chunk]]:
+        """Chunks by document, rebuilt when the retriever swaps in a new index version."""
+        chunks = self.retriever.index.chunks
+        if self._doc_chunks is None or self._doc_chunks_of is not chunks:
+            by_doc: dict[str, list[Chunk]] = {}
+            for chunk in chunks:
+                by_doc.setdefault(chunk.doc_id, []).append(chunk)
+            self._doc_chunks, self._doc_chunks_of = by_doc, chunks
+        return self._doc_chunks
 
     def _agent_dose(self, agent: str, frame: Frame) -> tuple[Passage, int, int] | None:
         """The pack sentence that states ``agent``'s dose, from the dose reference: for the
@@ -699,11 +711,7 @@ class Assistant:
         return None
 
     def _locate(self, doc_id: str, quote: str) -> tuple[Chunk, int] | None:
-        if self._doc_chunks is None:
-            self._doc_chunks = {}
-            for chunk in self.retriever.index.chunks:
-                self._doc_chunks.setdefault(chunk.doc_id, []).append(chunk)
-        for chunk in self._doc_chunks.get(doc_id, []):
+        for chunk in self._chunks_of(doc_id):
             at = chunk.text.find(quote)
             if at >= 0:
                 return chunk, at

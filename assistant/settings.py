@@ -20,6 +20,7 @@ from corpus.loaders import DEFAULT_SOURCES
 from retrieval.settings import RetrievalSettings
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+_PLACEMENT = {"backend": True, "postgres": True}
 
 
 class AssistantSettings(BaseModel):
@@ -193,7 +194,10 @@ class Settings(BaseSettings):
 
     def digest(self) -> str:
         """Short hash of every setting that changes results (paths and serving excluded)."""
-        blob = self.model_dump_json(exclude={"home", "index_dir", "server"}).encode()
+        blob = self.model_dump_json(
+            # where the index lives (retrieval.backend, .postgres) does not change results
+            exclude={"home": True, "index_dir": True, "server": True, "retrieval": _PLACEMENT}
+        ).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

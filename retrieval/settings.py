@@ -7,6 +7,38 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class PostgresSettings(BaseModel):
+    """The shared PostgreSQL + pgvector database (``retrieval.backend = postgres``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dsn: str = Field(
+        default="",
+        description="libpq connection string or URI without the password "
+        "(e.g. postgresql://bedside@db.example:5432/bedside)",
+    )
+    password_env: str = Field(
+        default="BEDSIDE_PG_PASSWORD",
+        description="environment variable holding the database password (never logged)",
+    )
+    poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="seconds between a replica's checks for a newly activated index version",
+    )
+    keep_versions: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="index versions kept after a build (the active one included); older "
+        "ones are dropped",
+    )
+    connect_timeout_s: int = Field(
+        default=10, ge=1, le=600, description="seconds to wait for a database connection"
+    )
+
+
 class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,3 +62,13 @@ class RetrievalSettings(BaseModel):
     )
     rrf_k: int = Field(default=60, ge=1, description="reciprocal-rank fusion constant")
     k: int = Field(default=8, ge=1, le=200, description="passages returned per question")
+    # The backend decides where the index lives, not what it returns: excluded from digests.
+    backend: Literal["local", "postgres"] = Field(
+        default="local",
+        description="where the index lives: local (files under index_dir) | postgres "
+        "(shared database, retrieval.postgres)",
+    )
+    postgres: PostgresSettings = Field(
+        default_factory=PostgresSettings,
+        description="database for the postgres backend (index, feedback, audit)",
+    )

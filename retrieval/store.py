@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -155,6 +155,26 @@ def lines_root(data: bytes) -> str:
     ).hexdigest()
 
 
+def rows_root(rows: Iterable[Any]) -> str:
+    """``lines_root`` of rows written one JSON line each, keys sorted: the same root for the
+    same rows, whichever store keeps them (a database returns JSON keys in its own order)."""
+    return lines_root(
+        b"\n".join(json.dumps(r, ensure_ascii=False, sort_keys=True).encode() for r in rows)
+    )
+
+
+def chunk_row(c: Chunk) -> dict[str, Any]:
+    """A chunk as the index stores it."""
+    return {
+        "id": c.id,
+        "doc_id": c.doc_id,
+        "start": c.start,
+        "end": c.end,
+        "section_path": list(c.section_path),
+        "text": c.text,
+    }
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -234,17 +254,7 @@ def build_index(
         bm25.save(tmp / BM25_DIR)
         _write_jsonl(
             tmp / CHUNKS,
-            [
-                {
-                    "id": c.id,
-                    "doc_id": c.doc_id,
-                    "start": c.start,
-                    "end": c.end,
-                    "section_path": list(c.section_path),
-                    "text": c.text,
-                }
-                for c in chunks
-            ],
+            [chunk_row(c) for c in chunks],
         )
         _write_jsonl(tmp / DOCUMENTS, [asdict(DocumentInfo.of(d)) for d in documents])
         files = _digests(tmp)

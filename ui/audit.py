@@ -65,6 +65,11 @@ class AuditLog:
             findings=findings,
             question=question,
         )
+        self.write(entry)
+        return entry
+
+    def write(self, entry: AuditEntry) -> None:
+        """Append one entry, or raise StorageError (the answer is then withheld)."""
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         with self._lock:
             try:
@@ -81,4 +86,3 @@ class AuditLog:
                     "the audit log could not be written, so the answer is withheld; "
                     "the server log has the details"
                 ) from exc
-        return entry

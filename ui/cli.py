@@ -62,6 +62,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from retrieval.indexing import build_from_sources
 
     settings = _settings(args)
+    if args.backend == "postgres" or (
+        args.backend is None and settings.retrieval.backend == "postgres"
+    ):
+        return _index_postgres(settings)  # backend hook: a new version in the shared database
     index_dir = settings.resolved_index_dir
     print(f"bedside: indexing {', '.join(settings.sources)} into {index_dir}", file=sys.stderr)
     report = build_from_sources(
@@ -78,6 +82,32 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
         f"({m.embedder_id}, {m.dense_kind} + BM25) in {index_dir}; "
         f"{len(report.problems)} problem(s); index {m.digest()}"
+    )
+    return EXIT_OK
+
+
+def _index_postgres(settings: Any) -> int:
+    from retrieval.embedders import get_embedder
+    from retrieval.postgres import build_pg_from_sources, redacted
+
+    pg = settings.retrieval.postgres
+    print(
+        f"bedside: indexing {', '.join(settings.sources)} into PostgreSQL at {redacted(pg.dsn)}",
+        file=sys.stderr,
+    )
+    version, m, problems = build_pg_from_sources(
+        settings.sources,
+        postgres=pg,
+        embedder=get_embedder(settings.retrieval.embedder),
+        chunking=settings.corpus,
+        retrieval=settings.retrieval,
+        progress=_progress_bar(),
+    )
+    _print_problems(problems)
+    print(
+        f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
+        f"({m.embedder_id}, {m.dense_kind} + BM25) as version {version}, now active; "
+        f"{len(problems)} problem(s); index {m.digest()}"
     )
     return EXIT_OK
 
@@ -211,7 +241,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.pipeline import Assistant
     from ui.access import AccessPolicy, is_loopback
     from ui.app import create_app
-    from ui.feedback import FeedbackStore
+    from ui.pg_store import open_audit_log, open_feedback_store  # HOME or the shared database
     from ui.service import Service
 
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
@@ -238,14 +268,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "(BEDSIDE_SERVER__ALLOWED_HOSTS)",
             file=sys.stderr,
         )
-    print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
+    where = str(settings.resolved_index_dir)
+    if settings.retrieval.backend == "postgres":  # backend hook
+        from retrieval.postgres import redacted
+
+        where = f"PostgreSQL at {redacted(settings.retrieval.postgres.dsn)}"
+    print(f"bedside: opening the index in {where}", file=sys.stderr)
     assistant = Assistant.from_settings(
         settings,
         progress=_progress_bar(),
         log=lambda m: print(f"bedside: {m}", file=sys.stderr),
         refresh=not args.index_dir,
     )
-    service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
+    service = Service(assistant, open_feedback_store(settings), audit=open_audit_log(settings))
     app = create_app(service)
     host, port = access.host, access.port
     print(
@@ -299,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument(
         "--index-dir", metavar="DIR", help="where to write the index (default: ~/.bedside/index)"
+    )
+    p_index.add_argument(
+        "--backend",
+        choices=["local", "postgres"],
+        default=None,
+        help="where to write the index (default: retrieval.backend); postgres writes a new "
+        "version to retrieval.postgres.dsn and activates it",
     )
     p_index.set_defaults(func=cmd_index)
 

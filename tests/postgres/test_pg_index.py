@@ -1,0 +1,316 @@
+"""The postgres backend against a real PostgreSQL + pgvector server: the same passages and
+scores as the local store, atomic versioned builds, manifest checks, garbage collection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corpus.chunking import ChunkingSettings
+from corpus.errors import ConfigError, IndexStoreError, StaleIndexError
+from retrieval.embedders import HashEmbedder
+from retrieval.hybrid import HybridRetriever
+from retrieval.indexing import build_from_sources
+from retrieval.postgres import (
+    Database,
+    LiveRetriever,
+    active_version,
+    build_pg_from_sources,
+    connect,
+    list_versions,
+    migrate,
+    migration_files,
+    open_pg_index,
+)
+from retrieval.settings import PostgresSettings, RetrievalSettings
+from retrieval.store import open_index
+
+REPO = Path(__file__).resolve().parents[2]
+QUESTIONS = [
+    "argatroban dose in HIT",
+    "warfarin INR target",
+    "bivalirudin renal impairment infusion",
+    "heparin resistance antithrombin",
+    "what is the dose",
+]
+
+
+def _build(pg: PostgresSettings, sources: list[str], **retrieval: Any) -> tuple[int, Any]:
+    version, manifest, _ = build_pg_from_sources(
+        sources,
+        postgres=pg,
+        embedder=HashEmbedder(),
+        chunking=ChunkingSettings(),
+        retrieval=RetrievalSettings(embedder="hash", **retrieval),
+    )
+    return version, manifest
+
+
+def _tables(pg: PostgresSettings) -> set[str]:
+    with connect(pg) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'bedside'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _ranked(retriever: HybridRetriever, question: str, mode: Any) -> list[tuple[float, str]]:
+    # FAISS and pgvector may order exact ties differently: compare (score, id) sorted
+    return sorted((round(p.score, 5), p.id) for p in retriever.search(question, k=20, mode=mode))
+
+
+def test_migrations_apply_once_and_in_order(pg_settings: PostgresSettings) -> None:
+    with connect(pg_settings) as conn:
+        first = migrate(conn)
+        again = migrate(conn)
+        recorded = conn.execute("SELECT version FROM bedside.schema_migrations").fetchall()
+    assert first == [name for _, name, _ in migration_files()] and first
+    assert again == []
+    assert sorted(r[0] for r in recorded) == [n for n, _, _ in migration_files()]
+
+
+@pytest.mark.parametrize("dense", ["flat", "hnsw", "ivf"])
+def test_postgres_returns_what_the_local_index_returns(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path, dense: str
+) -> None:
+    sources = [f"pack:{fixture_pack}"]
+    settings = RetrievalSettings(embedder="hash", dense_index=dense)  # type: ignore[arg-type]
+    build_from_sources(
+        sources,
+        tmp_path / "index",
+        embedder=HashEmbedder(),
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    local = HybridRetriever(
+        open_index(tmp_path / "index", HashEmbedder()), HashEmbedder(), settings
+    )
+    _, manifest = _build(pg_settings, sources, dense_index=dense)
+    db = Database(pg_settings)
+    remote = HybridRetriever(open_pg_index(db, HashEmbedder()), HashEmbedder(), settings)
+    assert manifest.dense_kind == f"pgvector-{dense}"
+    assert manifest.corpus_hash == local.index.manifest.corpus_hash
+    assert [c.id for c in remote.index.chunks] == [c.id for c in local.index.chunks]
+    assert remote.index.docs == local.index.docs
+    for question in QUESTIONS:
+        for mode in ("dense", "bm25", "hybrid"):
+            assert _ranked(remote, question, mode) == _ranked(local, question, mode), (
+                question,
+                mode,
+            )
+    # the spelling helpers the pipeline asks of the lexical index
+    for token in ("argatroban", "warfarin", "nosuchword", "inr"):
+        assert remote.index.bm25.knows(token) == local.index.bm25.knows(token)
+    for typo in ("argatrobn", "bivalirdin", "warfrin"):
+        assert remote.index.bm25.near(typo) == local.index.bm25.near(typo) is not None
+    db.close()
+
+
+def test_a_new_build_switches_versions_and_old_ones_are_collected(
+    pg_settings: PostgresSettings, fixture_pack: Path
+) -> None:
+    sources = [f"pack:{fixture_pack}"]
+    v1, _ = _build(pg_settings, sources)
+    v2, _ = _build(pg_settings, sources)
+    v3, _ = _build(pg_settings, sources)
+    with connect(pg_settings) as conn:
+        assert active_version(conn) == v3
+        assert list_versions(conn) == [v2, v3]  # keep_versions = 2
+    tables = _tables(pg_settings)
+    assert not any(t.startswith(f"v{v1}_") for t in tables)
+    assert {f"v{v3}_chunks", f"v{v3}_postings", f"v{v3}_terms", f"v{v3}_documents"} <= tables
+
+
+def test_a_build_killed_before_its_switch_leaves_the_previous_version_serving(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path
+) -> None:
+    sources = [f"pack:{fixture_pack}"]
+    v1, before = _build(pg_settings, sources)
+    more = tmp_path / "more"
+    more.mkdir()
+    for doc in fixture_pack.glob("*.md"):
+        (more / doc.name).write_text(doc.read_text(encoding="utf-8") + "\nMore text.\n")
+    # A second build in its own process, stopped with SIGKILL once every table of the new
+    # version is written and only the switch of the active version is left.
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from corpus.chunking import ChunkingSettings
+        from retrieval.embedders import HashEmbedder
+        from retrieval.postgres import build_pg_from_sources
+        from retrieval.settings import PostgresSettings, RetrievalSettings
+
+        def progress(stage, done, total):
+            if stage == "activating" and done == 0:
+                print("READY", flush=True)
+                time.sleep(600)
+
+        build_pg_from_sources(
+            [{f"pack:{more}"!r}],
+            postgres=PostgresSettings(dsn={pg_settings.dsn!r}),
+            embedder=HashEmbedder(),
+            chunking=ChunkingSettings(),
+            retrieval=RetrievalSettings(embedder="hash"),
+            progress=progress,
+        )
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "READY":
+        proc.kill()
+        pytest.fail(f"the build did not reach its switch: {proc.communicate()[1][-2000:]}")
+    # mid-build, the replicas' view is the previous version
+    with connect(pg_settings) as conn:
+        assert active_version(conn) == v1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    with connect(pg_settings) as conn:
+        assert active_version(conn) == v1
+        assert list_versions(conn) == [v1]
+    assert {t.split("_")[0] for t in _tables(pg_settings) if t.startswith("v")} == {f"v{v1}"}
+    db = Database(pg_settings)
+    served = open_pg_index(db, HashEmbedder())
+    assert served.manifest.digest() == before.digest()
+    assert served.manifest.counts == before.counts
+    db.close()
+
+
+def test_a_replica_verifies_the_manifest_and_refuses_a_mismatch(
+    pg_settings: PostgresSettings, fixture_pack: Path
+) -> None:
+    db = Database(pg_settings)
+    with pytest.raises(IndexStoreError, match="no active index.*bedside index --backend postgres"):
+        open_pg_index(db, HashEmbedder())
+    version, _ = _build(pg_settings, [f"pack:{fixture_pack}"])
+    with pytest.raises(StaleIndexError, match="embedder hash-256-v1"):
+        open_pg_index(db, HashEmbedder(dim=128))
+    with connect(pg_settings) as conn:
+        conn.execute(
+            "UPDATE bedside.index_versions SET manifest = jsonb_set(manifest,"
+            " '{counts,chunks}', '1') WHERE id = %s",
+            (version,),
+        )
+    with pytest.raises(IndexStoreError, match="inconsistent"):
+        open_pg_index(db, HashEmbedder())
+    with connect(pg_settings) as conn:
+        conn.execute(
+            "UPDATE bedside.index_versions SET manifest = manifest - 'corpus_hash' WHERE id = %s",
+            (version,),
+        )
+    with pytest.raises(IndexStoreError, match="corrupt manifest"):
+        open_pg_index(db, HashEmbedder())
+    db.close()
+
+
+def test_a_chunk_edited_in_the_database_after_its_build_is_refused(
+    pg_settings: PostgresSettings, fixture_pack: Path
+) -> None:
+    version, _ = _build(pg_settings, [f"pack:{fixture_pack}"])
+    db = Database(pg_settings)
+    assert open_pg_index(db, HashEmbedder()).manifest.chunks_root
+    with connect(pg_settings) as conn:
+        # A same-length edit: every count and size stays as built.
+        changed = conn.execute(
+            f"UPDATE bedside.v{version}_chunks SET text = overlay(text placing 'X' from 1 for 1)"
+            " WHERE row = 0"
+        ).rowcount
+    assert changed > 0
+    with pytest.raises(IndexStoreError, match="chunks table does not match the root hash"):
+        open_pg_index(db, HashEmbedder())
+    db.close()
+
+
+def test_a_live_retriever_follows_the_active_version(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path
+) -> None:
+    v1, _ = _build(pg_settings, [f"pack:{fixture_pack}"])
+    settings = RetrievalSettings(embedder="hash")
+    live = LiveRetriever(Database(pg_settings), HashEmbedder(), settings)
+    assert live.version == v1 and not live.refresh()
+    # a smaller corpus: one document
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "fixture-warfarin.md").write_text(
+        (fixture_pack / "fixture-warfarin.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    v2, _ = _build(pg_settings, [f"pack:{one}"])
+    v3, _ = _build(pg_settings, [f"pack:{one}"])  # v1 is now collected under the retriever
+    assert live.version == v1
+    # a search that meets the dropped version's tables reloads the active one
+    hits = live.search("warfarin INR target")
+    assert live.version == v3 != v2
+    assert hits and {p.doc.id for p in hits} == {"fixture-warfarin"}
+    assert set(live.index.docs) == {"fixture-warfarin"}
+    live.db.close()
+
+
+def test_the_password_comes_from_the_environment_and_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch, pg_settings: PostgresSettings
+) -> None:
+    secret = "s3cret-Pa55-word"
+    with pytest.raises(ConfigError, match="contains a password") as found:
+        connect(PostgresSettings(dsn=f"postgresql://bedside:{secret}@127.0.0.1:1/bedside"))
+    assert secret not in str(found.value)
+    monkeypatch.setenv("BEDSIDE_PG_PASSWORD", secret)
+    with pytest.raises(IndexStoreError, match="cannot connect to PostgreSQL") as failed:
+        connect(
+            PostgresSettings(dsn="postgresql://bedside@127.0.0.1:1/bedside", connect_timeout_s=2)
+        )
+    assert secret not in str(failed.value)
+    with pytest.raises(ConfigError, match="dsn is empty"):
+        connect(PostgresSettings())
+    # the test server trusts local connections: a password in the environment is harmless
+    with connect(pg_settings) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_with_minilm_postgres_ranks_as_the_local_index(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path
+) -> None:
+    from retrieval.embedders import get_embedder
+
+    minilm = get_embedder("minilm")
+    sources = [f"pack:{fixture_pack}"]
+    settings = RetrievalSettings()
+    build_from_sources(
+        sources,
+        tmp_path / "index",
+        embedder=minilm,
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    build_pg_from_sources(
+        sources,
+        postgres=pg_settings,
+        embedder=minilm,
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    local = HybridRetriever(open_index(tmp_path / "index", minilm), minilm, settings)
+    db = Database(pg_settings)
+    remote = HybridRetriever(open_pg_index(db, minilm), minilm, settings)
+    assert remote.index.manifest.embedder_id == minilm.id
+    for question in QUESTIONS:
+        for mode in ("dense", "hybrid"):
+            assert _ranked(remote, question, mode) == _ranked(local, question, mode), (
+                question,
+                mode,
+            )
+    db.close()
