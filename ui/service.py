@@ -6,8 +6,7 @@ guarded ``Answer`` objects from ``Assistant.ask`` and guard ``Verdict`` objects.
 
 from __future__ import annotations
 
-import threading
-import unicodedata
+import re
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from guardrails.patient import PatientInput
 from ui.access import Identity
 from ui.audit import AuditLog
 from ui.feedback import FeedbackStore
+from ui.limiter import Slots
 
 # Who asked, when the caller cannot say (in-process use, tests).
 LOCAL = Identity(user=None, client="local")
@@ -78,12 +78,18 @@ class FeedbackRequest(BaseModel):
     )
 
 
+# A NUL, or a surrogate code point (never valid alone in a str from JSON).
+_INVALID = re.compile("[\x00\ud800-\udfff]")
+
+
 def refuse_invalid_text(field: str, text: str) -> None:
-    """A NUL or a lone surrogate (JSON can carry both) is an InputError naming where."""
-    for i, ch in enumerate(text):
-        if ch == "\x00" or unicodedata.category(ch) == "Cs":
-            what = "a NUL character" if ch == "\x00" else "a byte that is not valid UTF-8 text"
-            raise InputError(f"{field} contains {what} at character {i + 1}")
+    """A NUL or a lone surrogate (JSON can carry both) is an InputError naming where. One
+    regex pass: a 200 KB check body is read in C, not character by character."""
+    found = _INVALID.search(text)
+    if found:
+        ch = found.group()
+        what = "a NUL character" if ch == "\x00" else "a byte that is not valid UTF-8 text"
+        raise InputError(f"{field} contains {what} at character {found.start() + 1}")
 
 
 def bedside_version() -> str:
@@ -95,8 +101,8 @@ def bedside_version() -> str:
 
 @dataclass
 class Service:
-    """The assistant behind a semaphore (``server.concurrency`` answers or dose checks at
-    once), the feedback store, the audit log (default HOME/audit.jsonl) and the facts
+    """The assistant behind ``server.concurrency`` slots shared by answers and dose checks
+    (``ui.limiter``: first come, first served; checks hold at most half), the feedback store, the audit log (default HOME/audit.jsonl) and the facts
     /api/health reports."""
 
     assistant: Assistant
@@ -105,7 +111,7 @@ class Service:
 
     def __post_init__(self) -> None:
         settings = self.assistant.settings
-        self._slots = threading.BoundedSemaphore(settings.server.concurrency)
+        self._slots = Slots(settings.server.concurrency)
         self._audit = self.audit or AuditLog(settings.home.expanduser() / "audit.jsonl")
 
     @property
@@ -144,7 +150,7 @@ class Service:
                 f"{server.max_check_chars:,} (server.max_check_chars)"
             )
         item = CheckInput(id="api", **request.model_dump())
-        with self._slots:
+        with self._slots.hold("check"):
             verdict = check_item(item, self.assistant.reference)
         out = verdict_json("api", verdict)
         out.pop("id")

@@ -438,6 +438,49 @@ def test_with_token_access_the_browser_signs_in_and_the_chat_answers(
     assert _external(seen) == []
 
 
+def test_with_token_access_the_widget_demo_answers_through_both_embeddings_after_sign_in(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    """Bedside's own /widget-demo is the same site as the chat, so the SameSite=Strict
+    session cookie travels with the iframe's page load and with the web component's
+    same-origin calls: both answer once the browser has signed in."""
+    base = fast_servers["token"]
+    seen: list[str] = []
+    refused: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.on("response", lambda r: refused.append(r.url) if r.status in (401, 403) else None)
+    page.goto(f"{base}/widget-demo", wait_until="load")
+    assert urlparse(page.url).path == "/login"
+    assert page.locator("gradio-app, iframe").count() == 0
+    page.locator("#bedside-token").fill(TOKEN)
+    page.locator("#bedside-sign-in").click()
+    page.wait_for_url(f"{base}/widget-demo", timeout=30_000)
+
+    component = page.locator("#web-component gradio-app")
+    component.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    answer = _ask(
+        component, "What is the bivalirudin dose for heparin-induced thrombocytopenia?", 1
+    )
+    assert "Review status" in answer.inner_text()
+    assert answer.locator("a.cite").count() >= 1
+    _shot(page, "15-signed-in-widget-component")
+
+    frame = page.frame_locator("#iframe iframe")
+    frame.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    framed = _ask(frame, "What is the argatroban starting dose in hepatic impairment?", 1)
+    assert "Review status" in framed.inner_text()
+    assert framed.locator("a.cite").count() >= 1
+    page.locator("#iframe").scroll_into_view_if_needed()
+    _shot(page, "16-signed-in-widget-iframe")
+    assert refused == []
+    assert _external(seen) == []
+
+    # Signed out, the same page is the sign-in form again: the embeddings held no other key.
+    page.goto(f"{base}/logout", wait_until="load")
+    page.goto(f"{base}/widget-demo", wait_until="load")
+    assert urlparse(page.url).path == "/login"
+
+
 def test_docs_render_swagger_ui_with_no_request_leaving_the_machine(
     page: Any, fast_servers: dict[str, str]
 ) -> None:
