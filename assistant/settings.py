@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     def resolved_index_dir(self) -> Path:
         return (self.index_dir or self.home / "index").expanduser()
 
+    @property
+    def models_dir(self) -> Path:
+        """Where embedding runtimes keep the model files they prepare: HOME/models."""
+        return (self.home / "models").expanduser()
+
     def digest(self) -> str:
         """Short hash of every setting that changes results (paths and serving excluded)."""
         blob = self.model_dump_json(exclude={"home", "index_dir", "server"}).encode()

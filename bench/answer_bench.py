@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
     if args.index_dir:
-        embedder = get_embedder(settings.retrieval.embedder)
+        embedder = get_embedder(settings.retrieval.embedder, settings.models_dir)
         index = open_index(args.index_dir, embedder)
         if args.pad_to:
             index = padded(index, args.pad_to)

@@ -1,4 +1,5 @@
-"""Text embedders: the bundled MiniLM model and a deterministic hash embedder for tests.
+"""Text embedders: the bundled MiniLM model (onnxruntime by default, torch as a setting)
+and a deterministic hash embedder for tests.
 
 Both return float32 rows of unit length, so inner product is cosine similarity.
 """
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -66,6 +69,110 @@ class HashEmbedder:
 
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# all-MiniLM-L6-v2 reads at most 256 word pieces (its sentence_bert_config.json).
+_MAX_TOKENS = 256
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (384 dimensions) run by onnxruntime from the int8 export in
+    ``models_dir`` (made once from the bundled weights; see ``retrieval.onnx_export``).
+
+    Thread-safe: onnxruntime sessions may be run from many threads and release the GIL;
+    each thread gets its own tokenizer. A batch of a few texts (a question) runs on a
+    one-thread session, so concurrent questions each use one core and never fight over a
+    shared pool; a bulk batch (indexing) runs on a session with one thread per core.
+    """
+
+    def __init__(
+        self, models_dir: Path | None = None, log: Callable[[str], None] | None = None
+    ) -> None:
+        from retrieval.onnx_export import default_models_dir
+
+        self._models_dir = (models_dir or default_models_dir()).expanduser()
+        self._log = log
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._sessions: dict[int, Any] = {}
+        self._local = threading.local()
+
+    def _model_path(self) -> Path:
+        with self._lock:
+            if self._path is None:
+                from retrieval.onnx_export import ensure_model
+
+                self._path = ensure_model(self._models_dir, self._log)
+            return self._path
+
+    @property
+    def id(self) -> str:
+        from importlib.metadata import version
+
+        from retrieval.onnx_export import RECIPE, file_digest
+
+        digest = file_digest(self._model_path())[:16]
+        return f"{MINILM_ID}+onnxruntime-{version('onnxruntime')}-int8-{RECIPE}-{digest}"
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def warm_up(self) -> None:
+        self._session(1)
+        self._tokenizer()
+
+    def _session(self, threads: int) -> Any:
+        path = self._model_path()
+        with self._lock:
+            session = self._sessions.get(threads)
+            if session is None:
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+                # Idle pool threads sleep rather than spin: the cores are shared with the
+                # server's other requests and with whatever else runs on the machine.
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+                self._sessions[threads] = session
+            return session
+
+    def _tokenizer(self) -> Any:
+        tok = getattr(self._local, "tokenizer", None)
+        if tok is None:
+            from tokenizers import Tokenizer
+
+            from retrieval.onnx_export import model_dir
+
+            tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+            tok.enable_truncation(_MAX_TOKENS)
+            tok.enable_padding()
+            self._local.tokenizer = tok
+        return tok
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        threads = 1 if len(texts) <= _SMALL_BATCH else (os.cpu_count() or 1)
+        session = self._session(threads)
+        tokenizer = self._tokenizer()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # Longest first, as sentence-transformers does: each batch pads to similar lengths.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            encoded = tokenizer.encode_batch([texts[i] for i in rows])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[rows] = pooled
+        return _normalise(out)
 
 
 @lru_cache(maxsize=1)
@@ -104,8 +211,10 @@ def _set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (384 dimensions), loaded lazily once per process."""
+class TorchMiniLMEmbedder:
+    """all-MiniLM-L6-v2 run by sentence-transformers on torch (``retrieval.embedder =
+    "minilm-torch"``). Torch's thread count is process-wide, so this one switches it per
+    call and is not meant for concurrent questions."""
 
     @property
     def id(self) -> str:
@@ -135,16 +244,20 @@ class MiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {
+EMBEDDERS: dict[str, Callable[[Path | None, Callable[[str], None] | None], Embedder]] = {
     "minilm": MiniLMEmbedder,
-    "hash": HashEmbedder,
+    "minilm-torch": lambda models_dir, log: TorchMiniLMEmbedder(),
+    "hash": lambda models_dir, log: HashEmbedder(),
 }
 
 
-def get_embedder(name: str) -> Embedder:
-    """Embedder by name; an unknown name lists the valid ones."""
+def get_embedder(
+    name: str, models_dir: Path | None = None, log: Callable[[str], None] | None = None
+) -> Embedder:
+    """Embedder by name; an unknown name lists the valid ones. ``models_dir`` is where a
+    runtime keeps the model files it prepares (default: HOME/models)."""
     try:
         factory = EMBEDDERS[name]
     except KeyError:
         raise ConfigError(f"unknown embedder {name!r}; valid: {', '.join(EMBEDDERS)}") from None
-    return factory()
+    return factory(models_dir, log)

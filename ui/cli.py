@@ -66,7 +66,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = build_from_sources(
         settings.sources,
         index_dir,
-        embedder=get_embedder(settings.retrieval.embedder),
+        embedder=get_embedder(
+            settings.retrieval.embedder,
+            settings.models_dir,
+            lambda m: print(f"bedside: {m}", file=sys.stderr),
+        ),
         chunking=settings.corpus,
         retrieval=settings.retrieval,
         progress=_progress_bar(),
