@@ -76,7 +76,10 @@ class DenseIndex:
 
     @classmethod
     def load(cls, path: Path, kind: str) -> DenseIndex:
-        index = faiss.read_index(str(path))
+        # A flat index is memory-mapped, not copied: the pages come from the OS file cache
+        # and are shared by every process serving the same index (`serve --workers`).
+        flags = faiss.IO_FLAG_MMAP_IFC if kind == "flat" else 0
+        index = faiss.read_index(str(path), flags)
         if kind == "hnsw":
             faiss.ParameterSpace().set_index_parameter(index, "efSearch", 128)
         elif kind == "ivf":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -205,39 +206,61 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def log(message: str) -> None:
+    print(f"bedside: {message}", file=sys.stderr)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    server: dict[str, Any] = {
+        k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v
+    }
+    settings = _settings(args, server=server or None)
+    print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
+    host, port, workers = settings.server.host, settings.server.port, settings.server.workers
+    run = {"host": host, "port": port, "log_level": "info", "server_header": False}
+    if workers > 1:
+        from retrieval.embedders import get_embedder
+        from retrieval.indexing import ensure_index
+        from ui.workers import SPEC_ENV
+
+        if not args.index_dir:  # build or refresh once, here; the workers open it as built
+            report = ensure_index(
+                settings.sources,
+                settings.resolved_index_dir,
+                embedder=get_embedder(settings.retrieval.embedder, settings.models_dir, log),
+                chunking=settings.corpus,
+                retrieval=settings.retrieval,
+                progress=_progress_bar(),
+            )
+            if report.built:
+                log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
+        os.environ[SPEC_ENV] = settings.model_dump_json()
+        print(
+            f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs) "
+            f"with {workers} worker processes",
+            file=sys.stderr,
+        )
+        uvicorn.run("ui.workers:app_from_environment", factory=True, workers=workers, **run)
+        return EXIT_OK
 
     from assistant.pipeline import Assistant
     from ui.app import api_token, create_app
     from ui.feedback import FeedbackStore
     from ui.service import Service
 
-    server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
-    settings = _settings(args, server=server or None)
-    print(f"bedside: opening the index in {settings.resolved_index_dir}", file=sys.stderr)
     assistant = Assistant.from_settings(
-        settings,
-        progress=_progress_bar(),
-        log=lambda m: print(f"bedside: {m}", file=sys.stderr),
-        refresh=not args.index_dir,
+        settings, progress=_progress_bar(), log=log, refresh=not args.index_dir
     )
     service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
     app = create_app(service)
-    host, port = settings.server.host, settings.server.port
     token = "on" if api_token(service) else "off"
     print(
         f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; token {token})",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-        server_header=False,
-    )
+    uvicorn.run(app, timeout_graceful_shutdown=5, **run)
     return EXIT_OK
 
 
@@ -335,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
     p_serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8000)")
+    p_serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes answering in parallel (default: server.workers, one per core)",
+    )
     add_index_arguments(p_serve, "serve")
     p_serve.set_defaults(func=cmd_serve)
 

@@ -1,0 +1,30 @@
+"""`bedside serve --workers N`: each worker process builds its app from the settings the
+parent resolved (passed in the environment), over the index the parent built or checked.
+
+The parent never loads the assistant; a worker opens the index as built (verified against
+its manifest and embedder) and answers its share of the connections.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from fastapi import FastAPI
+
+SPEC_ENV = "BEDSIDE_SERVE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+    from ui.app import create_app
+    from ui.feedback import FeedbackStore
+    from ui.service import Service
+
+    settings = Settings.model_validate_json(os.environ[SPEC_ENV])
+    assistant = Assistant.from_settings(
+        settings, log=lambda m: print(f"bedside: {m}", file=sys.stderr), refresh=False
+    )
+    service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
+    return create_app(service)
