@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,35 @@ def _progress_bar() -> Any:
             bar.close()
 
     return progress
+
+
+@contextlib.contextmanager
+def _spinner(label: str, delay_s: float = 0.4) -> Iterator[None]:
+    """A spinner on a terminal's stderr while something slow runs (shown only after
+    ``delay_s``, so a quick step prints nothing); nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    stop = threading.Event()
+
+    def spin() -> None:
+        if stop.wait(delay_s):
+            return
+        for frame in itertools.cycle("|/-\\"):
+            sys.stderr.write(f"\rbedside: {label} {frame}")
+            sys.stderr.flush()
+            if stop.wait(0.1):
+                break
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -118,7 +150,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         refresh=not (args.index_dir and not args.source),  # an explicit index is served as built
     )
     history = [Turn("user", h) for h in args.history or []]
-    answer = assistant.ask(question, history, _patient_from_args(args), args.audience)
+    with _spinner("answering"):
+        answer = assistant.ask(question, history, _patient_from_args(args), args.audience)
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
     else:
