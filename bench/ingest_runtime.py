@@ -1,14 +1,14 @@
-"""Ingestion throughput of the two MiniLM runtimes on the same sample, in one process:
-onnxruntime int8 (``retrieval.embedder = minilm``, the default) vs sentence-transformers on
-torch (``minilm-torch``, the earlier default).
+"""Ingestion throughput of the MiniLM runtimes on the same sample, in one process:
+OpenVINO (``retrieval.embedder = minilm``, the default) vs sentence-transformers on torch
+(``minilm-torch``, the earlier default).
 
     python -m bench.ingest_runtime [--sample-docs 2103] [--blocks 4] [--seed 0]
 
 The sample is the retrieval bench's ingestion sample (a seeded random set of documents from
 ../shared/data, ~4,000 chunks). It is cut into ``--blocks`` blocks of documents; each block
 is indexed with ``build_index`` (chunk, embed, FAISS, BM25, write) by both runtimes, in the
-order torch, onnx for even blocks and onnx, torch for odd ones, so both see the same
-machine load on average. Both models are warm before the first block. The report gives
+order torch, new for even blocks and new, torch for odd ones, so both see the same
+machine load on average; wall time and the process's CPU time are both recorded. Both models are warm before the first block. The report gives
 chunks/s per runtime over all blocks, their ratio, and the cosine similarity of the two
 runtimes' vectors for the same chunks. Timings are printed, never asserted; results go to
 bench/out/ingest_runtime.json.
@@ -58,21 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.store import build_index, open_index
 
     docs = sample_documents(shared_dir() / "data", args.sample_docs, args.seed)
-    runtimes: dict[str, Any] = {"torch": TorchMiniLMEmbedder(), "onnx": MiniLMEmbedder()}
+    runtimes: dict[str, Any] = {"torch": TorchMiniLMEmbedder(), "new": MiniLMEmbedder()}
     for embedder in runtimes.values():
         embedder.warm_up()
         embedder.embed(["warm up " * 50] * 64)
     seconds = dict.fromkeys(runtimes, 0.0)
+    cpu_seconds = dict.fromkeys(runtimes, 0.0)
     chunks = dict.fromkeys(runtimes, 0)
     cosines: list[np.ndarray] = []
     blocks = [docs[i :: args.blocks] for i in range(args.blocks)]
     with tempfile.TemporaryDirectory(prefix="bedside-ingest-") as tmp:
         for b, block in enumerate(blocks):
-            order = ["torch", "onnx"] if b % 2 == 0 else ["onnx", "torch"]
+            order = ["torch", "new"] if b % 2 == 0 else ["new", "torch"]
             vectors: dict[str, np.ndarray] = {}
             for name in order:
                 where = Path(tmp) / f"{name}-{b}"
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 manifest = build_index(
                     block,
                     where,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                     sources=["jsonl:sample"],
                 )
                 seconds[name] += time.perf_counter() - t0
+                cpu_seconds[name] += time.process_time() - c0
                 chunks[name] += manifest.counts.chunks
                 dense = open_index(where).dense
                 vectors[name] = dense._index.reconstruct_n(0, dense.size)
@@ -91,18 +93,22 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-            cosines.append((vectors["torch"] * vectors["onnx"]).sum(axis=1))
+            cosines.append((vectors["torch"] * vectors["new"]).sum(axis=1))
     rate = {name: chunks[name] / seconds[name] for name in runtimes}
+    cpu_rate = {name: chunks[name] / cpu_seconds[name] for name in runtimes}
     cos = np.concatenate(cosines)
     report = {
         "documents": len(docs),
-        "chunks": chunks["onnx"],
+        "chunks": chunks["new"],
         "blocks": len(blocks),
         "cpu_count": os.cpu_count(),
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "chunks_per_s": {k: round(v, 1) for k, v in rate.items()},
-        "ratio_onnx_to_torch": round(rate["onnx"] / rate["torch"], 2),
-        "cosine_onnx_vs_torch": {
+        "ratio_new_to_torch": round(rate["new"] / rate["torch"], 2),
+        "cpu_seconds": {k: round(v, 1) for k, v in cpu_seconds.items()},
+        "chunks_per_cpu_s": {k: round(v, 1) for k, v in cpu_rate.items()},
+        "cpu_ratio_new_to_torch": round(cpu_rate["new"] / cpu_rate["torch"], 2),
+        "cosine_new_vs_torch": {
             "mean": round(float(cos.mean()), 4),
             "p01": round(float(np.quantile(cos, 0.01)), 4),
             "min": round(float(cos.min()), 4),
