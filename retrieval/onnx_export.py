@@ -61,7 +61,7 @@ def _export_fp32(target: Path) -> None:
             out = self.bert(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             )
-            return out.last_hidden_state  # type: ignore[no-any-return]
+            return out.last_hidden_state
 
     example = tuple(torch.ones(2, 8, dtype=torch.long) for _ in INPUTS)
     axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
