@@ -106,8 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--runs", type=int, default=None, help="runs of each (ask: 5, serve: 1)")
     ap.add_argument("--question", default=QUESTION)
+    ap.add_argument(
+        "--skip-baseline", action="store_true", help="time this tree only (no before/after ratio)"
+    )
     args = ap.parse_args(argv)
     trees = {"baseline": args.baseline_tree.resolve(), "this tree": REPO}
+    if args.skip_baseline:
+        del trees["baseline"]
     runs = args.runs or (5 if args.mode == "ask" else 1)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     if args.mode == "ask":
