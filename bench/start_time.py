@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             key: round(statistics.median(r[key] for r in rows), 2) for key in rows[0]
         } | {"all": [{k: round(v, 2) for k, v in r.items()} for r in rows]}
     key = "wall_s" if args.mode == "ask" else "healthy_s"
-    report["ratio_baseline_to_this"] = round(report["baseline"][key] / report["this tree"][key], 2)
+    if "baseline" in report:
+        report["ratio_baseline_to_this"] = round(
+            report["baseline"][key] / report["this tree"][key], 2
+        )
     out = OUT / f"start_time_{args.mode}.json"
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))

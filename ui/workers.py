@@ -18,6 +18,7 @@ SPEC_ENV = "BEDSIDE_SERVE_SETTINGS"
 def app_from_environment() -> FastAPI:
     from assistant.pipeline import Assistant
     from assistant.settings import Settings
+    from guardrails.lexicon import drug_lexicon
     from ui.app import create_app
     from ui.feedback import FeedbackStore
     from ui.service import Service
@@ -26,5 +27,8 @@ def app_from_environment() -> FastAPI:
     assistant = Assistant.from_settings(
         settings, log=lambda m: print(f"bedside: {m}", file=sys.stderr), refresh=False
     )
+    # Ready before the worker takes connections: the first answer needs the drug lexicon
+    # (read from HOME/cache, or built once), which would otherwise cost that request seconds.
+    drug_lexicon()
     service = Service(assistant, FeedbackStore(settings.home.expanduser() / "feedback.sqlite3"))
     return create_app(service)
