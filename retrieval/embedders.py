@@ -201,15 +201,52 @@ class MiniLMEmbedder(_ExportedMiniLM):
 
     def _build_runner(self, path: Path, threads: int) -> Any:
         core = self._core()
+        streams = -threads if threads < 0 else 1  # see _embed_bulk
         config: dict[str, Any] = {
             # Compiled blobs are kept next to the model: a later start loads instead of compiling.
             "CACHE_DIR": str(path.parent / "openvino-cache"),
             "INFERENCE_PRECISION_HINT": self._precision(),
-            "INFERENCE_NUM_THREADS": threads,
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": abs(threads),
+            "NUM_STREAMS": streams,
+            "PERFORMANCE_HINT": "THROUGHPUT" if streams > 1 else "LATENCY",
         }
         return core.compile_model(str(path), "CPU", config)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if len(texts) <= _SMALL_BATCH:
+            return super().embed(texts, batch_size)
+        return self._embed_bulk(texts, batch_size)
+
+    def _embed_bulk(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Indexing: one inference stream per core, each on one thread, fed batches
+        asynchronously, so tokenising and pooling overlap the network and no core waits on
+        another (1.5x the chunks/s of one two-thread request on 2 cores)."""
+        import openvino as ov
+
+        streams = os.cpu_count() or 1
+        compiled = self._runner(-streams)  # negative key: the throughput model, not a thread count
+        tokenizer = self._tokenizer()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        queue = ov.AsyncInferQueue(compiled, streams)
+
+        def pool(request: Any, job: tuple[list[int], np.ndarray]) -> None:
+            rows, mask = job
+            weights = mask[..., None].astype(np.float32)
+            hidden = request.get_output_tensor(0).data
+            out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+        queue.set_callback(pool)
+        step = max(1, batch_size // streams)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), step):
+            rows = order[start : start + step]
+            encoded = tokenizer.encode_batch([texts[i] for i in rows])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            queue.start_async(feeds, (rows, mask))
+        queue.wait_all()
+        return _normalise(out)
 
     def _run(self, runner: Any, threads: int, feeds: dict[str, np.ndarray]) -> np.ndarray:
         # A compiled model is shared; an inference request belongs to one thread.
