@@ -82,6 +82,7 @@ def open_retriever(
     progress: Callable[[str, int, int], None] | None = None,
     *,
     refresh: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[HybridRetriever, IndexReport | None]:
     """A retriever over the configured index, and the report of the build check when
     ``refresh`` (the index is then rebuilt from ``settings.sources`` when missing or stale)."""
@@ -89,7 +90,7 @@ def open_retriever(
     from retrieval.indexing import ensure_index
     from retrieval.store import open_index
 
-    embedder = get_embedder(settings.retrieval.embedder)
+    embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
     if settings.retrieval.backend == "postgres":  # backend hook: the shared database
         from retrieval.postgres import open_live_retriever
 
@@ -132,7 +133,7 @@ class Assistant:
     ) -> Assistant:
         """Open the configured index. With ``refresh`` it is built from ``settings.sources``
         when missing or stale; without, it is served as built (after verification)."""
-        retriever, report = open_retriever(settings, progress, refresh=refresh)
+        retriever, report = open_retriever(settings, progress, refresh=refresh, log=log)
         if report is not None and report.built and log:
             log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
         retriever.search("warm up")  # load the model now, not on the first question

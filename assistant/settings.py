@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -163,7 +164,19 @@ class ServerSettings(BaseModel):
         "comment and the settings and index hashes)",
     )
     concurrency: int = Field(
-        default=1, ge=1, le=16, description="questions answered at the same time (the rest wait)"
+        default_factory=lambda: min(16, os.cpu_count() or 1),
+        ge=1,
+        le=16,
+        description="questions answered at the same time (the rest wait); default: one per "
+        "CPU core, as answering is thread-safe and the embedder runs one thread per question",
+    )
+    workers: int = Field(
+        default_factory=lambda: min(16, os.cpu_count() or 1),
+        ge=1,
+        le=16,
+        description="`bedside serve` processes sharing the port (each answers server.concurrency "
+        "questions at once; the index files are memory-mapped, so their pages are shared); "
+        "default: one per CPU core",
     )
 
 
@@ -191,6 +204,11 @@ class Settings(BaseSettings):
     @property
     def resolved_index_dir(self) -> Path:
         return (self.index_dir or self.home / "index").expanduser()
+
+    @property
+    def models_dir(self) -> Path:
+        """Where embedding runtimes keep the model files they prepare: HOME/models."""
+        return (self.home / "models").expanduser()
 
     def digest(self) -> str:
         """Short hash of every setting that changes results (paths and serving excluded)."""

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
     if args.index_dir:
-        embedder = get_embedder(settings.retrieval.embedder)
+        embedder = get_embedder(settings.retrieval.embedder, settings.models_dir)
         index = open_index(args.index_dir, embedder)
         if args.pad_to:
             index = padded(index, args.pad_to)
@@ -126,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         f"\nratio answer / retrieval: p50 {a50 / r50:.2f}x, p95 {a95 / r95:.2f}x; "
         f"target p95 ≤ 300 ms: {'met' if a95 <= 300 else 'NOT met'}"
     )
+    import resource
+
+    import psutil
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    now_mb = psutil.Process().memory_info().rss / 2**20
+    print(f"process RSS: {now_mb:,.0f} MB now, peak {peak_mb:,.0f} MB (ru_maxrss)")
     return 0
 
 

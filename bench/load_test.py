@@ -2,14 +2,15 @@
 POST /api/ask with mixed questions (single questions, follow-ups with history, patient facts,
 both audiences) from the anticoagulation gold set.
 
-    python -m bench.load_test [--clients 20] [--seconds 60] [--index-dir DIR] [--concurrency 1]
+    python -m bench.load_test [--clients 20] [--seconds 60] [--index-dir DIR]
+                              [--concurrency N] [--workers N]
                               [--heavy-check 4 [--check-kb 200] [--check-chars 6000]]
 
 The server is started as its own process (`bedside serve`, 127.0.0.1 only) on the bundled
 default index (built first if missing). Baseline in the same run: one client alone for
 ``--baseline-seconds``; the report gives the loaded latencies as ratios to it. Server RSS
-is sampled before the load, during it (peak) and after. Results go to
-bench/out/load_test.json.
+is sampled before the load, during it (peak) and after, in total and per process (the
+supervisor and each `--workers` process). Results go to bench/out/load_test.json.
 
 With ``--heavy-check K``, K of the clients send POST /api/check bodies of about
 ``--check-kb`` kilobytes instead: a dose-dense answer of at most ``--check-chars``
@@ -97,16 +98,26 @@ def rss_mb(proc: psutil.Process) -> float:
     return round(total / 2**20, 1)
 
 
-def start_server(port: int, index_dir: Path | None, concurrency: int) -> subprocess.Popen[bytes]:
+def per_process_rss_mb(proc: psutil.Process) -> dict[str, float]:
+    out = {f"{proc.pid} (parent)": round(proc.memory_info().rss / 2**20, 1)}
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            out[str(child.pid)] = round(child.memory_info().rss / 2**20, 1)
+    return out
+
+
+def start_server(
+    port: int, index_dir: Path | None, concurrency: int | None, workers: int | None
+) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if index_dir:
         cmd += ["--index-dir", str(index_dir)]
+    if workers:
+        cmd += ["--workers", str(workers)]
     # Every simulated client comes from 127.0.0.1: one address, so no per-client rate limit.
-    env = {
-        **os.environ,
-        "BEDSIDE_SERVER__CONCURRENCY": str(concurrency),
-        "BEDSIDE_SERVER__RATE_LIMIT": "0",
-    }
+    env = {**os.environ, "BEDSIDE_SERVER__RATE_LIMIT": "0"}
+    if concurrency:
+        env["BEDSIDE_SERVER__CONCURRENCY"] = str(concurrency)
     env.pop("BEDSIDE_API_TOKEN", None)
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
 
@@ -280,7 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--baseline-seconds", type=float, default=15.0)
     ap.add_argument("--index-dir", type=Path, default=None)
-    ap.add_argument("--concurrency", type=int, default=1, help="server.concurrency")
+    ap.add_argument(
+        "--concurrency", type=int, default=None, help="server.concurrency (default: the setting's)"
+    )
+    ap.add_argument(
+        "--workers", type=int, default=None, help="serve --workers (default: server.workers)"
+    )
     ap.add_argument(
         "--heavy-check", type=int, default=0, help="clients sending large /api/check bodies"
     )
@@ -300,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies = request_mix()
     askers = args.clients - args.heavy_check
     heavy_body = heavy_check_body(args.check_kb, args.check_chars) if args.heavy_check else None
-    proc = start_server(port, args.index_dir, args.concurrency)
+    proc = start_server(port, args.index_dir, args.concurrency, args.workers)
     try:
         t0 = time.monotonic()
         wait_healthy(base, proc)
@@ -340,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         sampling.set()
         sampler.join()
         rss_after = rss_mb(server)
+        rss_processes = per_process_rss_mb(server)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -350,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "clients": args.clients,
         "seconds": args.seconds,
-        "server_concurrency": args.concurrency,
+        "server_concurrency": args.concurrency or "default",
+        "server_workers": args.workers or "default",
         "distinct_request_bodies": len(bodies),
         "startup_s": startup_s,
         "cpu_count": os.cpu_count(),
@@ -362,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             loaded["throughput_rps"] / baseline["throughput_rps"], 2
         ),
         "server_rss_mb": {"before": rss_before, "peak": max(peak), "after": rss_after},
+        "server_rss_mb_per_process_after": rss_processes,
     }
     if heavy_body is not None:
         report["heavy_check"] = {
@@ -405,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rss = report["server_rss_mb"]
     print(f"server RSS MB: before {rss['before']}, peak {rss['peak']}, after {rss['after']}")
+    print(f"server RSS MB per process after: {report['server_rss_mb_per_process_after']}")
     for part in (loaded, with_heavy, checks):
         for e in part.get("error_examples", []):
             print(f"error: {e}")

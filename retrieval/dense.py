@@ -76,7 +76,10 @@ class DenseIndex:
 
     @classmethod
     def load(cls, path: Path, kind: str) -> DenseIndex:
-        return cls._tuned(faiss.read_index(str(path)), kind)
+        # A flat index is memory-mapped, not copied: the pages come from the OS file cache
+        # and are shared by every process serving the same index (`serve --workers`).
+        flags = faiss.IO_FLAG_MMAP_IFC if kind == "flat" else 0
+        return cls._tuned(faiss.read_index(str(path), flags), kind)
 
     @classmethod
     def from_bytes(cls, data: bytes, kind: str) -> DenseIndex:

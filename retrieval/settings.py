@@ -42,7 +42,10 @@ class PostgresSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    embedder: str = Field(default="minilm", description="embedder name: minilm | hash")
+    embedder: str = Field(
+        default="minilm",
+        description="embedder name: minilm (OpenVINO) | minilm-int8 (onnxruntime) | minilm-torch | hash",
+    )
     batch_size: int = Field(default=64, ge=1, le=4096, description="texts per embedding batch")
     dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         default="auto", description="FAISS index kind; auto = flat below hnsw_threshold chunks"

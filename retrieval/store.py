@@ -375,6 +375,23 @@ def _jsonl_rows(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.decode("utf-8").split("\n") if line.strip()]
 
 
+def verify_index(index_dir: Path, embedder: Embedder | None = None) -> IndexManifest:
+    """Check an index against its manifest without loading it (every file's sha256, the
+    chunk root, the embedder): what a server checks once before its workers open it."""
+    index_dir = index_dir.expanduser().resolve()
+    manifest = read_manifest(index_dir)
+    if embedder is not None:
+        check_embedder(manifest, embedder, index_dir)
+    files = _Verifier(index_dir, manifest)
+    try:
+        if lines_root(files.read(CHUNKS)) != manifest.chunks_root:
+            raise files.refuse(CHUNKS, "does not match the chunk root hash in its manifest")
+        files.check_rest()
+    except OSError as exc:
+        raise IndexStoreError(f"cannot read the index in {index_dir}: {exc}") from exc
+    return manifest
+
+
 def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
     """Load and verify an index; raises IndexStoreError/StaleIndexError with what to do."""
     index_dir = index_dir.expanduser().resolve()
@@ -391,8 +408,11 @@ def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex
             for r in _jsonl_rows(chunk_bytes)
         ]
         docs = {r["id"]: DocumentInfo(**r) for r in _jsonl_rows(files.read(DOCUMENTS))}
-        dense = DenseIndex.from_bytes(files.read(DENSE), manifest.dense_kind)
-        files.check_rest()  # bm25/ (bm25s reads its own files)
+        # The vectors are verified, then memory-mapped so that serving processes share
+        # their pages; bm25s reads its own files, verified the same way.
+        files.check_file(DENSE)
+        dense = DenseIndex.load(index_dir / DENSE, manifest.dense_kind)
+        files.check_rest()
         bm25 = BM25Index.load(index_dir / BM25_DIR, len(chunks))
     except IndexStoreError:
         raise

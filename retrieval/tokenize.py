@@ -7,6 +7,7 @@ Drug names, decimals and abbreviations survive: "argatroban", "0.15", "CrCl" -> 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -30,12 +31,17 @@ _STOP = frozenset(STOPWORDS_EN) | {
     "can",
     "should",
 }
-_stemmer = Stemmer.Stemmer("english")
+# A PyStemmer object keeps state between calls and is not safe to share between threads
+# (questions are answered concurrently): one per thread.
+_local = threading.local()
 
 
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    return str(_stemmer.stemWord(word))
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return str(stemmer.stemWord(word))
 
 
 def tokenize(text: str, *, stem: bool = True) -> list[str]:

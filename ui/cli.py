@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,35 @@ def _progress_bar() -> Any:
             bar.close()
 
     return progress
+
+
+@contextlib.contextmanager
+def _spinner(label: str, delay_s: float = 0.4) -> Iterator[None]:
+    """A spinner on a terminal's stderr while something slow runs (shown only after
+    ``delay_s``, so a quick step prints nothing); nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    stop = threading.Event()
+
+    def spin() -> None:
+        if stop.wait(delay_s):
+            return
+        for frame in itertools.cycle("|/-\\"):
+            sys.stderr.write(f"\rbedside: {label} {frame}")
+            sys.stderr.flush()
+            if stop.wait(0.1):
+                break
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
@@ -71,7 +103,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = build_from_sources(
         settings.sources,
         index_dir,
-        embedder=get_embedder(settings.retrieval.embedder),
+        embedder=get_embedder(
+            settings.retrieval.embedder,
+            settings.models_dir,
+            lambda m: print(f"bedside: {m}", file=sys.stderr),
+        ),
         chunking=settings.corpus,
         retrieval=settings.retrieval,
         progress=_progress_bar(),
@@ -144,7 +180,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         refresh=not (args.index_dir and not args.source),  # an explicit index is served as built
     )
     history = [Turn("user", h) for h in args.history or []]
-    answer = assistant.ask(question, history, _patient_from_args(args), args.audience)
+    with _spinner("answering"):
+        answer = assistant.ask(question, history, _patient_from_args(args), args.audience)
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
     else:
@@ -235,16 +272,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def log(message: str) -> None:
+    print(f"bedside: {message}", file=sys.stderr)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from assistant.pipeline import Assistant
     from ui.access import AccessPolicy, is_loopback
-    from ui.app import create_app
-    from ui.pg_store import open_audit_log, open_feedback_store  # HOME or the shared database
-    from ui.service import Service
 
-    server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    server: dict[str, Any] = {
+        k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v
+    }
     settings = _settings(args, server=server or None)
     access = settings.server
     # Refuse a policy that cannot work before spending minutes on the index.
@@ -274,29 +313,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         where = f"PostgreSQL at {redacted(settings.retrieval.postgres.dsn)}"
     print(f"bedside: opening the index in {where}", file=sys.stderr)
+    host, port, workers = access.host, access.port, access.workers
+    run: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,
+        "proxy_headers": False,  # ui.access believes X-Forwarded-* only from trusted proxies
+    }
+    serving = (
+        f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; access {access.access})"
+    )
+    if workers > 1:
+        from retrieval.embedders import get_embedder
+        from retrieval.indexing import ensure_index
+        from retrieval.store import verify_index
+        from ui.workers import SPEC_ENV
+
+        if settings.retrieval.backend == "local":
+            embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
+            if not args.index_dir:  # build or refresh once, here; workers open it as built
+                report = ensure_index(
+                    settings.sources,
+                    settings.resolved_index_dir,
+                    embedder=embedder,
+                    chunking=settings.corpus,
+                    retrieval=settings.retrieval,
+                    progress=_progress_bar(),
+                )
+                if report.built:
+                    log(
+                        f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks"
+                    )
+            # A changed index is refused here, before any worker starts to serve it.
+            verify_index(settings.resolved_index_dir, embedder)
+        os.environ[SPEC_ENV] = settings.model_dump_json()
+        print(f"{serving} with {workers} worker processes", file=sys.stderr)
+        uvicorn.run("ui.workers:app_from_environment", factory=True, workers=workers, **run)
+        return EXIT_OK
+
+    from assistant.pipeline import Assistant
+    from ui.app import create_app
+    from ui.pg_store import open_audit_log, open_feedback_store  # HOME or the shared database
+    from ui.service import Service
+
     assistant = Assistant.from_settings(
-        settings,
-        progress=_progress_bar(),
-        log=lambda m: print(f"bedside: {m}", file=sys.stderr),
-        refresh=not args.index_dir,
+        settings, progress=_progress_bar(), log=log, refresh=not args.index_dir
     )
     service = Service(assistant, open_feedback_store(settings), audit=open_audit_log(settings))
     app = create_app(service)
-    host, port = access.host, access.port
-    print(
-        f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; "
-        f"access {access.access})",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-        server_header=False,
-        proxy_headers=False,  # ui.access believes X-Forwarded-* only from server.trusted_proxies
-    )
+    print(serving, file=sys.stderr)
+    uvicorn.run(app, **run)
     return EXIT_OK
 
 
@@ -401,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
     p_serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8000)")
+    p_serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes answering in parallel (default: server.workers, one per core)",
+    )
     add_index_arguments(p_serve, "serve")
     p_serve.set_defaults(func=cmd_serve)
 

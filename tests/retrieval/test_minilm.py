@@ -50,3 +50,31 @@ def test_real_index_on_disk_ranks_the_bivalirudin_passage_first(
             "What is the bivalirudin dose for heparin-induced thrombocytopenia?", k=3, mode=mode
         )
         assert top[0].doc.id == "fixture-bivalirudin", mode
+
+
+def test_exported_and_torch_runtimes_agree_and_have_different_ids() -> None:
+    from retrieval.embedders import TorchMiniLMEmbedder
+
+    texts = [
+        "argatroban dose in HIT",
+        "Apixaban 10 mg twice daily for 7 days, then 5 mg twice daily for VTE treatment.",
+        "knee replacement rehabilitation",
+    ]
+    torch = TorchMiniLMEmbedder()
+    b = torch.embed(texts)
+    for embedder, floor in ((MiniLMEmbedder(), 0.999), (get_embedder("minilm-int8"), 0.97)):
+        a = embedder.embed(texts)
+        assert ((a * b).sum(axis=1) > floor).all(), embedder.id
+        assert np.array_equal(np.argsort(-(a @ a.T), axis=1), np.argsort(-(b @ b.T), axis=1))
+        assert embedder.id != torch.id and embedder.id.startswith(torch.id)
+
+
+def test_questions_embedded_from_many_threads_match_one_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    emb = MiniLMEmbedder()
+    questions = [f"dose of drug number {i} in renal impairment" for i in range(24)]
+    alone = [emb.embed([q])[0] for q in questions]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: emb.embed([q])[0], questions))
+    assert all(np.allclose(x, y, atol=1e-6) for x, y in zip(alone, together, strict=True))

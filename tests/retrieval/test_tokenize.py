@@ -39,3 +39,15 @@ def test_a_typing_slip_is_read_as_the_word_it_slipped_from() -> None:
     typed = tokenize("pryoptosis")[0]  # two letters swapped
     assert index.near(typed) == tokenize("pyroptosis")[0]
     assert index.near(tokenize("zzzzzzzz")[0]) is None
+
+
+def test_tokenize_from_many_threads_matches_one_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        f"patients receiving doses {i} of anticoagulants, stopping bleeding" for i in range(400)
+    ]
+    alone = [tokenize(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(tokenize, texts))
+    assert together == alone

@@ -8,6 +8,7 @@ editing this file: deny by default, open only where ``OPEN`` says.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -427,7 +428,9 @@ def test_a_check_waits_for_a_free_answer_slot(base: Service, tmp_path: Path) -> 
             c.post("/api/check", json={"answer": "Give bivalirudin 0.15 mg/kg/h."})
             done.set()
 
-        with service._slots:  # the only slot (server.concurrency 1) is busy
+        with contextlib.ExitStack() as busy:
+            for _ in range(service.assistant.settings.server.concurrency):
+                busy.enter_context(service._slots)  # every answer slot is taken
             worker = threading.Thread(target=check, daemon=True)
             worker.start()
             assert not done.wait(1.0), "the check ran while every slot was taken"
