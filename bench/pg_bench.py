@@ -247,7 +247,9 @@ def corpus_run(
     return result
 
 
-def scale_run(dsn: str, dim: int, n_questions: int, out: Path) -> dict[str, Any]:
+def scale_run(
+    dsn: str, dim: int, n_questions: int, out: Path, dense: str = "auto"
+) -> dict[str, Any]:
     import random
 
     from corpus.chunking import ChunkingSettings
@@ -280,7 +282,7 @@ def scale_run(dsn: str, dim: int, n_questions: int, out: Path) -> dict[str, Any]
             return hashed.embed(texts, batch_size)
 
     embedder = Embedder()
-    settings = RetrievalSettings(embedder="hash")
+    settings = RetrievalSettings(embedder="hash", dense_index=dense)  # type: ignore[arg-type]
     chunking = ChunkingSettings()
     sources = [str(f.relative_to(SHARED)) for f in files]
     start = time.perf_counter()
@@ -417,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--scale-dim", type=int, default=384)
     parser.add_argument("--scale-questions", type=int, default=500)
+    parser.add_argument(
+        "--scale-dense", default="auto", help="retrieval.dense_index for --scale (auto: by size)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     dsn, stop = _server(args.dsn)
@@ -424,12 +429,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             scale = {
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                "scale": scale_run(dsn, args.scale_dim, args.scale_questions, args.out),
+                "scale": scale_run(
+                    dsn, args.scale_dim, args.scale_questions, args.out, args.scale_dense
+                ),
             }
         finally:
             stop()
         print(json.dumps(scale, indent=2))
-        (args.out / "pg_scale.json").write_text(json.dumps(scale, indent=2) + "\n", "utf-8")
+        name = (
+            "pg_scale.json" if args.scale_dense == "auto" else f"pg_scale_{args.scale_dense}.json"
+        )
+        (args.out / name).write_text(json.dumps(scale, indent=2) + "\n", "utf-8")
         return 0
     try:
         report: dict[str, Any] = {
