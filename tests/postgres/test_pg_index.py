@@ -410,3 +410,37 @@ def test_with_minilm_postgres_ranks_as_the_local_index(
                 mode,
             )
     db.close()
+
+
+def test_bedside_index_from_index_copies_a_local_index_into_a_new_version(
+    pg_settings: PostgresSettings,
+    fixture_pack: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ui.cli import main
+
+    report = build_from_sources(
+        [f"pack:{fixture_pack}"],
+        tmp_path / "index",
+        embedder=HashEmbedder(),
+        chunking=ChunkingSettings(),
+        retrieval=RetrievalSettings(embedder="hash"),
+    )
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BEDSIDE_RETRIEVAL__POSTGRES__DSN", pg_settings.dsn)
+    argv = ["--preset", "fast", "index", "--from-index", str(tmp_path / "index")]
+    # without the postgres backend there is nowhere to copy to: said, nothing written
+    assert main(argv) == 1
+    assert "--backend postgres" in capsys.readouterr().err
+    assert main([*argv[:3], "--backend", "postgres", *argv[3:]]) == 0
+    out = capsys.readouterr().out
+    assert "copied" in out and "now active" in out
+    with connect(pg_settings) as conn:
+        version = active_version(conn)
+    db = Database(pg_settings)
+    served = open_pg_index(db, HashEmbedder())
+    assert served.manifest.corpus_hash == report.manifest.corpus_hash
+    assert served.manifest.digest() in out and version is not None
+    db.close()
