@@ -14,6 +14,14 @@
 4. pgvector HNSW (m=16, ef_construction=64, ef_search=128) over N synthetic unit vectors:
    build time, index size per vector, query p50/p95 and recall@10 against an exact scan.
 
+    python -m bench.pg_bench --scale [--scale-dim 384] [--scale-questions 500]
+
+instead runs at the full shared size: every ``<shared>/data/*/docs.jsonl`` in one index,
+the hash embedder (latency does not depend on which vectors), both stores built in this
+run with the dense kind chosen by the same rule (``retrieval.dense_index``), then the
+hybrid search latency of each over a fixed sample of every set's questions (query vectors
+computed outside the timing, as above).
+
 Without --dsn a private server is started from the pgserver wheel. Figures are printed and
 written to ``<out>/pg_bench.json``, never asserted.
 """
@@ -239,6 +247,97 @@ def corpus_run(
     return result
 
 
+def scale_run(
+    dsn: str, dim: int, n_questions: int, out: Path, dense: str = "auto"
+) -> dict[str, Any]:
+    import random
+
+    from corpus.chunking import ChunkingSettings
+    from corpus.loaders import load_sources, parse_source
+    from retrieval.embedders import HashEmbedder
+    from retrieval.hybrid import HybridRetriever
+    from retrieval.postgres import Database, build_pg_index, open_pg_index
+    from retrieval.settings import PostgresSettings, RetrievalSettings
+    from retrieval.store import build_index, open_index
+
+    files = sorted(SHARED.glob("*/docs.jsonl"))
+    loaded = load_sources([parse_source(f"jsonl:{f}") for f in files])
+    documents = loaded.documents
+    questions = [
+        json.loads(line)["question"]
+        for f in sorted(SHARED.glob("*/questions.jsonl"))
+        for line in f.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 in text
+        if line.strip()
+    ]
+    questions = random.Random(7).sample(questions, min(n_questions, len(questions)))
+    hashed = HashEmbedder(dim)
+    query_vectors = dict(zip(questions, hashed.embed(questions), strict=True))
+
+    class Embedder:  # the hash embedder; query vectors come from a table, outside the timing
+        id, dim = hashed.id, hashed.dim
+
+        def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+            if all(t in query_vectors for t in texts):
+                return np.stack([query_vectors[t] for t in texts])
+            return hashed.embed(texts, batch_size)
+
+    embedder = Embedder()
+    settings = RetrievalSettings(embedder="hash", dense_index=dense)  # type: ignore[arg-type]
+    chunking = ChunkingSettings()
+    sources = [str(f.relative_to(SHARED)) for f in files]
+    start = time.perf_counter()
+    build_index(
+        documents,
+        out / "scale-index",
+        embedder=embedder,
+        chunking=chunking,
+        retrieval=settings,
+        sources=sources,
+    )
+    build_local_s = time.perf_counter() - start
+    start = time.perf_counter()
+    build_pg_index(
+        documents,
+        postgres=PostgresSettings(dsn=dsn),
+        embedder=embedder,
+        chunking=chunking,
+        retrieval=settings,
+        sources=sources,
+    )
+    build_pg_s = time.perf_counter() - start
+    local = HybridRetriever(open_index(out / "scale-index", embedder), embedder, settings)
+    db = Database(PostgresSettings(dsn=dsn))
+    remote = HybridRetriever(open_pg_index(db, embedder), embedder, settings)
+    result: dict[str, Any] = {
+        "sets": sources,
+        "documents": len(documents),
+        "chunks": len(local.index.chunks),
+        "embedder": hashed.id,
+        "questions": len(questions),
+        "dense_kind": {"local": local.index.manifest.dense_kind},
+        "build_s": {
+            "local (embedding included)": round(build_local_s, 1),
+            "postgres (embedding included)": round(build_pg_s, 1),
+        },
+    }
+    result["dense_kind"]["postgres"] = remote.index.manifest.dense_kind
+    latency: dict[str, Any] = {}
+    for name, r in (("local", local), ("postgres", remote)):
+        for q in questions:  # one full pass first: caches, buffers and the connection warm
+            r.search(q)
+        for mode in ("hybrid", "dense", "bm25"):
+            ms = []
+            for q in questions:
+                start = time.perf_counter()
+                r.search(q, mode=mode)
+                ms.append((time.perf_counter() - start) * 1000)
+            latency[f"{name}/{mode}"] = _percentiles(ms)
+    result["latency"] = latency
+    db.close()
+    shutil.rmtree(out / "scale-index", ignore_errors=True)
+    return result
+
+
 def hnsw_run(dsn: str, n: int, dim: int, queries: int) -> dict[str, Any]:
     import psycopg
     from pgvector.psycopg import register_vector
@@ -315,9 +414,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--dsn", default=None, help="an existing database (default: a private pgserver)"
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    parser.add_argument(
+        "--scale", action="store_true", help="every shared set in one index, hash vectors"
+    )
+    parser.add_argument("--scale-dim", type=int, default=384)
+    parser.add_argument("--scale-questions", type=int, default=500)
+    parser.add_argument(
+        "--scale-dense", default="auto", help="retrieval.dense_index for --scale (auto: by size)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     dsn, stop = _server(args.dsn)
+    if args.scale:
+        try:
+            scale = {
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "scale": scale_run(
+                    dsn, args.scale_dim, args.scale_questions, args.out, args.scale_dense
+                ),
+            }
+        finally:
+            stop()
+        print(json.dumps(scale, indent=2))
+        name = (
+            "pg_scale.json" if args.scale_dense == "auto" else f"pg_scale_{args.scale_dense}.json"
+        )
+        (args.out / name).write_text(json.dumps(scale, indent=2) + "\n", "utf-8")
+        return 0
     try:
         report: dict[str, Any] = {
             "machine": {

@@ -71,6 +71,15 @@ class DenseIndex:
         scores, rows = self._index.search(q, min(k, self.size))
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, in row order (FAISS flat, HNSW and IVF storage keep them
+        whole), e.g. to move an index to another store without embedding again."""
+        if self.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.kind == "ivf":
+            faiss.extract_index_ivf(self._index).make_direct_map()
+        return np.asarray(self._index.reconstruct_n(0, self.size), dtype=np.float32)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 

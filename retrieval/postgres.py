@@ -55,6 +55,7 @@ from retrieval.store import (
     corpus_hash,
     embed_all,
     index_text,
+    open_index,
     rows_root,
 )
 from retrieval.types import Passage
@@ -62,7 +63,7 @@ from retrieval.types import Passage
 SCHEMA = "bedside"
 
 
-def _doc_id(d: Document) -> str:
+def _doc_id(d: Document | DocumentInfo) -> str:
     return d.id
 
 
@@ -216,8 +217,79 @@ def build_pg_index(
         progress("chunking", len(chunks), len(chunks))
     vectors = embed_all(embedder, texts, retrieval.batch_size, progress)
     bm25 = BM25Index.build(texts)
+    return _store_version(
+        postgres,
+        docs=[DocumentInfo.of(d) for d in documents],
+        chunks=chunks,
+        vectors=vectors,
+        bm25=bm25,
+        embedder_id=embedder.id,
+        dim=embedder.dim,
+        kind=_dense_kind(retrieval, len(chunks)),
+        chunking=chunking,
+        corpus=corpus_hash(documents, chunking),
+        sources=sources,
+        progress=progress,
+    )
+
+
+def build_pg_from_index(
+    index_dir: Path,
+    *,
+    postgres: PostgresSettings,
+    embedder: Embedder,
+    retrieval: RetrievalSettings,
+    progress: Progress | None = None,
+) -> tuple[int, IndexManifest]:
+    """A new active version holding a local index's documents, chunks, vectors and BM25
+    statistics, with no re-embedding: the local index is verified first (its manifest, every
+    file's hash, the embedder against ``embedder``) and its embedder, chunking, corpus hash
+    and sources are kept. The dense kind follows ``retrieval`` as for any build."""
+    local = open_index(index_dir, embedder)
+    m = local.manifest
+    if local.dense.dim != m.embedder_dim:
+        raise IndexStoreError(
+            f"index at {local.path} holds {local.dense.dim}-d vectors but its manifest says "
+            f"{m.embedder_dim}; rebuild it with `bedside index`"
+        )
+    if progress:
+        progress("reading", 0, len(local.chunks))
+    vectors = local.dense.vectors()
+    if progress:
+        progress("reading", len(local.chunks), len(local.chunks))
+    return _store_version(
+        postgres,
+        docs=list(local.docs.values()),
+        chunks=local.chunks,
+        vectors=vectors,
+        bm25=local.bm25,
+        embedder_id=m.embedder_id,
+        dim=m.embedder_dim,
+        kind=_dense_kind(retrieval, len(local.chunks)),
+        chunking=m.chunking,
+        corpus=m.corpus_hash,
+        sources=m.sources,
+        progress=progress,
+    )
+
+
+def _store_version(
+    postgres: PostgresSettings,
+    *,
+    docs: Sequence[DocumentInfo],
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    bm25: BM25Index,
+    embedder_id: str,
+    dim: int,
+    kind: str,
+    chunking: ChunkingSettings,
+    corpus: str,
+    sources: Sequence[str],
+    progress: Progress | None,
+) -> tuple[int, IndexManifest]:
+    """Write one version and activate it in one transaction; collect old versions after."""
     vocab = {str(t): int(i) for t, i in bm25._model.vocab_dict.items()}
-    kind = _dense_kind(retrieval, len(chunks))
     chunks_root = rows_root(chunk_row(c) for c in chunks)
 
     with connect(postgres, autocommit=True) as conn:
@@ -226,7 +298,7 @@ def build_pg_index(
         with conn.transaction():
             # one build at a time; a second waits rather than interleaving its switch
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_BUILD,))
-            version = _write_version(conn, documents, chunks, vectors, vocab, bm25, embedder, kind)
+            version = _write_version(conn, docs, chunks, vectors, vocab, bm25, dim, kind, progress)
             postings = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(_table(version, "postings"))
             ).fetchone()
@@ -234,23 +306,21 @@ def build_pg_index(
                 format_version=FORMAT_VERSION,
                 bedside_version=bedside_version(),
                 created_at=datetime.now(UTC),
-                embedder_id=embedder.id,
-                embedder_dim=embedder.dim,
+                embedder_id=embedder_id,
+                embedder_dim=dim,
                 chunking=chunking,
                 dense_kind=f"pgvector-{kind}",
-                corpus_hash=corpus_hash(documents, chunking),
+                corpus_hash=corpus,
                 sources=[str(s) for s in sources],
-                counts=Counts(documents=len(documents), chunks=len(chunks)),
+                counts=Counts(documents=len(docs), chunks=len(chunks)),
                 # each table's row count and the root hash over its rows stand where the
                 # local store keeps each file's size and sha256
                 chunks_root=chunks_root,
                 files={
                     "chunks": FileDigest(size=len(chunks), sha256=chunks_root),
                     "documents": FileDigest(
-                        size=len(documents),
-                        sha256=rows_root(
-                            asdict(DocumentInfo.of(d)) for d in sorted(documents, key=_doc_id)
-                        ),
+                        size=len(docs),
+                        sha256=rows_root(asdict(d) for d in sorted(docs, key=_doc_id)),
                     ),
                     "terms": FileDigest(size=len(vocab), sha256=rows_root(sorted(vocab))),
                     "postings": FileDigest(size=int(postings[0]) if postings else 0, sha256=""),
@@ -264,7 +334,7 @@ def build_pg_index(
                     manifest.digest(),
                     manifest.dense_kind,
                     len(chunks),
-                    len(documents),
+                    len(docs),
                     version,
                 ),
             )
@@ -285,13 +355,14 @@ def build_pg_index(
 
 def _write_version(
     conn: psycopg.Connection[Any],
-    documents: Sequence[Document],
+    documents: Sequence[DocumentInfo],
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
     vocab: dict[str, int],
     bm25: BM25Index,
-    embedder: Embedder,
+    dim: int,
     kind: str,
+    progress: Progress | None,
 ) -> int:
     row = conn.execute(
         f"INSERT INTO {SCHEMA}.index_versions (digest, dense_kind, chunks, documents, manifest)"
@@ -309,7 +380,7 @@ def _write_version(
             "CREATE TABLE {} (row integer PRIMARY KEY, id text NOT NULL UNIQUE,"
             " doc_id text NOT NULL, start_at integer NOT NULL, end_at integer NOT NULL,"
             " section_path text[] NOT NULL, text text NOT NULL, embedding vector({}) NOT NULL)"
-        ).format(chunks_t, sql.Literal(embedder.dim))
+        ).format(chunks_t, sql.Literal(dim))
     )
     conn.execute(
         sql.SQL("CREATE TABLE {} (term text PRIMARY KEY, df integer NOT NULL)").format(terms_t)
@@ -323,7 +394,10 @@ def _write_version(
 
     with conn.cursor().copy(sql.SQL("COPY {} (id, info) FROM STDIN").format(docs_t)) as copy:
         for doc in documents:
-            copy.write_row((doc.id, Jsonb(asdict(DocumentInfo.of(doc)))))
+            copy.write_row((doc.id, Jsonb(asdict(doc))))
+    # tables written so far, for progress (and for tests that stop a build mid-insert)
+    if progress:
+        progress("inserting", 1, 4)
     with conn.cursor().copy(
         sql.SQL(
             "COPY {} (row, id, doc_id, start_at, end_at, section_path, text, embedding) FROM STDIN"
@@ -333,6 +407,8 @@ def _write_version(
             copy.write_row(
                 (i, c.id, c.doc_id, c.start, c.end, list(c.section_path), c.text, vectors[i])
             )
+    if progress:
+        progress("inserting", 2, 4)
     df: dict[str, int] = {}
     with conn.cursor().copy(
         sql.SQL("COPY {} (term, row, score) FROM STDIN").format(postings_t)
@@ -340,9 +416,13 @@ def _write_version(
         for term, r, impact in _postings(bm25, vocab):
             df[term] = df.get(term, 0) + 1
             copy.write_row((term, r, impact))
+    if progress:
+        progress("inserting", 3, 4)
     with conn.cursor().copy(sql.SQL("COPY {} (term, df) FROM STDIN").format(terms_t)) as copy:
         for term in vocab:
             copy.write_row((term, df.get(term, 0)))
+    if progress:
+        progress("inserting", 4, 4)
     conn.execute(sql.SQL("CREATE INDEX ON {} (term) INCLUDE (row, score)").format(postings_t))
     if kind == "hnsw":
         conn.execute(

@@ -97,7 +97,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.backend == "postgres" or (
         args.backend is None and settings.retrieval.backend == "postgres"
     ):
-        return _index_postgres(settings)  # backend hook: a new version in the shared database
+        return _index_postgres(settings, args.from_index)  # backend hook: the shared database
+    if args.from_index:
+        raise ConfigError(
+            "--from-index copies a local index into PostgreSQL: add --backend postgres"
+        )
     index_dir = settings.resolved_index_dir
     print(f"bedside: indexing {', '.join(settings.sources)} into {index_dir}", file=sys.stderr)
     report = build_from_sources(
@@ -122,11 +126,30 @@ def cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _index_postgres(settings: Any) -> int:
+def _index_postgres(settings: Any, from_index: str | None) -> int:
     from retrieval.embedders import get_embedder
-    from retrieval.postgres import build_pg_from_sources, redacted
+    from retrieval.postgres import build_pg_from_index, build_pg_from_sources, redacted
 
     pg = settings.retrieval.postgres
+    if from_index:
+        where = Path(from_index).expanduser()
+        print(
+            f"bedside: copying the index at {where} into PostgreSQL at {redacted(pg.dsn)}",
+            file=sys.stderr,
+        )
+        version, m = build_pg_from_index(
+            where,
+            postgres=pg,
+            embedder=get_embedder(settings.retrieval.embedder),
+            retrieval=settings.retrieval,
+            progress=_progress_bar(),
+        )
+        print(
+            f"copied {m.counts.documents} documents as {m.counts.chunks} chunks "
+            f"({m.embedder_id}, {m.dense_kind} + BM25) as version {version}, now active; "
+            f"corpus {m.corpus_hash[:12]}; index {m.digest()}"
+        )
+        return EXIT_OK
     print(
         f"bedside: indexing {', '.join(settings.sources)} into PostgreSQL at {redacted(pg.dsn)}",
         file=sys.stderr,
@@ -409,6 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="where to write the index (default: retrieval.backend); postgres writes a new "
         "version to retrieval.postgres.dsn and activates it",
+    )
+    p_index.add_argument(
+        "--from-index",
+        metavar="DIR",
+        default=None,
+        help="with --backend postgres: copy this local index (verified first; its documents, "
+        "chunks, vectors and BM25 statistics) into a new version instead of embedding again",
     )
     p_index.set_defaults(func=cmd_index)
 

@@ -22,6 +22,7 @@ from retrieval.postgres import (
     Database,
     LiveRetriever,
     active_version,
+    build_pg_from_index,
     build_pg_from_sources,
     connect,
     list_versions,
@@ -113,6 +114,78 @@ def test_postgres_returns_what_the_local_index_returns(
     db.close()
 
 
+@pytest.mark.parametrize("local_kind", ["flat", "hnsw", "ivf"])
+def test_a_local_index_copied_into_postgres_answers_as_it_does(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path, local_kind: str
+) -> None:
+    settings = RetrievalSettings(embedder="hash", dense_index=local_kind)  # type: ignore[arg-type]
+    build_from_sources(
+        [f"pack:{fixture_pack}"],
+        tmp_path / "index",
+        embedder=HashEmbedder(),
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    local = HybridRetriever(
+        open_index(tmp_path / "index", HashEmbedder()), HashEmbedder(), settings
+    )
+    flat = RetrievalSettings(embedder="hash", dense_index="flat")
+    version, manifest = build_pg_from_index(
+        tmp_path / "index", postgres=pg_settings, embedder=HashEmbedder(), retrieval=flat
+    )
+    db = Database(pg_settings)
+    remote = HybridRetriever(open_pg_index(db, HashEmbedder()), HashEmbedder(), flat)
+    with connect(pg_settings) as conn:
+        assert active_version(conn) == version
+    # what the local index says of itself is kept: embedder, chunking, corpus, sources
+    m = local.index.manifest
+    assert (manifest.embedder_id, manifest.embedder_dim) == (m.embedder_id, m.embedder_dim)
+    assert (manifest.chunking, manifest.corpus_hash, manifest.sources) == (
+        m.chunking,
+        m.corpus_hash,
+        m.sources,
+    )
+    assert manifest.counts == m.counts and manifest.dense_kind == "pgvector-flat"
+    assert [c.id for c in remote.index.chunks] == [c.id for c in local.index.chunks]
+    assert remote.index.docs == local.index.docs
+    exact = HybridRetriever(local.index, HashEmbedder(), flat)
+    for question in QUESTIONS:
+        assert _ranked(remote, question, "bm25") == _ranked(local, question, "bm25")
+        if local_kind == "flat":  # approximate local searches may miss what an exact one finds
+            assert _ranked(remote, question, "hybrid") == _ranked(exact, question, "hybrid")
+        assert remote.search(question, k=5, mode="dense")
+    db.close()
+
+
+def test_copying_a_tampered_or_mismatched_local_index_is_refused(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path
+) -> None:
+    settings = RetrievalSettings(embedder="hash")
+    build_from_sources(
+        [f"pack:{fixture_pack}"],
+        tmp_path / "index",
+        embedder=HashEmbedder(),
+        chunking=ChunkingSettings(),
+        retrieval=settings,
+    )
+    with pytest.raises(StaleIndexError):
+        build_pg_from_index(
+            tmp_path / "index",
+            postgres=pg_settings,
+            embedder=HashEmbedder(dim=128),
+            retrieval=settings,
+        )
+    chunks = tmp_path / "index" / "chunks.jsonl"
+    chunks.write_text(chunks.read_text(encoding="utf-8").replace("a", "b", 1), encoding="utf-8")
+    with pytest.raises(IndexStoreError):
+        build_pg_from_index(
+            tmp_path / "index", postgres=pg_settings, embedder=HashEmbedder(), retrieval=settings
+        )
+    with connect(pg_settings) as conn:
+        migrate(conn)
+        assert active_version(conn) is None and list_versions(conn) == []
+
+
 def test_a_new_build_switches_versions_and_old_ones_are_collected(
     pg_settings: PostgresSettings, fixture_pack: Path
 ) -> None:
@@ -128,17 +201,28 @@ def test_a_new_build_switches_versions_and_old_ones_are_collected(
     assert {f"v{v3}_chunks", f"v{v3}_postings", f"v{v3}_terms", f"v{v3}_documents"} <= tables
 
 
-def test_a_build_killed_before_its_switch_leaves_the_previous_version_serving(
-    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path
+# (stage, done) at which the build process is stopped: while embedding (nothing in the
+# database yet), mid-insert (the version row, its documents and chunks written in the open
+# transaction, postings not yet), and just before the switch (every table written)
+KILL_POINTS = {
+    "mid-embedding": ("embedding", None),
+    "mid-insert": ("inserting", 2),
+    "before-the-switch": ("activating", 0),
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_build_killed_mid_way_leaves_the_previous_version_serving(
+    pg_settings: PostgresSettings, fixture_pack: Path, tmp_path: Path, point: str
 ) -> None:
+    stage, at = KILL_POINTS[point]
     sources = [f"pack:{fixture_pack}"]
     v1, before = _build(pg_settings, sources)
     more = tmp_path / "more"
     more.mkdir()
     for doc in fixture_pack.glob("*.md"):
         (more / doc.name).write_text(doc.read_text(encoding="utf-8") + "\nMore text.\n")
-    # A second build in its own process, stopped with SIGKILL once every table of the new
-    # version is written and only the switch of the active version is left.
+    # A second build in its own process, stopped with SIGKILL when it reports the stage.
     script = textwrap.dedent(
         f"""
         import sys, time
@@ -148,7 +232,7 @@ def test_a_build_killed_before_its_switch_leaves_the_previous_version_serving(
         from retrieval.settings import PostgresSettings, RetrievalSettings
 
         def progress(stage, done, total):
-            if stage == "activating" and done == 0:
+            if stage == {stage!r} and {at!r} in (None, done):
                 print("READY", flush=True)
                 time.sleep(600)
 
@@ -174,7 +258,7 @@ def test_a_build_killed_before_its_switch_leaves_the_previous_version_serving(
     line = proc.stdout.readline()
     if line.strip() != "READY":
         proc.kill()
-        pytest.fail(f"the build did not reach its switch: {proc.communicate()[1][-2000:]}")
+        pytest.fail(f"the build did not reach {point}: {proc.communicate()[1][-2000:]}")
     # mid-build, the replicas' view is the previous version
     with connect(pg_settings) as conn:
         assert active_version(conn) == v1
@@ -188,7 +272,19 @@ def test_a_build_killed_before_its_switch_leaves_the_previous_version_serving(
     served = open_pg_index(db, HashEmbedder())
     assert served.manifest.digest() == before.digest()
     assert served.manifest.counts == before.counts
+    answered = HybridRetriever(served, HashEmbedder(), RetrievalSettings(embedder="hash"))
+    assert answered.search(QUESTIONS[0], k=5)
     db.close()
+    # the next build is unaffected by the killed one: it becomes active beside v1 only
+    v2, after = _build(pg_settings, [f"pack:{more}"])
+    assert v2 > v1 and after.counts.documents == before.counts.documents
+    with connect(pg_settings) as conn:
+        assert active_version(conn) == v2
+        assert list_versions(conn) == [v1, v2]
+    assert {t.split("_")[0] for t in _tables(pg_settings) if t.startswith("v")} == {
+        f"v{v1}",
+        f"v{v2}",
+    }
 
 
 def test_a_replica_verifies_the_manifest_and_refuses_a_mismatch(
@@ -313,4 +409,38 @@ def test_with_minilm_postgres_ranks_as_the_local_index(
                 question,
                 mode,
             )
+    db.close()
+
+
+def test_bedside_index_from_index_copies_a_local_index_into_a_new_version(
+    pg_settings: PostgresSettings,
+    fixture_pack: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ui.cli import main
+
+    report = build_from_sources(
+        [f"pack:{fixture_pack}"],
+        tmp_path / "index",
+        embedder=HashEmbedder(),
+        chunking=ChunkingSettings(),
+        retrieval=RetrievalSettings(embedder="hash"),
+    )
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BEDSIDE_RETRIEVAL__POSTGRES__DSN", pg_settings.dsn)
+    argv = ["--preset", "fast", "index", "--from-index", str(tmp_path / "index")]
+    # without the postgres backend there is nowhere to copy to: said, nothing written
+    assert main(argv) == 1
+    assert "--backend postgres" in capsys.readouterr().err
+    assert main([*argv[:3], "--backend", "postgres", *argv[3:]]) == 0
+    out = capsys.readouterr().out
+    assert "copied" in out and "now active" in out
+    with connect(pg_settings) as conn:
+        version = active_version(conn)
+    db = Database(pg_settings)
+    served = open_pg_index(db, HashEmbedder())
+    assert served.manifest.corpus_hash == report.manifest.corpus_hash
+    assert served.manifest.digest() in out and version is not None
     db.close()
