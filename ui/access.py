@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import html
 import ipaddress
-import json
 import threading
 import time
 from collections import deque
@@ -37,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.settings import ServerSettings
 from corpus.errors import ConfigError
+from ui.security import send_html, send_json
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -184,44 +184,6 @@ class AccessPolicy:
 
     def token_valid(self, given: bytes) -> bool:
         return self.token is not None and hmac.compare_digest(given, self.token)
-
-
-async def send_json(
-    send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def _send_html(
-    send: Send, status: int, page: str, headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    payload = page.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 async def _redirect(send: Send, location: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
@@ -507,7 +469,7 @@ class Access:
             await _redirect(send, LOGIN_PATH, [(b"set-cookie", gone)])
             return
         if scope["method"] in ("GET", "HEAD"):
-            await _send_html(send, 200, _login_page(_safe_next(query.get("next", [""])[0])))
+            await send_html(send, 200, _login_page(_safe_next(query.get("next", [""])[0])))
             return
         if scope["method"] != "POST":
             await send_json(send, 405, {"error": "use GET or POST"})
@@ -520,7 +482,7 @@ class Access:
         next_path = _safe_next(form.get("next", [""])[0])
         given = form.get("token", [""])[0].strip().encode()
         if not self.policy.token_valid(given):
-            await _send_html(send, 401, _login_page(next_path, "That token is not right."))
+            await send_html(send, 401, _login_page(next_path, "That token is not right."))
             return
         session = self.policy.new_session(time.time())
         cookie = (

@@ -13,22 +13,39 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()
+async def send_body(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    payload: bytes,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
-    payload = json.dumps(body).encode()
+    """A whole response from middleware, never cached."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(payload)).encode()),
+                (b"cache-control", b"no-store"),
                 *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    await send_body(send, status, b"application/json", json.dumps(body).encode(), headers)
+
+
+async def send_html(
+    send: Send, status: int, page: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    await send_body(send, status, b"text/html; charset=utf-8", page.encode(), headers)
 
 
 class BodyLimit:
@@ -50,10 +67,10 @@ class BodyLimit:
             try:
                 declared = int(length)
             except ValueError:
-                await _send_json(send, 400, {"error": "invalid Content-Length header"})
+                await send_json(send, 400, {"error": "invalid Content-Length header"})
                 return
             if declared > self.limit:
-                await _send_json(send, 413, too_big)
+                await send_json(send, 413, too_big)
                 return
             await self.app(scope, receive, send)
             return
@@ -70,7 +87,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await _send_json(send, 413, too_big)
+                await send_json(send, 413, too_big)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
