@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from bench.load_test import free_port, pct, request_mix
+from bench.load_test import free_port, pct, request_mix, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
@@ -93,17 +93,7 @@ def _server(dsn: str | None) -> tuple[str, Callable[[], None]]:
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], base: str, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the replica at {base} exited with code {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the replica at {base} did not become healthy")
+    wait_healthy(base, proc, timeout_s)
 
 
 class Client:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -27,6 +28,7 @@ from ui.audit import AuditEntry, AuditLog
 from ui.feedback import FeedbackRow, FeedbackStore
 
 log = logging.getLogger("bedside.audit")
+T = TypeVar("T")
 
 
 def _migrated(settings: PostgresSettings) -> Database:
@@ -115,16 +117,21 @@ class PgAuditLog:
         self._db.close()
 
 
+def _shared(settings: Settings, what: str, make: Callable[[PostgresSettings], T]) -> T:
+    """``make`` over the shared database, or a ConfigError that names it (no password)."""
+    try:
+        return make(settings.retrieval.postgres)
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"cannot open the {what} table at {redacted(settings.retrieval.postgres.dsn)}:"
+            f" {str(exc).strip().splitlines()[0]}"
+        ) from None
+
+
 def open_feedback_store(settings: Settings) -> FeedbackStore:
     """The SQLite file under HOME for the local backend, the shared database for postgres."""
     if settings.retrieval.backend == "postgres":
-        try:
-            return PgFeedbackStore(settings.retrieval.postgres)
-        except psycopg.Error as exc:
-            raise ConfigError(
-                f"cannot open the feedback table at {redacted(settings.retrieval.postgres.dsn)}:"
-                f" {str(exc).strip().splitlines()[0]}"
-            ) from None
+        return _shared(settings, "feedback", PgFeedbackStore)
     return FeedbackStore(settings.home.expanduser() / "feedback.sqlite3")
 
 
@@ -151,11 +158,5 @@ class PgAuditTrail(AuditLog):
 def open_audit_log(settings: Settings) -> AuditLog:
     """HOME/audit.jsonl for the local backend, the shared database for postgres."""
     if settings.retrieval.backend == "postgres":
-        try:
-            return PgAuditTrail(settings.retrieval.postgres)
-        except psycopg.Error as exc:
-            raise ConfigError(
-                f"cannot open the audit table at {redacted(settings.retrieval.postgres.dsn)}:"
-                f" {str(exc).strip().splitlines()[0]}"
-            ) from None
+        return _shared(settings, "audit", PgAuditTrail)
     return AuditLog(settings.home.expanduser() / "audit.jsonl")
