@@ -9,10 +9,25 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 from fastapi import FastAPI
 
 SPEC_ENV = "BEDSIDE_SERVE_SETTINGS"
+
+
+def _exit_with_parent(every_s: float = 1.0) -> None:
+    """End this worker when the `bedside serve` process that started it is gone (killed
+    without the chance to stop its workers): a worker never outlives its server."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="bedside-parent-watch", daemon=True).start()
 
 
 def app_from_environment() -> FastAPI:
@@ -23,6 +38,7 @@ def app_from_environment() -> FastAPI:
     from ui.pg_store import open_audit_log, open_feedback_store
     from ui.service import Service
 
+    _exit_with_parent()
     settings = Settings.model_validate_json(os.environ[SPEC_ENV])
     assistant = Assistant.from_settings(
         settings, log=lambda m: print(f"bedside: {m}", file=sys.stderr), refresh=False

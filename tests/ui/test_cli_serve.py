@@ -122,3 +122,40 @@ def test_serve_refuses_an_index_changed_after_its_build(
     capsys.readouterr()
     assert main([*fast, "serve", "--source", f"jsonl:{docs}"]) == 1
     assert served == [] and f"{home_chunks} does not match" in capsys.readouterr().err
+
+
+def test_workers_end_when_their_server_is_killed(tmp_path: Path, fixture_pack: Path) -> None:
+    """`serve --workers 2` killed outright (no chance to stop its workers): they exit too."""
+    import psutil
+
+    port = _free_port()
+    env = {**os.environ, "BEDSIDE_HOME": str(tmp_path / "home"), "BEDSIDE_API_TOKEN": ""}
+    cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "2", "--source", f"pack:{fixture_pack}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        workers = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline())
+        ]
+        assert len(workers) == 2
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    for p in alive:
+        p.kill()
+    assert not alive, f"{len(alive)} worker(s) outlived their server"
