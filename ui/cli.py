@@ -352,7 +352,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from retrieval.embedders import get_embedder
         from retrieval.indexing import ensure_index
         from retrieval.store import verify_index
-        from ui.workers import SPEC_ENV
+        from ui.workers import PARENT_ENV, SPEC_ENV
 
         if settings.retrieval.backend == "local":
             embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
@@ -372,6 +372,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # A changed index is refused here, before any worker starts to serve it.
             verify_index(settings.resolved_index_dir, embedder)
         os.environ[SPEC_ENV] = settings.model_dump_json()
+        os.environ[PARENT_ENV] = str(os.getpid())
         print(f"{serving} with {workers} worker processes", file=sys.stderr)
         uvicorn.run("ui.workers:app_from_environment", factory=True, workers=workers, **run)
         return EXIT_OK

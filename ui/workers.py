@@ -15,12 +15,14 @@ import time
 from fastapi import FastAPI
 
 SPEC_ENV = "BEDSIDE_SERVE_SETTINGS"
+PARENT_ENV = "BEDSIDE_SERVE_PARENT"  # the pid of the `bedside serve` process
 
 
 def _exit_with_parent(every_s: float = 1.0) -> None:
     """End this worker when the `bedside serve` process that started it is gone (killed
-    without the chance to stop its workers): a worker never outlives its server."""
-    parent = os.getppid()
+    without the chance to stop its workers, even before this worker got here): a worker
+    never outlives its server."""
+    parent = int(os.environ.get(PARENT_ENV, "0")) or os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -124,8 +124,12 @@ def test_serve_refuses_an_index_changed_after_its_build(
     assert served == [] and f"{home_chunks} does not match" in capsys.readouterr().err
 
 
-def test_workers_end_when_their_server_is_killed(tmp_path: Path, fixture_pack: Path) -> None:
-    """`serve --workers 2` killed outright (no chance to stop its workers): they exit too."""
+@pytest.mark.parametrize("when", ["serving", "starting"])
+def test_workers_end_when_their_server_is_killed(
+    tmp_path: Path, fixture_pack: Path, when: str
+) -> None:
+    """`serve --workers 2` killed outright (no chance to stop its workers), while serving or
+    while its workers still start: they exit too."""
     import psutil
 
     port = _free_port()
@@ -140,22 +144,25 @@ def test_workers_end_when_their_server_is_killed(tmp_path: Path, fixture_pack: P
     )
     try:
         deadline = time.monotonic() + 180
+        workers: list[psutil.Process] = []
         while time.monotonic() < deadline and proc.poll() is None:
+            workers = [
+                p
+                for p in psutil.Process(proc.pid).children(recursive=True)
+                if "spawn_main" in " ".join(p.cmdline())
+            ]
+            if when == "starting" and len(workers) == 2:
+                break
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        workers = [
-            p
-            for p in psutil.Process(proc.pid).children(recursive=True)
-            if "spawn_main" in " ".join(p.cmdline())
-        ]
         assert len(workers) == 2
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    gone, alive = psutil.wait_procs(workers, timeout=20)
+    gone, alive = psutil.wait_procs(workers, timeout=120)
     for p in alive:
         p.kill()
     assert not alive, f"{len(alive)} worker(s) outlived their server"
