@@ -33,7 +33,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import ValidationError
 
-from corpus.chunking import ChunkingSettings, chunk_documents
+from corpus.chunking import ChunkingSettings
 from corpus.errors import ConfigError, CorpusError, IndexStoreError, StaleIndexError
 from corpus.loaders import load_sources, parse_source
 from corpus.loaders.base import Problem
@@ -51,10 +51,9 @@ from retrieval.store import (
     LoadedIndex,
     Progress,
     bedside_version,
+    chunk_and_embed,
     chunk_row,
     corpus_hash,
-    embed_all,
-    index_text,
     open_index,
     rows_root,
 )
@@ -210,12 +209,7 @@ def build_pg_index(
     transaction; returns (version id, manifest). Old versions are collected afterwards."""
     if not documents:
         raise IndexStoreError("no documents to index: every source was empty or unreadable")
-    chunks = chunk_documents(documents, chunking)
-    by_id = {d.id: d for d in documents}
-    texts = [index_text(by_id[c.doc_id], c) for c in chunks]
-    if progress:
-        progress("chunking", len(chunks), len(chunks))
-    vectors = embed_all(embedder, texts, retrieval.batch_size, progress)
+    chunks, texts, vectors = chunk_and_embed(documents, embedder, chunking, retrieval, progress)
     bm25 = BM25Index.build(texts)
     return _store_version(
         postgres,

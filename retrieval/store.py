@@ -218,6 +218,23 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def chunk_and_embed(
+    documents: Sequence[Document],
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    retrieval: RetrievalSettings,
+    progress: Progress | None = None,
+) -> tuple[list[Chunk], list[str], np.ndarray]:
+    """The chunks of ``documents``, the text each is indexed by, and its vector: what every
+    index build (a local directory or a database version) starts from."""
+    chunks = chunk_documents(documents, chunking)
+    by_id = {d.id: d for d in documents}
+    texts = [index_text(by_id[c.doc_id], c) for c in chunks]
+    if progress:
+        progress("chunking", len(chunks), len(chunks))
+    return chunks, texts, embed_all(embedder, texts, retrieval.batch_size, progress)
+
+
 def build_index(
     documents: Sequence[Document],
     index_dir: Path,
@@ -234,12 +251,7 @@ def build_index(
     index_dir = index_dir.expanduser().resolve()
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     _clean_abandoned(index_dir)
-    chunks = chunk_documents(documents, chunking)
-    by_id = {d.id: d for d in documents}
-    texts = [index_text(by_id[c.doc_id], c) for c in chunks]
-    if progress:
-        progress("chunking", len(chunks), len(chunks))
-    vectors = embed_all(embedder, texts, retrieval.batch_size, progress)
+    chunks, texts, vectors = chunk_and_embed(documents, embedder, chunking, retrieval, progress)
     dense = DenseIndex.build(vectors, retrieval.dense_index, retrieval.hnsw_threshold)
     if progress:
         progress("bm25", 0, 1)
