@@ -69,6 +69,9 @@ class HashEmbedder:
 
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Rows per OpenVINO request when indexing: small requests keep each stream's activations in
+# cache (bf16 on 2 cores: 4 rows 167 chunks/s, 8 rows 160, 32 rows 130, 1 row 141).
+_BULK_REQUEST_ROWS = 4
 # all-MiniLM-L6-v2 reads at most 256 word pieces (its sentence_bert_config.json).
 _MAX_TOKENS = 256
 
@@ -236,7 +239,7 @@ class MiniLMEmbedder(_ExportedMiniLM):
             out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
         queue.set_callback(pool)
-        step = max(1, batch_size // streams)
+        step = min(batch_size, _BULK_REQUEST_ROWS)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), step):
             rows = order[start : start + step]
