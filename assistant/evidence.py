@@ -23,8 +23,6 @@ from pathlib import Path
 from threading import Lock
 from typing import Literal
 
-import yaml
-
 from assistant.frame import (
     Frame,
     indication_name,
@@ -34,6 +32,7 @@ from assistant.frame import (
     timing_in,
 )
 from corpus.text import sentence_spans
+from corpus.yamlio import load_yaml
 from guardrails.context import ancestors, dose_indications, in_scope, resolve_subject
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
@@ -68,7 +67,7 @@ class _Rules:
 
 @lru_cache(maxsize=1)
 def _rules() -> _Rules:
-    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    raw = load_yaml(DATA.read_text(encoding="utf-8"))
     return _Rules(
         not_quotable=tuple(re.compile(p, re.IGNORECASE) for p in raw["not_quotable"]),
         leaning=re.compile(raw["leaning_openers"], re.IGNORECASE),

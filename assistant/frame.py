@@ -16,9 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from assistant.types import Turn
+from corpus.yamlio import load_yaml
 from guardrails.context import ancestors, find_indications, indication_patterns
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
@@ -78,7 +77,7 @@ class _Words:
 
 @lru_cache(maxsize=1)
 def _words() -> _Words:
-    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    raw = load_yaml(DATA.read_text(encoding="utf-8"))
 
     def compiled(pairs: dict[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
         return tuple((k, re.compile(v, re.IGNORECASE)) for k, v in pairs.items())
@@ -255,7 +254,7 @@ def indication_name(indication: str, table: ReferenceTable) -> str:
 
 @lru_cache(maxsize=1)
 def _indication_names() -> dict[str, str]:
-    raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    raw = load_yaml(DATA.read_text(encoding="utf-8"))
     return dict(raw.get("indication_names") or {})
 
 

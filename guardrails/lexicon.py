@@ -32,9 +32,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rapidfuzz import fuzz, process
 
+from corpus.yamlio import load_yaml
 from guardrails.normalise import fold
 from guardrails.reference import DATA_DIR, Drug
 
@@ -182,7 +182,7 @@ class Lexicon:
 
 def _load_drugs() -> list[Drug]:
     # drugs.yaml alone: reading must not need the dose table to be loadable.
-    data = yaml.safe_load((DATA_DIR / "drugs.yaml").read_text(encoding="utf-8")) or []
+    data = load_yaml((DATA_DIR / "drugs.yaml").read_text(encoding="utf-8")) or []
     return [Drug.model_validate(d) for d in data]
 
 
@@ -204,7 +204,7 @@ class StopList:
 
 def load_stop_list(path: Path | None = None) -> StopList:
     path = path or DATA_DIR / "lexicon" / "stopwords.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return StopList(
         never=frozenset(name_tokens(str(n)) for n in data.get("never", [])),
         need_dose=frozenset(name_tokens(str(n)) for n in data.get("need_dose", [])),

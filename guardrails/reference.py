@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from corpus.errors import ConfigError
+from corpus.yamlio import load_yaml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -321,7 +322,7 @@ def load_reference(data_dir: Path = DATA_DIR) -> ReferenceTable:
     for name in ("drugs", "indications", "doses", "contraindications", "conditions"):
         path = data_dir / f"{name}.yaml"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the dose reference {path}: {exc}") from exc
         if name == "conditions":

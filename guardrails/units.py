@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-import pint
+from typing import TYPE_CHECKING
 
 from guardrails.types import Amount
+
+if TYPE_CHECKING:
+    import pint
 
 # Canonical expressions used in Amount.unit and the reference table.
 MASS_UNITS = ("mg", "mcg", "g")
@@ -52,7 +54,10 @@ _SPACES = re.compile(r"\s+")
 
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
-    """The process-wide registry with Bedside's units, built on first use."""
+    """The process-wide registry with Bedside's units, built on first use (pint is imported
+    here: a question whose doses are all in the reference's own units never needs it)."""
+    import pint
+
     ureg: pint.UnitRegistry = pint.UnitRegistry()
     for definition in _DEFINITIONS:
         ureg.define(definition)
@@ -114,6 +119,10 @@ def conversion_factor(source: str, target: str) -> float | None:
     Cached: the guard converts the same few unit pairs over and over."""
     if not source or not target:
         return None
+    if source == target and source.split(" / ")[0] in DOSE_UNITS:
+        return 1.0  # one of Bedside's own units (defined above) to itself
+    import pint
+
     ureg = registry()
     try:
         return float(

@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from corpus.loaders.base import LoadResult, Problem
 from corpus.types import Document
+from corpus.yamlio import load_yaml
 
 PACKS_DIR = Path(__file__).resolve().parent.parent / "packs"
-# libyaml's safe loader when PyYAML has it: 10x faster over every pack on each start.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.DOTALL)
 _IGNORED = {"README.md"}
 
@@ -69,7 +68,7 @@ def parse_pack_file(path: Path) -> Document:
     if not match:
         raise ValueError("missing YAML front matter (a '---' block at the top)")
     try:
-        data = yaml.load(match.group(1), Loader=_YAML_LOADER)
+        data = load_yaml(match.group(1))
     except yaml.YAMLError as exc:
         raise ValueError(f"front matter is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
