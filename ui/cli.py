@@ -27,10 +27,14 @@ def _progress_bar() -> Any:
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
+            rated = stage == "embedding"  # the slow stage; the others finish in a step
             bar = bars[stage] = tqdm(
                 total=total,
                 desc=f"{stage:>9}",
-                unit=" chunks" if stage == "embedding" else "",
+                unit=" chunks" if rated else "",
+                bar_format=None
+                if rated
+                else "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}",
                 file=sys.stderr,
                 leave=True,
                 dynamic_ncols=True,
@@ -349,28 +353,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; access {access.access})"
     )
     if workers > 1:
-        from retrieval.embedders import get_embedder
-        from retrieval.indexing import ensure_index
-        from retrieval.store import verify_index
-        from ui.workers import PARENT_ENV, SPEC_ENV
+        from ui.workers import PARENT_ENV, SPEC_ENV, prepare_index_apart
 
         if settings.retrieval.backend == "local":
-            embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
-            if not args.index_dir:  # build or refresh once, here; workers open it as built
-                report = ensure_index(
-                    settings.sources,
-                    settings.resolved_index_dir,
-                    embedder=embedder,
-                    chunking=settings.corpus,
-                    retrieval=settings.retrieval,
-                    progress=_progress_bar(),
-                )
-                if report.built:
-                    log(
-                        f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks"
-                    )
-            # A changed index is refused here, before any worker starts to serve it.
-            verify_index(settings.resolved_index_dir, embedder)
+            # Build or refresh once (unless --index-dir), and refuse a changed index before
+            # any worker starts; done in a child process, so this supervisor never holds the
+            # embedding model.
+            prepare_index_apart(settings, build=not args.index_dir)
         os.environ[SPEC_ENV] = settings.model_dump_json()
         os.environ[PARENT_ENV] = str(os.getpid())
         print(f"{serving} with {workers} worker processes", file=sys.stderr)

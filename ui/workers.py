@@ -1,7 +1,8 @@
 """`bedside serve --workers N`: each worker process builds its app from the settings the
-parent resolved (passed in the environment), over the index the parent built or checked.
+parent resolved (passed in the environment), over the index built or checked before they start.
 
-The parent never loads the assistant; a worker opens the index as built (verified against
+The parent never loads the assistant or the embedding model (a child process builds and
+verifies the index, then ends); a worker opens the index as built (verified against
 its manifest and embedder) and answers its share of the connections.
 """
 
@@ -11,8 +12,12 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 SPEC_ENV = "BEDSIDE_SERVE_SETTINGS"
 PARENT_ENV = "BEDSIDE_SERVE_PARENT"  # the pid of the `bedside serve` process
@@ -30,6 +35,58 @@ def _exit_with_parent(every_s: float = 1.0) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="bedside-parent-watch", daemon=True).start()
+
+
+def _prepare_index(spec: str, build: bool) -> tuple[str, str] | None:
+    """In the child process: build or refresh the index (``build``) and verify it against
+    the embedder; the error's class name and message when something is wrong, else None."""
+    from assistant.settings import Settings
+    from corpus.errors import BedsideError
+    from retrieval.embedders import get_embedder
+    from retrieval.indexing import ensure_index
+    from retrieval.store import verify_index
+    from ui.cli import _progress_bar, log
+
+    settings = Settings.model_validate_json(spec)
+    try:
+        embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
+        if build:
+            report = ensure_index(
+                settings.sources,
+                settings.resolved_index_dir,
+                embedder=embedder,
+                chunking=settings.corpus,
+                retrieval=settings.retrieval,
+                progress=_progress_bar(),
+            )
+            if report.built:
+                log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
+        verify_index(settings.resolved_index_dir, embedder)
+    except BedsideError as exc:
+        return type(exc).__name__, str(exc)
+    return None
+
+
+def prepare_index_apart(settings: Settings, *, build: bool) -> None:
+    """Build (when ``build``) and verify the local index in a child process and wait for it,
+    so the process that then supervises the workers never holds the embedding model (1.6 GB
+    after a build). Its error, if any, is raised here with the same message."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from corpus import errors
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter, nothing inherited
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        failure = pool.submit(_prepare_index, settings.model_dump_json(), build).result()
+    if failure is not None:
+        name, message = failure
+        kind = getattr(errors, name, errors.BedsideError)
+        try:
+            error = kind(message)
+        except TypeError:  # an error made from several parts (RecordError)
+            error = errors.BedsideError(message)
+        raise error
 
 
 def app_from_environment() -> FastAPI:

@@ -166,3 +166,53 @@ def test_workers_end_when_their_server_is_killed(
     for p in alive:
         p.kill()
     assert not alive, f"{len(alive)} worker(s) outlived their server"
+
+
+def test_the_supervisor_of_workers_never_loads_the_embedding_model(
+    tmp_path: Path, fixture_pack: Path
+) -> None:
+    """`serve --workers 2` on a new home: the index is built (with the real MiniLM runtime)
+    in a child process that then ends, so the process supervising the workers never maps
+    the inference runtime, while each worker does."""
+    import psutil
+
+    port = _free_port()
+    env = {**os.environ, "BEDSIDE_HOME": str(tmp_path / "home"), "BEDSIDE_API_TOKEN": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--workers", "2"]
+        + ["--source", f"pack:{fixture_pack}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def runtime_mapped(p: psutil.Process) -> bool:
+        try:
+            return any("openvino" in m.path for m in p.memory_maps())
+        except (psutil.NoSuchProcess, FileNotFoundError):
+            return False
+
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:  # healthy: the index is built and the child that built it has ended
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        workers = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline())
+            and "resource_tracker" not in " ".join(p.cmdline())
+        ]
+        assert len(workers) == 2
+        while time.monotonic() < deadline and not all(runtime_mapped(w) for w in workers):
+            time.sleep(0.5)  # the second worker may still be loading its model
+        assert all(runtime_mapped(w) for w in workers)
+        assert not runtime_mapped(psutil.Process(proc.pid))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert "built the index" in err.decode()
