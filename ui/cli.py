@@ -353,7 +353,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; access {access.access})"
     )
     if workers > 1:
-        from ui.workers import PARENT_ENV, SPEC_ENV, prepare_index_apart
+        from ui.workers import PARENT_ENV, SPEC_ENV, prepare_index_apart, run_workers
 
         if settings.retrieval.backend == "local":
             # Build or refresh once (unless --index-dir), and refuse a changed index before
@@ -363,7 +363,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ[SPEC_ENV] = settings.model_dump_json()
         os.environ[PARENT_ENV] = str(os.getpid())
         print(f"{serving} with {workers} worker processes", file=sys.stderr)
-        uvicorn.run("ui.workers:app_from_environment", factory=True, workers=workers, **run)
+        run_workers("ui.workers:app_from_environment", factory=True, workers=workers, **run)
         return EXIT_OK
 
     from assistant.pipeline import Assistant

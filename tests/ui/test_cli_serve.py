@@ -102,6 +102,7 @@ def test_serve_refuses_an_index_changed_after_its_build(
     chunks.write_bytes(chunks.read_bytes().replace(b"should not be", b"should now be"))
     served: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(a))
+    monkeypatch.setattr("ui.workers.run_workers", lambda *a, **k: served.append(a))
     capsys.readouterr()
 
     assert main([*fast, "serve", "--index-dir", str(index)]) == 1
@@ -216,3 +217,20 @@ def test_the_supervisor_of_workers_never_loads_the_embedding_model(
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     assert "built the index" in err.decode()
+
+
+def test_connections_to_workers_send_answers_without_waiting_for_an_ack() -> None:
+    """The socket `serve --workers` shares is bound by uvicorn with protocol 0, where asyncio
+    never sets TCP_NODELAY; Bedside sets it on the listening socket, and every connection
+    accepted on it has it (else each answer on a kept-alive connection waits ~40 ms)."""
+    import uvicorn
+
+    from ui.workers import listening_socket
+
+    config = uvicorn.Config("ui.workers:app_from_environment", host="127.0.0.1", port=0)
+    with listening_socket(config) as server:
+        server.listen()
+        with socket.create_connection(server.getsockname()[:2]):
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
