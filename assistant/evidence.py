@@ -159,6 +159,13 @@ def _task(sentence: str) -> str:
     return ""
 
 
+def _passage_names(passage: Passage, drugs: frozenset[str]) -> bool:
+    """Whether the passage (its text, headings or document title) names one of ``drugs``."""
+    where = " ".join((passage.doc.title, *passage.chunk.section_path, passage.chunk.text))
+    return shares_drug(_drug_names(where), drugs)
+
+
+@lru_cache(maxsize=4096)
 def _drug_names(text: str) -> frozenset[str]:
     """Every drug a text names (the broad lexicon: any drug, not only the reference's)."""
     return frozenset(name for _, _, name in find_drugs(text, drug_lexicon()))
@@ -546,6 +553,11 @@ def fit(
     if drugs and strict_drug and not about and frame.intent == "safety":
         # "Is dabigatran safe in pregnancy?": a sentence about no drug at all (asthma care in
         # pregnancy) does not answer it, however well it matches the population.
+        return "off-drug"
+    if drugs and strict_drug and not about and not _passage_names(passage, drugs):
+        # "How long before surgery should apixaban be stopped?": "Start 2 to 7 days before
+        # surgery" in a perioperative guideline's beta-blocker passage is not about it. A
+        # sentence that names no drug speaks of the asked one only where its passage does.
         return "off-drug"
     if frame.indications:
         # A dose must be for the asked use by its own words (or its headings when it names

@@ -188,3 +188,19 @@ def test_septic_shock_answer_lists_the_steps_of_its_page(assistant: Assistant) -
     assert answer.verdict.allowed or not any(
         "KyberSept" in w.statement.text for w in answer.withheld
     )
+
+
+def test_stopping_a_drug_before_surgery_is_answered_from_that_drugs_label(
+    assistant: Assistant,
+) -> None:
+    """The apixaban label's interruption times lead for apixaban; for rivaroxaban, whose
+    pack summary has none, Bedside never leads with apixaban's, nor with a sentence about
+    another drug's start before surgery."""
+    answer = assistant.ask("How long before surgery should apixaban be stopped?")
+    assert answer.bottom_line is not None
+    assert "48 hours" in answer.bottom_line.text and "apixaban" in answer.bottom_line.text.lower()
+    assert all(c.passage.doc.id == "label-apixaban" for c in answer.citations)
+
+    other = assistant.ask("When should rivaroxaban be stopped before surgery?")
+    assert all("apixaban" not in text.lower() for text in shown(other))
+    assert all("Start 2 to 7 days" not in text for text in shown(other))

@@ -321,3 +321,58 @@ def test_a_conclusion_word_leans_only_when_what_follows_does(text: str, quotable
     first = "Apixaban was studied in a large randomised trial of adults. "
     infos = analyse(_passage(first + text, "Results", 0), default_reference())
     assert infos[-1].quotable is quotable
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "expected"),
+    [
+        # a perioperative guideline's beta-blocker passage names no anticoagulant
+        (
+            "Start 2 to 7 days before surgery to assess tolerability.",
+            "Perioperative care",
+            "off-drug",
+        ),
+        # the asked drug's own label: a sentence without its name still speaks of it
+        (
+            "Stop it at least 48 hours before surgery with a high bleeding risk.",
+            "Apixaban label",
+            "on",
+        ),
+        # another drug's label
+        (
+            "Rivaroxaban is stopped at least 24 hours before surgery.",
+            "Rivaroxaban label",
+            "off-drug",
+        ),
+    ],
+    ids=["no-drug-anywhere", "own-label", "other-drug"],
+)
+def test_a_drug_question_is_answered_only_by_sentences_about_that_drug(
+    text: str, title: str, expected: str
+) -> None:
+    """ "When should apixaban be stopped before surgery?": a sentence that names no drug
+    answers it only from a passage (text, headings or title) that names apixaban."""
+    assert _fit("When should apixaban be stopped before surgery?", text, title) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When should rivaroxaban be stopped before surgery?",
+        "How long before surgery should apixaban be stopped?",
+        "When do I hold dabigatran before a procedure?",
+        "Should apixaban be stopped before surgery?",
+        "How many days before surgery do I stop Eliquis?",
+    ],
+)
+def test_when_to_stop_a_drug_around_an_event_is_a_timing_question(question: str) -> None:
+    frame = read_frame(question)
+    assert frame.intent == "duration" and frame.timing is not None and frame.drugs
+
+
+def test_child_pugh_is_no_child() -> None:
+    from assistant.abstention import asked_settings
+
+    named = [name for name, _ in asked_settings("and if he also has Child-Pugh C cirrhosis?")]
+    assert "children" not in named
+    assert "children" in [name for name, _ in asked_settings("argatroban dose in children?")]
