@@ -246,7 +246,9 @@ _MAG = r"(?:k|K|M|(?i:thousand|million))(?![\w])"
 _RANGE_TO = r"[ \t]{0,3}(?:-{1,3}|(?i:to))[ \t]{0,3}"
 _NUMERIC = re.compile(
     # A lookahead on the first character lets the scan skip ahead (8x faster).
-    rf"(?=[0-9{_VULGAR}\-])(?:"
+    rf"(?=[0-9{_VULGAR}\-\u00b7])(?:"
+    # "0·5 mg": the raised decimal point of British journals (The Lancet) between digits.
+    r"(?P<md>(?<=[0-9])\u00b7(?=[0-9]))|"
     # "1½", "½": a vulgar fraction, with the whole number before it.
     rf"(?:(?<![\w.,])(?P<vw>[0-9]{{1,6}})[ \t]?)?(?P<vf>[{_VULGAR}])"
     # "1/2 mg", "2 1/2 mg": a fraction in a dose position (halves, thirds, quarters,
@@ -286,6 +288,8 @@ def _numeric(m: re.Match[str]) -> list[_Edit]:
     s, e = m.span()
     if m.group("dd"):
         return [(s, e, "-")]
+    if m.group("md"):
+        return [(s, e, ".")]
     if m.group("vf"):
         if not m.group("vw") and s > 0 and (m.string[s - 1].isdigit() or m.string[s - 1] in ".,"):
             return []  # "1.5½": left for the extractor to refuse

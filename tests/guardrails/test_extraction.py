@@ -197,6 +197,8 @@ def test_amount_and_unit(text: str, amount: Amount) -> None:
         ("Heparin 10,000 units.", 10000, 10000),
         ("Heparin 1,500.5 units.", 1500.5, 1500.5),
         ("Heparin 1.500 mg.", 1.5, 1.5),
+        ("Fingolimod 0\u00b75 mg once daily.", 0.5, 0.5),
+        ("Fingolimod 1\u00b725 mg once daily.", 1.25, 1.25),
     ],
     ids=[
         "comma-one-digit",
@@ -207,6 +209,8 @@ def test_amount_and_unit(text: str, amount: Amount) -> None:
         "ten-thousand",
         "thousands-and-decimal-point",
         "dot-is-always-decimal",
+        "raised-point-lancet",
+        "raised-point-two-places",
     ],
 )
 def test_decimal_comma(text: str, low: float, high: float) -> None:
