@@ -76,6 +76,20 @@ _BULK_REQUEST_ROWS = 4
 _MAX_TOKENS = 256
 
 
+def _feeds(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """The network's inputs for a batch of texts (padded to the longest)."""
+    encoded = tokenizer.encode_batch(list(texts))
+    ids = np.array([e.ids for e in encoded], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sentence vectors: token states averaged over the real (unpadded) tokens."""
+    weights = mask[..., None].astype(np.float32)
+    return np.asarray((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9))
+
+
 class _ExportedMiniLM:
     """all-MiniLM-L6-v2 (384 dimensions) from an ONNX export of the bundled weights in
     ``models_dir`` (made once; see ``retrieval.onnx_export``): tokenising, batching and mean
@@ -166,13 +180,8 @@ class _ExportedMiniLM:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            encoded = tokenizer.encode_batch([texts[i] for i in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self._run(runner, threads, feeds)
-            weights = mask[..., None].astype(np.float32)
-            out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            feeds = _feeds(tokenizer, [texts[i] for i in rows])
+            out[rows] = _mean_pool(self._run(runner, threads, feeds), feeds["attention_mask"])
         return _normalise(out)
 
 
@@ -234,20 +243,15 @@ class MiniLMEmbedder(_ExportedMiniLM):
 
         def pool(request: Any, job: tuple[list[int], np.ndarray]) -> None:
             rows, mask = job
-            weights = mask[..., None].astype(np.float32)
-            hidden = request.get_output_tensor(0).data
-            out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[rows] = _mean_pool(request.get_output_tensor(0).data, mask)
 
         queue.set_callback(pool)
         step = min(batch_size, _BULK_REQUEST_ROWS)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), step):
             rows = order[start : start + step]
-            encoded = tokenizer.encode_batch([texts[i] for i in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            queue.start_async(feeds, (rows, mask))
+            feeds = _feeds(tokenizer, [texts[i] for i in rows])
+            queue.start_async(feeds, (rows, feeds["attention_mask"]))
         queue.wait_all()
         return _normalise(out)
 
