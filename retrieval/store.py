@@ -387,17 +387,30 @@ def _jsonl_rows(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.decode("utf-8").split("\n") if line.strip()]
 
 
-def verify_index(index_dir: Path, embedder: Embedder | None = None) -> IndexManifest:
-    """Check an index against its manifest without loading it (every file's sha256, the
-    chunk root, the embedder): what a server checks once before its workers open it."""
+def _verifier(index_dir: Path, embedder: Embedder | None) -> tuple[Path, IndexManifest, _Verifier]:
+    """The index's resolved path, its manifest (checked against ``embedder``) and what
+    verifies its files against it."""
     index_dir = index_dir.expanduser().resolve()
     manifest = read_manifest(index_dir)
     if embedder is not None:
         check_embedder(manifest, embedder, index_dir)
-    files = _Verifier(index_dir, manifest)
+    return index_dir, manifest, _Verifier(index_dir, manifest)
+
+
+def _verified_chunks(files: _Verifier, manifest: IndexManifest) -> bytes:
+    """The chunk file's bytes, refused unless their root hash is the manifest's."""
+    data = files.read(CHUNKS)
+    if lines_root(data) != manifest.chunks_root:
+        raise files.refuse(CHUNKS, "does not match the chunk root hash in its manifest")
+    return data
+
+
+def verify_index(index_dir: Path, embedder: Embedder | None = None) -> IndexManifest:
+    """Check an index against its manifest without loading it (every file's sha256, the
+    chunk root, the embedder): what a server checks once before its workers open it."""
+    index_dir, manifest, files = _verifier(index_dir, embedder)
     try:
-        if lines_root(files.read(CHUNKS)) != manifest.chunks_root:
-            raise files.refuse(CHUNKS, "does not match the chunk root hash in its manifest")
+        _verified_chunks(files, manifest)
         files.check_rest()
     except OSError as exc:
         raise IndexStoreError(f"cannot read the index in {index_dir}: {exc}") from exc
@@ -406,15 +419,9 @@ def verify_index(index_dir: Path, embedder: Embedder | None = None) -> IndexMani
 
 def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
     """Load and verify an index; raises IndexStoreError/StaleIndexError with what to do."""
-    index_dir = index_dir.expanduser().resolve()
-    manifest = read_manifest(index_dir)
-    if embedder is not None:
-        check_embedder(manifest, embedder, index_dir)
-    files = _Verifier(index_dir, manifest)
+    index_dir, manifest, files = _verifier(index_dir, embedder)
     try:
-        chunk_bytes = files.read(CHUNKS)
-        if lines_root(chunk_bytes) != manifest.chunks_root:
-            raise files.refuse(CHUNKS, "does not match the chunk root hash in its manifest")
+        chunk_bytes = _verified_chunks(files, manifest)
         chunks = [
             Chunk(r["id"], r["doc_id"], r["text"], r["start"], r["end"], tuple(r["section_path"]))
             for r in _jsonl_rows(chunk_bytes)
