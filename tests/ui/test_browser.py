@@ -18,17 +18,6 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SEED = (
     "What are the management options for patients who are heparin (unfractionated heparin) "
     "non-responders?"
@@ -72,18 +61,6 @@ def bedside(
         with app_server(create_app(service, token="")) as base:
             urls.update(bedside=base, allowed=allowed, other=other)
             yield {**urls, "feedback_db": str(home / "feedback.sqlite3")}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (.ci/run installs it with apt)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

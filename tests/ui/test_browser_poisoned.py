@@ -16,8 +16,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 DONE = re.compile(r"Review status:|⚠")
 POISONED = Path(__file__).resolve().parents[1] / "fixtures" / "poisoned" / "docs.jsonl"
 QUESTION = "What are the management options for heparin resistance?"
@@ -37,18 +35,6 @@ def bedside(app_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     service = Service(Assistant.from_settings(settings), FeedbackStore(home / "fb.sqlite3"))
     with app_server(create_app(service, token="")) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (.ci/run installs it with apt)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def test_a_poisoned_corpus_makes_no_request_and_runs_nothing(browser: Any, bedside: str) -> None:
