@@ -122,6 +122,15 @@ def start_server(
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
 
 
+def stop_server(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Ctrl-C, as a user stops `bedside serve`; killed if it has not ended in ``timeout_s``."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 1800) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -358,11 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         rss_after = rss_mb(server)
         rss_processes = per_process_rss_mb(server)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc, timeout_s=20)
 
     report: dict[str, Any] = {
         "clients": args.clients,

@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.load_test import free_port, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
@@ -60,14 +60,8 @@ def time_ask(tree: Path, home: Path, question: str) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - t0, "cpu_s": _children_cpu_s() - cpu0}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def time_serve(tree: Path, log: Path) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="bedside-home-") as home, log.open("w") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -89,11 +83,7 @@ def time_serve(tree: Path, log: Path) -> dict[str, float]:
                     pass
                 time.sleep(0.25)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc, timeout_s=30)
 
 
 def main(argv: list[str] | None = None) -> int:
