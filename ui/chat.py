@@ -447,7 +447,7 @@ def build_chat(service: Service) -> Any:
         turns = list(turns or [])
         hidden = [gr.update(visible=False, value="") for _ in range(RELATED_SLOTS)]
         if not question:
-            return (messages, turns, "", gr.update(), gr.update(), None, "", *hidden)
+            return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
         messages.append({"role": "user", "content": _inert(question)})
         try:
             patient = patient_input(weight, crcl, hepatic, hit, age, sex, creatinine)
@@ -464,10 +464,10 @@ def build_chat(service: Service) -> Any:
             messages.append(
                 {"role": "assistant", "content": f"⚠ {_inert(where)}: {_inert(err['msg'])}"}
             )
-            return (messages, turns, "", gr.update(), gr.update(), None, "", *hidden)
+            return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
         except BedsideError as exc:
             messages.append({"role": "assistant", "content": f"⚠ {_inert(str(exc))}"})
-            return (messages, turns, "", gr.update(), gr.update(), None, "", *hidden)
+            return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
         messages.append({"role": "assistant", "content": chat_markdown(answer)})
         summary = answer.bottom_line.text if answer.bottom_line else answer.abstention_reason
         turns += [
@@ -486,6 +486,8 @@ def build_chat(service: Service) -> Any:
             sources_html(answer),
             answer.answer_id,
             "",
+            # The question goes with its feedback only where the setting keeps questions.
+            question if service.assistant.settings.server.feedback_store_questions else "",
             *related,
         )
 
@@ -508,7 +510,7 @@ def build_chat(service: Service) -> Any:
 
     def clear() -> tuple[Any, ...]:
         hidden = [gr.update(visible=False, value="") for _ in range(RELATED_SLOTS)]
-        return ([], [], "", "", "", None, "", *hidden)
+        return ([], [], "", "", "", None, "", "", *hidden)
 
     with gr.Blocks(title="Bedside", analytics_enabled=False) as blocks:
         gr.HTML(
@@ -517,8 +519,10 @@ def build_chat(service: Service) -> Any:
             f"before it is shown. <span class='bedside-badge'>Sources: {status}</span></p>",
             elem_id="bedside-header",
         )
-        turns = gr.State([])
-        answer_id = gr.State(None)
+        # The conversation's state lives in the page, not in a server process: with several
+        # worker processes each event may reach another one (see the event wiring below).
+        turns = gr.JSON([], visible=False, elem_id="bedside-turns")
+        answer_id = gr.Textbox(None, visible=False, elem_id="bedside-answer-id")
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -596,30 +600,37 @@ def build_chat(service: Service) -> Any:
             js_on_load=None,
         )
 
-        last_question = gr.State("")
+        last_question = gr.Textbox("", visible=False, elem_id="bedside-last-question")
         inputs = [chatbot, turns, audience, weight, crcl, hepatic, hit, age, sex, creatinine]
-        outputs = [chatbot, turns, question, dose_panel, sources, answer_id, thanks, *related]
+        outputs = [
+            chatbot, turns, question, dose_panel, sources, answer_id, thanks, last_question,
+            *related,
+        ]  # fmt: skip
 
-        def remember(q: str) -> str:
-            return q if service.assistant.settings.server.feedback_store_questions else ""
-
+        # Every event is one plain HTTP request (queue=False) carrying the whole state it
+        # needs: gradio's queue joins with one request and streams the result on another,
+        # and `bedside serve --workers N` may hand those to different processes, where the
+        # stream finds no such event and the question is lost. Answers take their turn in
+        # the service's own answer slots instead of gradio's queue. One request per question.
         for trigger in (ask_btn.click, question.submit):
-            trigger(remember, [question], [last_question], queue=False).then(
-                ask, [question, *inputs], outputs
-            ).then(None, js=SHOW_ANSWER_TOP_JS)
+            trigger(ask, [question, *inputs], outputs, queue=False).then(
+                None, js=SHOW_ANSWER_TOP_JS
+            )
         for button in related:
-            button.click(remember, [button], [last_question], queue=False).then(
-                ask, [button, *inputs], outputs
-            ).then(None, js=SHOW_ANSWER_TOP_JS)
+            button.click(ask, [button, *inputs], outputs, queue=False).then(
+                None, js=SHOW_ANSWER_TOP_JS
+            )
         up.click(
             lambda c, a, q: feedback("up", c, a, q),
             [comment, answer_id, last_question],
             [thanks, comment],
+            queue=False,
         )
         down.click(
             lambda c, a, q: feedback("down", c, a, q),
             [comment, answer_id, last_question],
             [thanks, comment],
+            queue=False,
         )
         clear_btn.click(clear, None, outputs, queue=False)
     return blocks
