@@ -48,10 +48,9 @@ def _topic(p: Passage) -> str:
 def _as_written(heading: str) -> str:
     """A heading inside a sentence: "Monitoring" -> "monitoring"; a Title Case heading, an
     acronym or a name ("BP Reduction Targets") stays as written."""
-    words = heading.split()
-    if heading[:1].isupper() and heading[1:2].islower():
-        if not any(w[:1].isupper() and not w.isupper() for w in words[1:]):
-            return heading[0].lower() + heading[1:]
+    named = any(w[:1].isupper() and not w.isupper() for w in heading.split()[1:])
+    if heading[:1].isupper() and heading[1:2].islower() and not named:
+        return heading[0].lower() + heading[1:]
     return heading
 
 

@@ -639,6 +639,7 @@ def test_the_widget_demo_makes_no_request_that_fails(
     assert any("/assets/index-" in s for s in sheets), sheets
     _answered_component = _ask(component, BIVALIRUDIN, 1)
     assert _answered_component.locator("a.cite").count() >= 1
+    page.evaluate("() => document.querySelector('#web-component').scrollIntoView()")
     page.screenshot(path=str(ARTIFACTS / "22-widget-demo.png"))
     # The queue's long polls end when the page does; only the page's own loads count.
     assert [u for u in missing if "/gradio_api/" not in u] == []
