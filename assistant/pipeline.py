@@ -636,7 +636,7 @@ class Assistant:
                 else "Bedside's sources do not answer this question closely enough to quote: "
                 "no sentence of the closest sources answers it."
             )
-        related = related_questions(passages, cited)
+        related = related_questions(passages, cited, frame, query, self.reference)
         status = review_status(cited)
         markdown = render(
             bottom_line=bottom,

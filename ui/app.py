@@ -17,7 +17,7 @@ import os
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -32,7 +32,7 @@ from ui.chat import CSS, build_chat, theme
 from ui.gradio_env import gr
 from ui.security import BodyLimit, SecurityHeaders
 from ui.service import AskRequest, CheckRequest, FeedbackRequest, Service, bedside_version
-from ui.widget import GRADIO_JS, demo_page
+from ui.widget import GRADIO_JS, demo_page, frontend_css
 
 log = logging.getLogger("bedside.server")
 
@@ -134,6 +134,14 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     @app.get("/chat/gradio.js", include_in_schema=False)
     def gradio_js() -> FileResponse:
         return FileResponse(GRADIO_JS, media_type="text/javascript")
+
+    @app.get("/assets/{name}", include_in_schema=False)
+    def gradio_css(name: str) -> FileResponse:
+        # The web component asks for gradio's stylesheet at the origin's /assets/ (ui.widget).
+        path = frontend_css(name)
+        if path is None:
+            raise HTTPException(404, "No such stylesheet.")
+        return FileResponse(path, media_type="text/css")
 
     app = gr.mount_gradio_app(
         app,

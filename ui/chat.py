@@ -25,7 +25,7 @@ import nh3
 from pydantic import ValidationError
 
 from assistant.markup import inline, link_hosts, safe_url
-from assistant.render import DISCLAIMER, without_sections
+from assistant.render import DISCLAIMER, PATIENT_DISCLAIMER, without_sections
 from assistant.types import Answer, Citation
 from corpus.errors import BedsideError, InputError
 from guardrails.display import display_unit
@@ -95,13 +95,35 @@ CSS = """
 #bedside-disclaimer { position: sticky; bottom: 0; z-index: 10; padding: 8px 12px;
   background: var(--background-fill-secondary); border-top: 1px solid var(--border-color-primary);
   font-size: 0.9em; }
+/* The bar speaks to the audience chosen in the panel: patients get the patient's words. */
+.bedside-for-patient { display: none; }
+.gradio-container:has(#bedside-audience input[value="patient"]:checked) .bedside-for-patient {
+  display: inline; }
+.gradio-container:has(#bedside-audience input[value="patient"]:checked) .bedside-for-clinician {
+  display: none; }
+/* The conversation takes the window's height (less the question row and the bar), never
+   less than a screenful of text. */
+#bedside-chat { height: calc(100vh - 230px) !important; min-height: 600px;
+  max-height: none !important; }
+/* The speaker label sits above the messages, not over a question's first letters. */
+#bedside-chat > label[data-testid="block-label"], #bedside-chat .block-label {
+  position: static; display: inline-flex; margin: 0 0 4px; }
+/* The scroll-to-end button keeps to a gutter on the right, clear of the text. */
+#bedside-chat .bubble-wrap { padding-right: 48px; }
+#bedside-chat .scroll-down-button-container { left: auto; right: 6px; transform: none; }
 .bedside-badge { display: inline-block; padding: 2px 8px; border-radius: 10px;
   background: #fff4ce; color: #5c4400; font-size: 0.85em; }
-#dose-check table, #sources ol { width: 100%; font-size: 0.9em; }
+#sources ol { width: 100%; font-size: 0.9em; }
+#dose-check .dose-check-panel { font-size: 1rem; line-height: 1.45; }
+#dose-check table { width: 100%; }
 #dose-check table, #dose-check tr { border-collapse: collapse; border: 0 !important; }
-#dose-check td { vertical-align: top; padding: 4px; border: 0;
+#dose-check td { vertical-align: top; padding: 6px 4px; border: 0;
   border-bottom: 1px solid var(--border-color-primary); }
 #dose-check ul { padding-left: 0; list-style: none; }
+#dose-check .dose-summary { font-weight: 700; }
+#dose-check details { margin-top: 8px; }
+#dose-check summary { cursor: pointer; font-weight: 700; }
+#dose-check .finding-reference { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .bedside-mark { display: inline-block; min-width: 4.6em; padding: 1px 6px; border-radius: 4px;
   font-size: 0.8em; font-weight: 700; line-height: 1.5; text-align: center;
   white-space: nowrap; vertical-align: baseline; }
@@ -137,18 +159,32 @@ def theme() -> Any:
 # ------------------------------------------------------------------ rendering (pure)
 
 
+def disclaimer_html(status: str) -> str:
+    """The fixed bar under the chat, in both audiences' words; the CSS shows the one that
+    matches the audience chosen in the panel (a patient never reads "for healthcare
+    professionals")."""
+    return (
+        f'<div><b>Disclaimer.</b> <span class="bedside-for-clinician">{html.escape(DISCLAIMER)}'
+        f'</span><span class="bedside-for-patient">{html.escape(PATIENT_DISCLAIMER)}</span> '
+        f"Review status of the bundled sources: {html.escape(status)}.</div>"
+    )
+
+
 # What the chat itself writes into a message and its panels; nh3 drops anything else.
 _TAGS = {
-    "a", "b", "blockquote", "code", "div", "em", "h4", "li", "ol", "p", "q", "small", "span",
-    "strong", "table", "td", "tr", "ul",
+    "a", "b", "blockquote", "code", "details", "div", "em", "h4", "li", "ol", "p", "q", "small",
+    "span", "strong", "summary", "table", "td", "tr", "ul",
 }  # fmt: skip
 _ATTRIBUTES = {
     "a": {"class", "href", "rel", "target"},
     "blockquote": {"class"},
+    "details": {"class"},
     "div": {"class"},
     "li": {"class", "id", "value"},
     "ol": {"class"},
     "p": {"class"},
+    "table": {"class"},
+    "ul": {"class"},
     "span": {"class"},
     "td": {"class"},
     "tr": {"class", "data-rule"},
@@ -219,15 +255,14 @@ def chat_markdown(answer: Answer) -> str:
 def _finding_row(f: Finding) -> str:
     where = ""
     if f.citation:
-        where = f"<div><small>Reference: {html.escape(f.citation)}</small></div>"
+        where = f'<div class="finding-reference">Reference: {html.escape(f.citation)}</div>'
     expected = f"<div>Expected: {html.escape(display_unit(f.expected))}</div>" if f.expected else ""
     text = f.text if len(f.text) <= 200 else f.text[:200] + "…"
     return (
         f'<tr class="finding" data-rule="{html.escape(f.rule_id)}">'
         f'<td class="sev-{f.severity}">{mark_badge(f.severity)}</td>'
-        f"<td><code>{html.escape(f.rule_id)}</code></td>"
-        f"<td><div><q>{html.escape(text)}</q></div>"
-        f"<div>{html.escape(display_unit(f.message))}</div>"
+        f"<td><div><q>{html.escape(text)}</q> <small><code>{html.escape(f.rule_id)}</code>"
+        f"</small></div><div>{html.escape(display_unit(f.message))}</div>"
         f"{expected}{where}</td></tr>"
     )
 
@@ -246,18 +281,21 @@ def _facts_line(answer: Answer, given: Patient | None) -> str:
 
 
 def dose_check_html(answer: Answer, patient: Patient | None = None) -> str:
-    """The Dose check panel: a summary, the patient facts the check used, one row per
-    finding (badge, rule id, the checked text, the message and the expected dose) and the
-    withheld statements with the reference statement shown instead."""
+    """The Dose check panel as a summary a clinician reads first: one line of counts, the
+    patient facts the check used, then the problems (statements withheld with the reference
+    statement shown instead, blocking findings, then warnings) and, folded in a closed
+    ``<details>``, the findings that passed."""
     v = answer.verdict
-    blocks = sum(f.severity == "block" for f in v.findings)
-    warns = sum(f.severity == "warn" for f in v.findings)
-    summary = (
-        f"{v.checked_doses} dose(s) checked · {blocks} withheld · {warns} warning(s)"
-        if v.findings or v.checked_doses
-        else "No doses or numbers to check in this answer."
-    )
-    rows = "".join(_finding_row(f) for f in v.findings)
+    blocks = [f for f in v.findings if f.severity == "block"]
+    warns = [f for f in v.findings if f.severity == "warn"]
+    passed = [f for f in v.findings if f.severity not in ("block", "warn")]
+    if v.findings or v.checked_doses:
+        summary = (
+            f"{v.checked_doses} dose(s) checked · {len(answer.withheld)} withheld · "
+            f"{len(warns)} warning(s) · {len(passed)} passed"
+        )
+    else:
+        summary = "No doses or numbers to check in this answer."
     withheld = "".join(
         f'<li class="withheld">{mark_badge("block")} <q>{_inline_markdown(w.statement.text)}</q> — '
         f"{html.escape(display_unit('; '.join(w.reasons)))}"
@@ -269,12 +307,21 @@ def dose_check_html(answer: Answer, patient: Patient | None = None) -> str:
         + "</li>"
         for w in answer.withheld
     )
+    problem_rows = "".join(_finding_row(f) for f in (*blocks, *warns))
+    ok_rows = "".join(_finding_row(f) for f in passed)
+    folded = (
+        f'<details class="dose-ok"><summary>{len(passed)} check(s) passed</summary>'
+        f"<table>{ok_rows}</table></details>"
+        if ok_rows
+        else ""
+    )
     return clean_html(
         '<div class="dose-check-panel"><h4>Dose check</h4>'
-        f"<p>{html.escape(summary)}</p>"
+        f'<p class="dose-summary">{html.escape(summary)}</p>'
         f'<p class="patient-facts"><small>{html.escape(_facts_line(answer, patient))}</small></p>'
-        + (f"<table>{rows}</table>" if rows else "")
-        + (f"<ul>{withheld}</ul>" if withheld else "")
+        + (f'<ul class="dose-withheld">{withheld}</ul>' if withheld else "")
+        + (f'<table class="dose-problems">{problem_rows}</table>' if problem_rows else "")
+        + folded
         + "</div>"
     )
 
@@ -527,7 +574,11 @@ def build_chat(service: Service) -> Any:
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
                     elem_id="bedside-chat",
-                    height=560,
+                    # The window's height (CSS keeps a floor): a long answer is read in
+                    # place, not through a 560 px slot.
+                    height="calc(100vh - 230px)",
+                    min_height=600,
+                    max_height=None,
                     # Show a new answer from its top: the step after `ask` scrolls there.
                     autoscroll=False,
                     label="Bedside",
@@ -560,8 +611,9 @@ def build_chat(service: Service) -> Any:
                 ):
                     comment = gr.Textbox(label="Comment (optional)", max_lines=3)
                     with gr.Row():
-                        up = gr.Button("👍 Useful", elem_id="bedside-up", size="sm")
-                        down = gr.Button("👎 Not useful", elem_id="bedside-down", size="sm")
+                        # Words, not 👍/👎: the page loads no emoji font.
+                        up = gr.Button("Yes, useful", elem_id="bedside-up", size="sm")
+                        down = gr.Button("No, not useful", elem_id="bedside-down", size="sm")
                     thanks = gr.Markdown(elem_id="bedside-feedback-status")
             with gr.Column(scale=2):
                 audience = gr.Radio(
@@ -593,12 +645,7 @@ def build_chat(service: Service) -> Any:
                     hit = gr.Checkbox(label="HIT (current or past)", elem_id="bedside-hit")
                 dose_panel = gr.HTML(elem_id="dose-check", js_on_load=None)
                 sources = gr.HTML(elem_id="sources", js_on_load=None)
-        gr.HTML(
-            f"<div><b>Disclaimer.</b> {html.escape(DISCLAIMER)} Review status of the bundled "
-            f"sources: {status}.</div>",
-            elem_id="bedside-disclaimer",
-            js_on_load=None,
-        )
+        gr.HTML(disclaimer_html(status), elem_id="bedside-disclaimer", js_on_load=None)
 
         last_question = gr.Textbox("", visible=False, elem_id="bedside-last-question")
         inputs = [chatbot, turns, audience, weight, crcl, hepatic, hit, age, sex, creatinine]

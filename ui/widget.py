@@ -1,5 +1,10 @@
 """Embedding the chat in the clinical intranet: an iframe, or gradio's ``<gradio-app>`` web
-component loaded from Bedside's own copy of ``gradio.js`` (served at /chat/gradio.js)."""
+component loaded from Bedside's own copy of ``gradio.js`` (served at /chat/gradio.js).
+
+The web component adds gradio's main stylesheet to the host page as ``./assets/index-….css``
+resolved against the chat server's origin, not against /chat/: Bedside serves gradio's own
+stylesheets at /assets/ too (``frontend_css``), so the embedded chat is styled and the host
+page's console shows no 404."""
 
 from __future__ import annotations
 
@@ -9,6 +14,16 @@ from pathlib import Path
 from ui.gradio_env import gr
 
 GRADIO_JS = Path(gr.__file__).resolve().parent / "templates" / "frontend" / "gradio.js"
+FRONTEND_ASSETS = GRADIO_JS.parent / "assets"
+
+
+def frontend_css(name: str) -> Path | None:
+    """gradio's stylesheet ``name`` from the gradio wheel, or None: only a plain ``.css`` file
+    name of that folder (no path, nothing else of the wheel)."""
+    if not name.endswith(".css") or Path(name).name != name or name.startswith("."):
+        return None
+    path = FRONTEND_ASSETS / name
+    return path if path.is_file() else None
 
 
 def iframe_snippet(base_url: str) -> str:

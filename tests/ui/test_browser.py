@@ -476,3 +476,170 @@ def test_docs_render_swagger_ui_with_no_request_leaving_the_machine(
     assert any(u.endswith("/docs/assets/swagger-ui-bundle.js") for u in seen)
     assert _external(seen) == []
     assert failed == []
+
+
+# ------------------------------------------------------------------ what a newcomer sees
+
+LONG_QUESTION = (
+    "What is the best course of action for a patient in septic shock who experiences a "
+    "thromboembolic event despite receiving LMWH thromboprophylaxis, and what should be "
+    "checked before the next dose is given?"
+)
+BIVALIRUDIN = "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
+# The rectangles the layout tests compare, in the page's coordinates.
+_LAYOUT_JS = """() => {
+  const rect = (e) => { if (!e) return null; const r = e.getBoundingClientRect();
+    return {left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+            width: r.width, height: r.height}; };
+  const chat = document.querySelector('#bedside-chat');
+  const label = chat.querySelector("[data-testid='block-label']");
+  const users = chat.querySelectorAll("[data-testid='user']");
+  const bots = chat.querySelectorAll("[data-testid='bot']");
+  const button = chat.querySelector('.scroll-down-button-container button');
+  return {chat: rect(chat), label: rect(label), user: rect(users[0]),
+          bots: Array.from(bots).map(rect), button: rect(button)};
+}"""
+# Scroll the chat's scrolling box so the n-th bot message's last element is in view; then
+# the element at that element's centre.
+_LAST_SECTION_JS = """(n) => {
+  const bot = document.querySelectorAll("#bedside-chat [data-testid='bot']")[n - 1];
+  let box = bot.parentElement;
+  while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) {
+    box = box.parentElement; }
+  const all = bot.querySelectorAll('p, li, h4');
+  const last = all[all.length - 1];
+  box.scrollTop = box.scrollHeight;
+  const r = last.getBoundingClientRect(), b = box.getBoundingClientRect();
+  const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+  return {text: last.innerText, inside: r.top >= b.top - 1 && r.bottom <= b.bottom + 1,
+          topmost: !!hit && (hit === last || last.contains(hit) || hit.contains(last))};
+}"""
+NEWCOMER_VIEWPORT = {"width": 1280, "height": 900}
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
+
+
+def _open_chat(page: Any, base: str) -> None:
+    page.set_viewport_size(NEWCOMER_VIEWPORT)
+    page.goto(f"{base}/chat/", wait_until="load")
+    page.locator("#bedside-question textarea").wait_for(timeout=60_000)
+
+
+def test_the_conversation_uses_the_window_and_nothing_covers_its_text(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    """In a 1280x900 window the chat is taller than the old 560 px slot; the speaker label
+    does not cover a long question; a long answer's last section can be scrolled to and is
+    not covered; the scroll button keeps clear of the messages."""
+    _open_chat(page, fast_servers["none"])
+    _ask(page, LONG_QUESTION, 1)
+    page.evaluate(
+        """() => { const user = document.querySelector("#bedside-chat [data-testid='user']");
+        user.scrollIntoView({block: 'start'}); }"""
+    )
+    layout = page.evaluate(_LAYOUT_JS)
+    assert layout["chat"]["height"] > 560, layout["chat"]
+    assert layout["label"] is None or not _overlap(layout["label"], layout["user"]), layout
+    _ask(page, BIVALIRUDIN, 2)
+    _shot(page, "20-chat-long-answer")
+
+    last = page.evaluate(_LAST_SECTION_JS, 2)
+    assert last["inside"] and last["topmost"], last
+    assert "not a substitute for clinical judgement" in last["text"]
+
+    # Scrolled back to the top, the scroll-to-end button shows; it covers no message.
+    page.evaluate(
+        """() => { const bot = document.querySelector("#bedside-chat [data-testid='bot']");
+        let box = bot.parentElement;
+        while (!['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) {
+          box = box.parentElement; }
+        box.scrollTop = 0; }"""
+    )
+    button = page.locator("#bedside-chat .scroll-down-button-container button")
+    button.wait_for(timeout=10_000)
+    layout = page.evaluate(_LAYOUT_JS)
+    assert layout["button"] is not None
+    covered = [b for b in layout["bots"] + [layout["user"]] if _overlap(layout["button"], b)]
+    assert covered == [], (layout["button"], covered)
+
+
+def test_the_dose_check_is_a_summary_with_passed_checks_folded(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    _open_chat(page, fast_servers["none"])
+    _ask(page, BIVALIRUDIN, 1)
+    panel = page.locator("#dose-check")
+    panel.locator(".dose-check-panel").wait_for(timeout=10_000)
+    folded = panel.locator("details.dose-ok")
+    assert folded.count() == 1
+    assert folded.get_attribute("open") is None  # closed until the reader opens it
+    ok = panel.locator(".mark-info")
+    assert ok.count() >= 1
+    assert folded.locator(".mark-info").count() == ok.count()
+    assert not folded.locator("tr.finding").first.is_visible()
+    assert panel.locator(".dose-summary").is_visible()
+    # Readable type: the panel's text is no smaller than the page's body text.
+    sizes = page.evaluate(
+        """() => [parseFloat(getComputedStyle(document.querySelector(
+            '#dose-check .dose-summary')).fontSize),
+          parseFloat(getComputedStyle(document.querySelector('#bedside-question textarea'))
+            .fontSize)]"""
+    )
+    assert sizes[0] >= sizes[1], sizes
+    panel.screenshot(path=str(ARTIFACTS / "21-dose-check-folded.png"))
+    folded.locator("summary").click()
+    assert folded.locator("tr.finding").first.is_visible()
+
+
+def test_feedback_buttons_and_the_patient_disclaimer_read_as_words(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    _open_chat(page, fast_servers["none"])
+    page.locator("#bedside-feedback").click()
+    for button in ("#bedside-up", "#bedside-down"):
+        shown = page.locator(button)
+        shown.wait_for(timeout=10_000)
+        words = shown.inner_text().strip()
+        assert re.fullmatch(r"[A-Za-z ,]+", words), words  # no emoji the fonts lack
+        assert shown.bounding_box()["width"] > 40
+    bar = page.locator("#bedside-disclaimer")
+    assert "for healthcare professionals" in bar.inner_text()
+    page.locator("#bedside-audience").get_by_text("patient", exact=True).click()
+    assert "for healthcare professionals" not in bar.inner_text()
+    assert "not medical advice" in bar.inner_text()
+
+
+def test_the_widget_demo_makes_no_request_that_fails(
+    page: Any, fast_servers: dict[str, str]
+) -> None:
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.on("requestfailed", lambda r: missing.append(f"{r.url} ({r.failure})"))
+    page.set_viewport_size(NEWCOMER_VIEWPORT)
+    page.goto(f"{fast_servers['none']}/widget-demo", wait_until="load")
+    component = page.locator("#web-component gradio-app")
+    component.locator("#bedside-question textarea").wait_for(timeout=60_000)
+    page.frame_locator("#iframe iframe").locator("#bedside-question textarea").wait_for(
+        timeout=60_000
+    )
+    # gradio's stylesheet reached the host page: the component is styled.
+    sheets = page.evaluate(
+        """() => Array.from(document.styleSheets)
+            .filter(s => { try { return s.href && s.cssRules.length > 0; }
+                           catch (e) { return false; } })  // a sheet that did not load
+            .map(s => s.href)"""
+    )
+    assert any("/assets/index-" in s for s in sheets), sheets
+    _answered_component = _ask(component, BIVALIRUDIN, 1)
+    assert _answered_component.locator("a.cite").count() >= 1
+    page.evaluate("() => document.querySelector('#web-component').scrollIntoView()")
+    page.screenshot(path=str(ARTIFACTS / "22-widget-demo.png"))
+    # The queue's long polls end when the page does; only the page's own loads count.
+    assert [u for u in missing if "/gradio_api/" not in u] == []

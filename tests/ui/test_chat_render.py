@@ -272,3 +272,30 @@ def test_the_chat_shows_source_text_as_written(text: str, shown: str) -> None:
 
     out = clean_html(inline(text)).replace("&gt;", ">")
     assert html.unescape(out) == shown
+
+
+def test_the_dose_panel_puts_problems_first_and_folds_the_passed_checks(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("What is the bivalirudin dose for PCI?", patient=Patient(crcl_ml_min=20))
+    panel = dose_check_html(answer)
+    assert answer.withheld and '<details class="dose-ok">' in panel
+    assert "<details open" not in panel
+    folded = panel[panel.index("<details") :]
+    problems = panel[: panel.index("<details")]
+    assert 'class="withheld"' in problems and 'class="withheld"' not in folded
+    assert "mark-info" not in problems  # every passed check is folded
+    assert panel.count("mark-info") == folded.count("mark-info")
+    assert problems.index("dose-summary") < problems.index('class="withheld"')
+    if "dose-problems" in problems:  # withheld statements, then blocks and warnings
+        assert problems.index('class="withheld"') < problems.index("dose-problems")
+
+
+def test_the_disclaimer_bar_carries_both_audiences_words() -> None:
+    from assistant.render import DISCLAIMER, PATIENT_DISCLAIMER
+    from ui.chat import CSS, disclaimer_html
+
+    bar = disclaimer_html("pending clinical review")
+    assert f'<span class="bedside-for-patient">{html.escape(PATIENT_DISCLAIMER)}' in bar
+    assert f'<span class="bedside-for-clinician">{html.escape(DISCLAIMER)}' in bar
+    assert ".bedside-for-patient { display: none; }" in CSS
