@@ -105,9 +105,6 @@ CSS = """
    less than a screenful of text. */
 #bedside-chat { height: calc(100vh - 230px) !important; min-height: 600px;
   max-height: none !important; }
-/* The speaker label sits above the messages, not over a question's first letters. */
-#bedside-chat > label[data-testid="block-label"], #bedside-chat .block-label {
-  position: static; display: inline-flex; margin: 0 0 4px; }
 /* The scroll-to-end button keeps to a gutter on the right, clear of the text. */
 #bedside-chat .bubble-wrap { padding-right: 48px; }
 #bedside-chat .scroll-down-button-container { left: auto; right: 6px; transform: none; }
@@ -581,7 +578,10 @@ def build_chat(service: Service) -> Any:
                     max_height=None,
                     # Show a new answer from its top: the step after `ask` scrolls there.
                     autoscroll=False,
+                    # No floating "Bedside" label: the page's header names it, and the label
+                    # sat over the first letters of a question scrolled to the top.
                     label="Bedside",
+                    show_label=False,
                     sanitize_html=True,
                     latex_delimiters=[],
                     feedback_options=None,
