@@ -12,8 +12,9 @@ Three ASGI middlewares apply it, outermost first (``ui.app`` adds them):
   removed from anyone else's request before the app (or gradio) can read them; a forwarded
   host that does not parse is 400, and gradio's own X-Gradio-Server is removed from every
   request.
-- ``RateLimit``: at most ``server.rate_limit`` POSTs a minute per client address (429); every
-  401 counts too, GET or POST, so a client guessing the token is 429 after that many tries.
+- ``RateLimit``: at most ``server.rate_limit`` POSTs a minute per client address (429), and
+  as many refused credentials (401, GET or POST alike): a client guessing the token is 429
+  for everything after that many tries in a minute.
 - ``Access``: deny by default. Open to all: ``/api/health`` and the login form. Everything
   else needs, by ``server.access``: nothing (``none``), the bearer token or a session cookie
   set by the login form (``token``), or the user header from a trusted proxy (``proxy``).
@@ -329,8 +330,7 @@ class HostGuard:
 
 
 class RateLimiter:
-    """A sliding one-minute window of counted requests per client; thread-safe. POSTs and
-    refused credentials (401) are counted; a client at the limit is refused everything."""
+    """A sliding one-minute window of counted events per client; thread-safe."""
 
     def __init__(self, per_minute: int, window_s: float = 60.0) -> None:
         self.per_minute = per_minute
@@ -345,7 +345,7 @@ class RateLimiter:
         return times
 
     def allow(self, client: str, now: float) -> bool:
-        """Count one request unless the client is at the limit (then False)."""
+        """Count one event unless the client is at the limit (then False)."""
         if self.per_minute <= 0:
             return True
         with self._lock:
@@ -380,23 +380,27 @@ async def _too_many(send: Send) -> None:
 
 
 class RateLimit:
-    """POSTs count against ``server.rate_limit``; any request from a client at the limit
-    (POSTs or refused credentials, see ``Access``) is 429 until the minute has passed."""
+    """At most ``server.rate_limit`` POSTs a minute per client, and as many refused
+    credentials (counted by ``Access`` in ``refusals``): a client at that second limit is
+    429 for every request, GET or POST, right token or not, until the minute has passed."""
 
     def __init__(
-        self, app: ASGIApp, policy: AccessPolicy, limiter: RateLimiter | None = None
+        self,
+        app: ASGIApp,
+        policy: AccessPolicy,
+        refusals: RateLimiter | None = None,
     ) -> None:
         self.app = app
-        self.limiter = limiter or RateLimiter(policy.rate_limit)
+        self.posts = RateLimiter(policy.rate_limit)
+        self.refusals = refusals or RateLimiter(policy.rate_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             now = time.monotonic()
             client = _client(scope)
-            if scope["type"] == "http" and scope["method"] == "POST":
-                refused = not self.limiter.allow(client, now)
-            else:
-                refused = self.limiter.exhausted(client, now)
+            refused = self.refusals.exhausted(client, now)
+            if not refused and scope["type"] == "http" and scope["method"] == "POST":
+                refused = not self.posts.allow(client, now)
             if refused:
                 if scope["type"] == "websocket":
                     await _refuse_websocket(send)
@@ -470,20 +474,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 class Access:
-    """Deny by default; see the module docstring. Each 401 counts against the client's
-    rate limit (``limiter``, shared with ``RateLimit``), so guesses of the token are bounded."""
+    """Deny by default; see the module docstring. Each 401 is counted in ``refusals``
+    (shared with ``RateLimit``), so guesses of the token are bounded, over GET as over POST."""
 
     def __init__(
-        self, app: ASGIApp, policy: AccessPolicy, limiter: RateLimiter | None = None
+        self, app: ASGIApp, policy: AccessPolicy, refusals: RateLimiter | None = None
     ) -> None:
         self.app = app
         self.policy = policy
-        self.limiter = limiter or RateLimiter(policy.rate_limit)
+        self.refusals = refusals or RateLimiter(policy.rate_limit)
 
     def _count_refusal(self, scope: Scope) -> None:
-        """A refused credential counts once: a POST was counted already by ``RateLimit``."""
-        if scope["type"] != "http" or scope["method"] != "POST":
-            self.limiter.allow(_client(scope), time.monotonic())
+        self.refusals.allow(_client(scope), time.monotonic())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -6,7 +6,7 @@ embeds the chat (/widget-demo).
 
 Middleware, outermost first: security headers (CSP frame-ancestors), body read deadline
 (408), Host allowlist and forwarded headers (only from trusted proxies), CORS (allowlist,
-default none), rate limit (POSTs and refused credentials), access policy (``ui.access``:
+default none), rate limit (POSTs; refused credentials), access policy (``ui.access``:
 none | token | proxy, over every route but /api/health and the login form), body size
 limit, and 404 for a chat API name the chat does not have. Clients never see a stack trace,
 nor a host, user, socket or path from an error (``ui.security.client_message``).
@@ -184,9 +184,9 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     names = frozenset(fn.api_name for fn in blocks.fns.values() if fn.api_name)
     app.add_middleware(GradioNames, mount="/chat", names=names)
     app.add_middleware(BodyLimit, limit=server.max_body_bytes)
-    limiter = RateLimiter(server.rate_limit)  # POSTs and refused credentials, per client
-    app.add_middleware(Access, policy=policy, limiter=limiter)
-    app.add_middleware(RateLimit, policy=policy, limiter=limiter)
+    refusals = RateLimiter(server.rate_limit)  # 401s per client, GET or POST
+    app.add_middleware(Access, policy=policy, refusals=refusals)
+    app.add_middleware(RateLimit, policy=policy, refusals=refusals)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(server.cors_origins),
