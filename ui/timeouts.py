@@ -107,8 +107,10 @@ class BodyTimeout:
 
         async def timed_receive() -> Message:
             nonlocal body_done, cut
-            if body_done or cut:
-                return await receive() if not cut else {"type": "http.disconnect"}
+            if cut:
+                return {"type": "http.disconnect"}
+            if body_done:  # later reads wait for a disconnect: no deadline on those
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
             except TimeoutError:

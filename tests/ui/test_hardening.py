@@ -298,7 +298,8 @@ def test_feedback_and_audit_files_are_owner_only(tmp_path: Path) -> None:
             findings=0,
             question=None,
         )
-        assert _private(path) and _private(path.parent) or path == old
+        assert _private(path), oct(path.stat().st_mode)
+    assert _private(tmp_path / "audit")
 
 
 def test_the_index_written_by_the_cli_is_owner_only(tmp_path: Path, fixture_pack: Path) -> None:
@@ -348,7 +349,7 @@ def _read_until_closed(sock: socket.socket) -> bytes:
 @pytest.fixture(scope="module")
 def slow_server(base: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     service = _service(
-        base, tmp_path_factory.mktemp("slow"), header_timeout_s=1.0, body_timeout_s=1.0
+        base, tmp_path_factory.mktemp("slow"), header_timeout_s=3.0, body_timeout_s=3.0
     )
     with _live(create_app(service, token=""), service.assistant.settings.server) as port:
         yield port
@@ -403,8 +404,15 @@ def test_a_trickling_body_is_cut_with_408(slow_server: int) -> None:
     assert b"server.body_timeout_s" in reply
 
 
-def test_a_prompt_request_is_answered_by_the_same_server(slow_server: int) -> None:
-    with socket.create_connection(("127.0.0.1", slow_server)) as sock:
+def test_a_prompt_request_is_answered_under_the_serve_options(
+    base: Service, tmp_path: Path
+) -> None:
+    service = _service(base, tmp_path)  # the default deadlines
+    server = service.assistant.settings.server
+    with (
+        _live(create_app(service, token=""), server) as port,
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
         sock.sendall(
             b"POST /api/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 14\r\nConnection: close\r\n\r\n"
