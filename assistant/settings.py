@@ -155,6 +155,20 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(
         default=262_144, ge=1024, le=50_000_000, description="largest request body accepted"
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds a client has to send a request's line and headers (from its "
+        "first byte, or from opening the connection); then the connection is closed",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="seconds a client has to send a request's body after its headers; then "
+        "408 and the connection is closed",
+    )
     max_history_turns: int = Field(
         default=20, ge=0, le=200, description="most earlier turns accepted with a question"
     )

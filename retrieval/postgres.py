@@ -88,8 +88,10 @@ def redacted(dsn: str) -> str:
     return " ".join(f"{k}={parts[k]}" for k in keep if parts.get(k))
 
 
-def connect(settings: PostgresSettings, *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """A connection to the configured database; the password is read from the environment."""
+def check_dsn(settings: PostgresSettings) -> None:
+    """A ConfigError unless the DSN is set, parses, and holds no password (the password
+    belongs in the variable ``password_env`` names, so no copy of it is in the settings
+    that `bedside serve` hands its workers, nor in any message)."""
     if not settings.dsn:
         raise ConfigError(
             "retrieval.backend is postgres but retrieval.postgres.dsn is empty; set "
@@ -104,6 +106,11 @@ def connect(settings: PostgresSettings, *, autocommit: bool = True) -> psycopg.C
             "retrieval.postgres.dsn contains a password; remove it and put it in the "
             f"environment variable {settings.password_env}"
         )
+
+
+def connect(settings: PostgresSettings, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+    """A connection to the configured database; the password is read from the environment."""
+    check_dsn(settings)
     password = os.environ.get(settings.password_env)
     extra: dict[str, Any] = {"connect_timeout": settings.connect_timeout_s}
     if password:

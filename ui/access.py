@@ -6,10 +6,15 @@ routes).
 
 Three ASGI middlewares apply it, outermost first (``ui.app`` adds them):
 
-- ``HostGuard``: the Host header must be in ``server.allowed_hosts`` (else 400);
+- ``HostGuard``: the Host header must be a host name, an IPv4 address or a bracketed IPv6
+  address with an optional numeric port, and in ``server.allowed_hosts`` (else 400);
   X-Forwarded-For/-Proto/-Host are believed only from ``server.trusted_proxies`` and are
-  removed from anyone else's request before the app (or gradio) can read them.
-- ``RateLimit``: at most ``server.rate_limit`` POSTs a minute per client address (429).
+  removed from anyone else's request before the app (or gradio) can read them; a forwarded
+  host that does not parse is 400, and gradio's own X-Gradio-Server is removed from every
+  request.
+- ``RateLimit``: at most ``server.rate_limit`` POSTs a minute per client address (429), and
+  as many refused credentials (401, GET or POST alike): a client guessing the token is 429
+  for everything after that many tries in a minute.
 - ``Access``: deny by default. Open to all: ``/api/health`` and the login form. Everything
   else needs, by ``server.access``: nothing (``none``), the bearer token or a session cookie
   set by the login form (``token``), or the user header from a trusted proxy (``proxy``).
@@ -24,6 +29,7 @@ import hashlib
 import hmac
 import html
 import ipaddress
+import re
 import threading
 import time
 from collections import deque
@@ -59,8 +65,15 @@ FORWARDED_HEADERS = frozenset(
         b"x-real-ip",
     }
 )
+# gradio builds its public address from this header when present: nobody may set it.
+ALWAYS_REMOVED = frozenset({b"x-gradio-server"})
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_USER_CHARS = 256
+MIN_TOKEN_CHARS = 32
+# RFC 3986 host: a reg-name (letters, digits, '-', '.', '_', '~'; no percent-encoding or
+# sub-delims), an IPv4 address, or an IPv6 address in brackets; then an optional port.
+_REG_NAME = re.compile(r"[a-z0-9._~-]+")
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +103,48 @@ def parse_networks(values: Sequence[str], setting: str) -> tuple[Network, ...]:
                 "10.0.0.0/24, ::1)"
             ) from None
     return tuple(out)
+
+
+def parse_host(value: str) -> str | None:
+    """The host of a Host (or X-Forwarded-Host) value, lower case and without brackets or
+    port; None when the value is anything but ``host[:port]`` (RFC 3986 reg-name, IPv4, or
+    [IPv6]; port digits only, at most 65535)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        host, rest = value[1:end], value[end + 1 :]
+        try:
+            if end < 0 or not isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
+                return None
+        except ValueError:
+            return None
+    else:
+        host, colon, port = value.partition(":")
+        rest = colon + port
+        if not _REG_NAME.fullmatch(host):
+            return None
+    if rest:
+        port = rest[1:]
+        if not rest.startswith(":") or not _PORT.fullmatch(port) or int(port) > 65535:
+            return None
+    return host
+
+
+def check_token(token: str, variable: str) -> None:
+    """A ConfigError naming the rule and the variable (never the value) when the token is
+    too short to resist guessing or has surrounding whitespace (which a browser's form and
+    a client's header lose, so nobody could sign in)."""
+    if token != token.strip():
+        raise ConfigError(
+            f"{variable} starts or ends with whitespace, which no client sends back: set it "
+            "without the surrounding spaces or newline"
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"{variable} is shorter than {MIN_TOKEN_CHARS} characters, which can be guessed: "
+            "set it to a long random value (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`)"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -134,6 +189,8 @@ class AccessPolicy:
                 "of the authenticating proxy (e.g. BEDSIDE_SERVER__TRUSTED_PROXIES="
                 "'[\"127.0.0.1\"]')"
             )
+        if token:
+            check_token(token, server.api_token_env)
         if not server.allowed_hosts:
             raise ConfigError("server.allowed_hosts is empty: no request could be served")
         return cls(
@@ -206,15 +263,6 @@ async def _refuse_websocket(send: Send) -> None:
     await send({"type": "websocket.close", "code": 1008})
 
 
-def _split_host(value: str) -> str:
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
-
-
 class HostGuard:
     """Host allowlist, and X-Forwarded-* only from a trusted proxy."""
 
@@ -226,10 +274,10 @@ class HostGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = list(scope["headers"])
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in ALWAYS_REMOVED]
         found = dict(headers)
-        host = _split_host(found.get(b"host", b"").decode("latin-1"))
-        if not self.policy.host_allowed(host):
+        host = parse_host(found.get(b"host", b"").decode("latin-1"))
+        if host is None or not self.policy.host_allowed(host):
             if scope["type"] == "websocket":
                 await _refuse_websocket(send)
             else:
@@ -240,12 +288,16 @@ class HostGuard:
         if self.policy.trusts(peer):
             forwarded_host = found.get(b"x-forwarded-host")
             if forwarded_host is not None:
-                first = forwarded_host.decode("latin-1").split(",")[0]
-                if not self.policy.host_allowed(_split_host(first)):
+                first = forwarded_host.decode("latin-1").split(",")[0].strip()
+                named = parse_host(first)
+                if named is None or not self.policy.host_allowed(named):
                     await send_json(
                         send, 400, {"error": "invalid X-Forwarded-Host (server.allowed_hosts)"}
                     )
                     return
+                # Only the first, checked value goes on (gradio reads the first).
+                headers = [(k, v) for k, v in headers if k.lower() != b"x-forwarded-host"]
+                headers.append((b"x-forwarded-host", first.lower().encode("latin-1")))
             client = self._forwarded_client(found.get(b"x-forwarded-for"))
             if client is not None:
                 port = scope["client"][1] if scope.get("client") else 0
@@ -255,6 +307,7 @@ class HostGuard:
                 scope["scheme"] = (
                     proto if scope["type"] == "http" else {"http": "ws", "https": "wss"}[proto]
                 )
+            scope["headers"] = headers
         else:
             scope["headers"] = [(k, v) for k, v in headers if k.lower() not in FORWARDED_HEADERS]
         scope["bedside.peer"] = peer
@@ -277,7 +330,7 @@ class HostGuard:
 
 
 class RateLimiter:
-    """A sliding one-minute window of POST times per client; thread-safe."""
+    """A sliding one-minute window of counted events per client; thread-safe."""
 
     def __init__(self, per_minute: int, window_s: float = 60.0) -> None:
         self.per_minute = per_minute
@@ -285,13 +338,18 @@ class RateLimiter:
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(client, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
     def allow(self, client: str, now: float) -> bool:
+        """Count one event unless the client is at the limit (then False)."""
         if self.per_minute <= 0:
             return True
         with self._lock:
-            times = self._seen.setdefault(client, deque())
-            while times and times[0] <= now - self.window_s:
-                times.popleft()
+            times = self._recent(client, now)
             if len(times) >= self.per_minute:
                 return False
             times.append(now)
@@ -300,22 +358,54 @@ class RateLimiter:
                     del self._seen[key]
             return True
 
+    def exhausted(self, client: str, now: float) -> bool:
+        """Whether the client is at the limit, counting nothing."""
+        if self.per_minute <= 0:
+            return False
+        with self._lock:
+            return len(self._recent(client, now)) >= self.per_minute
+
+
+def _client(scope: Scope) -> str:
+    return str(scope["client"][0]) if scope.get("client") else "unknown"
+
+
+async def _too_many(send: Send) -> None:
+    await send_json(
+        send,
+        429,
+        {"error": "too many requests from this client (server.rate_limit a minute)"},
+        [(b"retry-after", b"60")],
+    )
+
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+    """At most ``server.rate_limit`` POSTs a minute per client, and as many refused
+    credentials (counted by ``Access`` in ``refusals``): a client at that second limit is
+    429 for every request, GET or POST, right token or not, until the minute has passed."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: AccessPolicy,
+        refusals: RateLimiter | None = None,
+    ) -> None:
         self.app = app
-        self.limiter = RateLimiter(policy.rate_limit)
+        self.posts = RateLimiter(policy.rate_limit)
+        self.refusals = refusals or RateLimiter(policy.rate_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            client = scope["client"][0] if scope.get("client") else "unknown"
-            if not self.limiter.allow(client, time.monotonic()):
-                await send_json(
-                    send,
-                    429,
-                    {"error": "too many requests from this client (server.rate_limit a minute)"},
-                    [(b"retry-after", b"60")],
-                )
+        if scope["type"] in ("http", "websocket"):
+            now = time.monotonic()
+            client = _client(scope)
+            refused = self.refusals.exhausted(client, now)
+            if not refused and scope["type"] == "http" and scope["method"] == "POST":
+                refused = not self.posts.allow(client, now)
+            if refused:
+                if scope["type"] == "websocket":
+                    await _refuse_websocket(send)
+                else:
+                    await _too_many(send)
                 return
         await self.app(scope, receive, send)
 
@@ -384,11 +474,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 class Access:
-    """Deny by default; see the module docstring."""
+    """Deny by default; see the module docstring. Each 401 is counted in ``refusals``
+    (shared with ``RateLimit``), so guesses of the token are bounded, over GET as over POST."""
 
-    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+    def __init__(
+        self, app: ASGIApp, policy: AccessPolicy, refusals: RateLimiter | None = None
+    ) -> None:
         self.app = app
         self.policy = policy
+        self.refusals = refusals or RateLimiter(policy.rate_limit)
+
+    def _count_refusal(self, scope: Scope) -> None:
+        self.refusals.allow(_client(scope), time.monotonic())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -419,9 +516,10 @@ class Access:
             allowed = bool(raw) and len(raw) <= MAX_USER_CHARS and raw.isprintable()
             user = raw if allowed else None
         if not allowed:
+            self._count_refusal(scope)
             await self._deny(scope, send, 401, "")
             return
-        client = scope["client"][0] if scope.get("client") else "unknown"
+        client = _client(scope)
         kept = [(k, v) for k, v in scope["headers"] if k not in (USER_HEADER, CLIENT_HEADER)]
         kept.append((CLIENT_HEADER, client.encode("latin-1", "replace")))
         if user is not None:
@@ -482,6 +580,7 @@ class Access:
         next_path = _safe_next(form.get("next", [""])[0])
         given = form.get("token", [""])[0].strip().encode()
         if not self.policy.token_valid(given):
+            self._count_refusal(scope)
             await send_html(send, 401, _login_page(next_path, "That token is not right."))
             return
         session = self.policy.new_session(time.time())

@@ -4,16 +4,19 @@ embeds the chat (/widget-demo).
 
     create_app(service) -> FastAPI
 
-Middleware, outermost first: security headers (CSP frame-ancestors), Host allowlist and
-forwarded headers (only from trusted proxies), CORS (allowlist, default none), rate limit,
-access policy (``ui.access``: none | token | proxy, over every route but /api/health and
-the login form), body size limit. Clients never see a stack trace.
+Middleware, outermost first: security headers (CSP frame-ancestors), body read deadline
+(408), Host allowlist and forwarded headers (only from trusted proxies), CORS (allowlist,
+default none), rate limit (POSTs; refused credentials), access policy (``ui.access``:
+none | token | proxy, over every route but /api/health and the login form), body size
+limit, and 404 for a chat API name the chat does not have. Clients never see a stack trace,
+nor a host, user, socket or path from an error (``ui.security.client_message``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 from typing import Any
 
@@ -23,15 +26,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from assistant.pipeline import answer_json
-from corpus.errors import BedsideError, InputError
-from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit
+from corpus.errors import BedsideError, IndexStoreError, InputError
+from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit, RateLimiter
 from ui.chat import CSS, build_chat, theme
 from ui.gradio_env import gr
-from ui.security import BodyLimit, SecurityHeaders
+from ui.security import BodyLimit, SecurityHeaders, client_message, send_json
 from ui.service import AskRequest, CheckRequest, FeedbackRequest, Service, bedside_version
+from ui.timeouts import BodyTimeout
 from ui.widget import GRADIO_JS, demo_page, frontend_css
 
 log = logging.getLogger("bedside.server")
@@ -44,6 +49,29 @@ def _validation_message(exc: RequestValidationError) -> dict[str, Any]:
         problems.append({"field": loc, "problem": err.get("msg", "invalid")})
     first = problems[0] if problems else {"field": "body", "problem": "invalid"}
     return {"error": f"invalid request: {first['field']}: {first['problem']}", "problems": problems}
+
+
+# gradio's routes that name an endpoint: /call/v2/{name}, /call/{name}[/{event}], /run/{name},
+# /api/{name}. gradio answers an unknown name with a 500 (a KeyError inside); Bedside with 404.
+_NAMED = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]*)")
+
+
+class GradioNames:
+    """404 for a gradio API route that names an endpoint the chat does not have."""
+
+    def __init__(self, app: ASGIApp, mount: str, names: frozenset[str]) -> None:
+        self.app = app
+        self.mount = mount
+        self.names = names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(self.mount + "/"):
+            named = _NAMED.match(path[len(self.mount) :])
+            if named is not None and named.group(1) not in self.names:
+                await send_json(send, 404, {"error": "no such chat API endpoint"})
+                return
+        await self.app(scope, receive, send)
 
 
 def _who(request: Request) -> Identity:
@@ -81,9 +109,9 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
 
     @app.exception_handler(BedsideError)
     async def bedside_error(_: Request, exc: BedsideError) -> JSONResponse:
-        ref = uuid.uuid4().hex[:12]
-        log.error("request failed (%s): %s", ref, exc)
-        return JSONResponse({"error": f"{exc}", "ref": ref}, status_code=500)
+        message, ref = client_message(exc)  # no host, user, socket or path reaches a client
+        status = 503 if isinstance(exc, IndexStoreError) else 500
+        return JSONResponse({"error": message, "ref": ref}, status_code=status)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -143,9 +171,10 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
             raise HTTPException(404, "No such stylesheet.")
         return FileResponse(path, media_type="text/css")
 
+    blocks = build_chat(service)
     app = gr.mount_gradio_app(
         app,
-        build_chat(service),
+        blocks,
         path="/chat",
         server_name=server.host,
         server_port=server.port,
@@ -160,9 +189,12 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     )
     # Added last = outermost. Starlette's CORS on the parent app also makes gradio's own
     # CORS middleware step aside, so /chat/ follows the same allowlist.
+    names = frozenset(fn.api_name for fn in blocks.fns.values() if fn.api_name)
+    app.add_middleware(GradioNames, mount="/chat", names=names)
     app.add_middleware(BodyLimit, limit=server.max_body_bytes)
-    app.add_middleware(Access, policy=policy)
-    app.add_middleware(RateLimit, policy=policy)
+    refusals = RateLimiter(server.rate_limit)  # 401s per client, GET or POST
+    app.add_middleware(Access, policy=policy, refusals=refusals)
+    app.add_middleware(RateLimit, policy=policy, refusals=refusals)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(server.cors_origins),
@@ -171,5 +203,6 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         allow_credentials=False,
     )
     app.add_middleware(HostGuard, policy=policy)
+    app.add_middleware(BodyTimeout, seconds=server.body_timeout_s)
     app.add_middleware(SecurityHeaders, frame_ancestors=server.frame_ancestors)
     return app

@@ -4,7 +4,8 @@ A line says who (the signed-in user when the proxy names one, and the client add
 when (UTC), which endpoint, the answer id and the verdict. The question text is written
 only when the deployment opts in (``server.audit_store_questions``). A line that cannot be
 written is an error the caller sees (nothing is answered without its audit line); a log
-deleted while serving is started again, never silently skipped.
+deleted while serving is started again, never silently skipped. The file is readable by
+its owner only.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ class AuditLog:
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
+                    os.fchmod(fd, 0o600)  # owner only, also a log made before this rule
                     os.write(fd, line.encode("utf-8"))
                     os.fsync(fd)
                 finally:

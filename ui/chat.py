@@ -33,6 +33,7 @@ from guardrails.patient import Patient, PatientInput
 from guardrails.types import Finding
 from ui.access import Identity
 from ui.gradio_env import gr
+from ui.security import client_message
 from ui.service import AskRequest, FeedbackRequest, Service, TurnIn
 
 EXAMPLES = (
@@ -510,7 +511,9 @@ def build_chat(service: Service) -> Any:
             )
             return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
         except BedsideError as exc:
-            messages.append({"role": "assistant", "content": f"⚠ {_inert(str(exc))}"})
+            said, ref = client_message(exc)  # no host, user, socket or path in the chat
+            said += f" (ref {ref})" if ref else ""
+            messages.append({"role": "assistant", "content": f"⚠ {_inert(said)}"})
             return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
         messages.append({"role": "assistant", "content": chat_markdown(answer)})
         summary = answer.bottom_line.text if answer.bottom_line else answer.abstention_reason

@@ -303,6 +303,15 @@ def log(message: str) -> None:
     print(f"bedside: {message}", file=sys.stderr)
 
 
+def uvicorn_options(server: Any) -> dict[str, Any]:
+    """The uvicorn options that bound how long a client may take to send a request
+    (``server.header_timeout_s``; ``server.body_timeout_s`` is ``ui.timeouts.BodyTimeout``
+    in the app)."""
+    from ui.timeouts import header_timed_protocol
+
+    return {"http": header_timed_protocol(server.header_timeout_s), "timeout_keep_alive": 5}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -315,6 +324,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     access = settings.server
     # Refuse a policy that cannot work before spending minutes on the index.
     AccessPolicy.from_settings(access, os.environ.get(access.api_token_env) or None)
+    if settings.retrieval.backend == "postgres":  # the check `bedside index` makes
+        from retrieval.postgres import check_dsn
+
+        check_dsn(settings.retrieval.postgres)
     if access.access == "none" and not is_loopback(access.host):
         if not access.open_network:
             raise ConfigError(
@@ -348,19 +361,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "server_header": False,
         "timeout_graceful_shutdown": 5,
         "proxy_headers": False,  # ui.access believes X-Forwarded-* only from trusted proxies
+        **uvicorn_options(access),
     }
     serving = (
         f"bedside: serving http://{host}:{port}/chat/ (API /api/ask, /docs; access {access.access})"
     )
     if workers > 1:
-        from ui.workers import PARENT_ENV, SPEC_ENV, prepare_index_apart, run_workers
+        from ui.workers import PARENT_ENV, SPEC_ENV, prepare_index_apart, run_workers, worker_spec
+
+        spec = worker_spec(settings)  # refused before any work when it would copy a secret
 
         if settings.retrieval.backend == "local":
             # Build or refresh once (unless --index-dir), and refuse a changed index before
             # any worker starts; done in a child process, so this supervisor never holds the
             # embedding model.
             prepare_index_apart(settings, build=not args.index_dir)
-        os.environ[SPEC_ENV] = settings.model_dump_json()
+        os.environ[SPEC_ENV] = spec
         os.environ[PARENT_ENV] = str(os.getpid())
         print(f"{serving} with {workers} worker processes", file=sys.stderr)
         run_workers("ui.workers:app_from_environment", factory=True, workers=workers, **run)
@@ -503,11 +519,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _private_files() -> Iterator[None]:
+    """Files and folders Bedside creates (the index, feedback, the audit log) are readable
+    by their owner only: questions, feedback and the corpus stay private on a shared host."""
+    before = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with _private_files():
+            return int(args.func(args))
     except BedsideError as exc:
         print(f"bedside: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

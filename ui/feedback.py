@@ -2,7 +2,8 @@
 
 A row holds the answer id, the rating, the comment and the settings and index hashes that
 produced the answer. The question text is stored only when the deployment opts in
-(``server.feedback_store_questions``); otherwise the column stays empty.
+(``server.feedback_store_questions``); otherwise the column stays empty. The file (and
+SQLite's -wal and -shm beside it) is readable by its owner only.
 
 A file deleted or replaced while the server runs is noticed before each write: the store
 is opened again (a new, empty file) and the loss is logged. A row that cannot be written
@@ -11,6 +12,7 @@ is a ``StorageError``: feedback is never reported stored when it was not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -62,7 +64,12 @@ class FeedbackStore:
             raise ConfigError(f"cannot open the feedback store {path}: {exc}") from exc
 
     def _open(self) -> tuple[sqlite3.Connection, tuple[int, int]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Owner only; SQLite gives the -wal and -shm files the database file's mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        for part in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{part}", 0o600)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(_SCHEMA)

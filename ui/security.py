@@ -1,5 +1,6 @@
 """ASGI middleware for the server: body size limit, and the headers that decide who may
-frame the chat. Who may call the server at all is ``ui.access``.
+frame the chat; and what a client is told when a request fails (``client_message``: never
+a host, socket, user or path). Who may call the server at all is ``ui.access``.
 
 CORS itself is Starlette's CORSMiddleware on the parent app (see ``ui.app``): gradio's own
 CORS handling steps aside when the parent app configures CORS.
@@ -8,9 +9,34 @@ CORS handling steps aside when the parent app configures CORS.
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from corpus.errors import BedsideError, InputError, StorageError
+
+log = logging.getLogger("bedside.server")
+UNAVAILABLE = (
+    "the server could not answer: its index or database is unavailable; the server log has "
+    "the details"
+)
+
+
+def client_message(exc: BedsideError) -> tuple[str, str | None]:
+    """What a client may read about a failed request, and the reference under which the
+    whole error is logged here. Only a question's own problem (InputError) and a record
+    that could not be stored (StorageError, written for clients) are told as they are; any
+    other error (a database outage names its host, user and socket; a bad index its path)
+    is logged with a reference and told in general words."""
+    if isinstance(exc, InputError):
+        return str(exc), None
+    ref = uuid.uuid4().hex[:12]
+    log.error("request failed (ref %s): %s: %s", ref, type(exc).__name__, exc)
+    if isinstance(exc, StorageError):
+        return str(exc), ref
+    return UNAVAILABLE, ref
 
 
 async def send_body(

@@ -1,5 +1,6 @@
 """`bedside serve --workers N`: each worker process builds its app from the settings the
-parent resolved (passed in the environment), over the index built or checked before they start.
+parent resolved (passed in the environment, with no secret in them: ``worker_spec``), over
+the index built or checked before they start.
 
 The parent never loads the assistant or the embedding model (a child process builds and
 verifies the index, then ends); a worker opens the index as built (verified against
@@ -90,6 +91,39 @@ def prepare_index_apart(settings: Settings, *, build: bool) -> None:
         except TypeError:  # an error made from several parts (RecordError)
             error = errors.BedsideError(message)
         raise error
+
+
+def worker_spec(settings: Settings) -> str:
+    """The settings JSON the workers read from ``SPEC_ENV``, or a ConfigError when it would
+    carry a secret: a password in the database DSN (refused as `bedside index` refuses it),
+    a password in the answer endpoint's URL, or the value of a secret's variable anywhere.
+    Secrets stay in the variables the operator set (named in the settings), which the
+    workers inherit and read; no new copy of one is made in a worker's environment."""
+    from urllib.parse import urlsplit
+
+    from corpus.errors import ConfigError
+
+    if settings.retrieval.backend == "postgres":
+        from retrieval.postgres import check_dsn
+
+        check_dsn(settings.retrieval.postgres)
+    if urlsplit(settings.openai.base_url).password:
+        raise ConfigError(
+            "openai.base_url contains a password; remove it and put the key in the "
+            f"environment variable {settings.openai.api_key_env}"
+        )
+    spec = settings.model_dump_json()
+    for name in (
+        settings.server.api_token_env,
+        settings.retrieval.postgres.password_env,
+        settings.openai.api_key_env,
+    ):
+        value = os.environ.get(name, "")
+        if len(value) >= 8 and value in spec:
+            raise ConfigError(
+                f"a setting holds the value of {name}; keep that secret only in {name}"
+            )
+    return spec
 
 
 def listening_socket(config: uvicorn.Config) -> socket.socket:

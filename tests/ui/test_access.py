@@ -33,7 +33,7 @@ from ui.feedback import FeedbackStore
 from ui.service import Service
 
 LOCAL = "http://127.0.0.1"
-TOKEN = "t0ken-for-tests"
+TOKEN = "t0ken-for-tests-long-enough-to-be-accepted"
 PROXY = "10.9.8.7"  # the authenticating proxy's address
 STRANGER = "10.1.1.1"
 BIVALIRUDIN = "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
@@ -291,7 +291,7 @@ def test_an_expired_session_is_refused() -> None:
     session = policy.new_session(now=1000.0)
     assert policy.session_valid(session, now=1000.0 + 3599)
     assert not policy.session_valid(session, now=1000.0 + 3601)
-    other = AccessPolicy.from_settings(settings.server, "another-token")
+    other = AccessPolicy.from_settings(settings.server, "another-token-just-as-long-as-the-first")
     assert not other.session_valid(session, now=1000.0)
 
 

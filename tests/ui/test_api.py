@@ -22,6 +22,7 @@ INTRANET = "https://intranet.example"
 EVIL = "https://evil.example"
 BIVALIRUDIN = "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
 LOCAL = "http://127.0.0.1"  # a Host in the default server.allowed_hosts
+API_TOKEN = "s3cret-token-long-enough-for-the-length-rule"
 
 
 def _settings(home: Path, pack: Path, **server: Any) -> Settings:
@@ -58,7 +59,7 @@ def locked(
         Assistant(settings, service.assistant.retriever, service.assistant.generator),
         FeedbackStore(home / "feedback.sqlite3"),
     )
-    with TestClient(create_app(token_service, token="s3cret-token"), base_url=LOCAL) as c:
+    with TestClient(create_app(token_service, token=API_TOKEN), base_url=LOCAL) as c:
         yield c
 
 
@@ -225,7 +226,7 @@ def test_a_chunked_body_within_the_limit_is_answered(client: TestClient) -> None
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}],
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": API_TOKEN}],
     ids=["missing", "wrong", "no-scheme"],
 )
 def test_the_api_needs_the_token_when_one_is_set(
@@ -241,7 +242,7 @@ def test_the_right_token_is_accepted_and_health_stays_open(locked: TestClient) -
     ok = locked.post(
         "/api/ask",
         json={"question": BIVALIRUDIN},
-        headers={"Authorization": "Bearer s3cret-token"},
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
     )
     assert ok.status_code == 200
     assert locked.get("/api/health").status_code == 200

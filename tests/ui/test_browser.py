@@ -350,7 +350,7 @@ def test_no_request_left_loopback(requests_seen: list[str]) -> None:
 
 # ------------------------------------------------------------------ access and offline docs
 
-TOKEN = "browser-test-token"
+TOKEN = "browser-test-token-long-enough-for-the-rule"
 
 
 @pytest.fixture(scope="module")

@@ -234,3 +234,94 @@ def test_connections_to_workers_send_answers_without_waiting_for_an_ack() -> Non
             accepted, _ = server.accept()
             with accepted:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_serve_refuses_a_password_in_the_dsn_as_index_does(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --workers 2` with a password in the DSN used to start, crash-loop its workers
+    and copy the DSN into every worker's environment; now it stops at once, with the message
+    `bedside index` gives, naming the variable for the password and never the password."""
+    from ui.cli import main
+
+    served: list[object] = []
+    monkeypatch.setattr("ui.workers.run_workers", lambda *a, **k: served.append(a))
+    monkeypatch.setenv("BEDSIDE_RETRIEVAL__BACKEND", "postgres")
+    monkeypatch.setenv("BEDSIDE_API_TOKEN", "")
+    for dsn in (
+        "postgresql://bedside:hunter2-pw@127.0.0.1:1/bedside",
+        "host=127.0.0.1 port=1 dbname=bedside user=bedside password=hunter2-pw",
+    ):
+        monkeypatch.setenv("BEDSIDE_RETRIEVAL__POSTGRES__DSN", dsn)
+        assert main(["--preset", "fast", "serve", "--workers", "2"]) == 1
+        serve_err = capsys.readouterr().err
+        assert main(["--preset", "fast", "index", "--backend", "postgres"]) == 1
+        index_err = capsys.readouterr().err
+        refusal = "error: retrieval.postgres.dsn contains a password"
+        assert refusal in serve_err and "BEDSIDE_PG_PASSWORD" in serve_err
+        assert serve_err.splitlines()[-1] == index_err.splitlines()[-1]
+        assert "hunter2" not in serve_err and "opening the index" not in serve_err
+    assert served == []
+
+
+def _proc_strings(pid: int) -> tuple[dict[str, str], str]:
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    env = dict(e.decode("utf-8", "replace").partition("=")[::2] for e in environ if e)
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return env, cmdline
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_workers_hold_no_new_copy_of_a_secret(tmp_path: Path, fixture_pack: Path) -> None:
+    """`serve --workers 2` with token access and the database and endpoint secrets in the
+    operator's environment: each worker has each secret once, in the variable the operator
+    set (inherited), and nowhere else: not in BEDSIDE_SERVE_SETTINGS, not in its command
+    line."""
+    import psutil
+
+    secrets = {
+        "BEDSIDE_API_TOKEN": "wk-token-8f3a1c9e7b2d4f6a0c5e9b1d3f7a2c4e",
+        "BEDSIDE_PG_PASSWORD": "wk-pg-password-5d1e",
+        "BEDSIDE_OPENAI_API_KEY": "wk-openai-key-9c7b",
+    }
+    port = _free_port()
+    env = {
+        **os.environ,
+        **secrets,
+        "BEDSIDE_HOME": str(tmp_path / "home"),
+        "BEDSIDE_SERVER__ACCESS": "token",
+    }
+    cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "2", "--source", f"pack:{fixture_pack}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        workers = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline())
+            and "resource_tracker" not in " ".join(p.cmdline())
+        ]
+        assert len(workers) == 2
+        for worker in workers:
+            worker_env, cmdline = _proc_strings(worker.pid)
+            assert "BEDSIDE_SERVE_SETTINGS" in worker_env  # the settings did reach it
+            everything = "\0".join(f"{k}={v}" for k, v in worker_env.items())
+            for name, value in secrets.items():
+                assert worker_env[name] == value
+                assert everything.count(value) == 1, name  # the inherited variable only
+                assert value not in cmdline, name
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
