@@ -189,7 +189,9 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     )
     # Added last = outermost. Starlette's CORS on the parent app also makes gradio's own
     # CORS middleware step aside, so /chat/ follows the same allowlist.
-    names = frozenset(fn.api_name for fn in blocks.fns.values() if fn.api_name)
+    # "predict" is the name the page itself posts to for an event run outside gradio's queue
+    # (every chat event; the body names the function by index).
+    names = frozenset(fn.api_name for fn in blocks.fns.values() if fn.api_name) | {"predict"}
     app.add_middleware(GradioNames, mount="/chat", names=names)
     app.add_middleware(BodyLimit, limit=server.max_body_bytes)
     refusals = RateLimiter(server.rate_limit)  # 401s per client, GET or POST

@@ -206,6 +206,24 @@ def test_an_unknown_chat_api_name_is_404(base: Service, tmp_path: Path, path: st
         assert c.post(f"/chat/gradio_api/call{known}", json={"data": []}).status_code != 404
 
 
+def test_the_pages_own_event_route_still_answers(base: Service, tmp_path: Path) -> None:
+    """The chat page runs every event outside gradio's queue, posting to run/predict with
+    the function's index: that route must reach gradio, not the unknown-name 404."""
+    app = create_app(_service(base, tmp_path), token="")
+    with _client(app) as c:
+        config = c.get("/chat/config").json()
+        ask = max(
+            range(len(config["dependencies"])),
+            key=lambda i: len(config["dependencies"][i]["inputs"]),
+        )
+        r = c.post(
+            "/chat/gradio_api/run/predict",
+            json={"fn_index": ask, "data": [None] * len(config["dependencies"][ask]["inputs"]),
+                  "session_hash": "s1"},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+
+
 def test_unknown_chat_api_names_still_need_credentials(base: Service, tmp_path: Path) -> None:
     app = create_app(_service(base, tmp_path, access="token"), token=TOKEN)
     with _client(app) as c:
