@@ -782,7 +782,7 @@ def recheck_pg_index(db: Database, index: LoadedIndex) -> IndexManifest:
             f"cannot re-verify index version {version} in PostgreSQL at {where}: "
             f"{str(exc).strip().splitlines()[0]}"
         ) from None
-    check_same_digest(index.manifest, current, f"PostgreSQL at {where} (version {version})")
+    check_same_digest(index.manifest, current)
     return current
 
 

@@ -478,13 +478,13 @@ def no_longer_matches(changed: str, rebuild: str) -> str:
     )
 
 
-def check_same_digest(served: IndexManifest, current: IndexManifest, where: str) -> None:
+def check_same_digest(served: IndexManifest, current: IndexManifest) -> None:
     """Refuse when the manifest now recorded is not the one the server verified at start:
     an index whose files were edited and whose manifest was rewritten to match verifies
     against itself, but not against the digest the server started with."""
     if current.digest() != served.digest():
         raise IndexStoreError(
-            f"the index in {where} is not the one this server verified at start (digest "
+            f"the index is not the one this server verified at start (digest "
             f"{served.digest()}, now {current.digest()}): its manifest was rewritten or the "
             "index rebuilt; restart `bedside serve` to verify and serve the index now there"
         )
@@ -493,14 +493,15 @@ def check_same_digest(served: IndexManifest, current: IndexManifest, where: str)
 def recheck_index(index: LoadedIndex) -> IndexManifest:
     """Verify a served index again, as ``verify_index`` does at start (every file's sha256,
     the chunk root), and check the manifest on disk is still the one ``index`` was opened
-    with (same digest). Raises IndexStoreError saying what changed; returns the manifest."""
+    with (same digest). Raises IndexStoreError saying what changed, the file named relative
+    to the index directory (the message is shown to clients); returns the manifest."""
     try:
         current = verify_index(index.path)
     except IndexChangedError as exc:
-        raise IndexChangedError(
-            exc.changed, no_longer_matches(exc.changed, "bedside index")
-        ) from exc
+        name = Path(exc.changed).relative_to(index.path).as_posix()
+        raise IndexChangedError(name, no_longer_matches(name, "bedside index")) from exc
     except IndexStoreError as exc:
-        raise IndexStoreError(f"the index no longer matches its manifest: {exc}") from exc
-    check_same_digest(index.manifest, current, str(index.path))
+        detail = str(exc).replace(f"{index.path}{os.sep}", "").replace(str(index.path), "")
+        raise IndexStoreError(f"the index no longer matches its manifest: {detail}") from exc
+    check_same_digest(index.manifest, current)
     return current

@@ -31,7 +31,14 @@ from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit
 from ui.chat import CSS, build_chat, theme
 from ui.gradio_env import gr
 from ui.security import BodyLimit, SecurityHeaders
-from ui.service import AskRequest, CheckRequest, FeedbackRequest, Service, bedside_version
+from ui.service import (
+    AskRequest,
+    CheckRequest,
+    FeedbackRequest,
+    IndexUnavailableError,
+    Service,
+    bedside_version,
+)
 from ui.widget import GRADIO_JS, demo_page
 
 log = logging.getLogger("bedside.server")
@@ -79,6 +86,10 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     async def bad_input(_: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=422)
 
+    @app.exception_handler(IndexUnavailableError)
+    async def index_unavailable(_: Request, exc: IndexUnavailableError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
     @app.exception_handler(BedsideError)
     async def bedside_error(_: Request, exc: BedsideError) -> JSONResponse:
         ref = uuid.uuid4().hex[:12]
@@ -107,8 +118,9 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         return {"id": service.record_feedback(request), "stored": True}
 
     @app.get("/api/health", summary="Index manifest, counts and version")
-    def health() -> dict[str, Any]:
-        return service.health()
+    def health() -> JSONResponse:
+        body = service.health()
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 
