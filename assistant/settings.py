@@ -21,7 +21,7 @@ from corpus.loaders import DEFAULT_SOURCES
 from retrieval.settings import RetrievalSettings
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-_PLACEMENT = {"backend": True, "postgres": True}
+_PLACEMENT = {"backend": True, "postgres": True, "verify_every_s": True}
 
 
 class AssistantSettings(BaseModel):

@@ -13,7 +13,7 @@ from typing import Literal
 from retrieval.embedders import Embedder
 from retrieval.fusion import convex, fuse
 from retrieval.settings import RetrievalSettings
-from retrieval.store import LoadedIndex
+from retrieval.store import IndexManifest, LoadedIndex, recheck_index
 from retrieval.types import Passage
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -27,6 +27,11 @@ class HybridRetriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
+
+    def verify(self) -> IndexManifest:
+        """Verify the served index again (a server does so on a schedule and on SIGUSR1);
+        raises IndexStoreError saying what no longer matches."""
+        return recheck_index(self.index)
 
     def _dense(self, query: str, n: int) -> list[tuple[int, float]]:
         vector = self.embedder.embed([query])[0]

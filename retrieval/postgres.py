@@ -25,7 +25,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import psycopg
@@ -47,23 +47,22 @@ from retrieval.store import (
     FORMAT_VERSION,
     Counts,
     FileDigest,
+    IndexChangedError,
     IndexManifest,
     LoadedIndex,
     Progress,
     bedside_version,
+    check_same_digest,
     chunk_and_embed,
     chunk_row,
     corpus_hash,
+    no_longer_matches,
     open_index,
     rows_root,
 )
 from retrieval.types import Passage
 
 SCHEMA = "bedside"
-
-
-def _doc_id(d: Document | DocumentInfo) -> str:
-    return d.id
 
 
 NOTIFY_CHANNEL = "bedside_index"
@@ -291,7 +290,6 @@ def _store_version(
 ) -> tuple[int, IndexManifest]:
     """Write one version and activate it in one transaction; collect old versions after."""
     vocab = {str(t): int(i) for t, i in bm25._model.vocab_dict.items()}
-    chunks_root = rows_root(chunk_row(c) for c in chunks)
 
     with connect(postgres, autocommit=True) as conn:
         migrate(conn)
@@ -300,9 +298,8 @@ def _store_version(
             # one build at a time; a second waits rather than interleaving its switch
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_BUILD,))
             version = _write_version(conn, docs, chunks, vectors, vocab, bm25, dim, kind, progress)
-            postings = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(_table(version, "postings"))
-            ).fetchone()
+            # hashed from the rows as stored, the same way open_pg_index hashes them again
+            files = _read_tables(conn, version).roots
             manifest = IndexManifest(
                 format_version=FORMAT_VERSION,
                 bedside_version=bedside_version(),
@@ -316,16 +313,8 @@ def _store_version(
                 counts=Counts(documents=len(docs), chunks=len(chunks)),
                 # each table's row count and the root hash over its rows stand where the
                 # local store keeps each file's size and sha256
-                chunks_root=chunks_root,
-                files={
-                    "chunks": FileDigest(size=len(chunks), sha256=chunks_root),
-                    "documents": FileDigest(
-                        size=len(docs),
-                        sha256=rows_root(asdict(d) for d in sorted(docs, key=_doc_id)),
-                    ),
-                    "terms": FileDigest(size=len(vocab), sha256=rows_root(sorted(vocab))),
-                    "postings": FileDigest(size=int(postings[0]) if postings else 0, sha256=""),
-                },
+                chunks_root=files["chunks"].sha256,
+                files=files,
             )
             conn.execute(
                 f"UPDATE {SCHEMA}.index_versions SET manifest = %s, digest = %s,"
@@ -480,6 +469,104 @@ def list_versions(conn: psycopg.Connection[Any]) -> list[int]:
     return [int(r[0]) for r in conn.execute(f"SELECT id FROM {SCHEMA}.index_versions ORDER BY id")]
 
 
+# ---------------------------------------------------------------- verification
+
+# What can change an answer, table by table, in the order the roots are computed.
+TABLE_PARTS = ("documents", "chunks", "terms", "postings", "embeddings")
+
+
+def _sql_root(conn: psycopg.Connection[Any], version: int, part: str) -> tuple[int, str]:
+    """(rows, root) of the postings or the embeddings, hashed inside the database so that
+    no row crosses the wire: a sha256 per group (one term's postings, one chunk's vector)
+    over the rows' text in a fixed order, then a sha256 over those. float4 and pgvector
+    print the shortest text that reads back exactly, so the same rows give the same root."""
+    if part == "postings":
+        groups = sql.SQL(
+            'SELECT p.term COLLATE "C" AS k, count(*) AS n, sha256(convert_to(string_agg('
+            "p.row::text || ' ' || p.score::text, ',' ORDER BY p.row), 'UTF8')) AS h"
+            " FROM {} p GROUP BY p.term"
+        ).format(_table(version, "postings"))
+    else:
+        groups = sql.SQL(
+            "SELECT c.row AS k, 1 AS n,"
+            " sha256(convert_to(c.row::text || ' ' || c.embedding::text, 'UTF8')) AS h"
+            " FROM {} c"
+        ).format(_table(version, "chunks"))
+    row = conn.execute(
+        sql.SQL(
+            "SELECT coalesce(sum(n), 0), encode(sha256(coalesce("
+            "string_agg(h, ''::bytea ORDER BY k), ''::bytea)), 'hex') FROM ({}) t"
+        ).format(groups)
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+class _Tables(NamedTuple):
+    """One version's rows as read, and each table's row count and root hash."""
+
+    chunks: list[Chunk]  # in row order
+    docs: list[dict[str, Any]]  # by id
+    terms: list[tuple[str, int]]  # (term, df) by term
+    roots: dict[str, FileDigest]
+
+
+def _read_tables(conn: psycopg.Connection[Any], version: int) -> _Tables:
+    """Every row that can change an answer (documents, chunk texts, terms with their
+    document frequency, BM25 postings, embeddings) with each table's row count and root
+    hash: computed by a build once its tables are written, and again on every open and
+    recheck. The roots enter the manifest, and so its digest."""
+    chunk_rows = conn.execute(
+        sql.SQL(
+            "SELECT row, id, doc_id, text, start_at, end_at, section_path FROM {} ORDER BY row"
+        ).format(_table(version, "chunks"))
+    ).fetchall()
+    if any(r[0] != i for i, r in enumerate(chunk_rows)):
+        raise IndexStoreError(f"index version {version} has gaps in its chunk rows; rebuild it")
+    chunks = [
+        Chunk(cid, doc_id, text, start, end, tuple(path))
+        for _, cid, doc_id, text, start, end, path in chunk_rows
+    ]
+    docs_t, terms_t = _table(version, "documents"), _table(version, "terms")
+    docs = sorted(
+        (r[0] for r in conn.execute(sql.SQL("SELECT info FROM {}").format(docs_t))),
+        key=lambda info: str(info["id"]),
+    )
+    terms = sorted(
+        (str(t), int(df))
+        for t, df in conn.execute(sql.SQL("SELECT term, df FROM {}").format(terms_t))
+    )
+    roots = {
+        "documents": FileDigest(size=len(docs), sha256=rows_root(docs)),
+        "chunks": FileDigest(size=len(chunks), sha256=rows_root(chunk_row(c) for c in chunks)),
+        "terms": FileDigest(size=len(terms), sha256=rows_root(terms)),
+    }
+    for part in ("postings", "embeddings"):
+        size, root = _sql_root(conn, version, part)
+        roots[part] = FileDigest(size=size, sha256=root)
+    return _Tables(chunks, docs, terms, roots)
+
+
+def _check_roots(
+    manifest: IndexManifest, found: dict[str, FileDigest], version: int, where: str
+) -> None:
+    """Refuse, naming the table, when a table's rows are not the rows built."""
+    for part in TABLE_PARTS:
+        expected = manifest.files.get(part)
+        if expected is None or not expected.sha256:
+            raise StaleIndexError(
+                f"index version {version} at {where} has no root hash for its {part} table "
+                "(built by an older Bedside); rebuild it with `bedside index --backend postgres`"
+            )
+        if expected != found[part]:
+            raise IndexChangedError(
+                f"v{version}_{part}",
+                f"index version {version} at {where}: its {part} table does not match the "
+                "root hash in its manifest (changed after the build); rebuild it with "
+                "`bedside index --backend postgres`",
+            )
+
+
 # ---------------------------------------------------------------- serving
 
 
@@ -623,20 +710,7 @@ def open_pg_index(
                 f"{embedder.id} ({embedder.dim}d); rebuild it with `bedside index --backend postgres`"
             )
         try:
-            chunk_rows = conn.execute(
-                sql.SQL(
-                    "SELECT row, id, doc_id, text, start_at, end_at, section_path FROM {} ORDER BY row"
-                ).format(_table(chosen, "chunks"))
-            ).fetchall()
-            doc_rows = conn.execute(
-                sql.SQL("SELECT info FROM {}").format(_table(chosen, "documents"))
-            ).fetchall()
-            terms = frozenset(
-                str(r[0])
-                for r in conn.execute(
-                    sql.SQL("SELECT term FROM {}").format(_table(chosen, "terms"))
-                )
-            )
+            tables = _read_tables(conn, chosen)
             dims = conn.execute(
                 sql.SQL("SELECT vector_dims(embedding) FROM {} LIMIT 1").format(
                     _table(chosen, "chunks")
@@ -646,30 +720,14 @@ def open_pg_index(
             raise IndexStoreError(
                 f"index version {chosen} at {where} is incomplete ({exc}); rebuild it"
             ) from None
-        if any(r[0] != i for i, r in enumerate(chunk_rows)):
-            raise IndexStoreError(f"index version {chosen} at {where} has gaps in its chunk rows")
-        chunks = [
-            Chunk(cid, doc_id, text, start, end, tuple(path))
-            for _, cid, doc_id, text, start, end, path in chunk_rows
-        ]
-        docs = {r[0]["id"]: DocumentInfo(**r[0]) for r in doc_rows}
-        expected = manifest.files
-        # The rows read are the rows built: chunk texts, documents and terms by root hash.
-        for name, root in (
-            ("chunks", rows_root(chunk_row(c) for c in chunks)),
-            ("documents", rows_root(r[0] for r in sorted(doc_rows, key=lambda r: r[0]["id"]))),
-            ("terms", rows_root(sorted(terms))),
-        ):
-            if name not in expected or expected[name].sha256 != root:
-                raise IndexStoreError(
-                    f"index version {chosen} at {where}: its {name} table does not match the "
-                    "root hash in its manifest (changed after the build); rebuild it with "
-                    "`bedside index --backend postgres`"
-                )
+        # The rows read are the rows built: every table by its root hash.
+        _check_roots(manifest, tables.roots, chosen, where)
+        chunks = tables.chunks
+        docs = {info["id"]: DocumentInfo(**info) for info in tables.docs}
+        terms = frozenset(t for t, _ in tables.terms)
         if not (
             len(chunks) == manifest.counts.chunks
             and len(docs) == manifest.counts.documents
-            and len(terms) == expected["terms"].size
             and (dims is None or int(dims[0]) == manifest.embedder_dim)
         ):
             raise IndexStoreError(
@@ -693,6 +751,46 @@ def open_pg_index(
                 f"cannot read the index from PostgreSQL at {where}: "
                 f"{str(exc).strip().splitlines()[0]}"
             ) from None
+
+
+def recheck_pg_index(db: Database, index: LoadedIndex) -> IndexManifest:
+    """Verify a served version again: its manifest row and every table's root hash, and
+    that the manifest is still the one ``index`` was opened with (same digest). Raises
+    IndexStoreError saying what changed; returns the manifest."""
+    version = version_of(index)
+    where = redacted(db.settings.dsn)
+    if version is None:
+        raise IndexStoreError(f"{index.path} is not an index version in PostgreSQL at {where}")
+
+    def check(conn: psycopg.Connection[Any]) -> IndexManifest:
+        found = conn.execute(
+            f"SELECT manifest FROM {SCHEMA}.index_versions WHERE id = %s", (version,)
+        ).fetchone()
+        if found is None:
+            raise IndexStoreError(f"index version {version} is no longer in the database")
+        try:
+            manifest = IndexManifest.model_validate(found[0])
+        except ValidationError as exc:
+            raise IndexStoreError(
+                f"index version {version} has a corrupt manifest ({str(exc).splitlines()[0]})"
+            ) from exc
+        _check_roots(manifest, _read_tables(conn, version).roots, version, where)
+        return manifest
+
+    rebuild = "bedside index --backend postgres"
+    try:
+        current = db.run(check)
+    except IndexChangedError as exc:
+        raise IndexChangedError(exc.changed, no_longer_matches(exc.changed, rebuild)) from exc
+    except IndexStoreError as exc:
+        raise IndexStoreError(f"the index no longer matches its manifest: {exc}") from exc
+    except psycopg.Error as exc:
+        raise IndexStoreError(
+            f"cannot re-verify index version {version} in PostgreSQL at {where}: "
+            f"{str(exc).strip().splitlines()[0]}"
+        ) from None
+    check_same_digest(index.manifest, current)
+    return current
 
 
 def version_of(index: LoadedIndex) -> int | None:
@@ -733,6 +831,16 @@ class LiveRetriever(HybridRetriever):
             self.index = open_pg_index(self.db, self.embedder, active)
             log.info("now serving index version %s", active)
             return True
+
+    def verify(self) -> IndexManifest:
+        """Follow a newly activated version first (verified as it is opened), then verify
+        the version served again (``recheck_pg_index``)."""
+        try:
+            self.refresh()
+        except IndexStoreError as exc:  # as when polling: the version served stays
+            log.warning("index version check failed: %s", exc)
+        with self._swap:
+            return recheck_pg_index(self.db, self.index)
 
     def start(self) -> None:
         if self._thread is None:

@@ -65,6 +65,14 @@ class RetrievalSettings(BaseModel):
     )
     rrf_k: int = Field(default=60, ge=1, description="reciprocal-rank fusion constant")
     k: int = Field(default=8, ge=1, le=200, description="passages returned per question")
+    # How often the served index is verified again changes no answer: excluded from digests.
+    verify_every_s: float = Field(
+        default=120,
+        ge=0,
+        le=86_400,
+        description="seconds between a server's re-verifications of the index it serves "
+        "(every file's or table's hash, and the digest it started with); 0 = only on SIGUSR1",
+    )
     # The backend decides where the index lives, not what it returns: excluded from digests.
     backend: Literal["local", "postgres"] = Field(
         default="local",

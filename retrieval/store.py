@@ -6,6 +6,13 @@ sha256 of every file (``bm25/`` included) and a root hash over the chunk lines. 
 checks the manifest against the files and the embedder, hashes every file it reads (the
 bytes hashed are the bytes parsed, for the chunk, document and FAISS files) and refuses
 (IndexStoreError, naming the file) rather than serve an index changed after its build.
+
+The index digest (``IndexManifest.digest``, stamped on answers and shown by /api/health) is
+a hash of the whole manifest but its creation time: every file's sha256 enters it, so an
+edit of any file that can change an answer (documents, chunks, vectors, BM25 arrays) either
+fails verification or, with the manifest's hashes recomputed to match, changes the digest.
+A server records the digest it verified at start and ``recheck_index`` compares the index on
+disk with it again while serving.
 """
 
 from __future__ import annotations
@@ -82,8 +89,12 @@ class IndexManifest(BaseModel):
     files: dict[str, FileDigest]  # path relative to the index dir -> size and sha256
 
     def digest(self) -> str:
-        """Short hash identifying this exact index (its chunk texts included)."""
-        blob = self.model_dump_json(exclude={"created_at", "files"}).encode()
+        """Short hash identifying this exact index: everything the manifest records but its
+        creation time, the sha256 (or table root) of every file (table) included. Keys are
+        sorted, so a manifest read back from a store that reorders them (PostgreSQL jsonb)
+        has the digest it was built with."""
+        record = self.model_dump(mode="json", exclude={"created_at"})
+        blob = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -345,6 +356,14 @@ def check_embedder(manifest: IndexManifest, embedder: Embedder, where: Path) -> 
         )
 
 
+class IndexChangedError(IndexStoreError):
+    """A file (or table) of an index no longer matches the hash its manifest records."""
+
+    def __init__(self, changed: str, message: str) -> None:
+        self.changed = changed  # the file's path (a table's name for the postgres backend)
+        super().__init__(message)
+
+
 class _Verifier:
     """Reads the files of an index and checks each against the manifest's sha256."""
 
@@ -353,10 +372,11 @@ class _Verifier:
         self.manifest = manifest
         self.checked: set[str] = set()
 
-    def refuse(self, name: str, what: str) -> IndexStoreError:
-        return IndexStoreError(
+    def refuse(self, name: str, what: str) -> IndexChangedError:
+        return IndexChangedError(
+            str(self.dir / name),
             f"{self.dir / name} {what}: the index was changed after it was built; "
-            "rebuild it with `bedside index`"
+            "rebuild it with `bedside index`",
         )
 
     def _check(self, name: str, sha256: str) -> None:
@@ -448,3 +468,40 @@ def open_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex
             f"store {len(chunks)}, dense {dense.size}); rebuild it with `bedside index`"
         )
     return LoadedIndex(index_dir, manifest, chunks, docs, dense, bm25)
+
+
+def no_longer_matches(changed: str, rebuild: str) -> str:
+    """What a server says when the index it serves changed under it."""
+    return (
+        f"the index no longer matches its manifest: {changed} changed; rebuild it with "
+        f"`{rebuild}` and restart `bedside serve`"
+    )
+
+
+def check_same_digest(served: IndexManifest, current: IndexManifest) -> None:
+    """Refuse when the manifest now recorded is not the one the server verified at start:
+    an index whose files were edited and whose manifest was rewritten to match verifies
+    against itself, but not against the digest the server started with."""
+    if current.digest() != served.digest():
+        raise IndexStoreError(
+            f"the index is not the one this server verified at start (digest "
+            f"{served.digest()}, now {current.digest()}): its manifest was rewritten or the "
+            "index rebuilt; restart `bedside serve` to verify and serve the index now there"
+        )
+
+
+def recheck_index(index: LoadedIndex) -> IndexManifest:
+    """Verify a served index again, as ``verify_index`` does at start (every file's sha256,
+    the chunk root), and check the manifest on disk is still the one ``index`` was opened
+    with (same digest). Raises IndexStoreError saying what changed, the file named relative
+    to the index directory (the message is shown to clients); returns the manifest."""
+    try:
+        current = verify_index(index.path)
+    except IndexChangedError as exc:
+        name = Path(exc.changed).relative_to(index.path).as_posix()
+        raise IndexChangedError(name, no_longer_matches(name, "bedside index")) from exc
+    except IndexStoreError as exc:
+        detail = str(exc).replace(f"{index.path}{os.sep}", "").replace(str(index.path), "")
+        raise IndexStoreError(f"the index no longer matches its manifest: {detail}") from exc
+    check_same_digest(index.manifest, current)
+    return current

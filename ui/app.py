@@ -35,7 +35,14 @@ from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit, Rate
 from ui.chat import CSS, build_chat, theme
 from ui.gradio_env import gr
 from ui.security import BodyLimit, SecurityHeaders, client_message, send_json
-from ui.service import AskRequest, CheckRequest, FeedbackRequest, Service, bedside_version
+from ui.service import (
+    AskRequest,
+    CheckRequest,
+    FeedbackRequest,
+    IndexUnavailableError,
+    Service,
+    bedside_version,
+)
 from ui.timeouts import BodyTimeout
 from ui.widget import GRADIO_JS, demo_page, frontend_css
 
@@ -107,6 +114,10 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     async def bad_input(_: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=422)
 
+    @app.exception_handler(IndexUnavailableError)
+    async def index_unavailable(_: Request, exc: IndexUnavailableError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
     @app.exception_handler(BedsideError)
     async def bedside_error(_: Request, exc: BedsideError) -> JSONResponse:
         message, ref = client_message(exc)  # no host, user, socket or path reaches a client
@@ -135,8 +146,9 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         return {"id": service.record_feedback(request), "stored": True}
 
     @app.get("/api/health", summary="Index manifest, counts and version")
-    def health() -> dict[str, Any]:
-        return service.health()
+    def health() -> JSONResponse:
+        body = service.health()
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 

@@ -392,6 +392,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     service = Service(assistant, open_feedback_store(settings), audit=open_audit_log(settings))
     app = create_app(service)
+    service.start_verifying()  # retrieval.verify_every_s, and SIGUSR1
     print(serving, file=sys.stderr)
     uvicorn.run(app, **run)
     return EXIT_OK

@@ -27,14 +27,15 @@ UNAVAILABLE = (
 def client_message(exc: BedsideError) -> tuple[str, str | None]:
     """What a client may read about a failed request, and the reference under which the
     whole error is logged here. Only a question's own problem (InputError) and a record
-    that could not be stored (StorageError, written for clients) are told as they are; any
+    that could not be stored (StorageError, written for clients) and an error marked
+    ``client_safe`` (the index refused by its re-verification) are told as they are; any
     other error (a database outage names its host, user and socket; a bad index its path)
     is logged with a reference and told in general words."""
     if isinstance(exc, InputError):
         return str(exc), None
     ref = uuid.uuid4().hex[:12]
     log.error("request failed (ref %s): %s: %s", ref, type(exc).__name__, exc)
-    if isinstance(exc, StorageError):
+    if isinstance(exc, StorageError) or getattr(exc, "client_safe", False):
         return str(exc), ref
     return UNAVAILABLE, ref
 

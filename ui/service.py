@@ -2,11 +2,19 @@
 
 Request bodies are pydantic models (parsed from the wire); the service answers only with
 guarded ``Answer`` objects from ``Assistant.ask`` and guard ``Verdict`` objects.
+
+A serving process verifies its index again every ``retrieval.verify_every_s`` seconds and on
+SIGUSR1 (``start_verifying``): every file's (table's) hash against the manifest, and the
+manifest's digest against the one verified at start. While the index does not match it
+answers no question (``IndexUnavailableError``, HTTP 503) and /api/health says why.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import signal
+import threading
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
@@ -15,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Audience, Turn
-from corpus.errors import InputError
+from corpus.errors import BedsideError, IndexStoreError, InputError
 from guardrails.batch import CheckInput, check_item, verdict_json
 from guardrails.patient import PatientInput
 from ui.access import Identity
@@ -25,6 +33,18 @@ from ui.limiter import Slots
 
 # Who asked, when the caller cannot say (in-process use, tests).
 LOCAL = Identity(user=None, client="local")
+# The signal that asks a running server to verify its index now (`kill -USR1 PID`).
+VERIFY_SIGNAL = signal.SIGUSR1
+
+log = logging.getLogger("bedside.server")
+
+
+class IndexUnavailableError(BedsideError):
+    """The served index no longer matches what was verified: no answer is given from it.
+    Its message is written for clients: it names the changed file (relative to the index)
+    or table, never a host, user or absolute path."""
+
+    client_safe = True
 
 
 class TurnIn(BaseModel):
@@ -113,6 +133,64 @@ class Service:
         settings = self.assistant.settings
         self._slots = Slots(settings.server.concurrency)
         self._audit = self.audit or AuditLog(settings.home.expanduser() / "audit.jsonl")
+        self._index_error: str | None = None  # why the served index is refused, if it is
+        self._verify_lock = threading.Lock()
+        self._verify_asked = threading.Event()
+        self._verifier: threading.Thread | None = None
+
+    # ------------------------------------------------------------ index re-verification
+
+    @property
+    def index_error(self) -> str | None:
+        """Why answers are refused (the last verification failed), or None."""
+        return self._index_error
+
+    def verify_index(self) -> str | None:
+        """Verify the served index now (the retriever's ``verify``: every file's or table's
+        hash, and the digest verified at start). Answers are refused while it fails and
+        served again once it passes; returns the failure, or None."""
+        with self._verify_lock:
+            try:
+                self.assistant.retriever.verify()
+            except IndexStoreError as exc:
+                if str(exc) != self._index_error:
+                    log.error("refusing to answer: %s", exc)
+                self._index_error = str(exc)
+            except Exception as exc:  # could not verify (the database is down): nothing
+                # is known to have changed, so the state stays, and the check runs again
+                log.warning("could not verify the index: %s: %s", type(exc).__name__, exc)
+            else:
+                if self._index_error is not None:
+                    log.warning("the index matches its manifest again; answering")
+                self._index_error = None
+            return self._index_error
+
+    def request_verify(self) -> None:
+        """Ask the verifying thread to verify now (safe in a signal handler)."""
+        self._verify_asked.set()
+
+    def start_verifying(self, every_s: float | None = None) -> None:
+        """Verify the index every ``every_s`` seconds (default ``retrieval.verify_every_s``;
+        0: only when asked) and whenever the process gets SIGUSR1, on a daemon thread.
+        The signal handler is installed only from the main thread (Python's rule)."""
+        every = self.assistant.settings.retrieval.verify_every_s if every_s is None else every_s
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(VERIFY_SIGNAL, lambda *_: self.request_verify())
+        if self._verifier is not None:
+            return
+
+        def run() -> None:
+            while True:
+                self._verify_asked.wait(every or None)
+                self._verify_asked.clear()
+                self.verify_index()
+
+        self._verifier = threading.Thread(target=run, name="bedside-index-verify", daemon=True)
+        self._verifier.start()
+
+    def _refuse_if_unverified(self) -> None:
+        if self._index_error is not None:
+            raise IndexUnavailableError(f"Bedside is not answering: {self._index_error}")
 
     @property
     def audit_log(self) -> AuditLog:
@@ -123,6 +201,7 @@ class Service:
         limit = server.max_history_turns
         turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
         patient = request.patient.to_patient() if request.patient else None
+        self._refuse_if_unverified()
         with self._slots:
             answer = self.assistant.ask(request.question, turns, patient, request.audience)
         self._audit.record(
@@ -178,9 +257,13 @@ class Service:
         )
 
     def health(self) -> dict[str, Any]:
+        """What /api/health reports; ``status`` is "index_changed" (with ``error``, and
+        HTTP 503) while the served index does not match what was verified."""
         manifest = self.assistant.retriever.index.manifest
+        problem = {"error": self._index_error} if self._index_error else {}
         return {
-            "status": "ok",
+            "status": "index_changed" if self._index_error else "ok",
+            **problem,
             "version": bedside_version(),
             "settings_digest": self.assistant.settings.digest(),
             "index_digest": manifest.digest(),

@@ -5,12 +5,19 @@ the index built or checked before they start.
 The parent never loads the assistant or the embedding model (a child process builds and
 verifies the index, then ends); a worker opens the index as built (verified against
 its manifest and embedder) and answers its share of the connections.
+
+A worker that cannot open the index (it changed since the parent verified it, say) exits
+with uvicorn's startup-failure status, and the supervisor then stops every worker and
+``bedside serve`` exits non-zero with the worker's message, rather than starting a
+replacement that fails the same way every few seconds. SIGUSR1 to the parent is passed on
+to every worker: each verifies its index again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
 import threading
@@ -137,17 +144,36 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def run_workers(app: str, **options: Any) -> None:
-    """``uvicorn.run(app, workers=N, ...)``, over :func:`listening_socket`."""
+    """``uvicorn.run(app, workers=N, ...)``, over :func:`listening_socket`. Raises
+    BedsideError when a worker could not start (the supervisor then stopped them all)."""
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    from corpus.errors import BedsideError
+
+    class Supervisor(Multiprocess):
+        def handle_usr1(self) -> None:
+            for process in self.processes:
+                if process.pid is not None and process.exitcode is None:
+                    os.kill(process.pid, signal.SIGUSR1)
+
     config = uvicorn.Config(app, **options)
+    supervisor = Supervisor(config, sockets=[listening_socket(config)])
     with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[listening_socket(config)]).run()
+        supervisor.run()
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise BedsideError(
+            "a worker process could not start (its error is above), so the server stopped "
+            "rather than start it again and again; fix the cause and start `bedside serve`"
+        )
 
 
 def app_from_environment() -> FastAPI:
+    from uvicorn.config import STARTUP_FAILURE
+
     from assistant.pipeline import Assistant
     from assistant.settings import Settings
+    from corpus.errors import BedsideError
     from guardrails.lexicon import drug_lexicon
     from ui.app import create_app
     from ui.pg_store import open_audit_log, open_feedback_store
@@ -155,13 +181,20 @@ def app_from_environment() -> FastAPI:
 
     _exit_with_parent()
     settings = Settings.model_validate_json(os.environ[SPEC_ENV])
-    assistant = Assistant.from_settings(
-        settings, log=lambda m: print(f"bedside: {m}", file=sys.stderr), refresh=False
-    )
+    try:
+        assistant = Assistant.from_settings(
+            settings, log=lambda m: print(f"bedside: {m}", file=sys.stderr), refresh=False
+        )
+    except BedsideError as exc:
+        # uvicorn's supervisor stops, rather than respawns, a worker that exits so
+        print(f"bedside: worker {os.getpid()} cannot serve: {exc}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
     # Ready before the worker takes connections: the first answer needs the drug lexicon
     # (read from HOME/cache, or built once), which would otherwise cost that request seconds.
     drug_lexicon()
     # Feedback and audit lines from every worker go to one store: HOME's SQLite file and
     # audit.jsonl (appended whole lines), or the shared database.
     service = Service(assistant, open_feedback_store(settings), audit=open_audit_log(settings))
-    return create_app(service)
+    app = create_app(service)
+    service.start_verifying()  # retrieval.verify_every_s, and SIGUSR1 from the parent
+    return app

@@ -4,6 +4,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from corpus.errors import CorpusError, IndexStoreError, StaleIndexError
 from retrieval.embedders import HashEmbedder
 from retrieval.indexing import build_from_sources, ensure_index
 from retrieval.settings import RetrievalSettings
-from retrieval.store import open_index, read_manifest
+from retrieval.store import IndexChangedError, open_index, read_manifest, recheck_index
 
 SETTINGS = {
     "embedder": HashEmbedder(),
@@ -238,3 +239,102 @@ def test_an_index_without_hashes_must_be_rebuilt(hit_index: Path) -> None:
     (hit_index / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(StaleIndexError, match="rebuild"):
         open_index(hit_index, HashEmbedder())
+
+
+# ---------------------------------------------------------------- the digest covers content
+
+
+def _rehash(index_dir: Path, name: str) -> None:
+    """Record a file's new size and sha256 in the manifest, as someone hiding an edit would
+    (and the chunk root, for chunks.jsonl)."""
+    import hashlib
+
+    from retrieval.store import lines_root
+
+    data = (index_dir / name).read_bytes()
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if name == "chunks.jsonl":
+        manifest["chunks_root"] = lines_root(data)
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def zero_first_vector(index_dir: Path) -> None:
+    """Zero row 0 of a flat FAISS file in place (the vectors are its last rows x dim x 4
+    bytes), so a process that memory-maps it sees the change."""
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    dense = index_dir / "dense.faiss"
+    n, dim = manifest["counts"]["chunks"], manifest["embedder_dim"]
+    with dense.open("r+b") as fh:
+        fh.seek(dense.stat().st_size - n * dim * 4)
+        fh.write(bytes(dim * 4))
+
+
+def _retitle_review(index_dir: Path) -> None:
+    docs = index_dir / "documents.jsonl"
+    rows = [json.loads(line) for line in docs.read_text(encoding="utf-8").splitlines()]
+    rows[0]["review_status"] = "REVIEWED AND APPROVED by hospital pharmacy"
+    rows[0]["url"] = "https://evil.example/dose"
+    docs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _zero_bm25(index_dir: Path) -> None:
+    data = sorted(index_dir.glob("bm25/data*.npy"))[0]
+    raw = bytearray(data.read_bytes())
+    raw[-4:] = bytes(4)  # the last impact, a float32
+    data.write_bytes(bytes(raw))
+
+
+def _edit_chunk(index_dir: Path) -> None:
+    chunks = index_dir / "chunks.jsonl"
+    chunks.write_bytes(chunks.read_bytes().replace(b"should not be", b"should now be"))
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("documents.jsonl", _retitle_review),
+        ("dense.faiss", zero_first_vector),
+        ("bm25/data.csc.index.npy", _zero_bm25),
+        ("chunks.jsonl", _edit_chunk),
+    ],
+)
+def test_an_edit_hidden_by_recomputed_hashes_changes_the_index_digest(
+    hit_index: Path, name: str, edit: Any
+) -> None:
+    """Every file that can change an answer enters the digest: an edit whose new sha256 is
+    written into the manifest verifies, but it is no longer the index that was built."""
+    built = open_index(hit_index, HashEmbedder())
+    edit(hit_index)
+    with pytest.raises(IndexStoreError, match=re.escape(str(hit_index / name))):
+        open_index(hit_index, HashEmbedder())
+    _rehash(hit_index, name)
+    edited = open_index(hit_index, HashEmbedder())
+    assert edited.manifest.digest() != built.manifest.digest()
+    with pytest.raises(IndexStoreError, match="not the one this server verified at start"):
+        recheck_index(built)
+
+
+def test_recheck_names_the_file_changed_under_a_served_index(hit_index: Path) -> None:
+    served = open_index(hit_index, HashEmbedder())
+    assert recheck_index(served).digest() == served.manifest.digest()
+    before = served.dense.search(HashEmbedder().embed([served.chunks[0].text])[0], 1)
+    zero_first_vector(hit_index)
+    # memory-mapped: the served vectors changed at once, and the recheck says so
+    assert served.dense.search(HashEmbedder().embed([served.chunks[0].text])[0], 1) != before
+    with pytest.raises(IndexChangedError) as caught:
+        recheck_index(served)
+    # named within the index, not by the server's path: clients are shown this message
+    assert caught.value.changed == "dense.faiss"
+    assert str(caught.value) == (
+        "the index no longer matches its manifest: dense.faiss changed; rebuild it with "
+        "`bedside index` and restart `bedside serve`"
+    )
+
+
+def test_recheck_reports_a_missing_manifest(hit_index: Path) -> None:
+    served = open_index(hit_index, HashEmbedder())
+    (hit_index / "manifest.json").unlink()
+    with pytest.raises(IndexStoreError, match="no longer matches its manifest: .*missing") as e:
+        recheck_index(served)
+    assert str(hit_index) not in str(e.value)
