@@ -31,11 +31,11 @@ def client_message(exc: BedsideError) -> tuple[str, str | None]:
     ``client_safe`` (the index refused by its re-verification) are told as they are; any
     other error (a database outage names its host, user and socket; a bad index its path)
     is logged with a reference and told in general words."""
-    if isinstance(exc, InputError):
+    if isinstance(exc, InputError) or getattr(exc, "client_safe", False):
         return str(exc), None
     ref = uuid.uuid4().hex[:12]
     log.error("request failed (ref %s): %s: %s", ref, type(exc).__name__, exc)
-    if isinstance(exc, StorageError) or getattr(exc, "client_safe", False):
+    if isinstance(exc, StorageError):
         return str(exc), ref
     return UNAVAILABLE, ref
 

@@ -146,3 +146,25 @@ def test_the_schedule_is_a_documented_setting_outside_the_settings_digest(
     assert _settings(tmp_path, fixture_pack, verify_every_s=0).digest() == default.digest()
     with pytest.raises(ConfigError, match="verify_every_s"):
         _settings(tmp_path, fixture_pack, verify_every_s=-1)
+
+
+def test_a_check_that_cannot_run_keeps_the_state_and_the_schedule(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verification that cannot run at all (the database is down: not an index error)
+    changes nothing known about the index: answers go on, the failure is not shown to
+    clients as a changed index, and the next scheduled check still runs."""
+    calls: list[int] = []
+
+    def unreachable() -> None:
+        calls.append(1)
+        raise OSError("connection to server on socket /run/pg/.s.PGSQL.5432 failed")
+
+    monkeypatch.setattr(service.assistant.retriever, "verify", unreachable)
+    assert service.verify_index() is None
+    assert service.index_error is None
+    service.start_verifying(every_s=0.05)
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(calls) >= 3  # the verifying thread outlived the failures
