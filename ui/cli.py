@@ -115,6 +115,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             settings.retrieval.embedder,
             settings.models_dir,
             lambda m: print(f"bedside: {m}", file=sys.stderr),
+            precision=settings.retrieval.precision,
         ),
         chunking=settings.corpus,
         retrieval=settings.retrieval,
@@ -144,7 +145,9 @@ def _index_postgres(settings: Any, from_index: str | None) -> int:
         version, m = build_pg_from_index(
             where,
             postgres=pg,
-            embedder=get_embedder(settings.retrieval.embedder),
+            embedder=get_embedder(
+                settings.retrieval.embedder, precision=settings.retrieval.precision
+            ),
             retrieval=settings.retrieval,
             progress=_progress_bar(),
         )
@@ -161,7 +164,7 @@ def _index_postgres(settings: Any, from_index: str | None) -> int:
     version, m, problems = build_pg_from_sources(
         settings.sources,
         postgres=pg,
-        embedder=get_embedder(settings.retrieval.embedder),
+        embedder=get_embedder(settings.retrieval.embedder, precision=settings.retrieval.precision),
         chunking=settings.corpus,
         retrieval=settings.retrieval,
         progress=_progress_bar(),

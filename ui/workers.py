@@ -52,7 +52,12 @@ def _prepare_index(spec: str, build: bool) -> tuple[str, str] | None:
 
     settings = Settings.model_validate_json(spec)
     try:
-        embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
+        embedder = get_embedder(
+            settings.retrieval.embedder,
+            settings.models_dir,
+            log,
+            precision=settings.retrieval.precision,
+        )
         if build:
             report = ensure_index(
                 settings.sources,

@@ -3,6 +3,10 @@ index built with it is detected as stale (no model is run here)."""
 
 from pathlib import Path
 
+import pytest
+
+from corpus.errors import ConfigError
+from retrieval import embedders
 from retrieval.embedders import MiniLMEmbedder, get_embedder
 from retrieval.onnx_export import FP32_FILE, ensure_model
 
@@ -26,3 +30,26 @@ def test_an_existing_model_file_is_used_as_it_is(tmp_path: Path) -> None:
 
 def test_the_torch_runtime_is_a_setting() -> None:
     assert get_embedder("minilm-torch").id == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_the_precision_setting_is_part_of_the_embedder_id(tmp_path: Path) -> None:
+    (tmp_path / FP32_FILE).write_bytes(b"one export")
+    f32 = get_embedder("minilm", tmp_path, precision="f32").id
+    assert "-f32-" in f32
+    auto = MiniLMEmbedder(tmp_path).id
+    assert auto == f32.replace("-f32-", "-bf16-" if embedders._native_bf16() else "-f32-")
+    if embedders._bf16_compiles():
+        bf16 = MiniLMEmbedder(tmp_path, precision="bf16").id
+        assert bf16 == f32.replace("-f32-", "-bf16-")
+
+
+def test_bf16_where_openvino_cannot_run_it_is_refused_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / FP32_FILE).write_bytes(b"one export")
+    monkeypatch.setattr(embedders, "_bf16_compiles", lambda: False)  # an AVX2-only CPU
+    with pytest.raises(ConfigError, match="cannot run bfloat16 on this CPU.*PRECISION=f32"):
+        _ = MiniLMEmbedder(tmp_path, precision="bf16").id
+    assert "-f32-" in MiniLMEmbedder(tmp_path, precision="f32").id
+    with pytest.raises(ConfigError, match="valid: auto, f32, bf16"):
+        get_embedder("minilm", tmp_path, precision="fp8")
