@@ -122,3 +122,46 @@ def same_ranking() -> Callable[..., None]:
     """``same_ranking(a, b, tol=SCORE_TOL)``: assert two rankings agree (ids and order
     exactly, scores within ``tol``), for rankings from different backends or runtimes."""
     return _check_same_ranking
+
+
+def _tiny_onnx(target: Path) -> None:
+    """A real ONNX network with MiniLM's inputs and output shape (384 per token) that
+    embeds a token by its id modulo 16: what the runtimes load, in milliseconds."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from retrieval.onnx_export import INPUTS
+
+    tokens = ["batch", "tokens"]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, tokens) for n in INPUTS]
+    table = np.random.default_rng(0).standard_normal((16, 384)).astype(np.float32)
+    nodes = [
+        helper.make_node("Mod", ["input_ids", "sixteen"], ["slot"]),
+        helper.make_node("Gather", ["table", "slot"], ["rows"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["token_type_ids"], ["typef"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["maskf", "typef"], ["weight"]),
+        helper.make_node("Unsqueeze", ["weight", "last"], ["weight3"]),
+        helper.make_node("Mul", ["rows", "weight3"], ["last_hidden_state"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        inputs,
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [*tokens, 384])],
+        [
+            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(np.array(16, dtype=np.int64), "sixteen"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "last"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(target))
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx() -> Callable[[Path], None]:
+    """``tiny_onnx(path)`` writes a stand-in for the exported MiniLM (for export tests)."""
+    return _tiny_onnx

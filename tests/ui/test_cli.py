@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,26 @@ def test_numeric_options_in_range_are_taken_as_numbers() -> None:
     assert (args.port, args.workers) == (65535, 1)
     args = build_parser().parse_args(["ask", "q", "--weight", "72.5", "--age", "0", "--k", "200"])
     assert (args.weight, args.age, args.k) == (72.5, 0.0, 200)
+
+
+def test_preparing_the_embedding_model_shows_its_steps_on_stderr(
+    tmp_path: Path,
+    fixture_pack: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tiny_onnx: Any,
+) -> None:
+    from retrieval import onnx_export
+
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))  # a fresh install: no model yet
+    monkeypatch.setattr(onnx_export, "_load_weights", lambda: "weights")
+    monkeypatch.setattr(onnx_export, "_export_fp32", lambda module, target: tiny_onnx(target))
+    idx = tmp_path / "idx"
+    assert main(["index", "--source", f"pack:{fixture_pack}", "--index-dir", str(idx)]) == 0
+    err = capsys.readouterr().err
+    models = tmp_path / "home" / "models"
+    assert f"bedside: preparing the embedding model (once) in {models}: 2 step(s)\n" in err
+    for step in ("[1/2] loading the bundled weights", "[2/2] exporting them to ONNX (float32)"):
+        assert f"bedside: {step} ...\n" in err and f"bedside: {step}: done in " in err
+    assert "bedside: embedding model ready in " in err
+    assert "+openvino-" in json.loads((idx / "manifest.json").read_text())["embedder_id"]
