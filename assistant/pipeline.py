@@ -90,7 +90,12 @@ def open_retriever(
     from retrieval.indexing import ensure_index
     from retrieval.store import open_index
 
-    embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
+    embedder = get_embedder(
+        settings.retrieval.embedder,
+        settings.models_dir,
+        log,
+        precision=settings.retrieval.precision,
+    )
     if settings.retrieval.backend == "postgres":  # backend hook: the shared database
         from retrieval.postgres import open_live_retriever
 

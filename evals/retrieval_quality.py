@@ -78,7 +78,11 @@ def answerable(path: Path) -> list[EvalQuestion]:
 def _retriever(
     settings: Settings, sources: list[str], index_dir: Path, label: str
 ) -> HybridRetriever:
-    embedder = get_embedder(settings.retrieval.embedder, settings.models_dir)
+    embedder = get_embedder(
+        settings.retrieval.embedder,
+        settings.models_dir,
+        precision=settings.retrieval.precision,
+    )
     report = ensure_index(
         sources,
         index_dir,

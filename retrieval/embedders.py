@@ -185,10 +185,75 @@ class _ExportedMiniLM:
         return _normalise(out)
 
 
+PRECISIONS = ("auto", "f32", "bf16")
+
+
+@lru_cache(maxsize=1)
+def _openvino() -> Any:
+    import openvino as ov
+
+    return ov.Core()
+
+
+@lru_cache(maxsize=1)
+def _native_bf16() -> bool:
+    """The CPU computes bfloat16 itself (AVX-512 BF16 or AMX), as OpenVINO reports it."""
+    return "BF16" in _openvino().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def _compiled_precision(compiled: Any) -> str:
+    import openvino as ov
+
+    return "bf16" if compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.bf16 else "f32"
+
+
+@lru_cache(maxsize=1)
+def _bf16_compiles() -> bool:
+    """Whether OpenVINO runs bf16 on this CPU at all: it emulates it on AVX-512 without
+    the native instructions, and silently runs f32 instead on older CPUs. Asked of a tiny
+    network, so the answer is what the CPU plugin does, not a guess from CPU flags."""
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    x = ops.parameter([1, 16], np.float32)
+    probe = ov.Model([ops.matmul(x, ops.constant(np.eye(16, dtype=np.float32)), False, False)], [x])
+    compiled = _openvino().compile_model(probe, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+    return _compiled_precision(compiled) == "bf16"
+
+
+def openvino_precision(wanted: str) -> str:
+    """The precision the minilm embedder runs in for the ``retrieval.precision`` setting:
+    ``auto`` is bf16 where the CPU has it natively, else f32; a forced ``bf16`` that
+    OpenVINO cannot run here is refused rather than quietly run (and named) otherwise."""
+    if wanted == "auto":
+        return "bf16" if _native_bf16() else "f32"
+    if wanted == "bf16" and not _bf16_compiles():
+        raise ConfigError(
+            "retrieval.precision is bf16, but OpenVINO cannot run bfloat16 on this CPU "
+            "(it needs AVX-512, AVX-512 BF16 or AMX): set BEDSIDE_RETRIEVAL__PRECISION=f32 "
+            "or auto"
+        )
+    return wanted
+
+
 class MiniLMEmbedder(_ExportedMiniLM):
-    """The default: the float32 export run by OpenVINO, in bfloat16 where the CPU computes
-    it natively (AMX or AVX-512 BF16; vectors within ~1e-4 cosine of float32), else
-    float32. The precision used is part of the id."""
+    """The default: the float32 export run by OpenVINO in the precision of
+    ``retrieval.precision`` (``auto``: bfloat16 where the CPU computes it natively, AMX or
+    AVX-512 BF16, else float32; bf16 vectors are within ~1e-4 cosine of float32). The
+    precision used is part of the id, so an index built in another one is rebuilt."""
+
+    def __init__(
+        self,
+        models_dir: Path | None = None,
+        log: Callable[[str], None] | None = None,
+        precision: str = "auto",
+    ) -> None:
+        super().__init__(models_dir, log)
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"unknown retrieval.precision {precision!r}; valid: {', '.join(PRECISIONS)}"
+            )
+        self._wanted = precision
 
     def _model_file(self) -> Path:
         from retrieval.onnx_export import ensure_model
@@ -196,15 +261,11 @@ class MiniLMEmbedder(_ExportedMiniLM):
         return ensure_model(self._models_dir, self._log)
 
     @staticmethod
-    @lru_cache(maxsize=1)
     def _core() -> Any:
-        import openvino as ov
-
-        return ov.Core()
+        return _openvino()
 
     def _precision(self) -> str:
-        caps = self._core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        return "bf16" if "BF16" in caps else "f32"
+        return openvino_precision(self._wanted)
 
     def _runtime_tag(self) -> str:
         from importlib.metadata import version
@@ -214,15 +275,24 @@ class MiniLMEmbedder(_ExportedMiniLM):
     def _build_runner(self, path: Path, threads: int) -> Any:
         core = self._core()
         streams = -threads if threads < 0 else 1  # see _embed_bulk
+        precision = self._precision()
         config: dict[str, Any] = {
             # Compiled blobs are kept next to the model: a later start loads instead of compiling.
             "CACHE_DIR": str(path.parent / "openvino-cache"),
-            "INFERENCE_PRECISION_HINT": self._precision(),
+            "INFERENCE_PRECISION_HINT": precision,
             "INFERENCE_NUM_THREADS": abs(threads),
             "NUM_STREAMS": streams,
             "PERFORMANCE_HINT": "THROUGHPUT" if streams > 1 else "LATENCY",
         }
-        return core.compile_model(str(path), "CPU", config)
+        compiled = core.compile_model(str(path), "CPU", config)
+        # The id names the precision: never embed in another one than it says.
+        if _compiled_precision(compiled) != precision:
+            raise ConfigError(
+                f"OpenVINO compiled the embedding model in "
+                f"{_compiled_precision(compiled)}, not {precision} as retrieval.precision "
+                "asks: set BEDSIDE_RETRIEVAL__PRECISION=f32 or auto"
+            )
+        return compiled
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if len(texts) <= _SMALL_BATCH:
@@ -363,21 +433,26 @@ class TorchMiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-EMBEDDERS: dict[str, Callable[[Path | None, Callable[[str], None] | None], Embedder]] = {
+EMBEDDERS: dict[str, Callable[[Path | None, Callable[[str], None] | None, str], Embedder]] = {
     "minilm": MiniLMEmbedder,
-    "minilm-int8": Int8MiniLMEmbedder,
-    "minilm-torch": lambda models_dir, log: TorchMiniLMEmbedder(),
-    "hash": lambda models_dir, log: HashEmbedder(),
+    "minilm-int8": lambda models_dir, log, precision: Int8MiniLMEmbedder(models_dir, log),
+    "minilm-torch": lambda models_dir, log, precision: TorchMiniLMEmbedder(),
+    "hash": lambda models_dir, log, precision: HashEmbedder(),
 }
 
 
 def get_embedder(
-    name: str, models_dir: Path | None = None, log: Callable[[str], None] | None = None
+    name: str,
+    models_dir: Path | None = None,
+    log: Callable[[str], None] | None = None,
+    *,
+    precision: str = "auto",
 ) -> Embedder:
     """Embedder by name; an unknown name lists the valid ones. ``models_dir`` is where a
-    runtime keeps the model files it prepares (default: HOME/models)."""
+    runtime keeps the model files it prepares (default: HOME/models); ``precision`` is
+    ``retrieval.precision`` (OpenVINO's arithmetic; the other embedders have one)."""
     try:
         factory = EMBEDDERS[name]
     except KeyError:
         raise ConfigError(f"unknown embedder {name!r}; valid: {', '.join(EMBEDDERS)}") from None
-    return factory(models_dir, log)
+    return factory(models_dir, log, precision)

@@ -46,6 +46,12 @@ class RetrievalSettings(BaseModel):
         default="minilm",
         description="embedder name: minilm (OpenVINO) | minilm-int8 (onnxruntime) | minilm-torch | hash",
     )
+    precision: Literal["auto", "f32", "bf16"] = Field(
+        default="auto",
+        description="arithmetic of the minilm embedder (OpenVINO): auto = bf16 where the CPU "
+        "computes bfloat16 natively (AVX-512 BF16, AMX), else f32; part of the embedder id, "
+        "so changing it rebuilds the index",
+    )
     batch_size: int = Field(default=64, ge=1, le=4096, description="texts per embedding batch")
     dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         default="auto", description="FAISS index kind; auto = flat below hnsw_threshold chunks"

@@ -17,6 +17,8 @@ from typing import Any
 from corpus.errors import BedsideError, ConfigError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+_SERVER = "assistant.settings:ServerSettings"
+_PATIENT = "guardrails.patient:PatientInput"
 
 
 def _progress_bar() -> Any:
@@ -75,6 +77,56 @@ def _spinner(label: str, delay_s: float = 0.4) -> Iterator[None]:
         thread.join()
 
 
+def _in_range(model: str, field: str, kind: type[int] | type[float] = int) -> Any:
+    """An argparse type for an option that sets ``field`` of the pydantic ``model``
+    ("module:Class"): a value outside the field's bounds is a usage error naming the
+    option and the range (exit 2), not a validation dump. The bounds stay in the model."""
+
+    def parse(text: str) -> int | float:
+        import importlib
+
+        module, name = model.split(":")
+        info = getattr(importlib.import_module(module), name).model_fields[field]
+        bounds = {
+            key: getattr(m, key)
+            for m in info.metadata
+            for key in ("ge", "gt", "le", "lt")
+            if getattr(m, key, None) is not None
+        }
+        low = (
+            f"from {bounds['ge']}"
+            if "ge" in bounds
+            else f"above {bounds['gt']}"
+            if "gt" in bounds
+            else ""
+        )
+        high = (
+            f"{'to' if 'ge' in bounds else 'and at most'} {bounds['le']}"
+            if "le" in bounds
+            else f"and below {bounds['lt']}"
+            if "lt" in bounds
+            else ""
+        )
+        noun = "a whole number" if kind is int else "a number"
+        expected = " ".join(x for x in (noun, low, high) if x)
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if (
+            ("ge" in bounds and value < bounds["ge"])
+            or ("gt" in bounds and value <= bounds["gt"])
+            or ("le" in bounds and value > bounds["le"])
+            or ("lt" in bounds and value >= bounds["lt"])
+            or value != value  # NaN
+        ):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # what argparse names in its own messages
+    return parse
+
+
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from assistant.settings import load_settings
 
@@ -115,6 +167,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             settings.retrieval.embedder,
             settings.models_dir,
             lambda m: print(f"bedside: {m}", file=sys.stderr),
+            precision=settings.retrieval.precision,
         ),
         chunking=settings.corpus,
         retrieval=settings.retrieval,
@@ -144,7 +197,9 @@ def _index_postgres(settings: Any, from_index: str | None) -> int:
         version, m = build_pg_from_index(
             where,
             postgres=pg,
-            embedder=get_embedder(settings.retrieval.embedder),
+            embedder=get_embedder(
+                settings.retrieval.embedder, precision=settings.retrieval.precision
+            ),
             retrieval=settings.retrieval,
             progress=_progress_bar(),
         )
@@ -161,7 +216,7 @@ def _index_postgres(settings: Any, from_index: str | None) -> int:
     version, m, problems = build_pg_from_sources(
         settings.sources,
         postgres=pg,
-        embedder=get_embedder(settings.retrieval.embedder),
+        embedder=get_embedder(settings.retrieval.embedder, precision=settings.retrieval.precision),
         chunking=settings.corpus,
         retrieval=settings.retrieval,
         progress=_progress_bar(),
@@ -457,7 +512,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--passages", action="store_true", help="print the ranked passages instead of an answer"
     )
     p_ask.add_argument(
-        "--k", type=int, default=None, help="passages listed with --passages (default: retrieval.k)"
+        "--k",
+        type=_in_range("retrieval.settings:RetrievalSettings", "k"),
+        default=None,
+        help="passages listed with --passages (default: retrieval.k)",
     )
     p_ask.add_argument("--json", action="store_true", help="print the stable JSON form")
     p_ask.add_argument(
@@ -473,11 +531,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="an earlier question of the conversation, oldest first (repeatable)",
     )
     p_ask.add_argument("--audience", choices=["clinician", "patient"], default="clinician")
-    p_ask.add_argument("--weight", type=float, metavar="KG", help="patient weight (kg)")
     p_ask.add_argument(
-        "--crcl", type=float, metavar="ML_MIN", help="patient creatinine clearance (mL/min)"
+        "--weight",
+        type=_in_range(_PATIENT, "weight_kg", float),
+        metavar="KG",
+        help="patient weight (kg)",
     )
-    p_ask.add_argument("--age", type=float, metavar="YEARS", help="patient age (years)")
+    p_ask.add_argument(
+        "--crcl",
+        type=_in_range(_PATIENT, "crcl_ml_min", float),
+        metavar="ML_MIN",
+        help="patient creatinine clearance (mL/min)",
+    )
+    p_ask.add_argument(
+        "--age", type=_in_range(_PATIENT, "age", float), metavar="YEARS", help="patient age (years)"
+    )
     p_ask.add_argument("--hepatic", action="store_true", help="patient has hepatic impairment")
     p_ask.add_argument("--hit", action="store_true", help="patient has (or had) HIT")
     add_index_arguments(p_ask, "use")
@@ -505,10 +573,14 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="serve the chat (/chat/), the JSON API (/api/) and the widget"
     )
     p_serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
-    p_serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8000)")
+    p_serve.add_argument(
+        "--port",
+        type=_in_range(_SERVER, "port"),
+        help="port to listen on (default: server.port, 8000)",
+    )
     p_serve.add_argument(
         "--workers",
-        type=int,
+        type=_in_range(_SERVER, "workers"),
         help="server processes answering in parallel (default: server.workers, one per core)",
     )
     add_index_arguments(p_serve, "serve")

@@ -15,7 +15,9 @@ to every worker: each verifies its index again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import multiprocessing
 import os
 import signal
 import socket
@@ -60,7 +62,12 @@ def _prepare_index(spec: str, build: bool) -> tuple[str, str] | None:
 
     settings = Settings.model_validate_json(spec)
     try:
-        embedder = get_embedder(settings.retrieval.embedder, settings.models_dir, log)
+        embedder = get_embedder(
+            settings.retrieval.embedder,
+            settings.models_dir,
+            log,
+            precision=settings.retrieval.precision,
+        )
         if build:
             report = ensure_index(
                 settings.sources,
@@ -143,6 +150,34 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
     return sock
 
 
+def _end_worker(sig: int, frame: Any) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # not serving yet: end here, unwinding
+        raise SystemExit(0) from None
+    # Raised again by uvicorn after its graceful shutdown: the worker is ending already.
+
+
+class WorkerConfig(uvicorn.Config):
+    """uvicorn's settings, plus the signal handling of a worker process, installed first
+    thing in each worker (uvicorn calls ``configure_logging`` there before serving).
+
+    A SIGTERM from the supervisor ends the worker through Python, so it runs its exit
+    handlers (before serving: SystemExit; after uvicorn's graceful shutdown, which raises
+    the signal again: nothing more to do). Left at the default, a SIGTERM that arrives while
+    the worker is still loading the app is re-raised by uvicorn after its graceful shutdown and kills the process
+    outright; the POSIX semaphore of the multiprocessing lock gradio's example logger makes
+    is then never unlinked, and the resource tracker warns of leaked semaphore objects at
+    exit. SIGINT is ignored outside uvicorn's own handling: the supervisor turns Ctrl-C into
+    a SIGTERM per worker, and a second Ctrl-C must not interrupt a worker's exit handlers."""
+
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        if multiprocessing.parent_process() is not None:  # a worker, not the supervisor
+            signal.signal(signal.SIGTERM, _end_worker)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_workers(app: str, **options: Any) -> None:
     """``uvicorn.run(app, workers=N, ...)``, over :func:`listening_socket`. Raises
     BedsideError when a worker could not start (the supervisor then stopped them all)."""
@@ -157,7 +192,7 @@ def run_workers(app: str, **options: Any) -> None:
                 if process.pid is not None and process.exitcode is None:
                     os.kill(process.pid, signal.SIGUSR1)
 
-    config = uvicorn.Config(app, **options)
+    config = WorkerConfig(app, **options)
     supervisor = Supervisor(config, sockets=[listening_socket(config)])
     with contextlib.suppress(KeyboardInterrupt):
         supervisor.run()

@@ -4,13 +4,13 @@ what `bedside ask` serves on a fresh install."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evals.metrics import dedupe, mean, recall_at_k
 from evals.questions import load_questions
 from evals.retrieval_quality import retrieval_query
-from retrieval.embedders import MiniLMEmbedder
 from retrieval.hybrid import HybridRetriever
 
 pytestmark = pytest.mark.slow
@@ -18,13 +18,12 @@ GOLD = Path(__file__).resolve().parents[2] / "evals" / "sets" / "anticoagulation
 
 
 @pytest.fixture(scope="module")
-def retriever(default_index_dir: Path) -> HybridRetriever:
+def retriever(default_index_dir: Path, minilm: Any) -> HybridRetriever:
     from assistant.settings import load_settings
     from retrieval.store import open_index
 
     settings = load_settings("default")
-    emb = MiniLMEmbedder()
-    return HybridRetriever(open_index(default_index_dir, emb), emb, settings.retrieval)
+    return HybridRetriever(open_index(default_index_dir, minilm), minilm, settings.retrieval)
 
 
 def test_bivalirudin_hit_question_finds_a_bivalirudin_passage_in_the_top_3(

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,79 @@ def test_ask_builds_the_default_index_on_first_use(
     assert (tmp_path / "home" / "index" / "manifest.json").is_file()
     assert main([*FAST, "ask", QUESTION, "--passages", "--k", "1"]) == 0
     assert "built the index" not in capsys.readouterr().err  # reused, not rebuilt
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["serve", "--port", "80000"],
+            "argument --port: expected a whole number from 1 to 65535, got 80000",
+        ),
+        (
+            ["serve", "--port", "0"],
+            "argument --port: expected a whole number from 1 to 65535, got 0",
+        ),
+        (
+            ["serve", "--port", "eighty"],
+            "argument --port: expected a whole number from 1 to 65535, got 'eighty'",
+        ),
+        (
+            ["serve", "--workers", "17"],
+            "argument --workers: expected a whole number from 1 to 16, got 17",
+        ),
+        (["ask", "q", "--k", "0"], "argument --k: expected a whole number from 1 to 200, got 0"),
+        (["ask", "q", "--age", "-5"], "argument --age: expected a number from 0 to 130, got -5"),
+        (
+            ["ask", "q", "--weight", "0"],
+            "argument --weight: expected a number above 0 and at most 500, got 0",
+        ),
+        (
+            ["ask", "q", "--crcl", "nan"],
+            "argument --crcl: expected a number from 0 to 300, got nan",
+        ),
+    ],
+    ids=["port-high", "port-zero", "port-word", "workers", "k", "age", "weight", "crcl-nan"],
+)
+def test_a_numeric_option_out_of_range_is_one_usage_line_naming_it(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2  # a usage error, as argparse's own
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last == f"bedside {argv[0]}: error: {expected}"
+    assert "validation error" not in err and "pydantic" not in err
+
+
+def test_numeric_options_in_range_are_taken_as_numbers() -> None:
+    from ui.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--port", "65535", "--workers", "1"])
+    assert (args.port, args.workers) == (65535, 1)
+    args = build_parser().parse_args(["ask", "q", "--weight", "72.5", "--age", "0", "--k", "200"])
+    assert (args.weight, args.age, args.k) == (72.5, 0.0, 200)
+
+
+def test_preparing_the_embedding_model_shows_its_steps_on_stderr(
+    tmp_path: Path,
+    fixture_pack: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tiny_onnx: Any,
+) -> None:
+    from retrieval import onnx_export
+
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))  # a fresh install: no model yet
+    monkeypatch.setattr(onnx_export, "_load_weights", lambda: "weights")
+    monkeypatch.setattr(onnx_export, "_export_fp32", lambda module, target: tiny_onnx(target))
+    idx = tmp_path / "idx"
+    assert main(["index", "--source", f"pack:{fixture_pack}", "--index-dir", str(idx)]) == 0
+    err = capsys.readouterr().err
+    models = tmp_path / "home" / "models"
+    assert f"bedside: preparing the embedding model (once) in {models}: 2 step(s)\n" in err
+    for step in ("[1/2] loading the bundled weights", "[2/2] exporting them to ONNX (float32)"):
+        assert f"bedside: {step} ...\n" in err and f"bedside: {step}: done in " in err
+    assert "bedside: embedding model ready in " in err
+    assert "+openvino-" in json.loads((idx / "manifest.json").read_text())["embedder_id"]
