@@ -211,7 +211,9 @@ class CaseFileError(InputError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"{len(problems)} bad case line(s); fix them and run again:\n{lines}")
+        super().__init__(
+            f"{len(problems)} problem(s) in the case files; fix them and run again:\n{lines}"
+        )
 
 
 def load_cases(paths: Path | Iterable[Path]) -> list[Case]:
