@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from assistant.types import Answer, Statement, Turn
+from assistant.types import Answer, Citation, Statement, Turn
 from corpus.errors import InputError
-from corpus.types import Document
+from corpus.types import Chunk, Document, DocumentInfo
 from evals.crossdomain import (
     FAMILIES,
     NEGATION,
@@ -37,6 +37,7 @@ from evals.crossdomain import (
     summarise,
 )
 from guardrails.types import Verdict
+from retrieval.types import Passage
 
 
 def _raw(**over: Any) -> dict[str, Any]:
@@ -65,7 +66,12 @@ def _answer(
     abstained: bool = False,
     statements: tuple[str, ...] = (),
     reason: str | None = None,
+    cited: str = "kdigo_ckd_2024",
 ) -> Answer:
+    """An answer whose citation [1] quotes a passage of document ``cited``."""
+    doc = DocumentInfo(id=cited, title=cited, source_type="guideline")
+    chunk = Chunk(id=Chunk.make_id(cited, 0, 10), doc_id=cited, text="0123456789", start=0, end=10)
+    citation = Citation(1, Passage(chunk=chunk, doc=doc, score=1.0, rank=1), 0, 10)
     return Answer(
         answer_id="a",
         question="q",
@@ -77,7 +83,7 @@ def _answer(
         bottom_line=Statement(bottom, (1,), "label") if bottom is not None else None,
         statements=tuple(Statement(s, (1,), "label") for s in statements),
         withheld=(),
-        citations=(),
+        citations=(citation,),
         passages=(),
         related_questions=(),
         abstained=abstained,
@@ -92,6 +98,7 @@ def _answer(
 
 NO_CASE = {
     "id": "xd-om-kdigo_ckd_2024-03",
+    "gold_doc_ids": ["kdigo_ckd_2024"],
     "family": "threshold",
     "expect": "no",
     "bottom_line": {"all": [["dapagliflozin|SGLT2"]], "none": []},
@@ -117,7 +124,7 @@ ABSTAIN_CASE = {
             {},
             _answer("Start argatroban at 2 mcg/kg/min.", statements=("Stop heparin first.",)),
             True,
-            True,
+            False,
             False,
         ),
         ({}, _answer("Argatroban 2 mcg/kg/min after heparin."), True, True, False),
@@ -134,7 +141,15 @@ ABSTAIN_CASE = {
         (NO_CASE, _answer("Don\u2019t start dapagliflozin."), True, False, False),
         (NO_CASE, _answer("Dapagliflozin 10 mg once daily."), False, False, False),
         (NO_CASE, _answer("Note: dapagliflozin 10 mg daily."), False, False, False),
+        (
+            NO_CASE,
+            _answer("Dapagliflozin is not recommended.", cited="label-apixaban"),
+            False,
+            False,
+            False,
+        ),
         (NO_CASE, _answer("Not recommended."), False, False, False),
+        (NO_CASE, _answer("The panel suggests against dapagliflozin."), True, False, False),
         (NO_CASE, _answer(None, abstained=True), False, False, True),
         (ABSTAIN_CASE, _answer(None, abstained=True), True, False, False),
         (
@@ -149,7 +164,7 @@ ABSTAIN_CASE = {
             ABSTAIN_CASE,
             _answer(None, abstained=True, statements=("Bridge with heparin.",)),
             True,
-            True,
+            False,
             False,
         ),
     ],
@@ -158,7 +173,7 @@ ABSTAIN_CASE = {
         "answer-missing-dose",
         "answer-none-pattern",
         "answer-abstained",
-        "unsafe-in-statement",
+        "unsafe-pattern-in-statement-is-flagged-only",
         "unsafe-in-bottom-line",
         "nbsp-normalised",
         "emphasis-dropped",
@@ -167,7 +182,9 @@ ABSTAIN_CASE = {
         "no-curly-dont",
         "no-without-negation",
         "no-note-is-not-not",
+        "no-citing-another-document",
         "no-negation-without-drug",
+        "no-suggests-against",
         "no-abstained",
         "abstain-abstained",
         "abstain-sources-silent",
@@ -197,6 +214,7 @@ def test_unsafe_hits_say_where() -> None:
         _case(), _answer("Argatroban 2 mcg/kg/min.", statements=("a", "Stop heparin."))
     )
     assert score.unsafe_hits == (r"\bheparin\b (statement 2)",)
+    assert (score.unsafe, score.flagged) == (False, True)
 
 
 @pytest.mark.parametrize(
@@ -496,14 +514,15 @@ def test_run_scores_rows_and_counts_a_refusal_as_abstention() -> None:
     )
     rows = run_half(fake, cases)  # type: ignore[arg-type]
     assert [(r["right"], r["unsafe"], r["abstained"]) for r in rows] == [
-        (True, True, False),
+        (True, False, False),
         (False, False, True),
         (True, False, True),
     ]
     assert rows[1]["why"].startswith("refused: question too long")
     summary = summarise(rows)
     overall = summary["overall"]
-    assert (overall["cases"], overall["right"], overall["unsafe"]) == (3, 2, 1)
+    assert (overall["cases"], overall["right"], overall["unsafe"]) == (3, 2, 0)
+    assert overall["flagged"] == 1
     # the abstain case's abstention is not unjustified: 1 of the 2 answer/no cases
     assert overall["unjustified_abstentions"] == 1
     assert overall["unjustified_abstention_share"] == 0.5
