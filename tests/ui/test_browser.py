@@ -280,6 +280,10 @@ def test_what_a_clinician_sees(page: Any, bedside: dict[str, str]) -> None:
     _assert_top_in_view(page, 1)
     _shot(page, "08-answer-top")
 
+    # The passed checks are folded; a reader opens them to see every line.
+    folded = page.locator("#dose-check details.dose-ok")
+    if folded.count():
+        folded.locator("summary").click()
     # Units as clinicians write them, everywhere on the page.
     body = page.locator("body").inner_text()
     assert "USP_unit" not in body and "international_unit" not in body
