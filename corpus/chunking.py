@@ -7,16 +7,13 @@ stays with its header row), and long paragraphs are cut at sentence boundaries.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.structure import Block, Flowchart, Heading, Table, parse_structure
 from corpus.text import split_long, split_sentences
 from corpus.types import Chunk, Document
-
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 
 
 class ChunkingSettings(BaseModel):
@@ -30,57 +27,45 @@ class ChunkingSettings(BaseModel):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Block:
-    start: int
-    end: int
-    kind: str  # "heading" | "table" | "text"
-    level: int = 0
-    title: str = ""
-
-
-def _lines(text: str) -> Iterator[tuple[int, int]]:
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n")
-        yield pos, pos + len(body)
-        pos += len(line)
-
-
-def _blocks(text: str) -> list[_Block]:
-    blocks: list[_Block] = []
-    table: list[int] | None = None  # [start, end] of the table being read
-    for start, end in _lines(text):
-        line = text[start:end]
-        stripped = line.strip()
-        lead = start + (len(line) - len(line.lstrip()))
-        trail = end - (len(line) - len(line.rstrip()))
-        if stripped.startswith("|"):
-            if table is None:
-                table = [lead, trail]
-            else:
-                table[1] = trail
-            continue
-        if table is not None:
-            blocks.append(_Block(table[0], table[1], "table"))
-            table = None
-        if not stripped:
-            continue
-        heading = _HEADING.match(stripped)
-        if heading:
-            blocks.append(_Block(lead, trail, "heading", len(heading.group(1)), heading.group(2)))
-        else:
-            blocks.append(_Block(lead, trail, "text"))
-    if table is not None:
-        blocks.append(_Block(table[0], table[1], "table"))
-    return blocks
-
-
-def _pieces(text: str, block: _Block, max_chars: int) -> list[tuple[int, int]]:
-    if block.kind == "table" or block.end - block.start <= max_chars:
-        return [(block.start, block.end)]
+def _line_spans(text: str, span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The non-blank lines of a block, each stripped of surrounding whitespace."""
     out: list[tuple[int, int]] = []
-    for s, e in split_sentences(text, block.start, block.end):
+    pos = span[0]
+    for line in text[span[0] : span[1]].splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        lead = len(body) - len(body.lstrip())
+        trail = len(body) - len(body.rstrip())
+        if body.strip():
+            out.append((pos + lead, pos + len(body) - trail))
+        pos += len(line)
+    return out
+
+
+def _units_of(text: str, block: Block) -> list[tuple[int, int]]:
+    """The spans a chunk is packed from: a whole table, else a block's lines one by one.
+
+    Lines drawn with pipes inside a flowchart (its connectors) stay together like a table.
+    """
+    if isinstance(block, Table):
+        return [block.span]
+    out: list[tuple[int, int]] = []
+    drawn = False
+    for start, end in _line_spans(text, block.span):
+        pipe = isinstance(block, Flowchart) and text[start] == "|"
+        if pipe and drawn:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+        drawn = pipe
+    return out
+
+
+def _pieces(text: str, span: tuple[int, int], whole: bool, max_chars: int) -> list[tuple[int, int]]:
+    start, end = span
+    if whole or end - start <= max_chars:
+        return [span]
+    out: list[tuple[int, int]] = []
+    for s, e in split_sentences(text, start, end):
         out.extend(split_long(text, s, e, max_chars) if e - s > max_chars else [(s, e)])
     return out
 
@@ -90,7 +75,6 @@ def chunk_document(doc: Document, settings: ChunkingSettings | None = None) -> l
     max_chars = (settings or ChunkingSettings()).max_chars
     text = doc.text
     base_path: tuple[str, ...] = (doc.section,) if doc.section else ()
-    headings: list[tuple[int, str]] = []
     chunks: list[Chunk] = []
     current: list[tuple[int, int]] = []
     current_path: tuple[str, ...] = base_path
@@ -112,21 +96,23 @@ def chunk_document(doc: Document, settings: ChunkingSettings | None = None) -> l
             )
         current, only_headings = [], True
 
-    for block in _blocks(text):
-        if block.kind == "heading":
-            if not only_headings:  # a heading with no text yet joins the next section's chunk
-                flush()
-            while headings and headings[-1][0] >= block.level:
-                headings.pop()
-            headings.append((block.level, block.title))
-            current_path = base_path + tuple(title for _, title in headings)
-            current.append((block.start, block.end))
-            continue
-        for piece in _pieces(text, block, max_chars):
-            if current and not only_headings and piece[1] - current[0][0] > max_chars:
-                flush()
-            current.append(piece)
-            only_headings = False
+    for section in parse_structure(text).sections:
+        for block in section.blocks:
+            if isinstance(block, Heading):
+                if not only_headings:  # a heading with no text yet joins the next section's chunk
+                    flush()
+                current_path = base_path + section.path
+                current.append(block.span)
+                continue
+            for span in _units_of(text, block):
+                whole = isinstance(block, Table) or (
+                    isinstance(block, Flowchart) and text[span[0]] == "|"
+                )
+                for piece in _pieces(text, span, whole, max_chars):
+                    if current and not only_headings and piece[1] - current[0][0] > max_chars:
+                        flush()
+                    current.append(piece)
+                    only_headings = False
     if not (only_headings and chunks):  # a trailing heading alone is not worth a chunk
         flush()
     return chunks
