@@ -32,6 +32,10 @@ class StaleIndexError(IndexStoreError):
     """The index on disk was built from a different corpus or embedder."""
 
 
+class UnreachableError(IndexStoreError):
+    """The shared database could not be reached: nothing is known about the index in it."""
+
+
 class ConfigError(BedsideError):
     """A setting or a command-line value is invalid."""
 

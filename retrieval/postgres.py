@@ -34,7 +34,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import ValidationError
 
 from corpus.chunking import ChunkingSettings
-from corpus.errors import ConfigError, CorpusError, IndexStoreError, StaleIndexError
+from corpus.errors import (
+    ConfigError,
+    CorpusError,
+    IndexStoreError,
+    StaleIndexError,
+    UnreachableError,
+)
 from corpus.loaders import load_sources, parse_source
 from corpus.loaders.base import Problem
 from corpus.types import Chunk, Document, DocumentInfo
@@ -118,7 +124,7 @@ def connect(settings: PostgresSettings, *, autocommit: bool = True) -> psycopg.C
         conn = psycopg.connect(make_conninfo(settings.dsn, **extra), autocommit=autocommit)
     except psycopg.Error as exc:
         # psycopg's message names host and user, never the password
-        raise IndexStoreError(
+        raise UnreachableError(
             f"cannot connect to PostgreSQL at {redacted(settings.dsn)}: "
             f"{str(exc).strip().splitlines()[0]}"
         ) from None
@@ -547,6 +553,22 @@ def _read_tables(conn: psycopg.Connection[Any], version: int) -> _Tables:
     return _Tables(chunks, docs, terms, roots)
 
 
+def _manifest_row(conn: psycopg.Connection[Any], version: int, where: str) -> IndexManifest:
+    """A version's manifest as stored; IndexStoreError when it is missing or unreadable."""
+    found = conn.execute(
+        f"SELECT manifest FROM {SCHEMA}.index_versions WHERE id = %s", (version,)
+    ).fetchone()
+    if found is None:
+        raise IndexStoreError(f"index version {version} is not in {where}")
+    try:
+        return IndexManifest.model_validate(found[0])
+    except ValidationError as exc:
+        raise IndexStoreError(
+            f"index version {version} has a corrupt manifest ({str(exc).splitlines()[0]}); "
+            "rebuild it with `bedside index --backend postgres`"
+        ) from exc
+
+
 def _check_roots(
     manifest: IndexManifest, found: dict[str, FileDigest], version: int, where: str
 ) -> None:
@@ -684,18 +706,7 @@ def open_pg_index(
                 f"no active index in PostgreSQL at {where}: build one with "
                 "`bedside index --backend postgres`"
             )
-        found = conn.execute(
-            f"SELECT manifest FROM {SCHEMA}.index_versions WHERE id = %s", (chosen,)
-        ).fetchone()
-        if found is None:
-            raise IndexStoreError(f"index version {chosen} is not in the database at {where}")
-        try:
-            manifest = IndexManifest.model_validate(found[0])
-        except ValidationError as exc:
-            raise IndexStoreError(
-                f"index version {chosen} has a corrupt manifest ({str(exc).splitlines()[0]}); "
-                "rebuild it with `bedside index --backend postgres`"
-            ) from exc
+        manifest = _manifest_row(conn, chosen, f"the database at {where}")
         if manifest.format_version != FORMAT_VERSION:
             raise StaleIndexError(
                 f"index version {chosen} has format {manifest.format_version}, this Bedside "
@@ -758,37 +769,25 @@ def recheck_pg_index(db: Database, index: LoadedIndex) -> IndexManifest:
     that the manifest is still the one ``index`` was opened with (same digest). Raises
     IndexStoreError saying what changed; returns the manifest."""
     version = version_of(index)
-    where = redacted(db.settings.dsn)
+    # A served index's refusal is told to clients: it names tables, never the database host.
+    where = "the shared database"
     if version is None:
-        raise IndexStoreError(f"{index.path} is not an index version in PostgreSQL at {where}")
+        raise IndexStoreError("the served index is not an index version of the shared database")
 
     def check(conn: psycopg.Connection[Any]) -> IndexManifest:
-        found = conn.execute(
-            f"SELECT manifest FROM {SCHEMA}.index_versions WHERE id = %s", (version,)
-        ).fetchone()
-        if found is None:
-            raise IndexStoreError(f"index version {version} is no longer in the database")
-        try:
-            manifest = IndexManifest.model_validate(found[0])
-        except ValidationError as exc:
-            raise IndexStoreError(
-                f"index version {version} has a corrupt manifest ({str(exc).splitlines()[0]})"
-            ) from exc
+        manifest = _manifest_row(conn, version, where)
         _check_roots(manifest, _read_tables(conn, version).roots, version, where)
         return manifest
 
     rebuild = "bedside index --backend postgres"
     try:
         current = db.run(check)
+    except UnreachableError:
+        raise  # nothing is known to have changed: the caller logs it and checks again later
     except IndexChangedError as exc:
         raise IndexChangedError(exc.changed, no_longer_matches(exc.changed, rebuild)) from exc
     except IndexStoreError as exc:
         raise IndexStoreError(f"the index no longer matches its manifest: {exc}") from exc
-    except psycopg.Error as exc:
-        raise IndexStoreError(
-            f"cannot re-verify index version {version} in PostgreSQL at {where}: "
-            f"{str(exc).strip().splitlines()[0]}"
-        ) from None
     check_same_digest(index.manifest, current)
     return current
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Audience, Turn
-from corpus.errors import BedsideError, IndexStoreError, InputError
+from corpus.errors import BedsideError, IndexStoreError, InputError, UnreachableError
 from guardrails.batch import CheckInput, check_item, verdict_json
 from guardrails.patient import PatientInput
 from ui.access import Identity
@@ -152,6 +152,9 @@ class Service:
         with self._verify_lock:
             try:
                 self.assistant.retriever.verify()
+            except UnreachableError as exc:  # the database is down: nothing is known to
+                # have changed, so the state stays, and the check runs again
+                log.warning("could not verify the index: %s", exc)
             except IndexStoreError as exc:
                 if str(exc) != self._index_error:
                     log.error("refusing to answer: %s", exc)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from corpus.chunking import ChunkingSettings
-from corpus.errors import IndexStoreError, StaleIndexError
+from corpus.errors import IndexStoreError, StaleIndexError, UnreachableError
 from retrieval.embedders import HashEmbedder
 from retrieval.postgres import (
     Database,
@@ -93,6 +93,9 @@ def test_a_rewritten_table_is_refused_at_open_and_by_a_serving_replica(
         caught.value
     )
     assert "bedside index --backend postgres" in str(caught.value)
+    # told to clients as it is: it names the table, never the database's host or user
+    for part in ("host=", "user=", "dbname=", str(pg_settings.dsn)):
+        assert part not in str(caught.value)
     db = Database(pg_settings)  # a restart
     with pytest.raises(IndexStoreError, match=f"its {table} table does not match the root hash"):
         open_pg_index(db, HashEmbedder())
@@ -159,3 +162,21 @@ def test_the_manifest_records_every_table_and_its_digest_survives_jsonb(
     db = Database(pg_settings)
     assert open_pg_index(db, HashEmbedder()).manifest.digest() == built.digest()
     db.close()
+
+
+def test_a_recheck_that_cannot_reach_the_database_is_no_changed_index(
+    pg_settings: PostgresSettings, fixture_pack: Path
+) -> None:
+    """An outage during a recheck is an UnreachableError, not a changed index: nothing is
+    known to have changed, so the server logs it and checks again later instead of refusing
+    answers with the database's address in the message."""
+    _build(pg_settings, fixture_pack)
+    live = _live(pg_settings)
+    live.verify()
+    unreachable = PostgresSettings(
+        dsn="host=/nonexistent/pg-socket-dir dbname=beddb user=beduser", connect_timeout_s=1
+    )
+    live.db.close()
+    live.db = Database(unreachable)
+    with pytest.raises(UnreachableError):
+        live.verify()
