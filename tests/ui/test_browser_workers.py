@@ -7,16 +7,15 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from served import free_port, healthy, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -25,15 +24,9 @@ DONE = re.compile(r"Review status:|⚠")
 CHATS = 12
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def workers_server(tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     home = tmp_path_factory.mktemp("workers-home")
     env = {**os.environ, "BEDSIDE_HOME": str(home), "BEDSIDE_SERVER__RATE_LIMIT": "0"}
     env.pop("BEDSIDE_API_TOKEN", None)
@@ -47,14 +40,7 @@ def workers_server(tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path)
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
+        if not wait_until(healthy(base), proc, 180):
             pytest.fail(f"`serve --workers 2` did not start: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         # Both workers have loaded their lexicon before the browser starts asking.
         for _ in range(6):

@@ -12,20 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from served import free_port, healthy, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_builds_the_index_serves_and_stops_cleanly(
     tmp_path: Path, fixture_pack: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BEDSIDE_HOME": str(tmp_path / "home"), "BEDSIDE_API_TOKEN": ""}
     cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
     proc = subprocess.Popen(
@@ -37,13 +32,7 @@ def test_serve_builds_the_index_serves_and_stops_cleanly(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until(healthy(base), proc, 120)
         health = httpx.get(f"{base}/api/health", timeout=5).json()
         assert health["index"]["counts"]["documents"] > 0
         assert httpx.get(f"{base}/chat/", timeout=10).status_code == 200
@@ -133,7 +122,7 @@ def test_workers_end_when_their_server_is_killed(
     while its workers still start: they exit too."""
     import psutil
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BEDSIDE_HOME": str(tmp_path / "home"), "BEDSIDE_API_TOKEN": ""}
     cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
     proc = subprocess.Popen(
@@ -177,7 +166,7 @@ def test_the_supervisor_of_workers_never_loads_the_embedding_model(
     the inference runtime, while each worker does."""
     import psutil
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BEDSIDE_HOME": str(tmp_path / "home"), "BEDSIDE_API_TOKEN": ""}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--workers", "2"]
@@ -196,12 +185,8 @@ def test_the_supervisor_of_workers_never_loads_the_embedding_model(
 
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:  # healthy: the index is built and the child that built it has ended
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        # healthy: the index is built and the child that built it has ended
+        wait_until(healthy(f"http://127.0.0.1:{port}"), proc, 300)
         workers = [
             p
             for p in psutil.Process(proc.pid).children(recursive=True)
@@ -284,7 +269,7 @@ def test_workers_hold_no_new_copy_of_a_secret(tmp_path: Path, fixture_pack: Path
         "BEDSIDE_PG_PASSWORD": "wk-pg-password-5d1e",
         "BEDSIDE_OPENAI_API_KEY": "wk-openai-key-9c7b",
     }
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **secrets,
@@ -300,13 +285,7 @@ def test_workers_hold_no_new_copy_of_a_secret(tmp_path: Path, fixture_pack: Path
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until(healthy(f"http://127.0.0.1:{port}"), proc, 180)
         workers = [
             p
             for p in psutil.Process(proc.pid).children(recursive=True)

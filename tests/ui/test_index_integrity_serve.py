@@ -9,15 +9,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from served import free_port, healthy, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 HIT = (
@@ -26,12 +25,6 @@ HIT = (
     'heparin should not be used for the dialysis circuit. Argatroban 2 mcg/kg/min is used."}\n'
 )
 QUESTION = "Should heparin be used for the dialysis circuit in HIT?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -60,22 +53,10 @@ def index(tmp_path: Path) -> Path:
     return out
 
 
-def _wait(until: Callable[[], bool], proc: subprocess.Popen[bytes], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if until():
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 @pytest.fixture
 def served(tmp_path: Path, index: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`serve --index-dir` with the schedule off: only SIGUSR1 starts a verification."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
     proc = subprocess.Popen(
         [*cmd, "--index-dir", str(index)],
@@ -86,7 +67,7 @@ def served(tmp_path: Path, index: Path) -> Iterator[tuple[str, subprocess.Popen[
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        up = _wait(lambda: httpx.get(f"{base}/api/health", timeout=1).status_code == 200, proc, 120)
+        up = wait_until(healthy(base), proc, 120)
         assert up, "the server did not start"
         yield base, proc
     finally:
@@ -97,7 +78,9 @@ def served(tmp_path: Path, index: Path) -> Iterator[tuple[str, subprocess.Popen[
 def _verify_now(base: str, proc: subprocess.Popen[bytes], status: int) -> httpx.Response:
     """SIGUSR1, then the health answer once it has the expected status."""
     proc.send_signal(signal.SIGUSR1)
-    ok = _wait(lambda: httpx.get(f"{base}/api/health", timeout=5).status_code == status, proc, 30)
+    ok = wait_until(
+        lambda: httpx.get(f"{base}/api/health", timeout=5).status_code == status, proc, 30
+    )
     health = httpx.get(f"{base}/api/health", timeout=5)
     assert ok, health.text
     return health
@@ -175,7 +158,7 @@ def test_a_worker_that_cannot_verify_the_index_stops_the_server(
     respawning it every few seconds."""
     import psutil
 
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "ui.cli", "--preset", "fast", "serve", "--port", str(port)]
     proc = subprocess.Popen(
         [*cmd, "--workers", "2", "--index-dir", str(index)],
@@ -186,14 +169,14 @@ def test_a_worker_that_cannot_verify_the_index_stops_the_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        up = _wait(lambda: httpx.get(f"{base}/api/health", timeout=1).status_code == 200, proc, 180)
+        up = wait_until(healthy(base), proc, 180)
         assert up, "the server did not start"
 
         def workers() -> list[psutil.Process]:
             children = psutil.Process(proc.pid).children(recursive=True)
             return [p for p in children if "spawn_main" in " ".join(p.cmdline())]
 
-        assert _wait(lambda: len(workers()) == 2, proc, 120)
+        assert wait_until(lambda: len(workers()) == 2, proc, 120)
         chunks = index / "chunks.jsonl"
         chunks.write_bytes(chunks.read_bytes().replace(b"should not be", b"should now be"))
         victim = workers()[0]
