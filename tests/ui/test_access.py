@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apps import client, service_over
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -52,16 +53,7 @@ def base(tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path) -> Servic
 
 
 def _service(base: Service, home: Path, **server: Any) -> Service:
-    settings = load_settings(
-        "fast",
-        home=home,
-        sources=base.assistant.settings.sources,
-        server={"rate_limit": 0, **server},
-    )
-    return Service(
-        Assistant(settings, base.assistant.retriever, base.assistant.generator),
-        FeedbackStore(home / "feedback.sqlite3"),
-    )
+    return service_over(base, home, **{"rate_limit": 0, **server})
 
 
 def _app(base: Service, home: Path, mode: str, **server: Any) -> tuple[FastAPI, Service]:
@@ -71,15 +63,7 @@ def _app(base: Service, home: Path, mode: str, **server: Any) -> tuple[FastAPI, 
     return create_app(service, token=TOKEN if mode == "token" else ""), service
 
 
-def _client(app: FastAPI, peer: str = "127.0.0.1", **kw: Any) -> TestClient:
-    return TestClient(
-        app,
-        base_url=LOCAL,
-        client=(peer, 50000),
-        raise_server_exceptions=False,
-        follow_redirects=False,
-        **kw,
-    )
+_client = client
 
 
 def _walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from apps import client, service_over
 
 from assistant.pipeline import Assistant
 from assistant.settings import load_settings
@@ -44,25 +43,10 @@ def base(tmp_path_factory: pytest.TempPathFactory, fixture_pack: Path) -> Servic
     return Service(Assistant.from_settings(settings), FeedbackStore(home / "feedback.sqlite3"))
 
 
-def _service(base: Service, home: Path, **server: Any) -> Service:
-    settings = load_settings(
-        "fast", home=home, sources=base.assistant.settings.sources, server=server
-    )
-    return Service(
-        Assistant(settings, base.assistant.retriever, base.assistant.generator),
-        FeedbackStore(home / "feedback.sqlite3"),
-    )
+_service = service_over
 
 
-def _client(app: FastAPI, peer: str = "127.0.0.1", **kw: Any) -> TestClient:
-    return TestClient(
-        app,
-        base_url=LOCAL,
-        client=(peer, 50000),
-        raise_server_exceptions=False,
-        follow_redirects=False,
-        **kw,
-    )
+_client = client
 
 
 # ------------------------------------------------------------------ token guessing
