@@ -19,7 +19,7 @@ the index this tool
    (with its title and heading path), no patient and no question; and runs
    ``guardrails.check`` on it;
 4. reports, per domain (the source the document came from: ``pack``, ``open-medicine``, or
-   a ``--source`` as given, split by source type where a source holds several), the units
+   a ``--source`` as given), the units
    stating a dose, how many were withheld and which block rules fired (a unit counts once
    under each rule that blocked it), and lists every withheld unit with its findings.
 
@@ -220,13 +220,12 @@ class Corpus:
 
 def source_domains(loaded: Sequence[tuple[str, Sequence[Document]]]) -> dict[str, str]:
     """Doc id -> domain: the source it came from, as given (``pack``, ``open-medicine``,
-    ``jsonl:PATH``); a source read from a path that holds several source types is split by
-    type. A document id repeated in a later source stays with the first."""
+    ``jsonl:PATH``). A document id repeated in a later source stays with the first (as the
+    index keeps it)."""
     out: dict[str, str] = {}
     for spec, docs in loaded:
-        split = ":" in spec and len({d.source_type for d in docs}) > 1
         for d in docs:
-            out.setdefault(d.id, f"{spec} ({d.source_type})" if split else spec)
+            out.setdefault(d.id, spec)
     return out
 
 
@@ -365,9 +364,9 @@ def measure(
         if progress and n % 50 == 0:
             progress(f"{n}/{len(by_doc)} documents")
     total = DomainCount()
-    for c in counts.values():
+    for each in counts.values():
         for k in ("documents", "chunks", "units", "dose_units", "withheld"):
-            setattr(total, k, getattr(total, k) + getattr(c, k))
+            setattr(total, k, getattr(total, k) + getattr(each, k))
     summary = {
         "index": corpus.index,
         "reference_digest": table.digest,
