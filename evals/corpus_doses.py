@@ -12,7 +12,8 @@ the index this tool
    sentences, list items, table rows, flowchart branches whose span lies within the chunk),
    and splits the rest of the chunk (text no whole unit of it covers) into plain sentences;
 2. keeps the units that state a dose: the guard's own extraction
-   (``guardrails.extraction.extract``) finds at least one dose in the unit's text;
+   (``guardrails.extraction.extract``) finds a dose in the unit's text, or a number next to
+   a drug that it cannot read as one (the guard withholds those as DOSE_UNPARSED);
 3. answers with each such unit as the assistant's pipeline would: one statement, the unit's
    own span of the document as written followed by the marker [1], citation [1] = the
    unit's chunk (quote offsets = the span within the chunk), passages = that chunk only
@@ -128,9 +129,10 @@ def _line_spans(text: str, lo: int, hi: int) -> Iterable[Span]:
 
 
 def states_dose(text: str) -> bool:
-    """Whether the guard's extraction finds a dose in ``text``."""
-    mentions, _ = extract(text)
-    return bool(mentions)
+    """Whether the guard's extraction finds a dose in ``text``: one it reads, or a number next
+    to a drug it cannot read as one (which the guard withholds as unreadable)."""
+    mentions, unparsed = extract(text)
+    return bool(mentions or unparsed)
 
 
 # ------------------------------------------------------------------ the check

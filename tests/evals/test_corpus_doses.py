@@ -147,8 +147,13 @@ def test_units_of_a_chunk_are_whole_units_then_plain_sentences_of_what_is_cut() 
 
 @pytest.mark.parametrize(
     ("text", "states"),
-    [("Give 500 mg every 12 hours.", True), ("Count the platelets every day.", False)],
-    ids=["dose", "no-dose"],
+    [
+        ("Give 500 mg every 12 hours.", True),
+        ("Start enoxaparin 40 subcut daily.", True),
+        ("Count the platelets every day.", False),
+        ("Target an INR of 2.0 to 3.0 with warfarin.", False),
+    ],
+    ids=["dose", "unreadable-number-next-to-a-drug", "no-dose", "number-that-is-no-dose"],
 )
 def test_a_unit_states_a_dose_when_the_guard_extraction_finds_one(text: str, states: bool) -> None:
     assert states_dose(text) is states
