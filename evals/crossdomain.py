@@ -345,7 +345,8 @@ def _cites_gold(case: Case, answer: Answer) -> bool:
         return False
     numbers = set(answer.bottom_line.citations)
     cited = {c.passage.doc.id for c in answer.citations if c.number in numbers}
-    return bool(cited & set(case.gold_doc_ids))
+    gold = set(case.gold_doc_ids) | {OPEN_MEDICINE_PREFIX + g for g in case.gold_doc_ids}
+    return bool(cited & gold)
 
 
 def score_answer(case: Case, answer: Answer) -> Score:
