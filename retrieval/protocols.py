@@ -10,7 +10,7 @@ stores its vocabulary or its vectors without the assistant knowing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from corpus.types import Chunk, DocumentInfo
 from retrieval.types import Mode, Passage
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from retrieval.store import IndexManifest
 
 
+@runtime_checkable
 class Vocabulary(Protocol):
     """The words an index holds, as ``retrieval.tokenize.tokenize`` makes them (lower-cased
     stems): whether a word is there, and which one a misspelling most likely meant."""
@@ -34,6 +35,7 @@ class Vocabulary(Protocol):
         ...
 
 
+@runtime_checkable
 class Retriever(Vocabulary, Protocol):
     """Search, the documents and chunks behind the passages, the vocabulary, and what
     identifies and verifies the index served."""
