@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from assistant.evidence import asked_settings
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import common_words, drug_lexicon
-from retrieval.bm25 import BM25Index
+from retrieval.protocols import Vocabulary
 from retrieval.tokenize import tokenize
 
 if TYPE_CHECKING:
@@ -30,13 +30,16 @@ if TYPE_CHECKING:
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{6,}")
 
 
-def _known(word: str, bm25: BM25Index) -> bool:
+def _known(word: str, vocabulary: Vocabulary) -> bool:
     tokens = tokenize(word)
-    return bool(tokens) and all(bm25.knows(t) for t in tokens)
+    return bool(tokens) and all(vocabulary.knows(t) for t in tokens)
 
 
-def _compound(word: str, bm25: BM25Index) -> bool:
-    return any(_known(word[:i], bm25) and _known(word[i:], bm25) for i in range(3, len(word) - 2))
+def _compound(word: str, vocabulary: Vocabulary) -> bool:
+    return any(
+        _known(word[:i], vocabulary) and _known(word[i:], vocabulary)
+        for i in range(3, len(word) - 2)
+    )
 
 
 def _name_like(question: str, start: int, word: str) -> bool:
@@ -48,8 +51,9 @@ def _name_like(question: str, start: int, word: str) -> bool:
     return bool(before) and before[-1] not in ".!?:\n"
 
 
-def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) -> list[str]:
-    """Specific terms of ``question`` that no indexed document contains.
+def missing_terms(question: str, vocabulary: Vocabulary, frame: Frame | None = None) -> list[str]:
+    """Specific terms of ``question`` that no indexed document contains (``vocabulary``:
+    the index's, as its retriever answers for it).
 
     With a frame, only a term the question rests on counts: a drug (any drug the lexicon
     knows) or the asked condition; the rest of a consumer message (names, small talk, typing
@@ -65,7 +69,12 @@ def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) ->
     for m in _WORD.finditer(question):
         word = m.group()
         lower = word.lower()
-        if lower in common or _known(lower, bm25) or "-" in lower or _compound(lower, bm25):
+        if (
+            lower in common
+            or _known(lower, vocabulary)
+            or "-" in lower
+            or _compound(lower, vocabulary)
+        ):
             continue
         if find_drugs(word):
             continue  # a misspelt drug the guard knows ("argatroben") is not missing
@@ -78,7 +87,7 @@ def missing_terms(question: str, bm25: BM25Index, frame: Frame | None = None) ->
         if frame is not None and lower not in focus:
             continue  # a word the question does not rest on (small talk, a typing slip)
         stem = (tokenize(lower) or [lower])[0]
-        if bm25.near(stem, 80.0) is not None:
+        if vocabulary.closest_term(stem, 80.0) is not None:
             continue
         out.append(word)
     return list(dict.fromkeys(out))

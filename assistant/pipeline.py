@@ -61,6 +61,7 @@ from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
 from guardrails.types import Finding, SourceText, Verdict
 from retrieval.hybrid import HybridRetriever
+from retrieval.protocols import Vocabulary
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
@@ -121,11 +122,11 @@ class Assistant:
     """A ready pipeline: settings, a retriever over an open index, a generator."""
 
     settings: Settings
+    # The pipeline asks only what retrieval.protocols.Retriever lists (a test reads this
+    # package's source for reach-ins); the server and the benchmarks hold the concrete one.
     retriever: HybridRetriever
     generator: Generator
     reference: ReferenceTable = field(default_factory=default_reference)
-    _doc_chunks: dict[str, list[Chunk]] | None = None
-    _doc_chunks_of: list[Chunk] | None = None  # the index.chunks it was built from
 
     @classmethod
     def from_settings(
@@ -157,7 +158,7 @@ class Assistant:
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.assistant.max_question_chars)
         frame = read_frame(question, history, patient, self.reference)
-        spelt = _spellings(question, frame, self.retriever.index.bm25)
+        spelt = _spellings(question, frame, self.retriever)
         if spelt != question:
             # A misspelt drug ("gabaepntin") is read as the drug, not as the asked condition,
             # a misspelt word as the sources spell it. The patient's facts stay as typed where
@@ -171,7 +172,7 @@ class Assistant:
                 populations=tuple(dict.fromkeys((*typed.populations, *frame.populations))),
             )
         query = query_for(question, frame, self.reference)
-        query = _with_corrections(query, self.retriever.index.bm25)
+        query = _with_corrections(query, self.retriever)
         condense = getattr(self.generator, "condense", None)
         if callable(condense) and frame.inherited:
             query = str(condense(question, history))
@@ -187,7 +188,7 @@ class Assistant:
             passages = _guideline_first(ranked, self.settings.assistant.k)
         timings["retrieve"] = _ms(t)
 
-        missing = missing_terms(question, self.retriever.index.bm25, frame)
+        missing = missing_terms(question, self.retriever, frame)
         # A message of several sentences is measured by its best-supported sentence (the
         # question in it), and by what its frame says it asks, not by its small talk.
         pool = candidates(passages, frame, self.reference)
@@ -198,9 +199,8 @@ class Assistant:
         # Words no indexed text has cannot be covered by any sentence: missing_terms judges
         # those; support is measured over the words the corpus knows. A number alone ("in
         # 2018") is no topic: support rests on words.
-        bm25 = self.retriever.index.bm25
         known = [
-            " ".join(w for w in ask.split() if _all_known(w, bm25) and _LETTER.search(w))
+            " ".join(w for w in ask.split() if _all_known(w, self.retriever) and _LETTER.search(w))
             for ask in asks
         ]
         support = max(
@@ -449,8 +449,8 @@ class Assistant:
             if len(added) >= most:
                 break
             best: tuple[tuple[int, int, int, int], Chunk, int, int] | None = None
-            for chunk in self._chunks_of(doc_id):
-                passage = Passage(chunk, self.retriever.index.docs[doc_id], 0.0, 0)
+            for chunk in self.retriever.chunks_of(doc_id):
+                passage = Passage(chunk, self.retriever.document(doc_id), 0.0, 0)
                 for info in contexts.of(passage):
                     text = chunk.text[info.start : info.end]
                     if not info.quotable or not states_target(text) or not info.drugs & drugs:
@@ -471,7 +471,7 @@ class Assistant:
             if best is None:
                 continue
             _, chunk, start, end = best
-            passage = Passage(chunk, self.retriever.index.docs[doc_id], 0.0, 0)
+            passage = Passage(chunk, self.retriever.document(doc_id), 0.0, 0)
             if chunk.id not in numbers:
                 numbers[chunk.id] = max(numbers.values(), default=0) + 1
             citations.append(Citation(numbers[chunk.id], passage, start, end))
@@ -507,19 +507,6 @@ class Assistant:
             draft.notes,
         )
 
-    def _chunks_of(self, doc_id: str) -> list[Chunk]:
-        return self._by_doc().get(doc_id, [])
-
-    def _by_doc(self) -> dict[str, list[Chunk]]:
-        """Chunks by document, rebuilt when the retriever swaps in a new index version."""
-        chunks = self.retriever.index.chunks
-        if self._doc_chunks is None or self._doc_chunks_of is not chunks:
-            by_doc: dict[str, list[Chunk]] = {}
-            for chunk in chunks:
-                by_doc.setdefault(chunk.doc_id, []).append(chunk)
-            self._doc_chunks, self._doc_chunks_of = by_doc, chunks
-        return self._doc_chunks
-
     def _agent_dose(self, agent: str, frame: Frame) -> tuple[Passage, int, int] | None:
         """The pack sentence that states ``agent``'s dose, from the dose reference: for the
         asked use when the reference has one, else its standing (non-procedural) regimen's
@@ -544,7 +531,7 @@ class Assistant:
             if found is None:
                 continue
             chunk, start = found
-            passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], 0.0, 0)
+            passage = Passage(chunk, self.retriever.document(chunk.doc_id), 0.0, 0)
             return passage, start, start + len(entry.cite.quote)
         return None
 
@@ -563,7 +550,7 @@ class Assistant:
                 chunk, start = found
                 if chunk.id not in numbers:
                     numbers[chunk.id] = max(numbers.values(), default=0) + 1
-                    passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], 0.0, 0)
+                    passage = Passage(chunk, self.retriever.document(chunk.doc_id), 0.0, 0)
                     citations.append(
                         Citation(numbers[chunk.id], passage, start, start + len(entry.cite.quote))
                     )
@@ -694,7 +681,7 @@ class Assistant:
             "disclaimer": _disclaimer(audience),
             "timings_ms": timings,
             "settings_digest": self.settings.digest(),
-            "index_digest": self.retriever.index.manifest.digest(),
+            "index_digest": self.retriever.digest,
         }
 
     def _replacement(self, blocks: list[Finding], citations: list[Citation]) -> str | None:
@@ -707,7 +694,7 @@ class Assistant:
             if found is None:
                 return f"\u201c{quote}\u201d ({doc_id})"
             chunk, start = found
-            passage = Passage(chunk, self.retriever.index.docs[chunk.doc_id], score=0.0, rank=0)
+            passage = Passage(chunk, self.retriever.document(chunk.doc_id), score=0.0, rank=0)
             number = next(
                 (c.number for c in citations if c.passage.chunk.id == chunk.id),
                 max((c.number for c in citations), default=0) + 1,
@@ -717,7 +704,7 @@ class Assistant:
         return None
 
     def _locate(self, doc_id: str, quote: str) -> tuple[Chunk, int] | None:
-        for chunk in self._chunks_of(doc_id):
+        for chunk in self.retriever.chunks_of(doc_id):
             at = chunk.text.find(quote)
             if at >= 0:
                 return chunk, at
@@ -910,7 +897,7 @@ _TYPED = re.compile(r"[A-Za-z]{5,}")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-def _with_corrections(query: str, bm25: Any) -> str:
+def _with_corrections(query: str, vocabulary: Vocabulary) -> str:
     """The query with the corpus' spelling of words it does not know ("mteoprolol" ->
     metoprolol) added after it; the words as typed stay."""
     from retrieval.tokenize import tokenize as _tok
@@ -919,15 +906,15 @@ def _with_corrections(query: str, bm25: Any) -> str:
     english = common_words()
     for word in _TYPED.findall(query):
         tokens = _tok(word)
-        if not tokens or bm25.knows(tokens[0]) or word.lower() in english:
+        if not tokens or vocabulary.knows(tokens[0]) or word.lower() in english:
             continue  # a word the sources or English know is no typing slip ("capital")
-        near = bm25.near(tokens[0], 80.0)
+        near = vocabulary.closest_term(tokens[0], 80.0)
         if near and near not in fixes:
             fixes.append(near)
     return f"{query} {' '.join(fixes)}" if fixes else query
 
 
-def _spellings(question: str, frame: Frame, bm25: Any) -> str:
+def _spellings(question: str, frame: Frame, vocabulary: Vocabulary) -> str:
     """``question`` with each word the corpus does not know replaced by the drug name it is
     a typing slip of (one swapped, missing, extra or wrong letter; two in a long name):
     "what is a safe dosage for gabaepntin" -> "... for gabapentin"; a word of the asked
@@ -944,11 +931,11 @@ def _spellings(question: str, frame: Frame, bm25: Any) -> str:
     def fix(m: re.Match[str]) -> str:
         word = m.group()
         tokens = _tok(word)
-        if not tokens or bm25.knows(tokens[0]) or find_drugs(word, drug_lexicon()):
+        if not tokens or vocabulary.knows(tokens[0]) or find_drugs(word, drug_lexicon()):
             return word
         found = _misspelt_drug(word.lower())
         if found is None and word.lower() in asked and word.lower() not in common_words():
-            found = _corpus_spelling(word, tokens[0], bm25)
+            found = _corpus_spelling(word, tokens[0], vocabulary)
         return found or word
 
     return _TYPED.sub(fix, question)
@@ -957,13 +944,13 @@ def _spellings(question: str, frame: Frame, bm25: Any) -> str:
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _corpus_spelling(word: str, token: str, bm25: Any) -> str | None:
+def _corpus_spelling(word: str, token: str, vocabulary: Vocabulary) -> str | None:
     """The word one typing slip from ``word`` whose stem is the indexed stem one slip from
     ``token`` (its stem), letters swapped or one wrong before one missing or extra; None
     when there is none."""
     from retrieval.tokenize import _stem
 
-    near = bm25.near(token)
+    near = vocabulary.closest_term(token)
     if not near or _slips(token, near, 1) > 1:
         return None
     w = word.lower()
@@ -1023,11 +1010,11 @@ def _slips(a: str, b: str, most: int) -> int:
     return prev[-1]
 
 
-def _all_known(word: str, bm25: Any) -> bool:
+def _all_known(word: str, vocabulary: Vocabulary) -> bool:
     from retrieval.tokenize import tokenize as _tok
 
     tokens = _tok(word)
-    return not tokens or all(bm25.knows(t) for t in tokens)
+    return not tokens or all(vocabulary.knows(t) for t in tokens)
 
 
 def _frame_words(frame: Frame, table: ReferenceTable) -> str:

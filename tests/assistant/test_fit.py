@@ -274,7 +274,7 @@ def test_the_asked_condition_binds_doses_and_drug_questions_not_other_statements
 
 
 class _Vocabulary:
-    """What the BM25 index knows, for the spelling reader: stems and one-slip neighbours."""
+    """What the index knows, for the spelling reader: stems and one-slip neighbours."""
 
     def __init__(self, stems: set[str]) -> None:
         self.stems = stems
@@ -282,8 +282,8 @@ class _Vocabulary:
     def knows(self, token: str) -> bool:
         return token in self.stems
 
-    def near(self, token: str, cutoff: float = 85.0) -> str | None:
-        return next((s for s in sorted(self.stems) if _one_slip(token, s)), None)
+    def closest_term(self, term: str, cutoff: float = 85.0) -> str | None:
+        return next((s for s in sorted(self.stems) if _one_slip(term, s)), None)
 
 
 def _one_slip(a: str, b: str) -> bool:
