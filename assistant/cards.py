@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.evidence import is_agent, reversal_agents
-from assistant.frame import Frame, indication_name
+from assistant.frame import Frame, indication_name, intent_indication, stage_of
 from guardrails.context import ancestors, in_scope
 from guardrails.reference import Contraindication, Criteria, DoseEntry, ReferenceTable
 from guardrails.regimens import (
@@ -173,7 +173,7 @@ def dose_card(frame: Frame, table: ReferenceTable) -> DoseCard | None:
     drugs = [d for d in frame.drugs if not is_agent(d, table)] or list(frame.drugs)
     if frame.intent == "reversal":
         drugs = reversal_agents(frame, table)
-        indication = "reversal"
+        indication = intent_indication(frame.intent, table)
     for drug in drugs:
         card = _card(drug, indication, frame, table)
         if card is not None:
@@ -394,10 +394,13 @@ def _by_stage(
     """The asked stage first: without one, the regimens of the asked indication itself lead
     and its sub-uses (extended phase, cancer) follow; EU-only regimens come last."""
 
+    def extended(r: Regimen) -> bool:
+        return stage_of(r.indication, table) == "extended" or "extended" in r.id
+
     def rank(r: Regimen) -> tuple[int, int, int, int]:
         exact = 0 if r.indication == indication else 1
         if frame.stage == "extended":
-            exact = 0 if r.indication == "vte-extended" or "extended" in r.id else 1
+            exact = 0 if extended(r) else 1
         # The route the question names leads ("subcutaneous heparin for an outpatient").
         routes = {s.entry.route for s in r.steps if s.entry.route}
         off_route = 1 if frame.route and routes and frame.route not in routes else 0
@@ -405,9 +408,7 @@ def _by_stage(
         fixed = 0 if any(s.computed for s in r.steps) else 1
         return (off_route, exact, fixed, 1 if r.jurisdiction == "EU" else 0)
 
-    if frame.stage == "extended" and not any(
-        r.indication == "vte-extended" or "extended" in r.id for r in regimens
-    ):
+    if frame.stage == "extended" and not any(extended(r) for r in regimens):
         return []
     # A sub-use (cancer-associated VTE) is shown only when it is asked; the extended phase
     # follows the treatment regimen as its next step.
@@ -418,6 +419,7 @@ def _by_stage(
     keep = [
         r
         for r in regimens
-        if r.indication in asked or (r.indication == "vte-extended" and frame.stage != "initial")
+        if r.indication in asked
+        or (stage_of(r.indication, table) == "extended" and frame.stage != "initial")
     ]
     return sorted(keep, key=rank)

@@ -22,7 +22,8 @@ from guardrails.context import ancestors, find_indications, indication_patterns
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
 from guardrails.patient import Patient, extract_patient, patient_from_conversation
-from guardrails.reference import ReferenceTable, default_reference
+from guardrails.reference import Condition, Indication, ReferenceTable, default_reference
+from guardrails.regimens import condition_holds
 from retrieval.tokenize import tokenize
 
 Intent = Literal[
@@ -44,11 +45,6 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 _REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz]|overdos|toxicit)\w*", re.IGNORECASE)
-_NEGATED = re.compile(
-    r"\b(?:without|no|not|non|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
-    r"(?P<what>HIT|heparin-induced thrombocytopenia|cancer|AF|atrial fibrillation)\b",
-    re.IGNORECASE,
-)
 _PARENS = re.compile(r"\s*\([^()]{0,80}\)")
 _CUT = re.compile(
     r"\s(?:who|that|which|and|despite|while|whilst|on|receiving|at|weighing|whose|after|before|"
@@ -73,6 +69,7 @@ class _Words:
     clot_sub_uses: tuple[tuple[str, re.Pattern[str]], ...]
     small_talk: re.Pattern[str]
     timing: re.Pattern[str]
+    negated: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +94,13 @@ def _words() -> _Words:
         clot_sub_uses=compiled(raw["clot_sub_uses"]),
         timing=re.compile(raw["timing"], re.IGNORECASE),
         small_talk=re.compile("|".join(f"(?:{p})" for p in raw["small_talk"]), re.IGNORECASE),
+        negated=re.compile(
+            r"\b(?:without|no|not|non|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
+            r"(?P<what>"
+            + "|".join(re.escape(t) for terms in raw["negatable"].values() for t in terms)
+            + r")\b",
+            re.IGNORECASE,
+        ),
     )
 
 
@@ -158,14 +162,55 @@ def indications_in(text: str, table: ReferenceTable) -> set[str]:
     heparin) non-responders" names heparin resistance, and a clot "despite prophylaxis" is
     an established clot whose treatment is meant."""
     w = _words()
-    text = _NEGATED.sub(lambda m: " " * len(m.group()), text)  # "without HIT" is not HIT
+    text = w.negated.sub(lambda m: " " * len(m.group()), text)  # "without HIT" is not HIT
     found = find_indications(text, table) | find_indications(_PARENS.sub("", text), table)
     if not found:
         found = _loose_indications(text, table)
     if w.breakthrough.search(text) and w.events.search(w.breakthrough.sub(" ", text)):
-        found = {i for i in found if not i.startswith("vte-prophylaxis")} | {"vte-treatment"}
-        found -= {"vte-prophylaxis"}
+        # The use the clot happened despite (and its descendants) gives way to the use the
+        # reference says such a clot asks for.
+        for ind in table.indications:
+            if ind.despite:
+                found = {i for i in found if i != ind.id and ind.id not in ancestors(i, table)}
+                found.add(ind.despite)
     return found
+
+
+def _indication(ind_id: str | None, table: ReferenceTable) -> Indication | None:
+    by_id = table.memo("indications_by_id", lambda: {i.id: i for i in table.indications})
+    return by_id.get(ind_id) if ind_id else None
+
+
+def _lineage(ind_id: str, table: ReferenceTable) -> list[Indication]:
+    """An indication, its parent, its parent's parent ... (nearest first)."""
+    out: list[Indication] = []
+    current = _indication(ind_id, table)
+    while current is not None and current not in out:
+        out.append(current)
+        current = _indication(current.parent, table)
+    return out
+
+
+def phase_of(ind_id: str, table: ReferenceTable) -> str | None:
+    """The phase of care (prophylaxis, treatment) an indication is, from it or its nearest
+    ancestor that states one."""
+    return next((i.phase for i in _lineage(ind_id, table) if i.phase), None)
+
+
+def stage_of(ind_id: str, table: ReferenceTable) -> str | None:
+    """The treatment stage an indication itself is (the extended phase), if any."""
+    found = _indication(ind_id, table)
+    return found.stage if found else None
+
+
+def clot_indication(table: ReferenceTable) -> str | None:
+    """The use a question asks for when it names a clot and no other use."""
+    return next((i.id for i in table.indications if i.clots), None)
+
+
+def intent_indication(intent: str, table: ReferenceTable) -> str | None:
+    """The indication whose doses a question of this intent asks for (reversal), if any."""
+    return next((i.id for i in table.indications if i.intent == intent), None)
 
 
 def excluded_in(text: str, table: ReferenceTable) -> frozenset[str]:
@@ -173,7 +218,7 @@ def excluded_in(text: str, table: ReferenceTable) -> frozenset[str]:
     cancer-associated VTE; "without HIT" rules out HIT): those one of whose terms holds the
     negated word."""
     out: set[str] = set()
-    for m in _NEGATED.finditer(text):
+    for m in _words().negated.finditer(text):
         word = re.compile(rf"\b{re.escape(m.group('what'))}\b", re.IGNORECASE)
         out |= {i.id for i in table.indications if any(word.search(t) for t in i.terms)}
     return frozenset(out)
@@ -258,6 +303,28 @@ def _indication_names() -> dict[str, str]:
     return dict(raw.get("indication_names") or {})
 
 
+@lru_cache(maxsize=1)
+def _patient_domains() -> tuple[tuple[str, tuple[Condition, ...]], ...]:
+    raw = load_yaml(DATA.read_text(encoding="utf-8"))
+    return tuple(
+        (
+            d["words"],
+            tuple(Condition(id=d["id"], words=d["id"], **c) for c in d["when"]),
+        )
+        for d in raw["patient_domains"]
+    )
+
+
+def patient_domain_words(patient: Patient) -> str:
+    """The words (a regular-expression alternation) with which sources speak of this
+    patient's known facts ("renal|kidney|CrCl..." for a CrCl of 25); empty when none holds."""
+    return "|".join(
+        words
+        for words, when in _patient_domains()
+        if any(condition_holds(c, patient) for c in when)
+    )
+
+
 def population_named(population: str, text: str) -> bool:
     """Whether ``text`` speaks of ``population`` (children, pregnancy, ...)."""
     pattern = dict(_words().populations).get(population)
@@ -333,36 +400,35 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
     drugs = tuple(dict.fromkeys(name for _, _, name in find_drugs(plain, drug_lexicon())))
     found = indications_in(question, table) or indications_in(lay_words(question), table)
     indication = _specific(found, table)
-    phase = None
-    if indication and indication.startswith("vte-prophylaxis"):
-        phase = "prophylaxis"
-    elif indication and (indication.startswith("vte-") or indication == "cancer-vte"):
-        phase = "treatment"
-    else:
+    phase = phase_of(indication, table) if indication else None
+    if phase is None:
         for name, pattern in w.phase:
             if pattern.search(question):
                 phase = name
                 break
     stage = next((name for name, pattern in w.stage if pattern.search(question)), None)
-    if indication == "vte-extended":
-        stage = "extended"
+    if indication and stage_of(indication, table):
+        stage = stage_of(indication, table)
     populations = tuple(name for name, pattern in w.populations if pattern.search(question))
     asked = _condition(asks if asks is not None else focus(question), table)
     condition, setting = (None, asked) if indication else (asked, None)
-    positive = _NEGATED.sub(lambda m: " " * len(m.group()), question)
+    positive = w.negated.sub(lambda m: " " * len(m.group()), question)
     sub_use = next((i for i, p in w.clot_sub_uses if p.search(positive)), None)
+    clot = clot_indication(table)
     if (
-        not indication
+        clot
+        and not indication
         and (condition is None or w.events.search(condition) or sub_use)
         and w.events.search(question)
         and not w.phase[0][1].search(question)
     ):
         # "for pulmonary embolism", "new proximal DVT": a dose for a clot is its treatment.
-        indication, condition, found = "vte-treatment", None, {"vte-treatment"}
-        phase = "treatment"
-    if indication == "vte-treatment" and sub_use and w.events.search(question):
+        indication, condition, found = clot, None, {clot}
+        phase = phase_of(clot, table)
+    parent = getattr(_indication(sub_use, table), "parent", None)
+    if indication and indication == parent and sub_use and w.events.search(question):
         # "a cancer patient with a new PE": the clot of that sub-use.
-        indication, found = sub_use, (set(found) - {"vte-treatment"}) | {sub_use}
+        indication, found = sub_use, (set(found) - {indication}) | {sub_use}
     route = next((name for name, pattern in w.routes if pattern.search(question)), None)
     return Frame(
         intent=intent,

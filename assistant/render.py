@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from functools import lru_cache
+from pathlib import Path
 
 from assistant.markup import inline, link_hosts, source_link
 from assistant.types import SECTION_ORDER, SECTION_TITLES, Audience, Citation, Statement, Withheld
+from corpus.yamlio import load_yaml
 from guardrails.display import display_unit
 from guardrails.types import Finding, Verdict
 
@@ -21,28 +24,15 @@ PATIENT_DISCLAIMER = (
 )
 PENDING = "pending clinical review"
 
-# Plain-language explanations shown to patients next to the exact quotes (never inside them).
-GLOSSARY: dict[str, str] = {
-    "anticoagulant": "a medicine that slows blood clotting (a 'blood thinner')",
-    "thrombocytopenia": "a low platelet count",
-    "heparin-induced thrombocytopenia": "an immune reaction to heparin that lowers platelets and causes clots",
-    "HIT": "heparin-induced thrombocytopenia, an immune reaction to heparin",
-    "DVT": "a blood clot in a deep vein, usually in the leg",
-    "PE": "a blood clot in the lungs (pulmonary embolism)",
-    "VTE": "a blood clot in a vein (DVT or PE)",
-    "subcutaneously": "injected under the skin",
-    "IV": "into a vein",
-    "intravenous": "into a vein",
-    "renal": "to do with the kidneys",
-    "hepatic": "to do with the liver",
-    "CrCl": "creatinine clearance, a measure of kidney function",
-    "aPTT": "a blood test of how long blood takes to clot",
-    "anti-Xa": "a blood test that measures the effect of heparin",
-    "INR": "a blood test used to adjust warfarin",
-    "prophylaxis": "prevention",
-    "thromboprophylaxis": "medicine to prevent blood clots",
-    "antithrombin": "a natural protein in the blood that heparin needs to work",
-}
+GLOSSARY_DATA = Path(__file__).resolve().parent / "data" / "glossary.yaml"
+
+
+@lru_cache(maxsize=1)
+def glossary() -> dict[str, str]:
+    """Plain-language explanations shown to patients next to the exact quotes (never inside
+    them): term -> plain words (``assistant/data/glossary.yaml``)."""
+    raw = load_yaml(GLOSSARY_DATA.read_text(encoding="utf-8"))
+    return {str(term): str(words) for term, words in (raw.get("terms") or {}).items()}
 
 
 def review_status(citations: Sequence[Citation]) -> str:
@@ -139,7 +129,7 @@ def dose_check_lines(verdict: Verdict) -> list[str]:
 def glossary_for(texts: Sequence[str]) -> list[str]:
     joined = " ".join(texts)
     found = []
-    for term, meaning in GLOSSARY.items():
+    for term, meaning in glossary().items():
         exact = term.isupper() or "-" in term  # acronyms match as written
         if (term in joined) if exact else (term.lower() in joined.lower()):
             found.append(f"- **{term}**: {meaning}")

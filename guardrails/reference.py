@@ -205,6 +205,28 @@ class Indication(_Strict):
         description="a procedure (PCI, cardiac surgery): when a question names it beside a "
         "condition (HIT), the procedure's dose is the one asked for",
     )
+    phase: Literal["prophylaxis", "treatment"] | None = Field(
+        default=None,
+        description="the phase of care this indication and its descendants are (prevention "
+        "or treatment)",
+    )
+    stage: Literal["initial", "maintenance", "extended"] | None = Field(
+        default=None, description="the stage of treatment this indication is, when it is one"
+    )
+    despite: str | None = Field(
+        default=None,
+        description="the indication a clot that happens despite this one (or a descendant) "
+        "asks for: a clot despite prophylaxis is treated",
+    )
+    clots: bool = Field(
+        default=False,
+        description="a question that names a clot and no other use asks for this indication",
+    )
+    intent: str | None = Field(
+        default=None,
+        description="the question intent (assistant frame) whose doses are this indication's: "
+        "a reversal question asks for the reversal regimens",
+    )
 
 
 class Drug(_Strict):
@@ -265,6 +287,8 @@ class ReferenceTable(_Strict):
         for i in self.indications:
             if i.parent and i.parent not in indications:
                 raise ValueError(f"indication {i.id}: unknown parent {i.parent!r}")
+            if i.despite and i.despite not in indications:
+                raise ValueError(f"indication {i.id}: unknown despite {i.despite!r}")
         conditions = {c.id for c in self.conditions}
         for c in self.contraindications:
             unknown = set(c.drugs) - drugs

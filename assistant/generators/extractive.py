@@ -22,7 +22,7 @@ from assistant.evidence import (
     shared_contexts,
     shares_drug,
 )
-from assistant.frame import Frame
+from assistant.frame import Frame, patient_domain_words
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from guardrails.extraction import find_drugs
@@ -157,7 +157,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # A question about what a study found is answered by its results.
     asks_evidence = research_cap(question) is not None
     values = _stated_values(question)
-    domains = _patient_domains(frame) if frame is not None else ""
+    domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
     for c in pool:
@@ -228,35 +228,6 @@ def _in_stated_range(sentence: str, values: list[tuple[float, frozenset[str]]]) 
         if any(low <= v <= high and words & said for v, said in values):
             return True
     return False
-
-
-_DOMAIN_WORDS = {
-    "renal": r"renal|kidney|CrCl|creatinine clearance|dialysis|AKI",
-    "hepatic": r"hepatic|liver|Child-Pugh|cirrhosis",
-    "weight": r"body weight|weigh\w*|obes\w*|BMI|kg or (?:less|more)",
-    "age": r"elderly|older|aged? \d+|80 years",
-    "pregnancy": r"pregnan\w*",
-    "hit": r"HIT|heparin-induced thrombocytopenia",
-}
-
-
-def _patient_domains(frame: Frame) -> str:
-    """The special-population words that speak of this patient's known facts."""
-    p = frame.patient
-    names = []
-    if p.crcl is not None and p.crcl < 60 or p.dialysis:
-        names.append("renal")
-    if p.hepatic_impairment:
-        names.append("hepatic")
-    if p.weight_kg is not None and (p.weight_kg < 50 or p.weight_kg > 100):
-        names.append("weight")
-    if p.age is not None and p.age >= 75:
-        names.append("age")
-    if p.pregnant:
-        names.append("pregnancy")
-    if p.hit:
-        names.append("hit")
-    return "|".join(_DOMAIN_WORDS[n] for n in names)
 
 
 _ACTION = re.compile(
