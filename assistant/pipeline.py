@@ -75,7 +75,6 @@ _OPTION = re.compile(
     re.IGNORECASE,
 )
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-_PROCEDURES = frozenset({"pci", "stemi", "acs", "cardiac-surgery"})
 
 
 def open_retriever(
@@ -512,18 +511,15 @@ class Assistant:
         asked use when the reference has one, else its standing (non-procedural) regimen's
         first step, e.g. argatroban's infusion for HIT rather than its PCI bolus."""
         entries = self.reference.entries_for(agent)
+        bound = {i.id for i in self.reference.indications if i.setting_bound}
 
         def rank(e: DoseEntry) -> tuple[int, int]:
-            use = (
-                0
-                if e.indication in frame.indications
-                else (2 if e.indication in _PROCEDURES else 1)
-            )
+            use = 0 if e.indication in frame.indications else (2 if e.indication in bound else 1)
             return (use, 0 if e.population == Population() else 1)
 
-        procedural = bool(set(frame.indications) & _PROCEDURES)
+        procedural = bool(set(frame.indications) & bound)
         for entry in sorted(entries, key=rank):
-            if entry.indication in _PROCEDURES and not procedural:
+            if entry.indication in bound and not procedural:
                 continue  # a PCI or bypass regimen is not the option's dose at the bedside
             if not _standard(entry.population):
                 continue  # a reduced band's dose (renal, hepatic) is not the starting dose

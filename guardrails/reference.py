@@ -205,6 +205,12 @@ class Indication(_Strict):
         description="a procedure (PCI, cardiac surgery): when a question names it beside a "
         "condition (HIT), the procedure's dose is the one asked for",
     )
+    setting_bound: bool = Field(
+        default=False,
+        description="its regimens belong to a procedure or an acute protocol (PCI, bypass, an "
+        "ACS or STEMI protocol): not a drug's standing dose at the bedside unless the question "
+        "names such a use",
+    )
     phase: Literal["prophylaxis", "treatment"] | None = Field(
         default=None,
         description="the phase of care this indication and its descendants are (prevention "

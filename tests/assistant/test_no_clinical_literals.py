@@ -39,10 +39,6 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
         "is_agent and reversal_agents find the reversal agents by the indication id of their "
         "dose entries; frame.intent_indication gives it from the reference",
     ),
-    ("assistant/pipeline.py", "pci"): (1, "_PROCEDURES: procedures whose dose is asked for"),
-    ("assistant/pipeline.py", "stemi"): (1, "_PROCEDURES, as above"),
-    ("assistant/pipeline.py", "acs"): (1, "_PROCEDURES, as above"),
-    ("assistant/pipeline.py", "cardiac-surgery"): (1, "_PROCEDURES, as above"),
 }
 
 
