@@ -265,12 +265,12 @@ class Assistant:
                 gone = Coverage("not_covered", card.drug)
                 draft = _without_doses_of(draft, gone, self.reference)
             draft = self._with_card(draft, card)
-        elif frame.intent == "choice" and isinstance(self.generator, ExtractiveGenerator):
+        elif frame.intent == "choice" and self.generator.quotes:
             draft = self._with_agent_doses(draft, frame)
         if (
             cover.status != "not_covered"
             and frame.intent != "definition"  # what a thing is, not how to give it
-            and isinstance(self.generator, ExtractiveGenerator)
+            and self.generator.quotes
         ):
             draft = self._with_targets(draft, frame, question)
         timings["generate"] = _ms(t)
@@ -311,9 +311,7 @@ class Assistant:
         history: Sequence[Turn],
         frame: Frame,
     ) -> Draft:
-        if isinstance(generator, ExtractiveGenerator):
-            return generator.generate(query, passages, history, frame=frame)
-        return generator.generate(query, passages, history)
+        return generator.generate(query, passages, history, frame=frame)
 
     def _coverage(self, frame: Frame, passages: Sequence[Passage]) -> Coverage:
         """Whether the corpus gives the asked drug a dose for the asked use: the retrieved

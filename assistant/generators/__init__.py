@@ -11,6 +11,7 @@ from corpus.errors import BedsideError, ConfigError
 from retrieval.types import Passage
 
 if TYPE_CHECKING:
+    from assistant.frame import Frame
     from assistant.settings import Settings
 
 
@@ -19,10 +20,20 @@ class GeneratorError(BedsideError):
 
 
 class Generator(Protocol):
+    """Turns the question (read into ``frame``), its passages and the conversation into a
+    draft. ``quotes``: every statement it writes is a verbatim, exactly cited quote, so the
+    pipeline may add further quotes (an agent's dose, a target) beside them; a writing
+    generator's prose is left as written."""
+
     name: str
+    quotes: bool
 
     def generate(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        frame: Frame | None = None,
     ) -> Draft: ...
 
 

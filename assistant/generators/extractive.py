@@ -410,6 +410,7 @@ class ExtractiveGenerator:
     """Deterministic, offline: exact sentences with exact citations."""
 
     name = "extractive"
+    quotes = True
 
     def __init__(self, settings: AssistantSettings | None = None) -> None:
         self.settings = settings or AssistantSettings()

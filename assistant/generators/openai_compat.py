@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +24,9 @@ from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from corpus.errors import ConfigError
 from corpus.text import sentence_spans
 from retrieval.types import Passage
+
+if TYPE_CHECKING:
+    from assistant.frame import Frame
 
 SYSTEM_PROMPT = """\
 You are Bedside, a clinical reference assistant for clinicians. Answer the question using \
@@ -80,6 +83,7 @@ class OpenAICompatGenerator:
     """Answers from a chat-completions endpoint; see ``SYSTEM_PROMPT`` for what it is told."""
 
     name = "openai"
+    quotes = False  # it writes prose: the pipeline adds no quotes beside it
 
     def __init__(self, settings: OpenAISettings | None = None) -> None:
         self.settings = settings or OpenAISettings()
@@ -109,7 +113,11 @@ class OpenAICompatGenerator:
     # -- the two calls ----------------------------------------------------------------------
 
     def generate(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        frame: Frame | None = None,  # the model reads the question itself
     ) -> Draft:
         if not passages:
             note = "no passages were retrieved, so the language model was not asked"

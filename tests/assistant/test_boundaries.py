@@ -102,3 +102,42 @@ def test_no_assistant_module_reaches_into_the_index(path: Path) -> None:
 )
 def test_the_reader_finds_reach_ins(source: str, caught: bool) -> None:
     assert bool(reach_ins(source)) is caught, reach_ins(source)
+
+
+def generator_kind_tests(source: str) -> list[str]:
+    """``isinstance(x, SomethingGenerator)`` calls: the pipeline asks a generator what it
+    does (``quotes``) instead of testing which one it is."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            kinds = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+            out += [
+                f"line {node.lineno}: isinstance(..., {k.id})"
+                for k in kinds
+                if isinstance(k, ast.Name) and k.id.endswith("Generator")
+            ]
+    return out
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ASSISTANT)))
+def test_no_assistant_module_tests_which_generator_it_has(path: Path) -> None:
+    assert generator_kind_tests(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("isinstance(g, ExtractiveGenerator)", 1),
+        ("isinstance(g, (OpenAICompatGenerator, int))", 1),
+        ("isinstance(g, Draft)", 0),
+        ("g.quotes and isinstance(x, str)", 0),
+    ],
+    ids=["one-kind", "in-a-tuple", "another-type", "asks-what-it-does"],
+)
+def test_the_reader_finds_generator_kind_tests(source: str, found: int) -> None:
+    assert len(generator_kind_tests(source)) == found

@@ -20,12 +20,17 @@ class ScriptedGenerator:
     """Returns scripted drafts built from the passages it is given; raises when it runs out."""
 
     name = "scripted"
+    quotes = False
 
     def __init__(self, script: list[object]) -> None:
         self.script = list(script)
 
     def generate(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        frame: object = None,
     ) -> Draft:
         if not self.script:
             raise AssertionError("ScriptedGenerator ran out of replies")
