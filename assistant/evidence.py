@@ -360,16 +360,23 @@ def shared_contexts(table: ReferenceTable) -> SentenceContexts:
 # ------------------------------------------------------------------ on-frame selection
 
 
+def _reversal_uses(table: ReferenceTable) -> frozenset[str]:
+    """The indications whose doses a reversal question asks for (the reference says which)."""
+    return frozenset(i.id for i in table.indications if i.intent == "reversal")
+
+
 def is_agent(drug: str, table: ReferenceTable) -> bool:
-    return any(e.drug == drug and e.indication == "reversal" for e in table.doses)
+    uses = _reversal_uses(table)
+    return any(e.drug == drug and e.indication in uses for e in table.doses)
 
 
 def reversed_by(agent: str, table: ReferenceTable) -> set[str]:
     """The drugs an agent's reversal entries say it reverses (named in the quote, or listed
     in the entry's ``reverses`` from its cited document)."""
     out: set[str] = set()
+    uses = _reversal_uses(table)
     for e in table.doses:
-        if e.drug == agent and e.indication == "reversal":
+        if e.drug == agent and e.indication in uses:
             out |= _reversed_in(e) - {agent}
     return out
 
@@ -383,8 +390,9 @@ def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
     (the drug being reversed, not an agent the question names)."""
     out: list[str] = []
     asked = {d for d in frame.drugs if not is_agent(d, table)}
+    uses = _reversal_uses(table)
     for e in table.doses:
-        if e.indication != "reversal" or e.drug in out:
+        if e.indication not in uses or e.drug in out:
             continue
         if _reversed_in(e) & asked:
             out.append(e.drug)

@@ -34,11 +34,6 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
         "the patient fact Patient.hit as a key of the frame's JSON (a wire name, the same "
         "word as the indication id)",
     ),
-    ("assistant/evidence.py", "reversal"): (
-        3,
-        "is_agent and reversal_agents find the reversal agents by the indication id of their "
-        "dose entries; frame.intent_indication gives it from the reference",
-    ),
 }
 
 
