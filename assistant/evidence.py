@@ -194,6 +194,11 @@ def _why_not_quotable(line: str, sentence: str) -> str:
     return ""
 
 
+def _asks(line: str) -> bool:
+    """Whether a list line is a question (Markdown emphasis aside)."""
+    return line.replace("*", "").replace("_", "").rstrip().endswith("?")
+
+
 def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]:
     """Every sentence of ``passage``'s chunk with what it is about (see the module doc).
 
@@ -205,8 +210,10 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
     headings = " ".join(passage.chunk.section_path)
     context_ind = indications_in(headings, table) or indications_in(passage.doc.title, table)
     out: list[SentenceInfo] = []
-    # (indent, indications) of the bullet lines above the current one, for parent lookup.
-    parents: list[tuple[int, frozenset[str]]] = []
+    # (indent, indications, asks) of the bullet lines above the current one, for parent
+    # lookup; ``asks``: the bullet line is a question its nested items answer (a decision
+    # step "RCRI >= 3 risk factors?" with branches "Yes: …" / "No: …").
+    parents: list[tuple[int, frozenset[str], bool]] = []
     spans = sentence_spans(text)
     # A passage that is one short record ("pronounced as (klor dye az e pox' ide)", "Stool
     # softener", "It is best taken with a meal.") says what it means as it stands: it is no
@@ -223,9 +230,12 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         sentence = text[s0:end]
         if line.startswith("#"):
             parents.clear()
-        indent = len(bullet.group("indent")) if bullet else -1
+        # The list item this sentence opens, read on its whole line: the line's indent is
+        # the item's depth (a sentence span may begin after the indent or the marker).
+        item = _BULLET.match(line) if first_of_line else None
+        indent = len(item.group("indent")) if item else -1
         parent = None
-        if bullet:
+        if item:
             while parents and parents[-1][0] >= indent:
                 parents.pop()
             parent = parents[-1] if parents else None
@@ -248,6 +258,10 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         else:
             inds, ind_how = frozenset(), ""
         why = _why_not_quotable(line.strip() if not bullet else sentence, sentence)
+        if not why and parent and parent[2]:
+            # A branch answers the question above it; alone, its "Yes:" reads as an answer
+            # to the user's question.
+            why = "answers the question of the item above it"
         if whole and why.startswith(("fragment", "leans")) and re.search(r"\w", sentence):
             why = ""
         if why.startswith("leans") and passage.chunk.start == 0 and not out:
@@ -270,8 +284,8 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
                 _task(sentence),
             )
         )
-        if bullet:
-            parents.append((indent, inds))
+        if item:
+            parents.append((indent, inds, _asks(line)))
     record = _record(passage, out, table)
     return (record,) if record else tuple(out)
 

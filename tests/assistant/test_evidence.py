@@ -55,3 +55,62 @@ def test_asked_settings_are_read_from_the_question() -> None:
     assert [n for n, _ in asked_settings("Anti-Xa target for heparin on ECMO?")] == ["ECMO"]
     assert [n for n, _ in asked_settings("Enoxaparin dose in pregnancy")] == ["pregnancy"]
     assert asked_settings("What is the apixaban dose for AF?") == []
+
+
+def _quotable(text: str) -> dict[str, bool]:
+    """Each sentence of a passage of ``text`` (a chunk from within a document, so it is not
+    read as one short record): quotable alone?"""
+    from assistant.evidence import analyse
+    from corpus.types import Chunk, DocumentInfo
+    from guardrails.reference import default_reference
+    from retrieval.types import Passage
+
+    doc = DocumentInfo(id="algorithm", title="A decision algorithm", source_type="guideline")
+    start, end = 100, 100 + len(text)
+    chunk = Chunk(id=Chunk.make_id("algorithm", start, end), doc_id="algorithm", text=text,
+                  start=start, end=end)  # fmt: skip
+    infos = analyse(Passage(chunk=chunk, doc=doc, score=1.0, rank=1), default_reference())
+    return {text[i.start : i.end]: i.quotable for i in infos}
+
+
+@pytest.mark.parametrize(
+    ("text", "branch", "quotable"),
+    [
+        pytest.param(
+            "Steps to follow:\n\n3. **Three or more risk factors present?**\n"
+            "   - Yes: **May be reasonable** to begin the treatment two days before the visit.\n"
+            "   - No: Proceed to step 4.\n",
+            "Yes: **May be reasonable** to begin the treatment two days before the visit.",
+            False,
+            id="branch-of-a-numbered-question",
+        ),
+        pytest.param(
+            "- Is the patient already taking the treatment?\n"
+            "    * Yes: continue the treatment through the whole of the visit period.\n",
+            "Yes: continue the treatment through the whole of the visit period.",
+            False,
+            id="branch-of-a-bulleted-question",
+        ),
+        pytest.param(
+            "3. **Three or more risk factors present.**\n"
+            "   - Yes, it may be reasonable to begin the treatment two days before the visit.\n",
+            "Yes, it may be reasonable to begin the treatment two days before the visit.",
+            True,
+            id="item-under-a-statement",
+        ),
+        pytest.param(
+            "- Is the patient already taking the treatment?\n"
+            "- Beginning the treatment two days before the visit may be reasonable.\n",
+            "Beginning the treatment two days before the visit may be reasonable.",
+            True,
+            id="sibling-of-a-question",
+        ),
+    ],
+)
+def test_a_branch_that_answers_the_item_above_it_is_not_quoted_alone(
+    text: str, branch: str, quotable: bool
+) -> None:
+    """'Yes: May be reasonable…' under 'Three or more risk factors?' read alone answers the
+    user's question instead of its own: a nested item under a question is a branch."""
+    seen = {k.lstrip("-* ").strip(): v for k, v in _quotable(text).items()}
+    assert seen[branch] is quotable, seen
