@@ -260,32 +260,22 @@ def open_corpus(
     log: Log,
 ) -> Corpus:
     """The index to measure (see the module docstring for which one) and its documents."""
+    from assistant.pipeline import open_retriever
     from assistant.settings import load_settings
-    from retrieval.embedders import get_embedder
-    from retrieval.indexing import ensure_index
-    from retrieval.store import open_index
 
     settings = load_settings(preset, index_dir=index_dir, sources=list(sources) or None)
     where = settings.resolved_index_dir
     if sources and index_dir is None:
         name = hashlib.sha256("\n".join(sources).encode()).hexdigest()[:12]
         where = settings.home.expanduser() / "eval" / "corpus_doses" / name
-    embedder = get_embedder(
-        settings.retrieval.embedder,
-        settings.models_dir,
-        log,
-        precision=settings.retrieval.precision,
+        settings = settings.model_copy(update={"index_dir": where})
+    # as `bedside ask`: an explicit index is measured as built
+    retriever, report = open_retriever(
+        settings, refresh=bool(sources) or index_dir is None, log=log
     )
-    if sources or index_dir is None:  # as `bedside ask`: an explicit index is measured as built
-        report = ensure_index(
-            settings.sources,
-            where,
-            embedder=embedder,
-            chunking=settings.corpus,
-            retrieval=settings.retrieval,
-        )
+    if report is not None:
         log(f"index at {where}: {report.reason}")
-    index = open_index(where, embedder)
+    index = retriever.index
     m = index.manifest
     documents, domains = load_corpus(where, index.chunks, index.docs, m.sources)
     return Corpus(
