@@ -31,6 +31,8 @@ from assistant.frame import (
     procedures_in,
     timing_in,
 )
+from corpus.structure import Flowchart, Unit, parse_structure
+from corpus.structure import units as structure_units
 from corpus.text import sentence_spans
 from corpus.yamlio import load_yaml
 from guardrails.context import ancestors, dose_indications, in_scope, resolve_subject
@@ -334,6 +336,100 @@ def _record(
     )
 
 
+QuotePart = tuple[int, int, str]  # (start, end, joiner before it): offsets into a chunk's text
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInfo:
+    """An answer unit of a chunk beyond its sentences (corpus/structure.py): a table row
+    with its label and column headers, a list item with its lead-in and parent items, a
+    flowchart branch with its condition. Its quote is the chunk's own characters joined by
+    the structure model's fixed punctuation (``parts``), so it is cited exactly."""
+
+    kind: str
+    parts: tuple[QuotePart, ...]
+    info: SentenceInfo  # start/end: the unit's own text (the row, the item, the branch)
+
+    def quote(self, text: str) -> str:
+        return "".join(sep + text[a:b] for a, b, sep in self.parts)
+
+
+_OWN_ROLES = frozenset({"item", "cell", "step", "text"})
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _unit_why_not(unit: Unit, quote: str) -> str:
+    """Why a unit cannot be quoted (empty when it can)."""
+    rules = _rules()
+    own = " ".join(unit.text[p.start : p.end] for p in unit.parts if p.role in _OWN_ROLES)
+    if not re.search(r"\w", own):
+        return "no text of its own"
+    if own.rstrip(" *_").endswith((":", "?")):
+        return "a lead-in or a question its branches answer"
+    if len(quote) > _MAX_CHARS or len(quote) < _MIN_CHARS:
+        return "too long" if len(quote) > _MAX_CHARS else "fragment"
+    if len(_WORDS.findall(quote)) < 4:
+        return "fragment"
+    if any(p.search(own) for p in rules.not_quotable):
+        return "tool, navigation or heading line"
+    return ""
+
+
+def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ...]:
+    """The chunk's table rows, flowchart branches and list items that need their context
+    (a lead-in line, a parent item, or a heading when the item alone is a fragment), each
+    with what it is about, read as ``analyse`` reads a sentence."""
+    text = passage.chunk.text
+    source = SourceText(text, passage.doc.title, passage.chunk.section_path, passage.doc.id)
+    headings = " ".join(passage.chunk.section_path)
+    context_ind = indications_in(headings, table) or indications_in(passage.doc.title, table)
+    out: list[UnitInfo] = []
+    for unit in structure_units(parse_structure(text), text):
+        if unit.kind == "sentence":
+            continue
+        roles = {p.role for p in unit.parts}
+        if unit.kind == "list_item" and not roles & {"lead_in", "parent"}:
+            own = text[unit.span[0] : unit.span[1]]
+            if not _why_not_quotable(own, own):
+                continue  # quotable alone: its sentences are candidates already
+        quote = unit.quote()
+        why = _unit_why_not(unit, quote)
+        if why:
+            continue
+        start, end = unit.span
+        own_drugs = _drug_names(quote)
+        subject = resolve_subject(source, start, end, table)
+        drugs = own_drugs or frozenset(subject.drugs)
+        how = "sentence" if own_drugs else (subject.how if subject.drugs else "")
+        own_ind = indications_in(quote, table)
+        has_amount = bool(_HAS_AMOUNT.search(quote))
+        if not own_ind and drugs and has_amount:
+            own_ind = set().union(*(dose_indications(quote, d, table) for d in drugs))
+        inds = frozenset(own_ind) if own_ind else frozenset(context_ind)
+        info = SentenceInfo(
+            start,
+            end,
+            own_drugs,
+            drugs,
+            how,
+            inds,
+            "sentence" if own_ind else ("heading" if context_ind else ""),
+            frozenset(context_ind),
+            has_amount,
+            True,
+            "",
+            _task(quote),
+        )
+        parts = tuple((p.start, p.end, p.sep) for p in unit.parts)
+        out.append(UnitInfo(unit.kind, parts, info))
+    return tuple(out)
+
+
+def flowchart_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Where a chunk's flowcharts stand: their lines are quoted as branches, never alone."""
+    return tuple(b.span for b in parse_structure(text).blocks if isinstance(b, Flowchart))
+
+
 class SentenceContexts:
     """Sentence context per chunk id, computed on first use and kept (bounded)."""
 
@@ -341,7 +437,23 @@ class SentenceContexts:
         self.table = table
         self.size = size
         self._cache: OrderedDict[tuple[str, int], tuple[SentenceInfo, ...]] = OrderedDict()
+        self._units: OrderedDict[tuple[str, int], tuple[UnitInfo, ...]] = OrderedDict()
         self._lock = Lock()
+
+    def units(self, passage: Passage) -> tuple[UnitInfo, ...]:
+        """The chunk's answer units beyond its sentences (``analyse_units``), kept."""
+        key = (passage.chunk.id, hash(passage.chunk.text))
+        with self._lock:
+            hit = self._units.get(key)
+            if hit is not None:
+                self._units.move_to_end(key)
+                return hit
+        found = analyse_units(passage, self.table)
+        with self._lock:
+            self._units[key] = found
+            while len(self._units) > self.size:
+                self._units.popitem(last=False)
+        return found
 
     def of(self, passage: Passage) -> tuple[SentenceInfo, ...]:
         # The id names the span; the hash tells a re-indexed, edited text from the old one.

@@ -61,7 +61,7 @@ from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
 from guardrails.types import Finding, SourceText, Verdict
 from retrieval.hybrid import HybridRetriever
-from retrieval.protocols import Vocabulary
+from retrieval.protocols import Retriever, Vocabulary
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
@@ -185,6 +185,7 @@ class Assistant:
             passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6, lead_per_doc=12)
         else:
             passages = _guideline_first(ranked, self.settings.assistant.k)
+        passages = _with_lead_document(passages, self.retriever)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever, frame)
@@ -865,6 +866,32 @@ def _diverse(
         if len(out) == k + extra:
             break
     return out
+
+
+LEAD_DOCUMENT_CHUNKS = 48
+
+
+def _with_lead_document(
+    passages: Sequence[Passage], retriever: Retriever, most: int = LEAD_DOCUMENT_CHUNKS
+) -> list[Passage]:
+    """The passages, then the rest of the best-ranked document's chunks (up to ``most`` of
+    a document, in its own order) after them: the retriever finds the document a question is
+    about more reliably than the one chunk holding its answer (a table row, a list under
+    another heading), and answer units are chosen by what they say, not where they stand.
+    The added chunks rank after every retrieved one."""
+    if not passages:
+        return list(passages)
+    lead = min(passages, key=lambda p: p.rank)
+    chunks = retriever.chunks_of(lead.doc.id)
+    if not chunks or len(chunks) > most:
+        return list(passages)
+    have = {p.chunk.id for p in passages}
+    last = max(p.rank for p in passages)
+    added = [
+        Passage(chunk, lead.doc, 0.0, last + i + 1)
+        for i, chunk in enumerate(c for c in chunks if c.id not in have)
+    ]
+    return [*passages, *added]
 
 
 def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[Passage]:

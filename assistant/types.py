@@ -44,10 +44,17 @@ class Citation:
     passage: Passage
     quote_start: int  # offsets into passage.chunk.text
     quote_end: int
+    # A unit quoted with its context (a table row with its column headers, a list item with
+    # its lead-in): each piece's offsets into passage.chunk.text and the fixed joiner before
+    # it. Empty for a contiguous quote (quote_start..quote_end).
+    parts: tuple[tuple[int, int, str], ...] = ()
 
     @property
     def quote(self) -> str:
-        return self.passage.chunk.text[self.quote_start : self.quote_end]
+        text = self.passage.chunk.text
+        if self.parts:
+            return "".join(sep + text[a:b] for a, b, sep in self.parts)
+        return text[self.quote_start : self.quote_end]
 
     def to_json(self) -> dict[str, Any]:
         d = self.passage.doc
@@ -65,6 +72,7 @@ class Citation:
             "quote": self.quote,
             "quote_start": self.quote_start,
             "quote_end": self.quote_end,
+            "parts": [{"start": a, "end": b, "joiner": sep} for a, b, sep in self.parts],
         }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.types import Answer, Citation, Statement
+from corpus.structure import CELL_SEP, CONTEXT_SEP, LINE_SEP, PAIR_SEP, STEP_SEP
 from retrieval.tokenize import tokenize
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
@@ -100,6 +101,9 @@ def shown_statements(answer: Answer) -> list[Statement]:
     return ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
 
 
+JOINERS = frozenset({"", CONTEXT_SEP, CELL_SEP, PAIR_SEP, STEP_SEP, LINE_SEP})
+
+
 def citation_exact(citation: Citation, chunk_text: str | None = None) -> bool:
     """The quote is non-empty and stands verbatim at its offsets in the chunk it names.
 
@@ -108,6 +112,15 @@ def citation_exact(citation: Citation, chunk_text: str | None = None) -> bool:
     """
     text = citation.passage.chunk.text if chunk_text is None else chunk_text
     quote = citation.quote
+    if citation.parts:
+        # A unit quoted with its context: every piece is the chunk's own characters, joined
+        # only by the structure model's fixed punctuation.
+        pieces = "".join(sep + text[a:b] for a, b, sep in citation.parts)
+        return (
+            bool(quote.strip())
+            and pieces == quote
+            and all(0 <= a < b <= len(text) and sep in JOINERS for a, b, sep in citation.parts)
+        )
     return bool(quote.strip()) and text[citation.quote_start : citation.quote_end] == quote
 
 

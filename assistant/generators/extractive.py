@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import (
+    QuotePart,
     SentenceInfo,
+    flowchart_spans,
     fit,
     related_drugs,
     research_cap,
@@ -50,10 +52,16 @@ class Candidate:
     has_amount: bool
     info: SentenceInfo | None = None
     fit: str = "on"  # how it fits the question's frame (evidence.fit)
+    # A unit quoted with its context (evidence.UnitInfo): the pieces of its quote; empty for
+    # a sentence, whose quote is start..end.
+    parts: tuple[QuotePart, ...] = ()
 
     @property
     def text(self) -> str:
-        return self.passage.chunk.text[self.start : self.end]
+        text = self.passage.chunk.text
+        if self.parts:
+            return "".join(sep + text[a:b] for a, b, sep in self.parts)
+        return text[self.start : self.end]
 
     @property
     def section(self) -> SectionKind:
@@ -107,8 +115,10 @@ def candidates(
     frame: Frame | None = None,
     table: ReferenceTable | None = None,
 ) -> list[Candidate]:
-    """Sentences of the passages that are quotable alone (no headings, table rows, tool
-    lines or fragments), with what each is about and how it fits the ``frame``."""
+    """What the passages let an answer quote, with what each is about and how it fits the
+    ``frame``: sentences quotable alone (no headings, tool lines or fragments), and table
+    rows, list items and flowchart branches quoted with their context (corpus/structure.py);
+    a flowchart's lines are quoted only as branches, with the condition they follow."""
     table = table or default_reference()
     contexts = shared_contexts(table)
     drugs = related_drugs(frame, table) if frame else frozenset()
@@ -116,8 +126,27 @@ def candidates(
     for p in passages:
         text = p.chunk.text
         context = frozenset(tokenize(" ".join((p.doc.title, *p.chunk.section_path))))
+        flows = flowchart_spans(text)
+        for unit in contexts.units(p):
+            info = unit.info
+            quote = unit.quote(text)
+            how = fit(info, quote, p, frame, table, drugs) if frame else "on"
+            out.append(
+                Candidate(
+                    p,
+                    info.start,
+                    info.end,
+                    frozenset(tokenize(quote)),
+                    context,
+                    info.drugs,
+                    info.has_amount,
+                    info,
+                    how,
+                    unit.parts,
+                )
+            )
         for info in contexts.of(p):
-            if not info.quotable:
+            if not info.quotable or any(a <= info.start < b for a, b in flows):
                 continue
             sentence = text[info.start : info.end]
             how = fit(info, sentence, p, frame, table, drugs) if frame else "on"
@@ -459,7 +488,8 @@ class ExtractiveGenerator:
         def statement(s: Scored) -> Statement:
             c = s.candidate
             number = numbers.setdefault(c.passage.chunk.id, len(numbers) + 1)
-            citations.append(Citation(number, c.passage, c.start, c.end))
+            start, end = (c.parts[0][0], c.parts[-1][1]) if c.parts else (c.start, c.end)
+            citations.append(Citation(number, c.passage, start, end, c.parts))
             return Statement(
                 one_line(without_reference_marks(c.text)), (number,), c.section, _task_of(c, frame)
             )

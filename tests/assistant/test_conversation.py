@@ -9,6 +9,7 @@ from assistant.conversation import conversation_patient, is_follow_up, standalon
 from assistant.generators.extractive import ExtractiveGenerator
 from assistant.types import Turn
 from corpus.types import Chunk, DocumentInfo
+from evals.answer_metrics import citation_exact
 from retrieval.bm25 import BM25Index
 from retrieval.types import Passage
 
@@ -105,7 +106,7 @@ def test_extractive_answer_quotes_distinct_sentences_and_cites_each() -> None:
     assert sum("anti-Xa monitoring" in t for t in texts) == 1  # near-duplicates collapse
     assert any("Antithrombin supplementation" in t for t in texts)
     for c in draft.citations:
-        assert c.passage.chunk.text[c.quote_start : c.quote_end] == c.quote
+        assert citation_exact(c)
 
 
 def test_a_quoted_sentence_loses_its_sources_own_reference_markers() -> None:

@@ -12,6 +12,7 @@ from assistant.pipeline import Assistant, answer_json
 from assistant.settings import load_settings
 from assistant.types import Citation, Draft, Statement, Turn
 from corpus.errors import InputError
+from evals.answer_metrics import citation_exact
 from guardrails.patient import Patient
 from retrieval.types import Passage
 
@@ -64,7 +65,7 @@ def test_answer_is_cited_exactly_and_guarded(assistant: Assistant) -> None:
     assert answer.verdict.checked_doses >= 2
     by_number: dict[int, list[Citation]] = {}
     for c in answer.citations:
-        assert c.passage.chunk.text[c.quote_start : c.quote_end] == c.quote  # verbatim
+        assert citation_exact(c)  # verbatim
         by_number.setdefault(c.number, []).append(c)
     assert sorted(by_number) == list(range(1, len(by_number) + 1))  # no gaps
     for s in [answer.bottom_line, *answer.statements]:
