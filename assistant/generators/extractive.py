@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from assistant.evidence import (
     QuotePart,
     SentenceInfo,
-    flowchart_spans,
     fit,
+    flowchart_spans,
     related_drugs,
     research_cap,
     shared_contexts,
