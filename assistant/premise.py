@@ -399,7 +399,7 @@ def _named_action(text: str, start: int, default: str) -> str:
     """The action class of the verb right after ``start`` (within a few words), else
     ``default``."""
     window = text[start : start + _VERB_REACH]
-    lead = re.match(r"\W*(?:\w+\W+){0,3}?", window)
+    lead = re.match(r"\W*(?:\w+\W+){0,3}", window)
     for m, action in _verbs(window):
         if lead is not None and m.start() <= lead.end() + 1:
             return action.id
@@ -407,18 +407,16 @@ def _named_action(text: str, start: int, default: str) -> str:
     return default
 
 
-def _cue_action(cue: _Cue, text: str, m: re.Match[str], verb_before: bool) -> str:
-    if cue.negates != "verb":
-        return cue.negates
-    named = _named_action(text, m.end(), "")
+def _negated_action(text: str, m: re.Match[str], clause_start: int) -> str:
+    """The action a cue with no action of its own is about: the verb right after it ("Do
+    not combine"), one inside it ("should not be started"), else the action its clause's
+    subject names before it ("Dose reduction should not be attempted", "Switching within
+    class is not recommended"), else ``give`` (the use of its object)."""
+    named = _named_action(text, m.end(), "") or next((a.id for _, a in _verbs(m.group())), "")
     if named:
         return named
-    if verb_before:
-        # "X should not be started": the verb of a passive cue can stand inside the match.
-        for v, action in _verbs(m.group()):
-            del v
-            return action.id
-    return _GIVE
+    before = _verbs(text[clause_start : m.start()])
+    return before[-1][1].id if before else _GIVE
 
 
 def _words_in(words: Iterable[str], text: str) -> str | None:
@@ -547,11 +545,7 @@ def _judge(
         if not m.group().strip() and cue.id != "imperative":
             continue
         clause = next(((s, e) for s, e in clauses if s <= m.start() < e), (0, len(text)))
-        named = _named_action(text, m.end(), "")
-        passive = _named_action(m.group(), 0, "") if not named else ""
-        negated = cue.negates if cue.negates != "verb" else (named or passive or _GIVE)
-        if cue.negates == "verb" and cue.look == "before" and not named:
-            negated = _cue_action(cue, text, m, True)
+        negated = cue.negates if cue.negates != "verb" else _negated_action(text, m, clause[0])
         named_action = negated != _GIVE or cue.negates not in ("verb", _GIVE)
         if negative:
             if negated in action.refuted_by:
