@@ -243,7 +243,9 @@ def _mentions(text: str) -> list[_Mention]:
     """Drugs (the guard's drug lexicon) and class words in ``text``, in order; a drug inside
     a class word ("heparin" of "low-molecular-weight heparin") is the class."""
     found = [
-        _Mention(s, e, c.id, True) for c in _rules().classes for m in c.words.finditer(text)
+        _Mention(s, e, c.id, True)
+        for c in _rules().classes
+        for m in c.words.finditer(text)
         for s, e in [m.span()]
     ]
     for s, e, name in find_drugs(text, drug_lexicon()):
@@ -254,7 +256,10 @@ def _mentions(text: str) -> list[_Mention]:
         m
         for m in found
         if not any(
-            o is not m and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start)
+            o is not m
+            and o.start <= m.start
+            and m.end <= o.end
+            and (o.end - o.start) > (m.end - m.start)
             for o in found
         )
     ]
@@ -308,7 +313,12 @@ def _content_words(text: str, drop: Iterable[tuple[int, int]]) -> tuple[str, ...
         if any(s <= m.start() < e for s, e in spans):
             continue
         w = m.group().lower().strip(".")
-        if w and not w.isdigit() and w not in rules.stopwords and not any(a.verbs.fullmatch(w) for a in rules.actions):
+        if (
+            w
+            and not w.isdigit()
+            and w not in rules.stopwords
+            and not any(a.verbs.fullmatch(w) for a in rules.actions)
+        ):
             words.append(w)
     return tuple(dict.fromkeys(words))
 
@@ -348,13 +358,17 @@ def read_proposal(question: str) -> Proposal | None:
     end = _object_end(text, m.end())
     # An object phrase that opens on a stop word ("to etanercept", "with") reads past it.
     if end == m.end() or not text[m.end() : end].strip():
-        end = _object_end(text, min(len(text), m.end() + 1 + len(text[m.end() :]) - len(text[m.end() :].lstrip())))
+        end = _object_end(
+            text, min(len(text), m.end() + 1 + len(text[m.end() :]) - len(text[m.end() :].lstrip()))
+        )
     phrase = (m.end(), max(end, m.end()))
     obj_text = text[phrase[0] : phrase[1]]
     if action.id in {"start", "add", "give"} and rules.combine_connectors.search(obj_text):
         action = rules.action("combine")
     mentions = _mentions(text)
-    in_phrase = [x for x in mentions if phrase[0] <= x.start < phrase[1] or m.start() <= x.start < m.end()]
+    in_phrase = [
+        x for x in mentions if phrase[0] <= x.start < phrase[1] or m.start() <= x.start < m.end()
+    ]
     # The objects are the agents of the object phrase; a question whose phrase names none
     # ("that covers his beta-blocker pillar", said of the drug named before) takes them all.
     if action.whole_question or action.id == "combine":
@@ -518,9 +532,7 @@ def _spans_of(cues: tuple[_Cue, ...], text: str) -> Iterator[tuple[_Cue, re.Matc
             yield cue, m
 
 
-def _judge(
-    proposal: Proposal, unit_text: str, context: str, stance: Stance
-) -> Judgement | None:
+def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> Judgement | None:
     rules = _rules()
     action = rules.action(proposal.action)
     text = unit_text

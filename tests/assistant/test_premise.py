@@ -13,7 +13,11 @@ PROPOSALS = [
     ("Add ivabradine?", "add", "ivabradine"),
     ("ok to push SBP down to 115-120?", "lower", "sbp"),
     ("start allopurinol at 50 mg to be safe?", "start", "allopurinol"),
-    ("plan to switch to etanercept since it's a different TNF drug - agree?", "switch", "etanercept"),
+    (
+        "plan to switch to etanercept since it's a different TNF drug - agree?",
+        "switch",
+        "etanercept",
+    ),
     ("He's on atenolol - that covers his beta-blocker pillar right?", "substitute", "atenolol"),
     ("so no statin needed, right?", "skip", "statin"),
     (
@@ -215,8 +219,7 @@ REFUTED = [
     ),
     (
         "Going to combine verapamil with his bisoprolol, agree?",
-        "Verapamil should not be combined with a beta-blocker because of the risk of heart "
-        "block.",
+        "Verapamil should not be combined with a beta-blocker because of the risk of heart block.",
         "",
         "do-not",
     ),
@@ -251,13 +254,25 @@ NOT_REFUTED = [
         "Avoid NSAIDs during the flare; start allopurinol once the flare settles.",
         "",
     ),
-    ("switch from losartan to sacubitril/valsartan?", "No washout needed when switching from an ARB.", ""),
+    (
+        "switch from losartan to sacubitril/valsartan?",
+        "No washout needed when switching from an ARB.",
+        "",
+    ),
     # "rather than" negates what follows it, not what precedes it.
-    ("Start apixaban?", "Apixaban is preferred rather than warfarin for most patients with AF.", ""),
+    (
+        "Start apixaban?",
+        "Apixaban is preferred rather than warfarin for most patients with AF.",
+        "",
+    ),
     # A negative cue for the action on another drug class, in its heading.
     ("Start empagliflozin?", "Not recommended in patients with atrial fibrillation.", "Ivabradine"),
     # A stop question is not refuted by a caution about starting.
-    ("Can I stop his rosuvastatin before surgery?", "Do not start a statin on the day of surgery.", ""),
+    (
+        "Can I stop his rosuvastatin before surgery?",
+        "Do not start a statin on the day of surgery.",
+        "",
+    ),
     # A combination of two agents is not refuted by a unit about one agent with a third.
     (
         "I want to run lisinopril together with losartan - what doses for the combo?",
@@ -268,7 +283,9 @@ NOT_REFUTED = [
 ]
 
 
-@pytest.mark.parametrize(("question", "unit", "context", "cue"), REFUTED, ids=[r[1][:50] for r in REFUTED])
+@pytest.mark.parametrize(
+    ("question", "unit", "context", "cue"), REFUTED, ids=[r[1][:50] for r in REFUTED]
+)
 def test_refutes(question: str, unit: str, context: str, cue: str | None) -> None:
     p = read_proposal(question)
     assert p is not None
@@ -281,7 +298,9 @@ def test_refutes(question: str, unit: str, context: str, cue: str | None) -> Non
     assert unit[start:end].strip() == r.text
 
 
-@pytest.mark.parametrize(("question", "unit", "context"), NOT_REFUTED, ids=[r[1][:50] for r in NOT_REFUTED])
+@pytest.mark.parametrize(
+    ("question", "unit", "context"), NOT_REFUTED, ids=[r[1][:50] for r in NOT_REFUTED]
+)
 def test_does_not_refute(question: str, unit: str, context: str) -> None:
     p = read_proposal(question)
     assert p is not None
@@ -292,7 +311,13 @@ def test_does_not_refute(question: str, unit: str, context: str) -> None:
     ("question", "unit", "context", "target", "in_context"),
     [
         ("Start spironolactone?", "Do not start an MRA if K+ > 5.0.", "", "mra", False),
-        ("Add ivabradine?", "Not recommended in atrial fibrillation.", "Ivabradine", "ivabradine", True),
+        (
+            "Add ivabradine?",
+            "Not recommended in atrial fibrillation.",
+            "Ivabradine",
+            "ivabradine",
+            True,
+        ),
         ("can we start tapering?", "Dose reduction should not be attempted.", "", "", False),
     ],
 )
