@@ -543,7 +543,8 @@ def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> 
     positives = [
         (c, m)
         for c, m in _spans_of(rules.positive, text)
-        if not any(s <= m.start() < e or m.start() <= s < m.end() for s, e in covered)
+        # "not recommended" is not "recommended"; "must be avoided" is not "must be".
+        if not any(s <= m.start() < e or m.start() <= s <= m.end() + 1 for s, e in covered)
     ]
     # A negative cue negating the action refutes; for an inverse action (stop, skip) a
     # positive cue for using the object refutes and a negative one supports.

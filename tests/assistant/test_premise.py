@@ -243,6 +243,37 @@ REFUTED = [
     ),
 ]
 
+# Wordings of the bundled guideline summaries.
+REFUTED += [
+    (
+        "Start metoprolol day of surgery?",
+        "| **Beta-blockers** | Continue (Class I, LOE: B) | May be reasonable if >= 3 RCRI "
+        "factors (Class IIb, LOE: B); do NOT start day of surgery (Class III) |",
+        "",
+        "do-not",
+    ),
+    (
+        "switch him from enoxaparin to UFH?",
+        "- **Do NOT switch between UFH and enoxaparin** (increases bleeding).",
+        "",
+        "do-not",
+    ),
+    (
+        "add fenofibrate to his atorvastatin?",
+        "- Do not add fibrate therapy to statin therapy for the purpose of further reducing "
+        "ASCVD events (Class III: No Benefit, Level of Evidence A).",
+        "",
+        "do-not",
+    ),
+    (
+        "start dexamethasone for the TBI?",
+        "- The use of steroids is **not recommended** for improving outcome or reducing ICP in "
+        "patients with severe TBI (Level I).",
+        "",
+        "not-recommended",
+    ),
+]
+
 NOT_REFUTED = [
     # A negation of another action: not stopping is not a reason not to start.
     ("Start dapagliflozin?", "Do not stop SGLT2i for this dip in eGFR.", ""),
@@ -348,6 +379,11 @@ def test_a_conditional_refutation_says_so() -> None:
         ("Can I stop his naproxen?", "Avoid NSAIDs in patients with CKD.", True),
         ("Start spironolactone?", "Spironolactone is not recommended if K+ > 5.0.", False),
         ("Start empagliflozin?", "Metformin is recommended first-line.", False),
+        (
+            "give phenytoin for seizure prophylaxis?",
+            "Phenytoin must be avoided (Class III: Harm).",
+            False,
+        ),
     ],
 )
 def test_supports(question: str, unit: str, supported: bool) -> None:
