@@ -1,0 +1,622 @@
+"""Premise checks: a question that proposes an action, and a unit that says not to take it.
+
+Clinicians often ask for approval rather than information: "Start spironolactone?", "ok to
+push SBP down to 115-120?", "so no statin needed, right?". When the corpus says not to (
+"Do not combine ACE inhibitor + ARB (Class III: Harm)", "DELAY insulin until K+ > 3.5"),
+the answer must say No first and cite that unit. This module gives the caller three reads:
+
+- ``read_proposal(question)``: the proposed action (a class of ``assistant/data/premise.yaml``:
+  start, add, continue, stop, combine, switch, substitute, give, lower, taper, restart,
+  skip), its objects (drugs by the guard's drug lexicon, drug classes by the YAML class map,
+  and the content words of the object phrase), whether the question asserts a premise
+  ("..., right?", "to be safe", "since ..."), and the span. A question that only asks for a
+  fact ("What dose ...?", "What are the options ...?") is not a proposal.
+- ``refutes(proposal, unit_text, context)``: whether the unit says not to take that action
+  for those objects: a negative cue whose negated action refutes the proposed one and whose
+  object (nearest drug or class in the cue's clause, else the unit's context) is the proposed
+  object or a class it belongs to. A negation about another drug in the same sentence does
+  not count; nor does a negation of another action ("Do not stop SGLT2i" does not refute
+  "start dapagliflozin?").
+- ``supports(proposal, unit_text, context)``: whether the unit affirms the action, so that a
+  caller can weigh both.
+
+What it does not do: guess the answer from the question's wording. A question that asserts a
+premise is not "probably wrong"; only a unit of the corpus refutes it. There is deliberately
+no ``affirmed(question)``.
+
+All clinical and cue words are data (``assistant/data/premise.yaml``), read once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from corpus.yamlio import load_yaml
+from guardrails.extraction import find_drugs
+from guardrails.lexicon import drug_lexicon
+
+DATA = Path(__file__).resolve().parent / "data" / "premise.yaml"
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+*./-]*[A-Za-z0-9+]|[A-Za-z0-9]")
+_FLAGS = re.IGNORECASE
+_GIVE = "give"  # what a negative cue with no action verb of its own negates (the generic use)
+_VERB_REACH = 40  # characters after a cue in which its action verb is looked for
+
+Look = Literal["after", "before", "either"]
+Stance = Literal["refutes", "supports"]
+
+
+# ------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """An action a question proposes or asks approval for.
+
+    ``action`` is an action class id of premise.yaml; ``verb`` the question's words for it.
+    ``drugs`` are canonical names (the guard's drug lexicon); ``classes`` the class ids of
+    premise.yaml the question names or its drugs belong to; ``words`` the content words of
+    the object phrase ("sbp", "115-120"). ``asserts`` is whether the question asserts a
+    premise; ``premise`` the words that do. ``span`` is (start, end) in the question.
+    """
+
+    action: str
+    verb: str
+    drugs: tuple[str, ...]
+    classes: tuple[str, ...]
+    words: tuple[str, ...]
+    asserts: bool
+    premise: str | None
+    span: tuple[int, int]
+
+    @property
+    def has_objects(self) -> bool:
+        return bool(self.drugs or self.classes or self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What a unit says about a proposal: ``stance`` refutes or supports.
+
+    ``cue`` is the cue id of premise.yaml, ``text`` its words and ``span`` (start, end) in the
+    unit text. ``negated`` is the action class the cue negates (or affirms). ``target`` is
+    the object it was scoped to: a drug, a class id or a content word; empty where the cue
+    names an action only and neither the unit nor its context names any agent. ``in_context``
+    is whether the object was found only in the context (heading path, lead-in, header).
+    ``conditional`` is whether the cue's clause states a condition ("if", "below 30"): the
+    refutation holds only where it does, which the caller weighs against the patient.
+    """
+
+    stance: Stance
+    cue: str
+    text: str
+    span: tuple[int, int]
+    negated: str
+    target: str
+    in_context: bool
+    conditional: bool
+
+
+Refutation = Judgement
+Support = Judgement
+
+
+# ------------------------------------------------------------------ rules (data)
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    id: str
+    verbs: re.Pattern[str]
+    refuted_by: frozenset[str]
+    inverse: bool
+    whole_question: bool  # its objects are every agent the question names
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    id: str
+    pattern: re.Pattern[str]
+    negates: str  # an action id, or "verb": the verb after the cue names it
+    look: Look
+    exclusive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Class:
+    id: str
+    words: re.Pattern[str]
+    members: frozenset[str]
+    suffixes: tuple[str, ...]
+    includes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    actions: tuple[_Action, ...]
+    combine_connectors: re.Pattern[str]
+    frames: tuple[re.Pattern[str], ...]
+    premise: tuple[re.Pattern[str], ...]
+    not_proposals: tuple[re.Pattern[str], ...]
+    object_stops: re.Pattern[str]
+    stopwords: frozenset[str]
+    clause_breaks: re.Pattern[str]
+    negative: tuple[_Cue, ...]
+    positive: tuple[_Cue, ...]
+    condition: re.Pattern[str]
+    classes: tuple[_Class, ...]
+
+    def action(self, action_id: str) -> _Action:
+        for a in self.actions:
+            if a.id == action_id:
+                return a
+        raise KeyError(action_id)
+
+
+def _alternation(patterns: Iterable[str]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+def _cue(raw: dict[str, Any]) -> _Cue:
+    return _Cue(
+        id=str(raw["id"]),
+        pattern=re.compile(raw["pattern"], _FLAGS),
+        negates=str(raw.get("negates", "verb")),
+        look=raw.get("look", "either"),
+        exclusive=bool(raw.get("exclusive", False)),
+    )
+
+
+@lru_cache(maxsize=1)
+def _rules() -> _Rules:
+    raw = load_yaml(DATA.read_text(encoding="utf-8"))
+    actions = tuple(
+        _Action(
+            id=name,
+            verbs=re.compile(rf"(?<![\w-])(?:{_alternation(a['verbs'])})(?![\w-])", _FLAGS),
+            refuted_by=frozenset(a["refuted_by"]),
+            inverse=bool(a.get("inverse", False)),
+            whole_question=a.get("objects") == "question",
+        )
+        for name, a in raw["actions"].items()
+    )
+    filler = raw["frame_filler"]
+    classes = tuple(
+        _Class(
+            id=name,
+            words=re.compile(rf"(?<![\w-])(?:{_alternation(c['words'])})(?![\w-])", _FLAGS),
+            members=frozenset(str(m).lower() for m in c.get("members", [])),
+            suffixes=tuple(str(s).lower() for s in c.get("suffixes", [])),
+            includes=tuple(c.get("includes", [])),
+        )
+        for name, c in raw["classes"].items()
+    )
+    return _Rules(
+        actions=actions,
+        combine_connectors=re.compile(raw["combine_connectors"], _FLAGS),
+        frames=tuple(re.compile(f"(?:{f}){filler}$", _FLAGS) for f in raw["frames"]),
+        premise=tuple(re.compile(p, _FLAGS) for p in raw["premise_cues"]),
+        not_proposals=tuple(re.compile(p, _FLAGS) for p in raw["not_proposals"]),
+        object_stops=re.compile(raw["object_stops"], _FLAGS),
+        stopwords=frozenset(str(w).lower() for w in raw["stopwords"]),
+        clause_breaks=re.compile(raw["clause_breaks"]),
+        negative=tuple(_cue(c) for c in raw["negative_cues"]),
+        positive=tuple(_cue(c) for c in raw["positive_cues"]),
+        condition=re.compile(raw["condition_words"], _FLAGS),
+        classes=classes,
+    )
+
+
+# ------------------------------------------------------------------ agents
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    start: int
+    end: int
+    key: str  # canonical drug name or class id
+    is_class: bool
+
+
+def _classes_of(drug: str) -> frozenset[str]:
+    """The class ids a canonical drug name belongs to (members, name endings, and the
+    classes that include those)."""
+    rules = _rules()
+    name = drug.lower()
+    direct = {
+        c.id
+        for c in rules.classes
+        if name in c.members or any(w.endswith(s) for s in c.suffixes for w in name.split())
+    }
+    out = set(direct)
+    for c in rules.classes:
+        if any(i in direct for i in c.includes):
+            out.add(c.id)
+    return frozenset(out)
+
+
+def _mentions(text: str) -> list[_Mention]:
+    """Drugs (the guard's drug lexicon) and class words in ``text``, in order; a drug inside
+    a class word ("heparin" of "low-molecular-weight heparin") is the class."""
+    found = [
+        _Mention(s, e, c.id, True)
+        for c in _rules().classes
+        for m in c.words.finditer(text)
+        for s, e in [m.span()]
+    ]
+    for s, e, name in find_drugs(text, drug_lexicon()):
+        if not any(m.start <= s and e <= m.end for m in found):
+            found.append(_Mention(s, e, name.lower(), False))
+    # A shorter class word inside a longer one is the longer one.
+    found = [
+        m
+        for m in found
+        if not any(
+            o is not m
+            and o.start <= m.start
+            and m.end <= o.end
+            and (o.end - o.start) > (m.end - m.start)
+            for o in found
+        )
+    ]
+    return sorted(found, key=lambda m: (m.start, -m.end))
+
+
+def _is_ours(mention: _Mention, proposal: Proposal) -> bool:
+    """Whether a unit's mention is the proposed object: the same drug, a class the question
+    names, or a class a proposed drug belongs to. A member named in the unit does not stand
+    for a class the question names (a caution about one statin is not about statins)."""
+    if not mention.is_class:
+        return mention.key in proposal.drugs
+    return mention.key in proposal.classes
+
+
+# ------------------------------------------------------------------ the question
+
+
+def _premise(question: str) -> re.Match[str] | None:
+    hits = [m for p in _rules().premise if (m := p.search(question))]
+    return min(hits, key=lambda m: m.start()) if hits else None
+
+
+def _verbs(text: str) -> list[tuple[re.Match[str], _Action]]:
+    found = [(m, a) for a in _rules().actions for m in a.verbs.finditer(text)]
+    # Earliest first; on a tie the longest, then the YAML's order.
+    order = {a.id: i for i, a in enumerate(_rules().actions)}
+    found.sort(key=lambda f: (f[0].start(), -f[0].end(), order[f[1].id]))
+    out: list[tuple[re.Match[str], _Action]] = []
+    for m, a in found:
+        if not any(o.start() <= m.start() < o.end() for o, _ in out):
+            out.append((m, a))
+    return out
+
+
+def _framed(question: str, start: int) -> bool:
+    before = question[:start]
+    return any(f.search(before) for f in _rules().frames)
+
+
+def _object_end(question: str, start: int) -> int:
+    stop = _rules().object_stops.search(question, start)
+    return stop.start() if stop else len(question)
+
+
+def _content_words(text: str, drop: Iterable[tuple[int, int]]) -> tuple[str, ...]:
+    rules = _rules()
+    spans = list(drop)
+    words = []
+    for m in _WORD.finditer(text):
+        if any(s <= m.start() < e for s, e in spans):
+            continue
+        w = m.group().lower().strip(".")
+        if (
+            w
+            and not w.isdigit()
+            and w not in rules.stopwords
+            and not any(a.verbs.fullmatch(w) for a in rules.actions)
+        ):
+            words.append(w)
+    return tuple(dict.fromkeys(words))
+
+
+def read_proposal(question: str) -> Proposal | None:
+    """The action ``question`` proposes or asks approval for, or None.
+
+    A verb of an action class counts when a frame stands right before it ("can we", "ok
+    to", "plan to", or the verb opens the question or a clause), or anywhere when the
+    question asserts a premise ("that covers his beta-blocker pillar right?"). A verb whose
+    object is itself an action ("start tapering") is that action; a start, add or give whose
+    object phrase joins two agents ("lisinopril together with losartan") is a combination.
+    Questions that only ask for a fact ("What dose ...?", "What are the options ...?") are
+    not proposals unless they assert a premise.
+    """
+    rules = _rules()
+    text = question.strip()
+    if not text:
+        return None
+    premise = _premise(text)
+    if premise is None and any(p.search(text) for p in rules.not_proposals):
+        return None
+    verbs = _verbs(text)
+    chosen: tuple[re.Match[str], _Action] | None = None
+    for i, (m, action) in enumerate(verbs):
+        if not (_framed(text, m.start()) or premise is not None):
+            continue
+        chosen = (m, action)
+        # "start tapering", "begin weaning": the action is the one the object names.
+        nxt = verbs[i + 1] if i + 1 < len(verbs) else None
+        if nxt is not None and re.fullmatch(r"\s*(?:the\s+)?", text[m.end() : nxt[0].start()]):
+            chosen = nxt
+        break
+    if chosen is None:
+        return None
+    m, action = chosen
+    end = _object_end(text, m.end())
+    # An object phrase that opens on a stop word ("to etanercept", "with") reads past it.
+    if end == m.end() or not text[m.end() : end].strip():
+        end = _object_end(
+            text, min(len(text), m.end() + 1 + len(text[m.end() :]) - len(text[m.end() :].lstrip()))
+        )
+    phrase = (m.end(), max(end, m.end()))
+    obj_text = text[phrase[0] : phrase[1]]
+    if action.id in {"start", "add", "give"} and rules.combine_connectors.search(obj_text):
+        action = rules.action("combine")
+    mentions = _mentions(text)
+    in_phrase = [
+        x for x in mentions if phrase[0] <= x.start < phrase[1] or m.start() <= x.start < m.end()
+    ]
+    # The objects are the agents of the object phrase; a question whose phrase names none
+    # ("that covers his beta-blocker pillar", said of the drug named before) takes them all.
+    if action.whole_question or action.id == "combine":
+        agents = mentions
+    else:
+        agents = in_phrase or (mentions if premise is not None else [])
+    drugs = tuple(dict.fromkeys(x.key for x in agents if not x.is_class))
+    classes = set(x.key for x in agents if x.is_class)
+    for d in drugs:
+        classes |= _classes_of(d)
+    # The verb's own span may hold the object ("push SBP down", "no statin needed").
+    drop = [(x.start - m.start(), x.end - m.start()) for x in in_phrase]
+    words = _content_words(text[m.start() : phrase[1]], drop)
+    start = m.start()
+    return Proposal(
+        action=action.id,
+        verb=m.group(),
+        drugs=drugs,
+        classes=tuple(sorted(classes)),
+        words=words,
+        asserts=premise is not None,
+        premise=premise.group().strip() if premise is not None else None,
+        span=(start, max(phrase[1], m.end())),
+    )
+
+
+# ------------------------------------------------------------------ the unit
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for b in _rules().clause_breaks.finditer(text):
+        if b.start() > pos:
+            out.append((pos, b.start()))
+        pos = b.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    return out
+
+
+def _named_action(text: str, start: int, default: str) -> str:
+    """The action class of the verb right after ``start`` (within a few words), else
+    ``default``."""
+    window = text[start : start + _VERB_REACH]
+    lead = re.match(r"\W*(?:\w+\W+){0,3}", window)
+    for m, action in _verbs(window):
+        if lead is not None and m.start() <= lead.end() + 1:
+            return action.id
+        break
+    return default
+
+
+def _negated_action(text: str, m: re.Match[str], clause_start: int) -> str:
+    """The action a cue with no action of its own is about: the verb right after it ("Do
+    not combine"), one inside it ("should not be started"), else the action its clause's
+    subject names before it ("Dose reduction should not be attempted", "Switching within
+    class is not recommended"), else ``give`` (the use of its object)."""
+    named = _named_action(text, m.end(), "") or next((a.id for _, a in _verbs(m.group())), "")
+    if named:
+        return named
+    before = _verbs(text[clause_start : m.start()])
+    return before[-1][1].id if before else _GIVE
+
+
+def _words_in(words: Iterable[str], text: str) -> str | None:
+    low = text.lower()
+    for w in words:
+        if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low):
+            return w
+        if len(w) >= 5 and re.search(rf"(?<![\w-]){re.escape(w[:5])}", low):
+            return w
+    return None
+
+
+def _target(
+    proposal: Proposal,
+    cue: _Cue,
+    text: str,
+    span: tuple[int, int],
+    clause: tuple[int, int],
+    mentions: list[_Mention],
+    context: str,
+    named_action: bool,
+) -> tuple[str, bool] | None:
+    """The object the cue is about, when it is the proposal's: (target, in_context)."""
+    cs, ce = clause
+    inside = [x for x in mentions if cs <= x.start < ce]
+    after = [x for x in inside if x.start >= span[0]]
+    before = [x for x in inside if x.start < span[0]][::-1]
+    order = {"after": [after], "before": [before], "either": [after, before]}[cue.look]
+    for side in order:
+        if side:
+            ours = [x for x in side if _is_ours(x, proposal)]
+            nearest = side[0]
+            if _is_ours(nearest, proposal):
+                return nearest.key, False
+            # A cue that joins agents ("combine ACE inhibitor + ARB") is about all of them.
+            if cue.id in {"do-not", "not-be"} and ours and named_action:
+                return ours[0].key, False
+            return None
+    # The clause names no agent: a content word of the object phrase ("SBP") may stand there.
+    word = _words_in(proposal.words, text[cs:ce])
+    if word is not None:
+        return word, False
+    if mentions:
+        # The unit names agents elsewhere (its lead-in sentence): the first one is its subject.
+        first = mentions[0]
+        return (first.key, False) if _is_ours(first, proposal) else None
+    ctx = _mentions(context) if context else []
+    ctx_ours = [x for x in ctx if _is_ours(x, proposal)]
+    if ctx_ours:
+        return ctx_ours[-1].key, True
+    if not ctx and named_action:
+        # A cue that names the action ("not routinely ... dose reduction", "over ... same
+        # class") in a unit that names no agent at all speaks to the action itself.
+        return "", False
+    word = _words_in(proposal.words, context)
+    if word is not None:
+        return word, True
+    return None
+
+
+def _agents_in_combination(
+    proposal: Proposal, text: str, clause: tuple[int, int], mentions: list[_Mention], context: str
+) -> bool:
+    """A combination is refuted only where the unit speaks of two of its agents (one may be
+    the unit's context: "Do NOT combine with GLP-1 RA" under a DPP-4 inhibitor heading)."""
+    agents = {*proposal.drugs, *proposal.classes}
+    if len(proposal.drugs) < 2:
+        return True
+    cs, ce = clause
+    seen = [x for x in mentions if cs <= x.start < ce and _is_ours(x, proposal)]
+    seen += [x for x in (_mentions(context) if context else []) if _is_ours(x, proposal)]
+    drugs_hit = set()
+    for x in seen:
+        if x.is_class:
+            drugs_hit |= {d for d in proposal.drugs if x.key in _classes_of(d)}
+        elif x.key in agents:
+            drugs_hit.add(x.key)
+    return len(drugs_hit) >= 2
+
+
+def _exclusive(
+    proposal: Proposal, text: str, clause: tuple[int, int], mentions: list[_Mention]
+) -> str | None:
+    """For an "only X, Y and Z have shown ..." cue: a proposed drug of the listed drugs'
+    class that is not among them."""
+    cs, ce = clause
+    listed = [x for x in mentions if cs <= x.start < ce and not x.is_class]
+    names = {x.key for x in listed}
+    listed_classes = set().union(*(_classes_of(x.key) for x in listed)) if listed else set()
+    for d in proposal.drugs:
+        if d not in names and _classes_of(d) & listed_classes:
+            return d
+    return None
+
+
+def _spans_of(cues: tuple[_Cue, ...], text: str) -> Iterator[tuple[_Cue, re.Match[str]]]:
+    for cue in cues:
+        for m in cue.pattern.finditer(text):
+            yield cue, m
+
+
+def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> Judgement | None:
+    rules = _rules()
+    action = rules.action(proposal.action)
+    text = unit_text
+    mentions = _mentions(text)
+    clauses = _clauses(text)
+    negatives = list(_spans_of(rules.negative, text))
+    covered = [m.span() for _, m in negatives]
+    positives = [
+        (c, m)
+        for c, m in _spans_of(rules.positive, text)
+        # "not recommended" is not "recommended"; "must be avoided" is not "must be".
+        if not any(s <= m.start() < e or m.start() <= s <= m.end() + 1 for s, e in covered)
+    ]
+    # A negative cue negating the action refutes; for an inverse action (stop, skip) a
+    # positive cue for using the object refutes and a negative one supports.
+    wanted: list[tuple[_Cue, re.Match[str], bool]] = []
+    for c, m in negatives:
+        wanted.append((c, m, True))
+    for c, m in positives:
+        wanted.append((c, m, False))
+    wanted.sort(key=lambda w: w[1].start())
+    for cue, m, negative in wanted:
+        if not m.group().strip() and cue.id != "imperative":
+            continue
+        clause = next(((s, e) for s, e in clauses if s <= m.start() < e), (0, len(text)))
+        negated = cue.negates if cue.negates != "verb" else _negated_action(text, m, clause[0])
+        named_action = negated != _GIVE or cue.negates not in ("verb", _GIVE)
+        if negative:
+            if negated in action.refuted_by:
+                kind: Stance = "refutes"
+            elif action.inverse and negated == _GIVE:
+                kind = "supports"
+            else:
+                continue
+        else:
+            if action.inverse and negated in (_GIVE, "start", "continue", "add"):
+                kind = "refutes"
+            elif negated == proposal.action or (negated == _GIVE and _GIVE in action.refuted_by):
+                kind = "supports"
+            else:
+                continue
+        if kind != stance:
+            continue
+        if cue.exclusive:
+            drug = _exclusive(proposal, text, clause, mentions)
+            if drug is None:
+                continue
+            target: tuple[str, bool] | None = (drug, False)
+        else:
+            target = _target(proposal, cue, text, m.span(), clause, mentions, context, named_action)
+        if target is None:
+            continue
+        if proposal.action == "combine" and not _agents_in_combination(
+            proposal, text, clause, mentions, context
+        ):
+            continue
+        cs, ce = clause
+        return Judgement(
+            stance=kind,
+            cue=cue.id,
+            text=m.group().strip(),
+            span=m.span(),
+            negated=negated,
+            target=target[0],
+            in_context=target[1],
+            conditional=bool(rules.condition.search(text, cs, ce)),
+        )
+    return None
+
+
+def refutes(proposal: Proposal, unit_text: str, context: str = "") -> Refutation | None:
+    """Whether ``unit_text`` says not to take ``proposal``'s action for its objects.
+
+    ``context`` is what the unit stands under (heading path, list lead-in, table header); it
+    scopes a cue whose own clause names no agent. Returns the first refuting cue (its id,
+    words, span in ``unit_text``, the action it negates and the object it is about), or
+    None. Conservative by design: a cue about another agent, or that negates another action,
+    never refutes.
+    """
+    return _judge(proposal, unit_text, context, "refutes")
+
+
+def supports(proposal: Proposal, unit_text: str, context: str = "") -> Support | None:
+    """Whether ``unit_text`` affirms ``proposal``'s action for its objects (a recommendation
+    to take it, or for a stop or skip, a negative cue about using the object), scoped as in
+    ``refutes``. A unit may both support and refute; the caller weighs them."""
+    return _judge(proposal, unit_text, context, "supports")
