@@ -25,6 +25,7 @@ from assistant.evidence import (
     shares_drug,
 )
 from assistant.frame import Frame, patient_domain_words
+from assistant.premise import read_proposal, refutes
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from guardrails.extraction import find_drugs
@@ -39,6 +40,8 @@ _DOSE_QUESTION = re.compile(
 # At most this many sentences of one source type: an answer is not one document's paraphrase.
 MAX_PER_SECTION = {"guideline": 10, "label": 6, "research": 3, "reference": 8}
 MAX_PER_DOC = 8
+# What a unit that says not to take the action a question proposes adds to its score.
+PREMISE_WEIGHT = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # A question about what a study found is answered by its results.
     asks_evidence = research_cap(question) is not None
     values = _stated_values(question)
+    # "Start spironolactone?": a unit that says not to take the proposed action answers it
+    # first (assistant/premise.py).
+    proposal = read_proposal(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
@@ -224,6 +230,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
         if values and _in_stated_range(c.text, values):
             value += 0.1  # the band the question's own value falls in ("a 4Ts score of 2")
+        if proposal is not None and coverage > 0:
+            said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
+            if said is not None:
+                value += PREMISE_WEIGHT * (0.5 if said.conditional or not said.target else 1.0)
         out.append(Scored(c, value, coverage))
     return sorted(out, key=lambda s: -s.score)
 
