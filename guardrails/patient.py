@@ -313,7 +313,30 @@ def extract_patient(text: str) -> Patient:
         facts["sex"] = "female"
     elif male and not female:
         facts["sex"] = "male"
+    facts.update(_measured(text, facts))
     return Patient(**facts)  # type: ignore[arg-type]
+
+
+# Patient fields the general reader of measurements fills (guardrails/measures.py), by
+# measure id: weight in pounds, a bare or µmol/L creatinine, an age fused with a sex ("86F").
+_MEASURED = {"weight": "weight_kg", "age": "age", "creatinine": "serum_creatinine_mg_dl"}
+
+
+def _measured(text: str, facts: dict[str, object]) -> dict[str, object]:
+    """What ``read_values`` adds to the facts read above: a field they lack, the creatinine
+    (it knows the unit a bare value is in), and the sex written next to an age or a weight
+    ("79-year-old F", "71M"), which says more than a pronoun elsewhere."""
+    from guardrails.measures import SEX, read_values
+
+    out: dict[str, object] = {}
+    for m in read_values(text):
+        if m.measure == SEX:
+            out.setdefault("sex", m.category)
+        elif (field := _MEASURED.get(m.measure)) and (
+            field not in facts or field == "serum_creatinine_mg_dl"
+        ):
+            out.setdefault(field, m.value)
+    return out
 
 
 def _umol_to_mg_dl(value: float) -> float:
