@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.evidence import (
     QuotePart,
@@ -29,6 +30,7 @@ from assistant.premise import read_proposal, refutes
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from guardrails.extraction import find_drugs
+from guardrails.measures import Condition, Measurement, judge, read_conditions, read_values
 from guardrails.reference import ReferenceTable, default_reference
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
@@ -192,6 +194,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # "Start spironolactone?": a unit that says not to take the proposed action answers it
     # first (assistant/premise.py).
     proposal = read_proposal(question)
+    measured = patient_values(question, frame)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
@@ -230,12 +233,50 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
         if values and _in_stated_range(c.text, values):
             value += 0.1  # the band the question's own value falls in ("a 4Ts score of 2")
+        applies = applied(c.text, measured) if measured else None
+        if applies is True:
+            value += THRESHOLD_WEIGHT  # its band holds this patient ("CrCl ≤ 50" for 42)
+        elif applies is False and proposal is None:
+            value -= 2 * THRESHOLD_WEIGHT  # another patient's band ("CrCl above 50" for 42)
         if proposal is not None and coverage > 0:
             said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
             if said is not None:
-                value += PREMISE_WEIGHT * (0.5 if said.conditional or not said.target else 1.0)
+                # A refusal under a condition ("contraindicated below eGFR 30") counts in full
+                # when the patient meets it, not at all when the patient is outside it.
+                weight = 1.0 if said.target else 0.5
+                if said.conditional:
+                    weight *= {True: 1.0, False: 0.0, None: 0.5}[applies]
+                value += PREMISE_WEIGHT * weight
         out.append(Scored(c, value, coverage))
     return sorted(out, key=lambda s: -s.score)
+
+
+THRESHOLD_WEIGHT = 0.12
+
+
+def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...]:
+    """The patient's values the question states (any unit, guardrails.measures), with the
+    creatinine clearance the frame's patient facts give (Cockcroft–Gault) when none is
+    stated."""
+    values = read_values(question)
+    crcl = frame.patient.crcl if frame is not None else None
+    if crcl is not None and not any(v.measure == "crcl" for v in values):
+        values += (Measurement("crcl", crcl, "mL/min", f"{crcl:.0f}", "mL/min", 0, 0),)
+    return values
+
+
+@lru_cache(maxsize=20_000)
+def _conditions(text: str) -> tuple[Condition, ...]:
+    return read_conditions(text)
+
+
+def applied(text: str, values: Sequence[Measurement]) -> bool | None:
+    """Whether the thresholds a unit states hold for this patient: True when every one the
+    patient's values speak to holds, False when one does not, None when none is judged."""
+    judged = judge(_conditions(text), values)
+    if not judged:
+        return None
+    return all(ok for _, _, ok in judged)
 
 
 _VALUE = re.compile(
