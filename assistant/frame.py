@@ -32,7 +32,7 @@ from corpus.yamlio import load_yaml
 from guardrails.context import ancestors, find_indications, indication_patterns
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
-from guardrails.patient import Patient, extract_patient, patient_from_conversation
+from guardrails.patient import Patient, extract_patient
 from guardrails.reference import Condition, Indication, ReferenceTable, default_reference
 from guardrails.regimens import condition_holds
 from retrieval.tokenize import tokenize
