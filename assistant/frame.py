@@ -683,7 +683,10 @@ def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) 
     carry(use_words(s.subject_use))
     if "indication" in frame.inherited:
         carry(use_words(frame.indication), frame.condition, frame.setting)
-    carry(*s.subject_words)
+    if not (s.subject_drugs or s.subject_use):
+        # Words stand for the subject only when it names no known drug or use: beside one,
+        # they would make the search (and what it must cover) about every word of turn one.
+        carry(*s.subject_words)
     said = " ".join([*carried, question])
     carry(*s.condition_names(said))
     return " ".join([*carried, question]) if carried else question

@@ -125,7 +125,10 @@ class Situation:
         return [
             c.name
             for c in _words().conditions
-            if c.id in self.conditions and not c.words.search(skip) and c.name not in skip
+            if c.id in self.conditions
+            and c.fact  # one the guard judges by; a setting alone would narrow the search
+            and not c.words.search(skip)
+            and c.name not in skip
         ]
 
     def to_json(self) -> dict[str, object]:
