@@ -16,12 +16,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.situation import (
+    Situation,
+    TurnReading,
+    clinical_words,
+    condition_facts,
+    conditions_in,
+    measures_in,
+    procedures_named,
+    replaced_drugs,
+    says_instead,
+)
 from assistant.types import Turn
 from corpus.yamlio import load_yaml
 from guardrails.context import ancestors, find_indications, indication_patterns
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
-from guardrails.patient import Patient, extract_patient, patient_from_conversation
+from guardrails.patient import Patient, extract_patient
 from guardrails.reference import Condition, Indication, ReferenceTable, default_reference
 from guardrails.regimens import condition_holds
 from retrieval.tokenize import tokenize
@@ -41,7 +52,9 @@ Intent = Literal[
 DATA = Path(__file__).resolve().parent / "data" / "frame.yaml"
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|also|what about|how about|what if|and if|if|in|for|with|same|then|but|or|now)\b"
-    r"|\b(?:it|its|this|that|these|those|they|them|the same|instead)\b",
+    r"|\b(?:it|its|this|that|these|those|they|them|the same|instead|still|update)\b"
+    # The patient of the conversation ("He's now actively bleeding", "just found in her notes").
+    r"|\b(?:he|she|he's|she's|his|him|her)\b",
     re.IGNORECASE,
 )
 _REVERSE = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz]|overdos|toxicit)\w*", re.IGNORECASE)
@@ -126,6 +139,10 @@ class Frame:
     patient: Patient = field(default_factory=Patient)
     explicit_intent: bool = False  # the question itself says what it asks
     inherited: tuple[str, ...] = ()  # the fields a follow-up took from earlier turns
+    follows: bool = False  # the question goes on with the conversation before it
+    # What holds in the conversation after this question (drugs, uses, patient conditions,
+    # procedures, the subject of its first turn).
+    situation: Situation = field(default_factory=Situation)
 
     def to_json(self) -> dict[str, Any]:
         p = self.patient
@@ -154,6 +171,7 @@ class Frame:
                 "dialysis": p.dialysis,
             },
             "inherited": list(self.inherited),
+            "situation": self.situation.to_json(),
         }
 
 
@@ -491,7 +509,8 @@ def read_frame(
     table: ReferenceTable | None = None,
 ) -> Frame:
     """The frame of ``question`` in this conversation, with the patient facts of every user
-    turn (later turns win) and then the explicit ``patient`` facts (they win over text)."""
+    turn (later turns win) and then the explicit ``patient`` facts (they win over text), and
+    the conversation's situation after it (assistant/situation.py)."""
     table = table or default_reference()
     users = [without_small_talk(t.content) for t in history if t.role == "user"]
     # The asking sentences are found in the message as written: once its courtesies are
@@ -500,18 +519,23 @@ def read_frame(
     asking = without_small_talk(focus(question))
     question = without_small_talk(question)
     frame = _own_frame(question, table, asking)
+    owns = [_own_frame(turn, table) for turn in users]
     # A turn that names no use of its own ("Argatroban then. What dose?" after "Suspected
     # HIT, what do I start?") goes on with the conversation's use.
     no_use = not (frame.indication or frame.condition)
-    if users and (is_follow_up(question, history) or no_use):
-        earlier = _own_frame(users[0], table)
-        for i, turn in enumerate(users[1:], start=1):
-            here = _own_frame(turn, table)
+    follows = bool(users) and (is_follow_up(question, history) or no_use)
+    if follows:
+        earlier = owns[0]
+        for i, here in enumerate(owns[1:], start=1):
             prior = [Turn("user", u) for u in users[:i]]
             bare = not (here.indication or here.condition)
+            turn = users[i]
             earlier = _inherit(here, earlier) if is_follow_up(turn, prior) or bare else here
         frame = _inherit(frame, earlier)
-    facts = patient_from_conversation(users + [question], patient)
+    situation = Situation()
+    for turn, own in zip([*users, question], [*owns, frame], strict=True):
+        situation = situation.with_turn(_reading(turn, own, table))
+    facts = situation.patient.merged(patient) if patient else situation.patient
     asks = any(_ASKING.match(s) for s in re.split(r"(?<=[.!?:;])\s+", question))
     if (
         frame.intent == "other"
@@ -524,7 +548,40 @@ def read_frame(
         frame = replace(frame, intent="dose")
     if facts.age is not None and facts.age < 18 and "children" not in frame.populations:
         frame = replace(frame, populations=(*frame.populations, "children"))
-    return replace(frame, patient=facts)
+    return replace(
+        frame, patient=facts, follows=follows, situation=replace(situation, patient=facts)
+    )
+
+
+def _reading(text: str, own: Frame, table: ReferenceTable) -> TurnReading:
+    """What one user turn says about the situation. ``own`` is the turn's frame (inherited
+    fields are not the turn's own words and are left out)."""
+    from guardrails.lexicon import common_words
+
+    plain = _REVERSE.sub(lambda m: " " * len(m.group()), text)
+    spans = find_drugs(plain, drug_lexicon())
+    named = tuple(dict.fromkeys(name for _, _, name in spans))
+    replaced = replaced_drugs(plain, spans)
+    held, negated = conditions_in(text)
+    inherited = set(own.inherited)
+    uses = frozenset() if "indication" in inherited else own.indications
+    # The subject's words: those no drug name or use term already says.
+    rest = blank_indication_terms(text, table)
+    for start, end, _ in spans:
+        rest = rest[:start] + " " * (end - start) + rest[end:]
+    return TurnReading(
+        drugs=named,
+        replaced=replaced,
+        instead_all=says_instead(text) and not replaced,
+        uses=uses,
+        use=None if "indication" in inherited else own.indication,
+        condition=None if "indication" in inherited else own.condition,
+        conditions=held,
+        negated=negated,
+        procedures=procedures_named(text) | procedures_in(uses, table),
+        patient=extract_patient(text).merged(condition_facts(held, negated)),
+        clinical_words=clinical_words(focus(rest), common_words()),
+    )
 
 
 _ASKING = re.compile(
@@ -588,20 +645,48 @@ def _chat(sentence: str) -> bool:
 
 
 def query_for(question: str, frame: Frame, table: ReferenceTable | None = None) -> str:
-    """The standalone retrieval query: the asking part of the message; a follow-up carries
-    the drugs, indication and condition it inherited in front of its own words."""
+    """The standalone retrieval query: the asking part of the message with every number the
+    message gives beside its measure ("CrCl 38 mL/min", "score of 6"); a follow-up carries
+    the conversation's subject (its first turn's drugs and use, or that turn's clinical words
+    when it names neither), the drugs and use it inherited, and the patient conditions that
+    still hold, in front of its own words."""
+    full = question
     question = without_small_talk(focus(question))
     lay = lay_words(question)
     if lay:
         question = f"{question} ({lay})"
-    if not frame.inherited:
+    dropped = [m for m in measures_in(full) if m not in question]
+    if dropped:
+        question = " ".join([question, *dropped])
+    if not (frame.inherited or frame.follows):
         return question
     table = table or default_reference()
+    s = frame.situation
     carried: list[str] = []
+
+    def carry(*words: str | None) -> None:
+        said = " ".join([*carried, question]).lower()
+        carried.extend(w for w in words if w and w.lower() not in said)
+
+    def use_words(use: str | None) -> str | None:
+        found = _indication(use, table)
+        return found.terms[0] if found else use
+
+    # The subject's drugs, unless the question names drugs of its own without saying which
+    # they replace ("what about bivalirudin?" asks about bivalirudin alone).
+    own_drugs = () if "drugs" in frame.inherited else frame.drugs
+    replaced = own_drugs and any(d not in s.drugs for d in s.subject_drugs)
+    if not own_drugs or replaced:
+        carry(*(d for d in s.subject_drugs if d in s.drugs))
     if "drugs" in frame.inherited:
-        carried.extend(frame.drugs)
+        carry(*frame.drugs)
+    carry(use_words(s.subject_use))
     if "indication" in frame.inherited:
-        if frame.indication:
-            carried.append(next(i.terms[0] for i in table.indications if i.id == frame.indication))
-        carried.extend(x for x in (frame.condition, frame.setting) if x)
+        carry(use_words(frame.indication), frame.condition, frame.setting)
+    if not (s.subject_drugs or s.subject_use):
+        # Words stand for the subject only when it names no known drug or use: beside one,
+        # they would make the search (and what it must cover) about every word of turn one.
+        carry(*s.subject_words)
+    said = " ".join([*carried, question])
+    carry(*s.condition_names(said))
     return " ".join([*carried, question]) if carried else question
