@@ -31,13 +31,14 @@ from assistant.frame import (
     procedures_in,
     timing_in,
 )
-from corpus.structure import Flowchart, Unit, parse_structure
+from corpus.structure import Flowchart, Table, Unit, parse_structure
 from corpus.structure import units as structure_units
 from corpus.text import sentence_spans
 from corpus.yamlio import load_yaml
 from guardrails.context import ancestors, dose_indications, in_scope, resolve_subject
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
+from guardrails.measures import measure_named
 from guardrails.reference import DoseEntry, ReferenceTable
 from guardrails.types import SourceText
 from retrieval.tokenize import tokenize
@@ -349,6 +350,7 @@ class UnitInfo:
     kind: str
     parts: tuple[QuotePart, ...]
     info: SentenceInfo  # start/end: the unit's own text (the row, the item, the branch)
+    measure: str | None = None  # what a row's bare bands measure (its label column's header)
 
     def quote(self, text: str) -> str:
         return "".join(sep + text[a:b] for a, b, sep in self.parts)
@@ -384,7 +386,16 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
     headings = " ".join(passage.chunk.section_path)
     context_ind = indications_in(headings, table) or indications_in(passage.doc.title, table)
     out: list[UnitInfo] = []
-    for unit in structure_units(parse_structure(text), text):
+    structure = parse_structure(text)
+    # A table's label column header says what its rows' bare bands measure ("CrCl (mL/min)"
+    # over ">= 60", "30-59").
+    measured: dict[tuple[int, int], str | None] = {}
+    for block in structure.blocks:
+        if isinstance(block, Table) and block.header and block.header.cells:
+            a, b = block.header.cells[0]
+            what = measure_named(text[a:b])
+            measured.update((row.span, what) for row in block.rows)
+    for unit in structure_units(structure, text):
         if unit.kind == "sentence":
             continue
         roles = {p.role for p in unit.parts}
@@ -421,7 +432,7 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
             _task(quote),
         )
         parts = tuple((p.start, p.end, p.sep) for p in unit.parts)
-        out.append(UnitInfo(unit.kind, parts, info))
+        out.append(UnitInfo(unit.kind, parts, info, measured.get(unit.span)))
     return tuple(out)
 
 
@@ -599,6 +610,19 @@ def _initials_after(phrase: str, text: str, have: set[str]) -> bool:
     return False
 
 
+def _spelled_out(short: str, text: str) -> bool:
+    """Whether ``text`` writes the initials ``short`` ("aud") out in full: consecutive words
+    whose first letters spell it ("Alcohol Use Disorder"), small joining words skipped."""
+    if not 2 <= len(short) <= 6 or not short.isalpha():
+        return False
+    words = [w for w in re.findall(r"[A-Za-z]+", text) if w.lower() not in _ACRONYM_SKIP]
+    n = len(short)
+    key = short.lower()
+    return any(
+        "".join(w[0] for w in words[i : i + n]).lower() == key for i in range(len(words) - n + 1)
+    )
+
+
 _CARE_WORDS = re.compile(
     r"\b(?:treat(?:ment|ing)?|therapy|management|managing|prevention|preventing|patients?|"
     r"people|adults?|subjects?)\b",
@@ -640,6 +664,8 @@ def condition_share(
         words = {w for w in words if w not in classes and w.rstrip("s") not in classes}
     if not words:
         return 1.0
+    # A condition asked by its initials ("AUD") is named where the text spells them out.
+    have = have | {w for w in words if w not in have and _spelled_out(w, text)}
     if loose:
         roots = {t[:5] for t in have if len(t) >= 5}
         return sum(w in have or (len(w) >= 5 and w[:5] in roots) for w in words) / len(words)

@@ -192,7 +192,9 @@ class Assistant:
         # A message of several sentences is measured by its best-supported sentence (the
         # question in it), and by what its frame says it asks, not by its small talk.
         pool = candidates(passages, frame, self.reference)
-        asks = [query]
+        # A follow-up's query carries the conversation's subject; the turn's own words are
+        # measured too, so what it adds is judged as asked, not as the query phrases it.
+        asks = [query, question] if frame.follows else [query]
         if len(question.split()) > 25:
             asks += [question[a:b] for a, b in sentence_spans(question) if b - a > 12]
             asks.append(_frame_words(frame, self.reference))
@@ -214,7 +216,7 @@ class Assistant:
             # sources do cover.
             dosing = frame.intent in ("dose", "reversal") and bool(frame.drugs)
             unserved = uncovered_setting(
-                query,
+                question if frame.follows else query,
                 lambda text: score(text, on_frame, frame),
                 frame.drugs,
                 skip=frame.populations if dosing else (),

@@ -60,6 +60,7 @@ class Candidate:
     # A unit quoted with its context (evidence.UnitInfo): the pieces of its quote; empty for
     # a sentence, whose quote is start..end.
     parts: tuple[QuotePart, ...] = ()
+    measure: str | None = None  # what its bare bands measure (a table's label column)
 
     @property
     def text(self) -> str:
@@ -148,6 +149,7 @@ def candidates(
                     info,
                     how,
                     unit.parts,
+                    unit.measure,
                 )
             )
         for info in contexts.of(p):
@@ -233,7 +235,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
         if values and _in_stated_range(c.text, values):
             value += 0.1  # the band the question's own value falls in ("a 4Ts score of 2")
-        applies = applied(c.text, measured) if measured else None
+        applies = applied(c.text, measured, c.measure) if measured else None
         if applies is True:
             value += THRESHOLD_WEIGHT  # its band holds this patient ("CrCl ≤ 50" for 42)
         elif applies is False and proposal is None:
@@ -266,14 +268,15 @@ def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...
 
 
 @lru_cache(maxsize=20_000)
-def _conditions(text: str) -> tuple[Condition, ...]:
-    return read_conditions(text)
+def _conditions(text: str, measure: str | None) -> tuple[Condition, ...]:
+    return read_conditions(text, default=measure)
 
 
-def applied(text: str, values: Sequence[Measurement]) -> bool | None:
+def applied(text: str, values: Sequence[Measurement], measure: str | None = None) -> bool | None:
     """Whether the thresholds a unit states hold for this patient: True when every one the
-    patient's values speak to holds, False when one does not, None when none is judged."""
-    judged = judge(_conditions(text), values)
+    patient's values speak to holds, False when one does not, None when none is judged.
+    ``measure``: what the unit's bare bands measure (a table row's label column)."""
+    judged = judge(_conditions(text, measure), values)
     if not judged:
         return None
     return all(ok for _, _, ok in judged)
