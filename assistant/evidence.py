@@ -66,6 +66,7 @@ class _Rules:
     evidence_research_cap: int
     settings: tuple[tuple[str, re.Pattern[str]], ...]
     salt_and_form: re.Pattern[str]
+    asks_for_agents: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +88,7 @@ def _rules() -> _Rules:
         evidence_research_cap=int(raw["evidence_research_cap"]),
         settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
         salt_and_form=re.compile(raw["salt_and_form_words"], re.IGNORECASE),
+        asks_for_agents=re.compile(raw["asks_for_agents"], re.IGNORECASE),
     )
 
 
@@ -131,6 +133,11 @@ def research_cap(question: str) -> int | None:
 def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
     """The care settings and populations (evidence.yaml ``settings``) a question names."""
     return [(name, p) for name, p in _rules().settings if p.search(question)]
+
+
+def asks_for_agents(question: str) -> bool:
+    """Whether a question asks which agents to use (evidence.yaml ``asks_for_agents``)."""
+    return bool(_rules().asks_for_agents.search(question))
 
 
 def intent_title(intent: str) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from assistant.evidence import (
     QuotePart,
     SentenceInfo,
+    asks_for_agents,
     fit,
     flowchart_spans,
     related_drugs,
@@ -197,6 +198,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # first (assistant/premise.py).
     proposal = read_proposal(question)
     measured = patient_values(question, frame)
+    agents = asks_for_agents(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
@@ -235,6 +237,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += 0.12  # speaks of this patient's kidneys, liver, weight, age...
         if values and _in_stated_range(c.text, values):
             value += 0.1  # the band the question's own value falls in ("a 4Ts score of 2")
+        if agents and c.info is not None:
+            # "Which antibiotics ...?" is answered by units that name agents, not by one
+            # that names none ("Use antibiotics that penetrate pancreatic necrosis").
+            value += AGENT_WEIGHT if c.info.own_drugs else -AGENT_WEIGHT
         applies = applied(c.text, measured, c.measure) if measured else None
         if applies is True:
             value += THRESHOLD_WEIGHT  # its band holds this patient ("CrCl ≤ 50" for 42)
@@ -254,6 +260,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 
 
 THRESHOLD_WEIGHT = 0.12
+AGENT_WEIGHT = 0.1
 
 
 def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...]:
@@ -280,6 +287,27 @@ def applied(text: str, values: Sequence[Measurement], measure: str | None = None
     if not judged:
         return None
     return all(ok for _, _, ok in judged)
+
+
+# What leads a quoted permission the patient's own values fall outside ("Can I continue
+# metformin if eGFR is 25?" → "Metformin: safe at eGFR ≥ 30").
+OUTSIDE = "No — this patient's value is outside the threshold the source states: "
+
+
+def _outside_for_patient(question: str, c: Candidate, frame: Frame | None) -> bool:
+    """Whether a question proposes giving a drug (assistant/premise.py), the unit that
+    answers it is about that drug and says nothing against it, and a threshold the unit
+    states does not hold for the patient's stated values: the unit's permission is not this
+    patient's."""
+    proposal = read_proposal(question)
+    if proposal is None or not proposal.drugs or c.info is None:
+        return False
+    if not shares_drug(c.info.drugs, proposal.drugs):
+        return False
+    if refutes(proposal, c.text, " ".join(c.passage.chunk.section_path)) is not None:
+        return False  # it already says no
+    values = patient_values(question, frame)
+    return bool(values) and applied(c.text, values, c.measure) is False
 
 
 _VALUE = re.compile(
@@ -549,5 +577,7 @@ class ExtractiveGenerator:
             )
 
         bottom = statement(lead)
+        if _outside_for_patient(question, lead.candidate, frame):
+            bottom = replace(bottom, text=OUTSIDE + bottom.text, computed=True)
         statements = tuple(statement(s) for s in rest)
         return Draft(statements, tuple(citations), bottom, self.name)

@@ -204,3 +204,37 @@ def test_stopping_a_drug_before_surgery_is_answered_from_that_drugs_label(
     other = assistant.ask("When should rivaroxaban be stopped before surgery?")
     assert all("apixaban" not in text.lower() for text in shown(other))
     assert all("Start 2 to 7 days" not in text for text in shown(other))
+
+
+def test_stage_1_hypertension_is_answered_for_stage_1(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "At what blood pressure should I start drug treatment for stage 1 hypertension?"
+    )
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text
+    assert "Stage 1" in bottom and "Stage 2" not in bottom
+    assert "130" in bottom
+
+
+def test_a_patient_value_below_the_threshold_is_answered_no(assistant: Assistant) -> None:
+    answer = assistant.ask("Can I continue metformin if eGFR is 25?")
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text
+    assert bottom.startswith("No —") and "30" in bottom
+    answer = assistant.ask("Can I continue metformin if eGFR is 45?")
+    assert answer.bottom_line is not None and not answer.bottom_line.text.startswith("No")
+
+
+def test_spontaneous_bacterial_peritonitis_leads_with_its_antibiotic(assistant: Assistant) -> None:
+    answer = assistant.ask("Treatment of spontaneous bacterial peritonitis in cirrhosis?")
+    assert answer.bottom_line is not None
+    assert re.search(r"ceftriaxone|cefotaxime", answer.bottom_line.text, re.IGNORECASE)
+
+
+def test_a_table_row_answers_with_its_headers(assistant: Assistant) -> None:
+    answer = assistant.ask("gabapentin for alcohol use disorder, CrCl is 45. max daily dose?")
+    assert answer.bottom_line is not None
+    assert "600-900 mg/day" in answer.bottom_line.text
+    number = answer.bottom_line.citations[0]
+    quotes = [c.quote for c in answer.citations if c.number == number and c.parts]
+    assert answer.bottom_line.text in quotes  # the row with its headers, cited piece by piece

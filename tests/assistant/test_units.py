@@ -1,0 +1,140 @@
+"""Answer units beyond sentences: table rows with their headers, list items with their
+lead-in, flowchart branches with their condition, cited piece by piece; thresholds applied
+to the patient's values; a question that asks for agents answered by units that name them."""
+
+from __future__ import annotations
+
+from assistant.evidence import asks_for_agents, condition_share
+from assistant.frame import read_frame
+from assistant.generators.extractive import (
+    OUTSIDE,
+    ExtractiveGenerator,
+    applied,
+    candidates,
+    patient_values,
+    score,
+)
+from assistant.types import Citation
+from corpus.types import Chunk, DocumentInfo
+from evals.answer_metrics import citation_exact
+from guardrails.reference import default_reference
+from retrieval.types import Passage
+
+TABLE = """## Renal dosing
+
+| CrCl (mL/min) | Maximum daily dose | Notes |
+|---|---|---|
+| >= 60 | 3,600 mg/day | Usual dose |
+| 30-59 | 600-900 mg/day | Divide twice daily |
+| 15-29 | 300 mg/day | Once daily |
+"""
+
+LIST = """## Starting doses
+
+Doses used when starting treatment in adults:
+- Examplamab: 20 mg once daily
+- Othermab: 40 mg once daily
+"""
+
+FLOW = """## Fluids
+
+```
+Patient admitted with pancreatitis
+  -> Begin fluids at 1.5 mL/kg/hr
+     Hypovolemic? -> Bolus 10 mL/kg
+```
+"""
+
+
+def _passage(text: str, rank: int = 1, doc_id: str = "doc") -> Passage:
+    doc = DocumentInfo(doc_id, "Guideline summary", "guideline")
+    chunk = Chunk(f"{doc_id}#0-{len(text)}", doc_id, text, 0, len(text), ("Renal dosing",))
+    return Passage(chunk, doc, score=1.0, rank=rank)
+
+
+def _quotes(text: str) -> list[str]:
+    return [c.text for c in candidates([_passage(text)], None, default_reference())]
+
+
+def test_a_table_row_is_quoted_with_its_column_headers() -> None:
+    quotes = _quotes(TABLE)
+    assert "30-59 — Maximum daily dose: 600-900 mg/day; Notes: Divide twice daily" in quotes
+    assert not any(q.startswith("|") for q in quotes)  # never a raw row
+
+
+def test_a_list_item_is_quoted_with_its_lead_in() -> None:
+    quotes = _quotes(LIST)
+    assert "Doses used when starting treatment in adults — Examplamab: 20 mg once daily" in quotes
+
+
+def test_a_flowchart_line_is_quoted_only_as_a_branch_with_its_condition() -> None:
+    quotes = _quotes(FLOW)
+    assert "Patient admitted with pancreatitis — Begin fluids at 1.5 mL/kg/hr" in quotes
+    assert "Begin fluids at 1.5 mL/kg/hr" not in quotes  # never a bare branch
+    assert not any(q.startswith("->") for q in quotes)
+
+
+def test_a_unit_citation_is_exact_piece_by_piece() -> None:
+    p = _passage(TABLE)
+    pool = candidates([p], None, default_reference())
+    row = next(c for c in pool if c.text.startswith("30-59"))
+    cite = Citation(1, p, row.parts[0][0], row.parts[-1][1], row.parts)
+    assert cite.quote == row.text
+    assert citation_exact(cite)
+    forged = Citation(1, p, cite.quote_start, cite.quote_end, ((*row.parts[0][:2], " and "),))
+    assert not citation_exact(forged)  # a joiner of Bedside's own words is no quote
+
+
+def test_a_rows_bare_band_is_read_with_its_label_columns_measure() -> None:
+    pool = candidates([_passage(TABLE)], None, default_reference())
+    values = patient_values("gabapentin, CrCl is 45. max daily dose?", None)
+    judged = {c.text.split(" — ")[0]: applied(c.text, values, c.measure) for c in pool}
+    assert judged[">= 60"] is False
+    assert judged["30-59"] is True
+    assert judged["15-29"] is False
+
+
+def test_the_patients_band_leads_in_any_unit() -> None:
+    text = (
+        "For atrial fibrillation with CrCl above 50 mL/min, the dose is 20 mg once daily. "
+        "For atrial fibrillation with CrCl of 50 mL/min or less, the dose is 15 mg once daily."
+    )
+    ranked = score("dose for AF, CrCl 42 mL/min?", candidates([_passage(text)]), None)
+    assert "15 mg" in ranked[0].candidate.text
+    # A weight in pounds and a creatinine in µmol/L are read as kilograms and mg/dL.
+    values = {v.measure: v.value for v in patient_values("121 lb, creatinine 95 umol/L", None)}
+    assert round(values["weight"], 1) == 54.9
+    assert round(values["creatinine"], 2) == 1.07
+
+
+def test_a_permission_outside_the_patients_value_is_answered_no() -> None:
+    text = "## Kidney function\n\nMetformin is safe at eGFR ≥ 30 mL/min/1.73 m² in adults.\n"
+    table = default_reference()
+    gen = ExtractiveGenerator()
+    for egfr, no in ((25, True), (45, False)):
+        question = f"Can I continue metformin if eGFR is {egfr}?"
+        frame = read_frame(question, [], None, table)
+        draft = gen.generate(question, [_passage(text)], (), frame)
+        assert draft.bottom_line is not None
+        assert draft.bottom_line.text.startswith(OUTSIDE) is no, egfr
+        assert draft.bottom_line.computed is no
+
+
+def test_a_question_for_agents_is_answered_by_units_that_name_them() -> None:
+    assert asks_for_agents("Which antibiotics penetrate the necrosis?")
+    assert asks_for_agents("what are the oral options?")
+    assert not asks_for_agents("What is the dose?")
+    assert not asks_for_agents("What causes it?")
+    text = (
+        "## Antibiotics\n\n"
+        "Use antibiotics that penetrate the necrotic tissue in suspected infection.\n\n"
+        "| Class | Examples | Penetration |\n|---|---|---|\n"
+        "| Carbapenems | Imipenem, meropenem | Excellent |\n"
+    )
+    ranked = score("Which antibiotics penetrate the necrosis?", candidates([_passage(text)]), None)
+    assert "meropenem" in ranked[0].candidate.text
+
+
+def test_a_condition_asked_by_its_initials_is_named_where_spelt_out() -> None:
+    assert condition_share("aud", "Treatment of patients with alcohol use disorder") == 1.0
+    assert condition_share("aud", "Treatment of patients with atrial fibrillation") == 0.0
