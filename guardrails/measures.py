@@ -355,7 +355,7 @@ def grammar() -> _Grammar:
             sex_of[word.lower()] = sex
             sex_words.append(word)
     letters_re = _alternation(letters)
-    fused = re.compile(rf"(?<![\w.,])(?P<v>\d{{1,3}})(?P<s>{letters_re})(?![\w'’])")
+    fused = re.compile(rf"(?<![\w.,])(?P<v>\d{{1,3}})(?P<s>{letters_re})(?![\w'’-])")
     sex_after = re.compile(
         rf"[\s,\-]*(?:(?P<letter>{letters_re})|(?P<word>(?i:{_alternation(sex_words)})))"
     )

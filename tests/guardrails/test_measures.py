@@ -104,6 +104,7 @@ def test_sex_is_a_category() -> None:
 
 # fmt: off
 NOT_VALUES = [
+    "4F-PCC 50 units/kg",        # a product name is not an age and a sex
     "apixaban 30 mg",            # a dose is not a measure
     "Class III recommendation",  # not NYHA III unless NYHA is named
     "after 5 years of follow-up",  # years of follow-up are not an age
