@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from threading import Lock
-from typing import Literal
+from typing import Literal, TypeVar
 
 from assistant.frame import (
     Frame,
@@ -44,6 +44,7 @@ from guardrails.types import SourceText
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
 
+_T = TypeVar("_T")
 DATA = Path(__file__).resolve().parent / "data" / "evidence.yaml"
 _BULLET = re.compile(r"^(?P<indent>\s*)(?:[-*+•]|\d+[.)])\s+")
 _HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
@@ -460,33 +461,30 @@ class SentenceContexts:
 
     def units(self, passage: Passage) -> tuple[UnitInfo, ...]:
         """The chunk's answer units beyond its sentences (``analyse_units``), kept."""
-        key = (passage.chunk.id, hash(passage.chunk.text))
-        with self._lock:
-            hit = self._units.get(key)
-            if hit is not None:
-                self._units.move_to_end(key)
-                return hit
-        found = analyse_units(passage, self.table)
-        with self._lock:
-            self._units[key] = found
-            while len(self._units) > self.size:
-                self._units.popitem(last=False)
-        return found
+        return self._kept(self._units, passage, analyse_units)
 
     def of(self, passage: Passage) -> tuple[SentenceInfo, ...]:
+        return self._kept(self._cache, passage, analyse)
+
+    def _kept(
+        self,
+        store: OrderedDict[tuple[str, int], _T],
+        passage: Passage,
+        compute: Callable[[Passage, ReferenceTable], _T],
+    ) -> _T:
         # The id names the span; the hash tells a re-indexed, edited text from the old one.
         key = (passage.chunk.id, hash(passage.chunk.text))
         with self._lock:
-            hit = self._cache.get(key)
+            hit = store.get(key)
             if hit is not None:
-                self._cache.move_to_end(key)
+                store.move_to_end(key)
                 return hit
-        infos = analyse(passage, self.table)
+        found = compute(passage, self.table)
         with self._lock:
-            self._cache[key] = infos
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        return infos
+            store[key] = found
+            while len(store) > self.size:
+                store.popitem(last=False)
+        return found
 
 
 _SHARED: dict[int, SentenceContexts] = {}

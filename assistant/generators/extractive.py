@@ -134,9 +134,16 @@ def candidates(
         text = p.chunk.text
         context = frozenset(tokenize(" ".join((p.doc.title, *p.chunk.section_path))))
         flows = flowchart_spans(text)
-        for unit in contexts.units(p):
-            info = unit.info
-            quote = unit.quote(text)
+        # (what it says, its context, its quote's pieces, what its bare bands measure)
+        quoted: list[tuple[SentenceInfo, str, tuple[QuotePart, ...], str | None]] = [
+            (u.info, u.quote(text), u.parts, u.measure) for u in contexts.units(p)
+        ]
+        quoted += [
+            (info, text[info.start : info.end], (), None)
+            for info in contexts.of(p)
+            if info.quotable and not any(a <= info.start < b for a, b in flows)
+        ]
+        for info, quote, parts, measure in quoted:
             how = fit(info, quote, p, frame, table, drugs) if frame else "on"
             out.append(
                 Candidate(
@@ -149,26 +156,8 @@ def candidates(
                     info.has_amount,
                     info,
                     how,
-                    unit.parts,
-                    unit.measure,
-                )
-            )
-        for info in contexts.of(p):
-            if not info.quotable or any(a <= info.start < b for a, b in flows):
-                continue
-            sentence = text[info.start : info.end]
-            how = fit(info, sentence, p, frame, table, drugs) if frame else "on"
-            out.append(
-                Candidate(
-                    p,
-                    info.start,
-                    info.end,
-                    frozenset(tokenize(sentence)),
-                    context,
-                    info.drugs,
-                    info.has_amount,
-                    info,
-                    how,
+                    parts,
+                    measure,
                 )
             )
     return out
