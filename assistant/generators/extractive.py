@@ -27,7 +27,7 @@ from assistant.evidence import (
     shares_drug,
 )
 from assistant.frame import Frame, patient_domain_words
-from assistant.premise import read_proposal, refutes
+from assistant.premise import Proposal, read_proposal, refutes
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from guardrails.extraction import find_drugs
@@ -278,25 +278,36 @@ def applied(text: str, values: Sequence[Measurement], measure: str | None = None
     return all(ok for _, _, ok in judged)
 
 
-# What leads a quoted permission the patient's own values fall outside ("Can I continue
-# metformin if eGFR is 25?" → "Metformin: safe at eGFR ≥ 30").
+# What leads a quote whose threshold decides the answer for this patient: a permission the
+# patient's values fall outside ("Can I continue metformin if eGFR is 25?" → "Metformin: safe
+# at eGFR ≥ 30"), or a condition against the drug the patient meets ("CrCl 18. Fondaparinux?"
+# → "Contraindication: CrCl < 20 mL/min").
 OUTSIDE = "No — this patient's value is outside the threshold the source states: "
+AGAINST = "No — this patient meets the condition the source gives against it: "
 
 
-def _outside_for_patient(question: str, c: Candidate, frame: Frame | None) -> bool:
-    """Whether a question proposes giving a drug (assistant/premise.py), the unit that
-    answers it is about that drug and says nothing against it, and a threshold the unit
-    states does not hold for the patient's stated values: the unit's permission is not this
-    patient's."""
+def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | None:
+    """The words that open the bottom line when the unit that answers is about the asked
+    drug and a threshold it states decides for the patient's stated values (``OUTSIDE`` or
+    ``AGAINST``); None when the quote stands as it is. A question that proposes giving the
+    drug (assistant/premise.py) is answered No when its permission does not hold; any
+    question naming the drug, when the patient meets a condition the unit gives against it.
+    A refusal with no condition says so itself."""
+    if c.info is None:
+        return None
     proposal = read_proposal(question)
-    if proposal is None or not proposal.drugs or c.info is None:
-        return False
-    if not shares_drug(c.info.drugs, proposal.drugs):
-        return False
-    if refutes(proposal, c.text, " ".join(c.passage.chunk.section_path)) is not None:
-        return False  # it already says no
+    drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
+    if not drugs or not shares_drug(c.info.drugs, drugs):
+        return None
     values = patient_values(question, frame)
-    return bool(values) and applied(c.text, values, c.measure) is False
+    applies = applied(c.text, values, c.measure) if values else None
+    if applies is None:
+        return None
+    asked = proposal or Proposal("give", "", tuple(drugs), (), (), False, None, (0, 0))
+    said = refutes(asked, c.text, " ".join(c.passage.chunk.section_path))
+    if said is not None:
+        return AGAINST if said.conditional and applies else None
+    return OUTSIDE if proposal is not None and not applies else None
 
 
 _VALUE = re.compile(
@@ -566,7 +577,7 @@ class ExtractiveGenerator:
             )
 
         bottom = statement(lead)
-        if _outside_for_patient(question, lead.candidate, frame):
-            bottom = replace(bottom, text=OUTSIDE + bottom.text, computed=True)
+        if opening := patient_verdict(question, lead.candidate, frame):
+            bottom = replace(bottom, text=opening + bottom.text, computed=True)
         statements = tuple(statement(s) for s in rest)
         return Draft(statements, tuple(citations), bottom, self.name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from assistant.evidence import asks_for_agents, condition_share
 from assistant.frame import read_frame
 from assistant.generators.extractive import (
+    AGAINST,
     OUTSIDE,
     ExtractiveGenerator,
     applied,
@@ -138,3 +139,15 @@ def test_a_question_for_agents_is_answered_by_units_that_name_them() -> None:
 def test_a_condition_asked_by_its_initials_is_named_where_spelt_out() -> None:
     assert condition_share("aud", "Treatment of patients with alcohol use disorder") == 1.0
     assert condition_share("aud", "Treatment of patients with atrial fibrillation") == 0.0
+
+
+def test_a_condition_against_the_drug_that_the_patient_meets_is_answered_no() -> None:
+    text = "## Renal function\n\nFondaparinux is contraindicated if CrCl < 20 mL/min.\n"
+    table = default_reference()
+    gen = ExtractiveGenerator()
+    for crcl, no in ((18, True), (40, False)):
+        question = f"NSTEMI, CrCl {crcl}. Fondaparinux?"
+        frame = read_frame(question, [], None, table)
+        draft = gen.generate(question, [_passage(text)], (), frame)
+        assert draft.bottom_line is not None
+        assert draft.bottom_line.text.startswith(AGAINST) is no, crcl
