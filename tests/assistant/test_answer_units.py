@@ -47,8 +47,10 @@ Patient admitted with pancreatitis
 """
 
 
-def _passage(text: str, rank: int = 1, doc_id: str = "doc") -> Passage:
-    doc = DocumentInfo(doc_id, "Guideline summary", "guideline")
+def _passage(
+    text: str, rank: int = 1, doc_id: str = "doc", title: str = "Guideline summary"
+) -> Passage:
+    doc = DocumentInfo(doc_id, title, "guideline")
     chunk = Chunk(f"{doc_id}#0-{len(text)}", doc_id, text, 0, len(text), ("Renal dosing",))
     return Passage(chunk, doc, score=1.0, rank=rank)
 
@@ -148,6 +150,7 @@ def test_a_condition_against_the_drug_that_the_patient_meets_is_answered_no() ->
     for crcl, no in ((18, True), (40, False)):
         question = f"NSTEMI, CrCl {crcl}. Fondaparinux?"
         frame = read_frame(question, [], None, table)
-        draft = gen.generate(question, [_passage(text)], (), frame)
+        passage = _passage(text, title="Anticoagulation in acute coronary syndromes")
+        draft = gen.generate(question, [passage], (), frame)
         assert draft.bottom_line is not None
         assert draft.bottom_line.text.startswith(AGAINST) is no, crcl
