@@ -68,6 +68,7 @@ class _Rules:
     settings: tuple[tuple[str, re.Pattern[str]], ...]
     salt_and_form: re.Pattern[str]
     asks_for_agents: re.Pattern[str]
+    asked_values: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +91,10 @@ def _rules() -> _Rules:
         settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
         salt_and_form=re.compile(raw["salt_and_form_words"], re.IGNORECASE),
         asks_for_agents=re.compile(raw["asks_for_agents"], re.IGNORECASE),
+        asked_values=tuple(
+            (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
+            for v in raw["asked_values"]
+        ),
     )
 
 
@@ -139,6 +144,12 @@ def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
 def asks_for_agents(question: str) -> bool:
     """Whether a question asks which agents to use (evidence.yaml ``asks_for_agents``)."""
     return bool(_rules().asks_for_agents.search(question))
+
+
+def asked_values(question: str) -> tuple[re.Pattern[str], ...]:
+    """What a unit that gives the kind of value the question asks for looks like
+    (evidence.yaml ``asked_values``): one pattern per kind asked."""
+    return tuple(answers for asks, answers in _rules().asked_values if asks.search(question))
 
 
 def intent_title(intent: str) -> str:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from assistant.evidence import (
     QuotePart,
     SentenceInfo,
+    asked_values,
     asks_for_agents,
     fit,
     flowchart_spans,
@@ -188,6 +189,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     proposal = read_proposal(question)
     measured = patient_values(question, frame)
     agents = asks_for_agents(question)
+    kinds = asked_values(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
@@ -230,6 +232,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             # "Which antibiotics ...?" is answered by units that name agents, not by one
             # that names none ("Use antibiotics that penetrate pancreatic necrosis").
             value += AGENT_WEIGHT if c.info.own_drugs else -AGENT_WEIGHT
+        if kinds:
+            # "What rate…?", "how long…?": a unit that gives that kind of value answers.
+            value += VALUE_WEIGHT * sum(bool(k.search(c.text)) for k in kinds) / len(kinds)
         applies = applied(c.text, measured, c.measure) if measured else None
         if applies is True:
             value += THRESHOLD_WEIGHT  # its band holds this patient ("CrCl ≤ 50" for 42)
@@ -250,6 +255,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 
 THRESHOLD_WEIGHT = 0.12
 AGENT_WEIGHT = 0.1
+VALUE_WEIGHT = 0.1
 
 
 def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...]:
