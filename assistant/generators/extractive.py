@@ -31,8 +31,16 @@ from assistant.frame import Frame, patient_domain_words
 from assistant.premise import Proposal, read_proposal, refutes
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
+from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP
 from guardrails.extraction import find_drugs
-from guardrails.measures import Condition, Measurement, judge, read_conditions, read_values
+from guardrails.measures import (
+    Condition,
+    Measurement,
+    judge,
+    measure_named,
+    read_conditions,
+    read_values,
+)
 from guardrails.reference import ReferenceTable, default_reference
 from retrieval.tokenize import tokenize
 from retrieval.types import Passage
@@ -193,6 +201,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     out = []
+    if measured:
+        # A table row of bands ("Respiration rate — 3: ≤ 8; 1: 9–11; 0: 12–20; 2: 21–24")
+        # is also offered as the one cell the patient's value falls in, with its header.
+        pool = pool + [b for c in pool if (b := band_cell(c, measured)) is not None]
     for c in pool:
         # A term in the sentence counts fully; one only in its title or heading counts half
         # ("Supplement antithrombin ..." under "Step 4: treatment options" is an option).
@@ -272,6 +284,51 @@ def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...
 @lru_cache(maxsize=20_000)
 def _conditions(text: str, measure: str | None) -> tuple[Condition, ...]:
     return read_conditions(text, default=measure)
+
+
+_STARTS = (CONTEXT_SEP, PAIR_SEP, CELL_SEP)
+
+
+def _segments(parts: tuple[QuotePart, ...]) -> list[list[QuotePart]]:
+    """A table row's quote pieces grouped into its label, headers and cells: a piece joined
+    by a context, pair or cell joiner starts a new element."""
+    out: list[list[QuotePart]] = []
+    for part in parts:
+        if not out or part[2] in _STARTS:
+            out.append([part])
+        else:
+            out[-1].append(part)
+    return out
+
+
+def band_cell(c: Candidate, values: Sequence[Measurement]) -> Candidate | None:
+    """A table row whose cells are bands of one measure, narrowed to the one cell the
+    patient's value falls in, quoted as the row's label, that cell's header and the cell
+    (document characters and the structure's joiners only); None when no single cell holds
+    the patient's value."""
+    if not c.parts or c.info is None:
+        return None
+    text = c.passage.chunk.text
+    segments = _segments(c.parts)
+    label = segments[0]
+    measure = c.measure or measure_named(" ".join(text[a:b] for a, b, _ in label))
+    if measure is None:
+        return None
+    hits = []
+    for header, cell in zip(segments[1:], segments[2:], strict=False):
+        if cell[0][2] != CELL_SEP or header[0][2] == CELL_SEP:
+            continue
+        body = " ".join(text[a:b] for a, b, _ in cell)
+        judged = judge(_conditions(body, measure), values)
+        if judged and all(ok for _, _, ok in judged):
+            hits.append((header, cell))
+    if len(hits) != 1:
+        return None
+    header, cell = hits[0]
+    first = (header[0][0], header[0][1], CONTEXT_SEP)
+    parts = (*label, first, *header[1:], *cell)
+    quote = "".join(sep + text[a:b] for a, b, sep in parts)
+    return replace(c, parts=parts, tokens=frozenset(tokenize(quote)), measure=measure)
 
 
 def applied(text: str, values: Sequence[Measurement], measure: str | None = None) -> bool | None:

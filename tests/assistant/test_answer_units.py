@@ -154,3 +154,22 @@ def test_a_condition_against_the_drug_that_the_patient_meets_is_answered_no() ->
         draft = gen.generate(question, [passage], (), frame)
         assert draft.bottom_line is not None
         assert draft.bottom_line.text.startswith(AGAINST) is no, crcl
+
+
+def test_a_row_of_bands_is_narrowed_to_the_patients_cell() -> None:
+    text = (
+        "## Scoring\n\n"
+        "| Parameter | 3 | 2 | 1 | 0 |\n|---|---|---|---|---|\n"
+        "| Respiration rate (breaths/min) | ≤ 8 | 21–24 | 9–11 | 12–20 |\n"
+    )
+    for rate, cell in ((23, "2: 21–24"), (10, "1: 9–11"), (16, "0: 12–20")):
+        question = f"How many points for a resp rate of {rate}?"
+        ranked = score(question, candidates([_passage(text)]), None)
+        assert ranked[0].candidate.text == f"Respiration rate (breaths/min) — {cell}", rate
+        p = ranked[0].candidate.passage
+        parts = ranked[0].candidate.parts
+        assert citation_exact(Citation(1, p, parts[0][0], parts[-1][1], parts))
+    # A value in no single cell leaves the row whole.
+    ranked = score("How many points for a heart rate of 120?", candidates([_passage(text)]), None)
+    narrowed = "Respiration rate (breaths/min) — 2: 21–24"
+    assert ranked and all(s.candidate.text != narrowed for s in ranked)
