@@ -207,24 +207,31 @@ _SHORTEST_PIECE = 2
 
 def locate_unit(sentence: str, passage: str) -> tuple[int, int] | None:
     """Where the last piece of a quoted unit stands in its passage: the quote ("Standard
-    dosing — Apixaban: 5 mg BID") is split at the structure joiners and its pieces are
-    found in order; the span of the last one (the unit's own words, where its dose is) is
-    returned, or None when a piece is not found after the one before it."""
+    dosing — Apixaban: 5 mg BID") is split at the structure joiners and its pieces are found
+    in the passage, each after the one before it where the document has it there (a table's
+    column header stands above the row it heads, so it may be found before); the span of
+    the last piece (the unit's own words, where its dose is) is returned, or None when a
+    piece is missing or the last one does not follow the others."""
     core = _MARKER.sub("", sentence).strip().rstrip(".!?;")
     pieces = [p.strip() for p in _JOINERS.split(core)]
     pieces = [p for p in pieces if len(p) >= _SHORTEST_PIECE]
     if len(pieces) < 2:
         return None
     body, where = _normalised(passage)
-    pos, found = 0, None
-    for piece in pieces:
+    pos = 0
+    for k, piece in enumerate(pieces):
         needle = _normalised(piece)[0]
-        at = body.find(needle, pos) if needle else -1
-        if at < 0:
+        if not needle:
             return None
-        found = (where[at], where[at + len(needle) - 1] + 1)
+        at = body.find(needle, pos)
+        if at < 0:
+            if k == len(pieces) - 1 or body.find(needle) < 0:
+                return None
+            continue  # a header above its row
         pos = at + len(needle)
-    return found
+        if k == len(pieces) - 1:
+            return where[at], where[at + len(needle) - 1] + 1
+    return None
 
 
 @dataclass
