@@ -200,7 +200,9 @@ def locate(sentence: str, passage: str) -> tuple[int, int] | None:
 # The joiners a unit's quote puts between the document's pieces (corpus.structure): the only
 # characters of a quoted list item, table row or flowchart branch that are not in its text.
 _JOINERS = re.compile(
-    "|".join(re.escape(j) for j in sorted({CONTEXT_SEP, CELL_SEP, PAIR_SEP, STEP_SEP}, key=len)[::-1])
+    "|".join(
+        re.escape(j) for j in sorted({CONTEXT_SEP, CELL_SEP, PAIR_SEP, STEP_SEP}, key=len)[::-1]
+    )
 )
 _SHORTEST_PIECE = 2
 

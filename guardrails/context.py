@@ -355,7 +355,12 @@ def resolve_subject(
             if not indications and (inds := find_indications(piece, table)):
                 indications = frozenset(inds)
             if phase is None and name in (
-                "sentence", "bullet list", "table header", "list item", "table row", "flow branch"
+                "sentence",
+                "bullet list",
+                "table header",
+                "list item",
+                "table row",
+                "flow branch",
             ):
                 phase = find_phase(piece)
             if drugs and indications:

@@ -1336,9 +1336,8 @@ def _bound_of_measure(text: str, r: _Read) -> bool:
         return True
     g = measures_grammar()
     abbr, name = m.group("abbr"), m.group("name")
-    measure = g.measures.get(
-        g.name_ids.get(abbr) if abbr else g.name_ids.get(re.sub(r"[\s\-]+", " ", name.lower())) or ""
-    )
+    key = abbr if abbr else re.sub(r"[\s\-]+", " ", name.lower())
+    measure = g.measures.get(g.name_ids.get(key, ""))
     written = _unit_key(text[r.start : r.end])
     return measure is not None and any(written.endswith(_unit_key(u)) for u in measure.units)
 

@@ -73,9 +73,7 @@ def _dose_findings(verdict):  # type: ignore[no-untyped-def]
 CASES = [
     pytest.param(TABLE, "5 mg", "apixaban", {"DOSE_OK"}, id="table-row-under-its-heading"),
     pytest.param(LIST, "After the first", "apixaban", {"DOSE_OK"}, id="list-item-with-lead-in"),
-    pytest.param(
-        FLOW, "Ringer", "lactated Ringer's", {"NOT_IN_REFERENCE"}, id="flowchart-branch"
-    ),
+    pytest.param(FLOW, "Ringer", "lactated Ringer's", {"NOT_IN_REFERENCE"}, id="flowchart-branch"),
     pytest.param(
         CLASS, "50 mg", "hydrocortisone", {"NOT_IN_REFERENCE"}, id="class-heading-drug-nearby"
     ),
