@@ -6,7 +6,9 @@ passages the answer cites. The caller applies the policy: a block finding withho
 sentence, warnings are shown beside the answer.
 
 A dose's drug, indication and phase come from its own sentence; where the sentence does not
-say, from the passage it cites (the sentence is found there, and what precedes it is read:
+say, from the passage it cites (the sentence is found there, word for word or, for a quoted
+list item, table row or flowchart branch, piece by piece at the structure joiners; the unit
+it stands in and what precedes it are read:
 its list or table header, the earlier sentences, the headings, the title; see
 guardrails/context.py), else from the answer's own earlier sentences. A dose whose drug
 cannot be resolved is withheld.
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP, STEP_SEP
 from corpus.text import sentence_spans
 from guardrails.context import (
     dose_indications,
@@ -194,6 +197,45 @@ def locate(sentence: str, passage: str) -> tuple[int, int] | None:
     return where[at], where[at + len(needle) - 1] + 1
 
 
+# The joiners a unit's quote puts between the document's pieces (corpus.structure): the only
+# characters of a quoted list item, table row or flowchart branch that are not in its text.
+_JOINERS = re.compile(
+    "|".join(
+        re.escape(j) for j in sorted({CONTEXT_SEP, CELL_SEP, PAIR_SEP, STEP_SEP}, key=len)[::-1]
+    )
+)
+_SHORTEST_PIECE = 2
+
+
+def locate_unit(sentence: str, passage: str) -> tuple[int, int] | None:
+    """Where the last piece of a quoted unit stands in its passage: the quote ("Standard
+    dosing — Apixaban: 5 mg BID") is split at the structure joiners and its pieces are found
+    in the passage, each after the one before it where the document has it there (a table's
+    column header stands above the row it heads, so it may be found before); the span of
+    the last piece (the unit's own words, where its dose is) is returned, or None when a
+    piece is missing or the last one does not follow the others."""
+    core = _MARKER.sub("", sentence).strip().rstrip(".!?;")
+    pieces = [p.strip() for p in _JOINERS.split(core)]
+    pieces = [p for p in pieces if len(p) >= _SHORTEST_PIECE]
+    if len(pieces) < 2:
+        return None
+    body, where = _normalised(passage)
+    pos = 0
+    for k, piece in enumerate(pieces):
+        needle = _normalised(piece)[0]
+        if not needle:
+            return None
+        at = body.find(needle, pos)
+        if at < 0:
+            if k == len(pieces) - 1 or body.find(needle) < 0:
+                return None
+            continue  # a header above its row
+        pos = at + len(needle)
+        if k == len(pieces) - 1:
+            return where[at], where[at + len(needle) - 1] + 1
+    return None
+
+
 @dataclass
 class _Resolver:
     """What each answer sentence is about, read where the sentence came from."""
@@ -230,7 +272,8 @@ class _Resolver:
             if n in self.citations and self.citations[n] in self.sources
         ]
         for source in cited:
-            at = locate(s_text, source.text)
+            # word for word, else as a unit's quote: its pieces in order, joiners left out
+            at = locate(s_text, source.text) or locate_unit(s_text, source.text)
             if at is not None:
                 found = resolve_subject(source, at[0], at[1], self.table, around_only=True)
                 return replace(found, how=f"cited passage: {found.how}")

@@ -7,8 +7,10 @@ table row under a header that names the drug). ``resolve_subject`` reads, in thi
 stopping at the first that names a drug:
 
 1. the sentence itself;
-2. the enclosing structure: the earlier items of its bullet list and the line that introduces
-   the list, or the header row of its table;
+2. the enclosing structure: first the document unit that holds it (``corpus.structure``: a
+   list item's parent items and lead-in, a table row's label and column headers, a
+   flowchart branch's conditions), then the earlier items of its bullet list and the line
+   that introduces the list, or the header row of its table;
 3. the previous sentences of the same passage, nearest first, up to the heading above them;
 4. the heading path: Markdown headings above the sentence, then ``SourceText.section_path``
    from the innermost heading out;
@@ -24,6 +26,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from corpus.structure import Unit, parse_structure, units
 from corpus.text import sentence_spans
 from guardrails.extraction import Lexicon, find_drugs
 from guardrails.lexicon import drug_lexicon as every_drug
@@ -282,6 +285,33 @@ def _previous(text: str, layout: _Layout, start: int, i: int) -> tuple[list[str]
     return sentences, headings
 
 
+@lru_cache(maxsize=256)
+def _units(text: str) -> tuple[Unit, ...]:
+    return tuple(units(parse_structure(text), text))
+
+
+# Roles of a unit's quote that are its context, not its own words (corpus.structure.Part).
+_CONTEXT_ROLES = frozenset({"label", "header", "lead_in", "parent", "condition"})
+
+
+def unit_context(text: str, start: int, end: int) -> tuple[list[str], str]:
+    """What the document unit holding ``text[start:end]`` stands under, nearest first: a
+    table row's label and column headers (read as one: a row under two drugs' columns names
+    both), a list item's parent items and lead-in, a flowchart branch's conditions; and the
+    unit's kind. Headings are not included (the heading level reads them)."""
+    for unit in _units(text):
+        if unit.span[0] <= start < max(unit.span[1], start + 1) and end <= unit.span[1] + 1:
+            parts = [p for p in unit.parts if p.role in _CONTEXT_ROLES]
+            if unit.kind == "table_row":
+                joined = " ; ".join(text[p.start : p.end] for p in parts)
+                return ([joined] if joined else []), "table row"
+            pieces: dict[str, None] = {}
+            for p in reversed(parts):
+                pieces.setdefault(text[p.start : p.end], None)
+            return list(pieces), unit.kind.replace("_", " ")
+    return [], ""
+
+
 def resolve_subject(
     source: SourceText,
     start: int,
@@ -301,6 +331,9 @@ def resolve_subject(
     levels: list[tuple[str, list[str]]] = [] if around_only else [("sentence", [sentence])]
     if layout.lines:
         i = _line_index(layout, start)
+        own, kind = unit_context(text, start, end)
+        if own:
+            levels.append((kind, own))
         around, name = _structure(text, layout, i)
         if around:
             levels.append((name, around))
@@ -321,7 +354,14 @@ def resolve_subject(
                 drugs, how = found, name
             if not indications and (inds := find_indications(piece, table)):
                 indications = frozenset(inds)
-            if phase is None and name in ("sentence", "bullet list", "table header"):
+            if phase is None and name in (
+                "sentence",
+                "bullet list",
+                "table header",
+                "list item",
+                "table row",
+                "flow branch",
+            ):
                 phase = find_phase(piece)
             if drugs and indications:
                 break

@@ -57,6 +57,7 @@ from typing import Literal
 
 from corpus.text import split_sentences
 from guardrails.lexicon import DrugHit, Lexicon, drug_lexicon, reference_lexicon
+from guardrails.measures import grammar as measures_grammar
 from guardrails.normalise import fold, normalise_changed
 from guardrails.reference import Drug
 from guardrails.types import Amount, DoseMention, Phase, Route, Unparsed
@@ -1297,6 +1298,50 @@ def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> l
     return out
 
 
+@lru_cache(maxsize=1)
+def _bound_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """A measured quantity's name, then markup and a few words, at the end of a text: with a
+    comparison last ("Urine output < ", "| **Heart rate** | > ") and without one ("urine
+    output "); and a comparison written after a value ("0.5 mL/kg/h or less"). The words
+    are guardrails/data/measures.yaml's."""
+    g = measures_grammar()
+    ops = "|".join(re.escape(w) for w in sorted(g.ops, key=len, reverse=True))
+    trail = "|".join(re.escape(w) for w in sorted(g.trailing, key=len, reverse=True))
+    gap = r"(?:[^\w\n<>\u2264\u2265]{0,8}[^\W\d_]{1,15}){0,3}[^\w\n<>\u2264\u2265]{0,8}"
+    name = rf"(?:{g.names.pattern})"
+    compared = re.compile(rf"{name}{gap}(?:{ops})[ \t*_]{{0,4}}\Z", re.IGNORECASE)
+    plain = re.compile(rf"{name}{gap}\Z", re.IGNORECASE)
+    after = re.compile(rf"[ \t*_]{{0,4}}(?:{trail})\b", re.IGNORECASE)
+    return compared, plain, after
+
+
+def _unit_key(written: str) -> str:
+    return re.sub(r"[\s\-]+", "", written.lower().replace("\u00b5", "u").replace("\u03bc", "u"))
+
+
+def _bound_of_measure(text: str, r: _Read) -> bool:
+    """Whether an amount is a measured value or its threshold, not a dose: its noun is a
+    measure ("urine output", "heart rate") and a comparison bounds it ("Urine output < 0.5
+    mL/kg/hr", "urine output 0.5 mL/kg/h or more"), or it is written in that measure's own
+    unit ("urine output 0.5-1.0 mL/kg/hr"). A drug's dose after a measure's name ("potassium
+    20 mEq") stays a dose to check."""
+    compared, plain, after = _bound_patterns()
+    head = max(0, r.start - 60)
+    if compared.search(text, head, r.start):
+        return True
+    m = plain.search(text, head, r.start)
+    if m is None:
+        return False
+    if after.match(text, r.end):
+        return True
+    g = measures_grammar()
+    abbr, name = m.group("abbr"), m.group("name")
+    key = abbr if abbr else re.sub(r"[\s\-]+", " ", name.lower())
+    measure = g.measures.get(g.name_ids.get(key, ""))
+    written = _unit_key(text[r.start : r.end])
+    return measure is not None and any(written.endswith(_unit_key(u)) for u in measure.units)
+
+
 def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], list[Unparsed]]:
     """Doses and unreadable numbers of one sentence; offsets are into ``text``."""
     if not _HAS_NUMBER.search(text):
@@ -1309,7 +1354,7 @@ def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], l
     if not numbers:
         return [], []
     reader = _AmountReader(text, numbers, len(text))
-    reads = reader.run()
+    reads = [r for r in reader.run() if not _bound_of_measure(text, r)]
     sentence = _Sentence(text, 0, len(text), drugs, frozenset(reader.ratio_ends))
     _groups(sentence, reads)
     reads = _weights(text, reads, len(text))

@@ -8,7 +8,8 @@ Two lexicons:
   ("argatroben"): single words of 6+ letters, rapidfuzz ratio 88+.
 - ``drug_lexicon()``: the same, merged with the generic names and synonyms of the
   ``drug-named-entity-recognition`` package (MIT, ~20k drugs, bundled offline):
-  "Tylenol" -> "acetaminophen". drugs.yaml wins for its drugs and class words: a package
+  "Tylenol" -> "acetaminophen", and with the agents curated guidelines dose that the package
+  lacks (guardrails/data/lexicon/extra.yaml: IV fluids, insulins). drugs.yaml wins for its drugs and class words: a package
   entry that lists one of their names is that drug ("protamines" is protamine). Built
   once per process when first needed (the package takes ~2 s to load; the filtered names
   are kept in HOME/cache and read back in ~0.1 s).
@@ -338,10 +339,28 @@ def _package_names_cached(reference: Lexicon) -> list[tuple[tuple[str, ...], str
     return extra
 
 
+def curated_names(path: Path | None = None) -> list[tuple[tuple[str, ...], str, bool]]:
+    """(words, canonical, weak) for the agents guardrails/data/lexicon/extra.yaml adds:
+    what curated guidelines dose that the package lacks (IV fluids, insulins, ...)."""
+    path = path or DATA_DIR / "lexicon" / "extra.yaml"
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
+    out: list[tuple[tuple[str, ...], str, bool]] = []
+    for entry in data.get("drugs", []):
+        canonical = str(entry["drug"])
+        weak = [name_tokens(str(n)) for n in entry.get("weak", [])]
+        out.extend((tokens, canonical, True) for tokens in weak)
+        for name in (canonical, *entry.get("names", [])):
+            if (tokens := name_tokens(str(name))) not in weak:
+                out.append((tokens, canonical, False))
+    return out
+
+
 @lru_cache(maxsize=1)
 def _built() -> Lexicon:
     reference = reference_lexicon()
-    return Lexicon.of(_load_drugs(), _package_names_cached(reference))
+    # The curated additions first: they win over the package's reading of the same words.
+    extra = curated_names() + _package_names_cached(reference)
+    return Lexicon.of(_load_drugs(), extra)
 
 
 def drug_lexicon() -> Lexicon:
