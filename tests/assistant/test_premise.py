@@ -349,7 +349,16 @@ def test_does_not_refute(question: str, unit: str, context: str) -> None:
             "ivabradine",
             True,
         ),
-        ("can we start tapering?", "Dose reduction should not be attempted.", "", "", False),
+        # An action proposed of nothing named is the whole object of a unit that negates it;
+        # one proposed of a drug the unit does not name is matched on the action alone.
+        (
+            "can we start tapering?",
+            "Dose reduction should not be attempted.",
+            "",
+            "tapering",
+            False,
+        ),
+        ("Can we taper the prednisone?", "Dose reduction should not be attempted.", "", "", False),
     ],
 )
 def test_refutation_names_its_object(
