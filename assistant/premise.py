@@ -142,6 +142,7 @@ class _Class:
 class _Rules:
     actions: tuple[_Action, ...]
     combine_connectors: re.Pattern[str]
+    switch_to: re.Pattern[str]
     frames: tuple[re.Pattern[str], ...]
     bare_frames: tuple[re.Pattern[str], ...]
     bare_open: re.Pattern[str]
@@ -158,6 +159,7 @@ class _Rules:
     negative: tuple[_Cue, ...]
     positive: tuple[_Cue, ...]
     condition: re.Pattern[str]
+    branch: re.Pattern[str]
     classes: tuple[_Class, ...]
 
     def action(self, action_id: str) -> _Action:
@@ -208,6 +210,7 @@ def _rules() -> _Rules:
     return _Rules(
         actions=actions,
         combine_connectors=re.compile(raw["combine_connectors"], _FLAGS),
+        switch_to=re.compile(raw["switch_to"], _FLAGS),
         frames=tuple(re.compile(f"(?:{f}){filler}$", _FLAGS) for f in raw["frames"]),
         bare_frames=tuple(re.compile(f"(?:{f})$", _FLAGS) for f in raw["bare"]["frames"]),
         bare_open=re.compile(f"(?:{raw['bare']['opens']})$", _FLAGS),
@@ -224,6 +227,7 @@ def _rules() -> _Rules:
         negative=tuple(_cue(c) for c in raw["negative_cues"]),
         positive=tuple(_cue(c) for c in raw["positive_cues"]),
         condition=re.compile(raw["condition_words"], _FLAGS),
+        branch=re.compile(raw["branch_condition"], _FLAGS),
         classes=classes,
     )
 
@@ -411,6 +415,16 @@ def _proposal(
     mentions = _mentions(text)
     spans = [phrase, (start, verb_end), *([passive] if passive else [])]
     in_phrase = [x for x in mentions if any(s <= x.start < e for s, e in spans)]
+    if action.id == "switch":
+        # "swap warfarin for apixaban", "move him over to dabigatran": the agent switched to
+        # is the object, not the one left.
+        to = rules.switch_to.search(text, verb_end, min(len(text), end + 40))
+        if to is not None:
+            dest_end = _object_end(text, to.end())
+            dest = [x for x in mentions if to.end() <= x.start < dest_end]
+            if dest:
+                in_phrase = [x for x in in_phrase if x.start >= to.start()] + dest
+                phrase = (phrase[0], max(phrase[1], dest_end))
     # The objects are the agents of the object phrase; a question whose phrase names none
     # ("that covers his beta-blocker pillar", said of the drug named before) takes them all.
     if action.whole_question or action.id == "combine":
@@ -423,7 +437,7 @@ def _proposal(
         classes |= _classes_of(d)
     classes |= _including(classes)
     # The verb's own span may hold the object ("push SBP down", "no statin needed").
-    drop = [(x.start - start, x.end - start) for x in in_phrase]
+    drop = [(x.start - start, x.end - start) for x in mentions if start <= x.start < phrase[1]]
     words = _content_words(text[start : phrase[1]], drop)
     return Proposal(
         action=action.id,
@@ -618,26 +632,37 @@ def _exclusive(
     return None
 
 
-def _conditional(clause: str, proposal: Proposal) -> bool:
-    """Whether a clause states a condition the question does not already meet. A condition
-    in words that the question states of its patient ("in patients with triple-positive
-    antiphospholipid syndrome" for a "triple-positive antiphospholipid pt") is met; one
-    with a number ("CrCl below 30") is left to the caller, who reads the patient's values."""
+def _conditional(text: str, clause: tuple[int, int], proposal: Proposal) -> bool:
+    """Whether the cue's clause, or the branch condition the unit opens with, states a
+    condition the question does not already meet. A condition in words that the question
+    states of its patient ("in patients with triple-positive antiphospholipid syndrome" for
+    a "triple-positive antiphospholipid pt") is met; one with a number ("CrCl below 30") is
+    left to the caller, who reads the patient's values."""
     rules = _rules()
-    said = set(proposal.setting)
-    for m in rules.condition.finditer(clause):
-        rest = re.split(r"[,;:()]|\s(?:or|and|but)\s", clause[m.end() :], maxsplit=1)[0]
-        words = _content_words(rest, [])[:4]
-        if (
-            not re.fullmatch(r"[A-Za-z ]+", m.group())
-            or any(c.isdigit() for c in rest)
-            or not words
-        ):
+    branch = rules.branch.search(text)
+    if branch is not None and not _met(branch.group("cond"), proposal):
+        return True
+    # The conditions of one clause are alternatives ("in patients with A or in patients
+    # with B"): one the question meets is enough, unless another has a number to check.
+    cs, ce = clause
+    stated = []
+    for m in rules.condition.finditer(text[cs:ce]):
+        rest = re.split(r"[,;:()]|\s(?:or|and|but)\s", text[cs + m.end() : ce], maxsplit=1)[0]
+        worded = bool(re.fullmatch(r"[A-Za-z ]+", m.group())) and not re.search(r"\d", rest)
+        if not worded:
             return True
-        met = sum(1 for w in words if any(_same_word(w, s) for s in said))
-        if met * 2 < len(words) or met == 0:
-            return True
-    return False
+        stated.append(rest)
+    return bool(stated) and not any(_met(said, proposal) for said in stated)
+
+
+def _met(condition: str, proposal: Proposal) -> bool:
+    """Whether the question states a condition said in words: most of its first content
+    words are the question's. A condition with a number is never met here."""
+    words = _content_words(condition, [])[:4]
+    if not words or any(c.isdigit() for c in condition):
+        return False
+    met = sum(1 for w in words if any(_same_word(w, s) for s in proposal.setting))
+    return met > 0 and met * 2 >= len(words)
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -730,19 +755,20 @@ def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> 
         ):
             continue
         cs, ce = clause
-        start, end = m.span()
+        # The cue's span and words as the unit is quoted, marks and all ("should **not**").
+        start = where[m.start()] if m.start() < len(where) else len(unit_text)
+        end = where[m.end() - 1] + 1 if m.end() > m.start() else start
+        closing = _EMPHASIS.match(unit_text, end)
+        end = closing.end() if closing is not None else end
         return Judgement(
             stance=kind,
             cue=cue.id,
-            text=m.group().strip(),
-            span=(
-                where[start] if start < len(where) else len(unit_text),
-                where[end - 1] + 1 if end > 0 else 0,
-            ),
+            text=unit_text[start:end].strip(),
+            span=(start, end),
             negated=negated,
             target=target[0],
             in_context=target[1],
-            conditional=_conditional(text[cs:ce], proposal),
+            conditional=_conditional(text, (cs, ce), proposal),
         )
     return None
 
