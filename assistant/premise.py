@@ -62,6 +62,8 @@ class Proposal:
     premise.yaml the question names or its drugs belong to; ``words`` the content words of
     the object phrase ("sbp", "115-120"). ``asserts`` is whether the question asserts a
     premise; ``premise`` the words that do. ``span`` is (start, end) in the question.
+    ``setting`` holds the content words of the whole question: what it says of the patient
+    ("triple-positive antiphospholipid"), against which a unit's stated condition is read.
     """
 
     action: str
@@ -72,6 +74,7 @@ class Proposal:
     asserts: bool
     premise: str | None
     span: tuple[int, int]
+    setting: tuple[str, ...] = ()
 
     @property
     def has_objects(self) -> bool:
@@ -139,7 +142,15 @@ class _Class:
 class _Rules:
     actions: tuple[_Action, ...]
     combine_connectors: re.Pattern[str]
+    switch_to: re.Pattern[str]
     frames: tuple[re.Pattern[str], ...]
+    bare_frames: tuple[re.Pattern[str], ...]
+    bare_open: re.Pattern[str]
+    bare_not: re.Pattern[str]
+    bare_approval: re.Pattern[str]
+    bare_words: int
+    passive_frame: re.Pattern[str]
+    passive_verb: re.Pattern[str]
     premise: tuple[re.Pattern[str], ...]
     not_proposals: tuple[re.Pattern[str], ...]
     object_stops: re.Pattern[str]
@@ -148,6 +159,7 @@ class _Rules:
     negative: tuple[_Cue, ...]
     positive: tuple[_Cue, ...]
     condition: re.Pattern[str]
+    branch: re.Pattern[str]
     classes: tuple[_Class, ...]
 
     def action(self, action_id: str) -> _Action:
@@ -198,7 +210,15 @@ def _rules() -> _Rules:
     return _Rules(
         actions=actions,
         combine_connectors=re.compile(raw["combine_connectors"], _FLAGS),
+        switch_to=re.compile(raw["switch_to"], _FLAGS),
         frames=tuple(re.compile(f"(?:{f}){filler}$", _FLAGS) for f in raw["frames"]),
+        bare_frames=tuple(re.compile(f"(?:{f})$", _FLAGS) for f in raw["bare"]["frames"]),
+        bare_open=re.compile(f"(?:{raw['bare']['opens']})$", _FLAGS),
+        bare_not=re.compile(raw["bare"]["not_when"], _FLAGS),
+        bare_approval=re.compile(raw["bare"]["approval"], _FLAGS),
+        bare_words=int(raw["bare"]["max_words"]),
+        passive_frame=re.compile(f"(?:{raw['passive']['frame']})$", _FLAGS),
+        passive_verb=re.compile(raw["passive"]["verb"], _FLAGS),
         premise=tuple(re.compile(p, _FLAGS) for p in raw["premise_cues"]),
         not_proposals=tuple(re.compile(p, _FLAGS) for p in raw["not_proposals"]),
         object_stops=re.compile(raw["object_stops"], _FLAGS),
@@ -207,6 +227,7 @@ def _rules() -> _Rules:
         negative=tuple(_cue(c) for c in raw["negative_cues"]),
         positive=tuple(_cue(c) for c in raw["positive_cues"]),
         condition=re.compile(raw["condition_words"], _FLAGS),
+        branch=re.compile(raw["branch_condition"], _FLAGS),
         classes=classes,
     )
 
@@ -237,6 +258,12 @@ def _classes_of(drug: str) -> frozenset[str]:
         if any(i in direct for i in c.includes):
             out.add(c.id)
     return frozenset(out)
+
+
+def _including(classes: Iterable[str]) -> frozenset[str]:
+    """The classes that include any of ``classes`` ("heparin" is an "anticoagulant")."""
+    named = set(classes)
+    return frozenset(c.id for c in _rules().classes if named & set(c.includes))
 
 
 def _mentions(text: str) -> list[_Mention]:
@@ -328,11 +355,14 @@ def read_proposal(question: str) -> Proposal | None:
 
     A verb of an action class counts when a frame stands right before it ("can we", "ok
     to", "plan to", or the verb opens the question or a clause), or anywhere when the
-    question asserts a premise ("that covers his beta-blocker pillar right?"). A verb whose
-    object is itself an action ("start tapering") is that action; a start, add or give whose
-    object phrase joins two agents ("lisinopril together with losartan") is a combination.
-    Questions that only ask for a fact ("What dose ...?", "What are the options ...?") are
-    not proposals unless they assert a premise.
+    question asserts a premise ("that covers his beta-blocker pillar right?"). A participle
+    after a wish names the action done to what stands between ("wants gentamicin added").
+    A verb whose object is itself an action ("start tapering") is that action; a start, add
+    or give whose object phrase joins two agents ("lisinopril together with losartan") is a
+    combination. With no such verb, an agent the question offers for approval on its own
+    ("Fondaparinux?", "candidate for romosozumab?", "planning apixaban") is proposed to be
+    given. Questions that only ask for a fact ("What dose ...?", "What are the options
+    ...?") are not proposals unless they assert a premise.
     """
     rules = _rules()
     text = question.strip()
@@ -343,8 +373,10 @@ def read_proposal(question: str) -> Proposal | None:
         return None
     verbs = _verbs(text)
     chosen: tuple[re.Match[str], _Action] | None = None
+    passive: tuple[int, int] | None = None
     for i, (m, action) in enumerate(verbs):
-        if not (_framed(text, m.start()) or premise is not None):
+        passive = _passive_object(text, m)
+        if not (_framed(text, m.start()) or premise is not None or passive is not None):
             continue
         chosen = (m, action)
         # "start tapering", "begin weaning": the action is the one the object names.
@@ -353,7 +385,7 @@ def read_proposal(question: str) -> Proposal | None:
             chosen = nxt
         break
     if chosen is None:
-        return None
+        return _bare(text, premise)
     m, action = chosen
     end = _object_end(text, m.end())
     # An object phrase that opens on a stop word ("to etanercept", "with") reads past it.
@@ -361,14 +393,38 @@ def read_proposal(question: str) -> Proposal | None:
         end = _object_end(
             text, min(len(text), m.end() + 1 + len(text[m.end() :]) - len(text[m.end() :].lstrip()))
         )
-    phrase = (m.end(), max(end, m.end()))
+    return _proposal(text, m.start(), m.end(), action, max(end, m.end()), premise, passive)
+
+
+def _proposal(
+    text: str,
+    start: int,
+    verb_end: int,
+    action: _Action,
+    end: int,
+    premise: re.Match[str] | None,
+    passive: tuple[int, int] | None = None,
+) -> Proposal:
+    """The proposal of the verb (or bare agent) at ``start:verb_end`` whose object phrase
+    runs to ``end``; ``passive`` is the span of a passive's object before the verb."""
+    rules = _rules()
+    phrase = (verb_end, end)
     obj_text = text[phrase[0] : phrase[1]]
     if action.id in {"start", "add", "give"} and rules.combine_connectors.search(obj_text):
         action = rules.action("combine")
     mentions = _mentions(text)
-    in_phrase = [
-        x for x in mentions if phrase[0] <= x.start < phrase[1] or m.start() <= x.start < m.end()
-    ]
+    spans = [phrase, (start, verb_end), *([passive] if passive else [])]
+    in_phrase = [x for x in mentions if any(s <= x.start < e for s, e in spans)]
+    if action.id == "switch":
+        # "swap warfarin for apixaban", "move him over to dabigatran": the agent switched to
+        # is the object, not the one left.
+        to = rules.switch_to.search(text, verb_end, min(len(text), end + 40))
+        if to is not None:
+            dest_end = _object_end(text, to.end())
+            dest = [x for x in mentions if to.end() <= x.start < dest_end]
+            if dest:
+                in_phrase = [x for x in in_phrase if x.start >= to.start()] + dest
+                phrase = (phrase[0], max(phrase[1], dest_end))
     # The objects are the agents of the object phrase; a question whose phrase names none
     # ("that covers his beta-blocker pillar", said of the drug named before) takes them all.
     if action.whole_question or action.id == "combine":
@@ -379,20 +435,63 @@ def read_proposal(question: str) -> Proposal | None:
     classes = set(x.key for x in agents if x.is_class)
     for d in drugs:
         classes |= _classes_of(d)
+    classes |= _including(classes)
     # The verb's own span may hold the object ("push SBP down", "no statin needed").
-    drop = [(x.start - m.start(), x.end - m.start()) for x in in_phrase]
-    words = _content_words(text[m.start() : phrase[1]], drop)
-    start = m.start()
+    drop = [(x.start - start, x.end - start) for x in mentions if start <= x.start < phrase[1]]
+    words = _content_words(text[start : phrase[1]], drop)
     return Proposal(
         action=action.id,
-        verb=m.group(),
+        verb=text[start:verb_end],
         drugs=drugs,
         classes=tuple(sorted(classes)),
         words=words,
         asserts=premise is not None,
         premise=premise.group().strip() if premise is not None else None,
-        span=(start, max(phrase[1], m.end())),
+        span=(start, max(phrase[1], verb_end)),
+        setting=_content_words(text, []),
     )
+
+
+def _passive_object(text: str, verb: re.Match[str]) -> tuple[int, int] | None:
+    """The span of what a wish asks to have done to ("wants gentamicin added", "would like
+    the heparin stopped"), when ``verb`` is a participle after such a wish and an agent."""
+    rules = _rules()
+    if not rules.passive_verb.fullmatch(verb.group().split()[0]):
+        return None
+    frame = rules.passive_frame.search(text[: verb.start()])
+    if frame is None:
+        return None
+    span = frame.span("object")
+    if not any(span[0] <= x.start < span[1] for x in _mentions(text)):
+        return None
+    return span
+
+
+def _bare(text: str, premise: re.Match[str] | None) -> Proposal | None:
+    """An agent offered for approval with no verb: after a frame of its own ("planning
+    apixaban", "candidate for romosozumab?"), or opening a short asking clause ("Heparin
+    for the cath?", "nitrofurantoin 100 bd for 7 days ok?") that asks no fact of it
+    ("protamine dose to neutralise it?" asks a dose). Proposed to be given."""
+    rules = _rules()
+    for x in _mentions(text):
+        before = text[: x.start]
+        if not any(f.search(before) for f in rules.bare_frames):
+            if not rules.bare_open.search(before):
+                continue
+            stop = re.compile(r"[.?!;](?=\s|$)").search(text, x.end)
+            clause = text[x.end : stop.end() if stop else len(text)]
+            if not clause.rstrip().endswith("?") or rules.bare_not.search(clause):
+                continue
+            if (
+                premise is None
+                and not rules.bare_approval.search(clause)
+                and len(_content_words(clause, [])) > rules.bare_words
+            ):
+                continue
+        return _proposal(
+            text, x.start, x.end, rules.action(_GIVE), _object_end(text, x.end), premise
+        )
+    return None
 
 
 # ------------------------------------------------------------------ the unit
@@ -452,6 +551,7 @@ def _target(
     mentions: list[_Mention],
     context: str,
     named_action: bool,
+    negated: str = _GIVE,
 ) -> tuple[str, bool] | None:
     """The object the cue is about, when it is the proposal's: (target, in_context)."""
     cs, ce = clause
@@ -465,8 +565,10 @@ def _target(
             nearest = side[0]
             if _is_ours(nearest, proposal):
                 return nearest.key, False
-            # A cue that joins agents ("combine ACE inhibitor + ARB") is about all of them.
-            if cue.id in {"do-not", "not-be"} and ours and named_action:
+            # A cue that joins agents ("combine ACE inhibitor + ARB", "X in addition to Y
+            # is not recommended") is about all of them.
+            joins = cue.id in {"do-not", "not-be"} or negated in {"add", "combine"}
+            if joins and ours and named_action:
                 return ours[0].key, False
             return None
     # The clause names no agent: a content word of the object phrase ("SBP") may stand there.
@@ -483,7 +585,11 @@ def _target(
         return ctx_ours[-1].key, True
     if not ctx and named_action:
         # A cue that names the action ("not routinely ... dose reduction", "over ... same
-        # class") in a unit that names no agent at all speaks to the action itself.
+        # class") in a unit that names no agent at all speaks to the action itself; where the
+        # question proposes that action of nothing named ("can we start tapering?"), the
+        # action is its whole object.
+        if not proposal.has_objects and negated == proposal.action:
+            return proposal.verb.lower(), False
         return "", False
     word = _words_in(proposal.words, context)
     if word is not None:
@@ -526,16 +632,73 @@ def _exclusive(
     return None
 
 
+def _conditional(text: str, clause: tuple[int, int], proposal: Proposal) -> bool:
+    """Whether the cue's clause, or the branch condition the unit opens with, states a
+    condition the question does not already meet. A condition in words that the question
+    states of its patient ("in patients with triple-positive antiphospholipid syndrome" for
+    a "triple-positive antiphospholipid pt") is met; one with a number ("CrCl below 30") is
+    left to the caller, who reads the patient's values."""
+    rules = _rules()
+    branch = rules.branch.search(text)
+    if branch is not None and not _met(branch.group("cond"), proposal):
+        return True
+    # The conditions of one clause are alternatives ("in patients with A or in patients
+    # with B"): one the question meets is enough, unless another has a number to check.
+    cs, ce = clause
+    stated = []
+    for m in rules.condition.finditer(text[cs:ce]):
+        rest = re.split(r"[,;:()]|\s(?:or|and|but)\s", text[cs + m.end() : ce], maxsplit=1)[0]
+        worded = bool(re.fullmatch(r"[A-Za-z ]+", m.group())) and not re.search(r"\d", rest)
+        if not worded:
+            return True
+        stated.append(rest)
+    return bool(stated) and not any(_met(said, proposal) for said in stated)
+
+
+def _met(condition: str, proposal: Proposal) -> bool:
+    """Whether the question states a condition said in words: most of its first content
+    words are the question's. A condition with a number is never met here."""
+    words = _content_words(condition, [])[:4]
+    if not words or any(c.isdigit() for c in condition):
+        return False
+    met = sum(1 for w in words if any(_same_word(w, s) for s in proposal.setting))
+    return met > 0 and met * 2 >= len(words)
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word, or two of one stem ("antiphospholipid", "anti-phospholipid"; "syndrome"
+    and "syndromes")."""
+    a, b = a.replace("-", ""), b.replace("-", "")
+    return a == b or (min(len(a), len(b)) >= 5 and a[:5] == b[:5])
+
+
 def _spans_of(cues: tuple[_Cue, ...], text: str) -> Iterator[tuple[_Cue, re.Match[str]]]:
     for cue in cues:
         for m in cue.pattern.finditer(text):
             yield cue, m
 
 
+_EMPHASIS = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)|`+")
+
+
+def _plain(text: str) -> tuple[str, list[int]]:
+    """``text`` without Markdown emphasis ("should **not** be", "__Avoid__"), and for each
+    character of the plain text its offset in ``text``, so that a cue reads across the marks
+    and its span still points into the unit as quoted."""
+    keep: list[int] = []
+    pos = 0
+    for m in _EMPHASIS.finditer(text):
+        keep.extend(range(pos, m.start()))
+        pos = m.end()
+    keep.extend(range(pos, len(text)))
+    return "".join(text[i] for i in keep), keep
+
+
 def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> Judgement | None:
     rules = _rules()
     action = rules.action(proposal.action)
-    text = unit_text
+    text, where = _plain(unit_text)
+    context = _plain(context)[0]
     mentions = _mentions(text)
     clauses = _clauses(text)
     negatives = list(_spans_of(rules.negative, text))
@@ -582,7 +745,9 @@ def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> 
                 continue
             target: tuple[str, bool] | None = (drug, False)
         else:
-            target = _target(proposal, cue, text, m.span(), clause, mentions, context, named_action)
+            target = _target(
+                proposal, cue, text, m.span(), clause, mentions, context, named_action, negated
+            )
         if target is None:
             continue
         if proposal.action == "combine" and not _agents_in_combination(
@@ -590,15 +755,20 @@ def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> 
         ):
             continue
         cs, ce = clause
+        # The cue's span and words as the unit is quoted, marks and all ("should **not**").
+        start = where[m.start()] if m.start() < len(where) else len(unit_text)
+        end = where[m.end() - 1] + 1 if m.end() > m.start() else start
+        closing = _EMPHASIS.match(unit_text, end)
+        end = closing.end() if closing is not None else end
         return Judgement(
             stance=kind,
             cue=cue.id,
-            text=m.group().strip(),
-            span=m.span(),
+            text=unit_text[start:end].strip(),
+            span=(start, end),
             negated=negated,
             target=target[0],
             in_context=target[1],
-            conditional=bool(rules.condition.search(text, cs, ce)),
+            conditional=_conditional(text, (cs, ce), proposal),
         )
     return None
 

@@ -44,6 +44,16 @@ PROPOSALS = [
     ("Safe to start tofacitinib after 2 TNF failures?", "start", "tofacitinib"),
     ("Should we skip the enoxaparin since he's walking?", "skip", "enoxaparin"),
     ("Discontinue levothyroxine before the scan?", "stop", "levothyroxine"),
+    # An agent offered for approval with no verb, a wish with a participle, and new verbs.
+    ("Septic, penicillin allergic. Meropenem?", "give", "meropenem"),
+    ("Post-op day 2 after the hip. Dalteparin for prophylaxis?", "give", "dalteparin"),
+    ("Osteoporosis, T-score -3.1 - candidate for denosumab?", "give", "denosumab"),
+    ("Considering rivaroxaban for her AF - dose?", "give", "rivaroxaban"),
+    ("Cardiology wants the clopidogrel stopped before the biopsy?", "stop", "clopidogrel"),
+    ("Can we swap his ramipril for candesartan?", "switch", "candesartan"),
+    ("Can we move her over to edoxaban next week?", "switch", "edoxaban"),
+    ("Carry on with the naproxen?", "continue", "naproxen"),
+    ("Start a DOAC?", "start", "anticoagulant"),  # a class counts as the classes holding it
 ]
 
 # Questions that ask for a fact, not approval of an action.
@@ -56,6 +66,10 @@ NOT_PROPOSALS = [
     "What are the side effects of empagliflozin?",
     "Why does warfarin interact with fluconazole?",
     "How is heparin-induced thrombocytopenia diagnosed?",
+    # An agent opening a clause that asks a fact of it, or weighs two, proposes nothing.
+    "Bleeding on rivaroxaban - andexanet dose to reverse it?",
+    "CKD stage 4. Apixaban or warfarin?",
+    "Rivaroxaban half-life in CKD?",
 ]
 
 
@@ -122,6 +136,48 @@ REFUTED = [
         "do-not",
     ),
     ("Start the insulin drip now?", "DELAY insulin until K+ > 3.5 mmol/L.", "", "delay-until"),
+    # Markdown emphasis inside a cue ("should **not**") is read through.
+    ("Start ibuprofen?", "NSAIDs should **not** be used in heart failure.", "", "do-not"),
+    (
+        "can we begin weaning?",
+        "Patients in remission for under 6 months should **not** routinely be considered "
+        "for dose reduction.",
+        "",
+        "do-not",
+    ),
+    # "considered for" is no action of its own: the agent after it is the object.
+    (
+        "Osteoporosis, T-score -3.1 - candidate for denosumab?",
+        "Patients with hypocalcaemia should not be considered for denosumab.",
+        "",
+        "do-not",
+    ),
+    # A wish with a participle, and an agent offered with no verb.
+    (
+        "Surgeons want warfarin restarted tonight?",
+        "Do not restart warfarin within 24 hours of neurosurgery.",
+        "",
+        "do-not",
+    ),
+    ("CrCl 12. Rivaroxaban?", "Avoid rivaroxaban if CrCl < 15 mL/min.", "", "avoid"),
+    # A named class counts as the classes that include it.
+    (
+        "Start a DOAC to prevent embolism?",
+        "Anticoagulation solely to prevent embolism is not recommended.",
+        "",
+        "not-recommended",
+    ),
+    # An addition refused with the agent it would join ("X in addition to Y").
+    (
+        "Can we add vancomycin?",
+        "Vancomycin in addition to a beta-lactam is not recommended for MSSA bacteraemia.",
+        "",
+        "not-recommended",
+    ),
+    # A switch is about the agent switched to.
+    ("Swap metoprolol for atenolol?", "Atenolol is not recommended in HFrEF.", "", None),
+    # What a unit requires refutes skipping it.
+    ("so no aspirin needed, right?", "Secondary prevention requires aspirin.", "", "requires"),
     (
         "Is it reasonable to start sitagliptin on top of semaglutide?",
         "Do NOT combine with GLP-1 RA.",
@@ -311,6 +367,13 @@ NOT_REFUTED = [
         "",
     ),
     ("Start spironolactone?", "Spironolactone is recommended in HFrEF (Class I).", ""),
+    # The agent a switch leaves is not its object.
+    ("Swap metoprolol for atenolol?", "Metoprolol tartrate is not recommended in HFrEF.", ""),
+    # "who require" names a population; it requires nothing.
+    ("so no statin needed, right?", "For patients who require a statin, check lipids.", ""),
+    # A class named does not stand for a class it belongs to the other way round: a caution
+    # about anticoagulants in general is not read into "heparin" from "DOAC".
+    ("Start a DOAC?", "Heparin is not recommended in HIT.", ""),
 ]
 
 
@@ -349,7 +412,16 @@ def test_does_not_refute(question: str, unit: str, context: str) -> None:
             "ivabradine",
             True,
         ),
-        ("can we start tapering?", "Dose reduction should not be attempted.", "", "", False),
+        # An action proposed of nothing named is the whole object of a unit that negates it;
+        # one proposed of a drug the unit does not name is matched on the action alone.
+        (
+            "can we start tapering?",
+            "Dose reduction should not be attempted.",
+            "",
+            "tapering",
+            False,
+        ),
+        ("Can we taper the prednisone?", "Dose reduction should not be attempted.", "", "", False),
     ],
 )
 def test_refutation_names_its_object(
@@ -360,6 +432,38 @@ def test_refutation_names_its_object(
     r = refutes(p, unit, context)
     assert r is not None
     assert (r.target, r.in_context) == (target, in_context)
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "conditional"),
+    [
+        # A condition in words that the question states of its patient is met.
+        (
+            "Mechanical mitral valve and AF. Start dabigatran?",
+            "Dabigatran is contraindicated in patients with mechanical prosthetic heart valves.",
+            False,
+        ),
+        (
+            "Start dabigatran for AF?",
+            "Dabigatran is contraindicated in patients with mechanical prosthetic heart valves.",
+            True,
+        ),
+        # A flowchart branch's condition holds for every clause of the unit.
+        (
+            "Pregnant, new DVT - start warfarin?",
+            "Pregnant? — YES → Use LMWH; warfarin not recommended",
+            False,
+        ),
+        ("New DVT - start warfarin?", "Pregnant? — YES → Use LMWH; warfarin not recommended", True),
+        # A condition with a number is left to the caller, whatever the question says.
+        ("CrCl 20. Start dabigatran?", "Dabigatran is contraindicated if CrCl < 30.", True),
+    ],
+)
+def test_a_condition_the_question_meets(question: str, unit: str, conditional: bool) -> None:
+    p = read_proposal(question)
+    assert p is not None
+    r = refutes(p, unit)
+    assert r is not None and r.conditional is conditional
 
 
 def test_a_conditional_refutation_says_so() -> None:
