@@ -31,6 +31,7 @@ from assistant.frame import (
     procedures_in,
     timing_in,
 )
+from assistant.premise import classes_named, member_classes
 from corpus.structure import Flowchart, Table, Unit, parse_structure
 from corpus.structure import units as structure_units
 from corpus.text import sentence_spans
@@ -577,6 +578,18 @@ def related_drugs(frame: Frame, table: ReferenceTable) -> frozenset[str]:
     return frozenset(out)
 
 
+def names_class_of(text: str, drugs: Iterable[str], others: Iterable[str] = ()) -> bool:
+    """Whether ``text`` names, by a class word, a class one of ``drugs`` is a direct member
+    of ("DOACs" for apixaban; the class map of assistant/data/premise.yaml), and none of
+    ``others`` (the drugs the text names itself) is a member of that class: "For reversing
+    DOACs — Dabigatran: idarucizumab" speaks of dabigatran, not of every DOAC."""
+    named = classes_named(text)
+    if not named:
+        return False
+    named -= {c for d in others for c in member_classes(d)}
+    return any(named & member_classes(d) for d in drugs)
+
+
 @lru_cache(maxsize=4096)
 def base_name(drug: str) -> str:
     """A drug's name without its salt, ester or form words ("rosuvastatin calcium",
@@ -713,6 +726,9 @@ def fit(
         "reversal",
     )
     about = info.drugs
+    if drugs and not shares_drug(about, drugs) and names_class_of(sentence, drugs, about):
+        # "DOACs are not recommended" speaks of apixaban.
+        about = about | drugs
     if drugs and not choice and info.has_amount and about and not shares_drug(about, drugs):
         return "off-drug"
     if (

@@ -260,6 +260,23 @@ def _classes_of(drug: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def member_classes(drug: str) -> frozenset[str]:
+    """The class ids premise.yaml makes a canonical drug name a direct member of (by its
+    members and name endings; not the broader classes that include those)."""
+    name = drug.lower()
+    return frozenset(
+        c.id
+        for c in _rules().classes
+        if name in c.members or any(w.endswith(s) for s in c.suffixes for w in name.split())
+    )
+
+
+@lru_cache(maxsize=8192)
+def classes_named(text: str) -> frozenset[str]:
+    """The class ids whose class words ``text`` uses ("DOACs", "ACE inhibitor")."""
+    return frozenset(c.id for c in _rules().classes if c.words.search(text))
+
+
 def _including(classes: Iterable[str]) -> frozenset[str]:
     """The classes that include any of ``classes`` ("heparin" is an "anticoagulant")."""
     named = set(classes)

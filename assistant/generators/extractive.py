@@ -22,6 +22,7 @@ from assistant.evidence import (
     asks_for_agents,
     fit,
     flowchart_spans,
+    names_class_of,
     related_drugs,
     research_cap,
     shared_contexts,
@@ -218,7 +219,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         )
         prior = 1.0 / (1.0 + 0.15 * (c.passage.rank - 1))
         value = 0.65 * coverage + 0.25 * prior
-        if asked_drugs and shares_drug(c.drugs, asked_drugs):
+        if asked_drugs and (
+            shares_drug(c.drugs, asked_drugs) or names_class_of(c.text, asked_drugs, c.drugs)
+        ):
             value += 0.15
         elif asked_drugs and c.drugs and wants_dose:
             value -= 0.2  # another drug's dose answers another question

@@ -173,3 +173,20 @@ def test_a_row_of_bands_is_narrowed_to_the_patients_cell() -> None:
     ranked = score("How many points for a heart rate of 120?", candidates([_passage(text)]), None)
     narrowed = "Respiration rate (breaths/min) — 2: 21–24"
     assert ranked and all(s.candidate.text != narrowed for s in ranked)
+
+
+def test_a_unit_that_names_the_asked_drugs_class_speaks_of_it() -> None:
+    from assistant.evidence import names_class_of
+
+    assert names_class_of("DOACs are not recommended in antiphospholipid syndrome", ["apixaban"])
+    assert names_class_of("Do not combine an ACE inhibitor with an ARB", ["lisinopril"])
+    assert not names_class_of("DOACs are not recommended", ["warfarin"])
+    assert not names_class_of("Apixaban 5 mg twice daily", ["rivaroxaban"])
+    # A member the text names itself is what its class word leads to.
+    reversing = "For reversing DOACs — Dabigatran: idarucizumab 5 g IV"
+    assert not names_class_of(reversing, ["rivaroxaban"], ["dabigatran", "idarucizumab"])
+    text = "## Prophylaxis\n\nThe panel recommends against DOACs for prophylaxis in medical inpatients.\n"
+    question = "let's start apixaban for prophylaxis in a medical inpatient?"
+    frame = read_frame(question, [], None, default_reference())
+    pool = candidates([_passage(text)], frame, default_reference())
+    assert [c.fit for c in pool] == ["on"]
