@@ -185,7 +185,7 @@ class Assistant:
             passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6, lead_per_doc=12)
         else:
             passages = _guideline_first(ranked, self.settings.assistant.k)
-        passages = _with_lead_document(passages, self.retriever)
+        passages = _with_lead_document(passages, self.retriever, query)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever, frame)
@@ -870,29 +870,33 @@ def _diverse(
     return out
 
 
-LEAD_DOCUMENT_CHUNKS = 48
+LEAD_DOCUMENT_CHUNKS = 24
 
 
 def _with_lead_document(
-    passages: Sequence[Passage], retriever: Retriever, most: int = LEAD_DOCUMENT_CHUNKS
+    passages: Sequence[Passage],
+    retriever: Retriever,
+    query: str = "",
+    most: int = LEAD_DOCUMENT_CHUNKS,
 ) -> list[Passage]:
-    """The passages, then the rest of the best-ranked document's chunks (up to ``most`` of
-    a document, in its own order) after them: the retriever finds the document a question is
-    about more reliably than the one chunk holding its answer (a table row, a list under
-    another heading), and answer units are chosen by what they say, not where they stand.
-    The added chunks rank after every retrieved one."""
+    """The passages, then the rest of the best-ranked document's chunks after them: the
+    retriever finds the document a question is about more reliably than the one chunk
+    holding its answer (a table row, a list under another heading), and answer units are
+    chosen by what they say, not where they stand. A document longer than ``most`` chunks
+    gives the ``most`` that share the most of the query's words. The added chunks rank after
+    every retrieved one, in the document's order."""
     if not passages:
         return list(passages)
     lead = min(passages, key=lambda p: p.rank)
-    chunks = retriever.chunks_of(lead.doc.id)
-    if not chunks or len(chunks) > most:
-        return list(passages)
     have = {p.chunk.id for p in passages}
+    chunks = [c for c in retriever.chunks_of(lead.doc.id) if c.id not in have]
+    if len(chunks) > most:
+        words = set(tokenize(query))
+        shared = {c.id: len(words & set(tokenize(c.text))) for c in chunks}
+        keep = set(sorted(shared, key=lambda i: -shared[i])[:most])
+        chunks = [c for c in chunks if c.id in keep and shared[c.id] > 0]
     last = max(p.rank for p in passages)
-    added = [
-        Passage(chunk, lead.doc, 0.0, last + i + 1)
-        for i, chunk in enumerate(c for c in chunks if c.id not in have)
-    ]
+    added = [Passage(chunk, lead.doc, 0.0, last + i + 1) for i, chunk in enumerate(chunks)]
     return [*passages, *added]
 
 
