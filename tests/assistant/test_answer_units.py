@@ -126,6 +126,7 @@ def test_a_permission_outside_the_patients_value_is_answered_no() -> None:
 def test_a_question_for_agents_is_answered_by_units_that_name_them() -> None:
     assert asks_for_agents("Which antibiotics penetrate the necrosis?")
     assert asks_for_agents("what are the oral options?")
+    assert asks_for_agents("antipseudomonal options + doses?")
     assert not asks_for_agents("What is the dose?")
     assert not asks_for_agents("What causes it?")
     text = (
@@ -190,3 +191,18 @@ def test_a_unit_that_names_the_asked_drugs_class_speaks_of_it() -> None:
     frame = read_frame(question, [], None, default_reference())
     pool = candidates([_passage(text)], frame, default_reference())
     assert [c.fit for c in pool] == ["on"]
+
+
+def test_the_kind_of_value_asked_for_favours_units_that_give_it() -> None:
+    from assistant.evidence import asked_values
+
+    assert len(asked_values("what infusion rate after the bolus?")) == 1
+    assert len(asked_values("how long do I treat?")) == 1
+    assert asked_values("What causes it?") == ()
+    text = (
+        "## Infusion\n\n"
+        "The infusion is started after the loading bolus in every adult patient.\n\n"
+        "The infusion runs at 400 units/h for 4 hours, then 300 units/h after that.\n"
+    )
+    ranked = score("what infusion rate after the bolus?", candidates([_passage(text)]), None)
+    assert "400 units/h" in ranked[0].candidate.text
