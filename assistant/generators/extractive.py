@@ -357,8 +357,8 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
     drug and a threshold it states decides for the patient's stated values (``OUTSIDE`` or
     ``AGAINST``); None when the quote stands as it is. A question that proposes giving the
     drug (assistant/premise.py) is answered No when its permission does not hold; any
-    question naming the drug, when the patient meets a condition the unit gives against it.
-    A refusal with no condition says so itself."""
+    question naming the drug, when the unit refuses the drug and the patient's values meet a
+    threshold it states. A refusal the patient's values do not speak to says so itself."""
     if c.info is None:
         return None
     proposal = read_proposal(question)
@@ -372,7 +372,7 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
     asked = proposal or Proposal("give", "", tuple(drugs), (), (), False, None, (0, 0))
     said = refutes(asked, c.text, " ".join(c.passage.chunk.section_path))
     if said is not None:
-        return AGAINST if said.conditional and applies else None
+        return AGAINST if applies else None  # the patient meets a threshold of a refusal
     return OUTSIDE if proposal is not None and not applies else None
 
 
