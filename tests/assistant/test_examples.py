@@ -238,3 +238,13 @@ def test_a_table_row_answers_with_its_headers(assistant: Assistant) -> None:
     number = answer.bottom_line.citations[0]
     quotes = [c.quote for c in answer.citations if c.number == number and c.parts]
     assert answer.bottom_line.text in quotes  # the row with its headers, cited piece by piece
+
+
+def test_a_fluid_rate_in_a_flowchart_branch_is_the_bottom_line(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "A 70 kg woman with acute pancreatitis: how much lactated Ringer's per hour?"
+    )
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text
+    assert "1.5 mL/kg/hr" in bottom and "lactated Ringer" in bottom
+    assert answer.frame is not None and "breastfeeding" not in answer.frame.populations
