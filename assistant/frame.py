@@ -539,8 +539,8 @@ def read_frame(
     sentences = re.split(r"(?<=[.!?:;])\s+", question)
     asks = any(_ASKING.match(s) for s in sentences)
     news = follows and bool(situation.turn_conditions)
-    own = [m.group("word").lower() for s in sentences if (m := _OWN_ASKING.match(s))]
-    if "intent" in frame.inherited and own and (news or "when" in own):
+    words = [m.group("word").lower() for s in sentences if (m := _OWN_ASKING.match(s))]
+    if "intent" in frame.inherited and words and (news or "when" in words):
         # "He's now bleeding. Do we still start argatroban?" after a dose question asks
         # whether, not how much, and "when do I add rifampin?" asks when: a question of its
         # own, with a new condition or about timing, keeps no earlier intent.
