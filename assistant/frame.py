@@ -536,9 +536,26 @@ def read_frame(
     for turn, own in zip([*users, question], [*owns, frame], strict=True):
         situation = situation.with_turn(_reading(turn, own, table))
     facts = situation.patient.merged(patient) if patient else situation.patient
-    asks = any(_ASKING.match(s) for s in re.split(r"(?<=[.!?:;])\s+", question))
+    sentences = re.split(r"(?<=[.!?:;])\s+", question)
+    asks = any(_ASKING.match(s) for s in sentences)
+    news = follows and bool(situation.turn_conditions)
+    words = [m.group("word").lower() for s in sentences if (m := _OWN_ASKING.match(s))]
+    if "intent" in frame.inherited and words and (news or "when" in words):
+        # "He's now bleeding. Do we still start argatroban?" after a dose question asks
+        # whether, not how much, and "when do I add rifampin?" asks when: a question of its
+        # own, with a new condition or about timing, keeps no earlier intent.
+        frame = replace(frame, intent="other", explicit_intent=False)
+    if follows and frame.drugs:
+        # "What if he was on losartan rather than enalapril?": the replaced drug is out of
+        # play, and the drugs the conversation still has in play stay in the frame.
+        spans = find_drugs(question, drug_lexicon())
+        gone = replaced_drugs(question, spans)
+        if gone:
+            kept = [d for d in frame.drugs if d not in gone]
+            frame = replace(frame, drugs=tuple(dict.fromkeys([*kept, *situation.drugs])))
     if (
-        frame.intent == "other"
+        not news
+        and frame.intent == "other"
         and frame.drugs
         and not asks
         and (frame.indication or not extract_patient(question).is_empty())
@@ -548,9 +565,10 @@ def read_frame(
         frame = replace(frame, intent="dose")
     if facts.age is not None and facts.age < 18 and "children" not in frame.populations:
         frame = replace(frame, populations=(*frame.populations, "children"))
-    return replace(
-        frame, patient=facts, follows=follows, situation=replace(situation, patient=facts)
-    )
+    # The answer the follow-up follows: a unit it quoted is not the news a follow-up asks for.
+    answered = next((t.content for t in reversed(history) if t.role == "assistant"), "")
+    situation = replace(situation, patient=facts, answered=answered)
+    return replace(frame, patient=facts, follows=follows, situation=situation)
 
 
 def _reading(text: str, own: Frame, table: ReferenceTable) -> TurnReading:
@@ -581,9 +599,17 @@ def _reading(text: str, own: Frame, table: ReferenceTable) -> TurnReading:
         procedures=procedures_named(text) | procedures_in(uses, table),
         patient=extract_patient(text).merged(condition_facts(held, negated)),
         clinical_words=clinical_words(focus(rest), common_words()),
+        words=tuple(dict.fromkeys(tokenize(f"{focus(text)} {lay_words(focus(text))}"))),
     )
 
 
+# A question word that asks something of its own, not "what" or "how" going on with the
+# question before ("what if ...", "how about ...").
+_OWN_ASKING = re.compile(
+    r"^\W*(?:(?:update|now|so|ok|okay|then)\W+)?"
+    r"(?P<word>can|could|is|are|does|do|did|why|when|should|will|would|still)\b",
+    re.IGNORECASE,
+)
 _ASKING = re.compile(
     r"^\W*(?:what|how|can|could|is|are|does|do|did|why|when|which|should|will|would|where|who)\b",
     re.IGNORECASE,

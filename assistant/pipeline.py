@@ -195,6 +195,10 @@ class Assistant:
         # A follow-up's query carries the conversation's subject; the turn's own words are
         # measured too, so what it adds is judged as asked, not as the query phrases it.
         asks = [query, question] if frame.follows else [query]
+        if frame.follows and (news := frame.situation.turn_news()):
+            # And what it adds, as the sources name it: "he's now having a brisk upper GI
+            # bleed" is asked as "argatroban active bleeding".
+            asks.append(news)
         if len(question.split()) > 25:
             asks += [question[a:b] for a, b in sentence_spans(question) if b - a > 12]
             asks.append(_frame_words(frame, self.reference))

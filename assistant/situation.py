@@ -97,6 +97,14 @@ class Situation:
     subject_drugs: tuple[str, ...] = ()  # the first turn's drugs
     subject_use: str | None = None  # the first turn's indication id, else its asked condition
     subject_words: tuple[str, ...] = ()  # the first turn's clinical words
+    # What the latest turn adds: its content words (search stems) no earlier user turn
+    # said, and the patient conditions it is the first to name. A follow-up asks about these
+    # ("BP keeps dropping after each dose" adds hypotension to a nimodipine dose), not about
+    # the subject it carries.
+    turn_words: tuple[str, ...] = ()
+    turn_conditions: frozenset[str] = frozenset()
+    said: frozenset[str] = frozenset()  # every content word the user turns have said
+    answered: str = ""  # what the conversation's last answer said (its bottom line)
 
     def with_turn(self, turn: TurnReading) -> Situation:
         """This situation after one more user turn."""
@@ -118,6 +126,9 @@ class Situation:
             subject_drugs=turn.drugs if first else self.subject_drugs,
             subject_use=(turn.use or turn.condition) if first else self.subject_use,
             subject_words=turn.clinical_words if first else self.subject_words,
+            turn_words=tuple(w for w in turn.words if w not in self.said),
+            turn_conditions=turn.conditions - self.conditions,
+            said=self.said | frozenset(turn.words),
         )
 
     def condition_names(self, skip: str = "") -> list[str]:
@@ -130,6 +141,13 @@ class Situation:
             and not c.words.search(skip)
             and c.name not in skip
         ]
+
+    def turn_news(self) -> str:
+        """What the latest turn adds, as a search names it: the drugs in play and the names
+        of the conditions the turn is the first to name ("argatroban active bleeding" for
+        "he's now having a brisk upper GI bleed"); empty when it names no new condition."""
+        names = [c.name for c in _words().conditions if c.id in self.turn_conditions]
+        return " ".join([*self.drugs, *names]) if names else ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -162,6 +180,7 @@ class TurnReading:
     procedures: frozenset[str] = frozenset()
     patient: Patient = field(default_factory=Patient)
     clinical_words: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()  # its content words as the search stems them, in order
 
 
 def conditions_in(text: str) -> tuple[frozenset[str], frozenset[str]]:

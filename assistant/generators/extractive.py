@@ -201,6 +201,15 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     kinds = asked_values(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
+    # --- follow-up weighting: a follow-up asks about what its own turn adds (its new
+    # words, assistant/situation.py), above the subject it carries; the unit the last answer
+    # quoted gives way to one that says more, unless nothing else answers.
+    news: dict[str, float] = {}
+    answered: frozenset[str] = frozenset()
+    if frame is not None and frame.follows:
+        news = {t: idf[t] for t in frame.situation.turn_words if t in idf}
+        answered = frozenset(tokenize(frame.situation.answered))
+    # --- end follow-up weighting
     out = []
     if measured:
         # A table row of bands ("Respiration rate — 3: ≤ 8; 1: 9–11; 0: 12–20; 2: 21–24")
@@ -219,6 +228,12 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         )
         prior = 1.0 / (1.0 + 0.15 * (c.passage.rank - 1))
         value = 0.65 * coverage + 0.25 * prior
+        own = 0.0
+        if news:  # follow-up weighting
+            own = sum(w for t, w in news.items() if t in c.tokens) / sum(news.values())
+            value += FOLLOW_UP_WEIGHT * own
+        if answered and len(c.tokens) >= 3 and c.tokens <= answered:  # follow-up weighting
+            value -= REPEAT_WEIGHT * (1.0 - own)
         if asked_drugs and (
             shares_drug(c.drugs, asked_drugs) or names_class_of(c.text, asked_drugs, c.drugs)
         ):
@@ -269,6 +284,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 
 
 THRESHOLD_WEIGHT = 0.12
+# A follow-up: what covering the turn's own new words adds, and what quoting the unit the
+# last answer quoted (and nothing the turn adds) takes away.
+FOLLOW_UP_WEIGHT = 0.3
+REPEAT_WEIGHT = 0.25
 AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
 
