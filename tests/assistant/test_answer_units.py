@@ -199,6 +199,7 @@ def test_the_kind_of_value_asked_for_favours_units_that_give_it() -> None:
     assert len(asked_values("what infusion rate after the bolus?")) == 1
     assert len(asked_values("how long do I treat?")) == 1
     assert asked_values("What causes it?") == ()
+    assert len(asked_values("when exactly do I add the second drug?")) == 1
     text = (
         "## Infusion\n\n"
         "The infusion is started after the loading bolus in every adult patient.\n\n"
