@@ -70,6 +70,7 @@ class _Rules:
     salt_and_form: re.Pattern[str]
     asks_for_agents: re.Pattern[str]
     asked_values: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+    abbreviations: dict[str, str]
 
 
 @lru_cache(maxsize=1)
@@ -92,6 +93,7 @@ def _rules() -> _Rules:
         settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
         salt_and_form=re.compile(raw["salt_and_form_words"], re.IGNORECASE),
         asks_for_agents=re.compile(raw["asks_for_agents"], re.IGNORECASE),
+        abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
             for v in raw["asked_values"]
@@ -693,8 +695,11 @@ def condition_share(
         words = {w for w in words if w not in classes and w.rstrip("s") not in classes}
     if not words:
         return 1.0
-    # A condition asked by its initials ("AUD") is named where the text spells them out.
+    # A condition asked by its initials ("AUD") is named where the text spells them out, or
+    # writes the words its abbreviation stands for ("SAH": subarachnoid hemorrhage).
     have = have | {w for w in words if w not in have and _spelled_out(w, text)}
+    expansions = _rules().abbreviations
+    have = have | {w for w in words if w in expansions and _stems(expansions[w]) <= have}
     if loose:
         roots = {t[:5] for t in have if len(t) >= 5}
         return sum(w in have or (len(w) >= 5 and w[:5] in roots) for w in words) / len(words)

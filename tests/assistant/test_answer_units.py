@@ -142,6 +142,9 @@ def test_a_question_for_agents_is_answered_by_units_that_name_them() -> None:
 def test_a_condition_asked_by_its_initials_is_named_where_spelt_out() -> None:
     assert condition_share("aud", "Treatment of patients with alcohol use disorder") == 1.0
     assert condition_share("aud", "Treatment of patients with atrial fibrillation") == 0.0
+    # An abbreviation of the curated list is named where its words stand.
+    assert condition_share("sah", "Nimodipine in aneurysmal subarachnoid hemorrhage") == 1.0
+    assert condition_share("sah", "Nimodipine in intracerebral hemorrhage") == 0.0
 
 
 def test_a_condition_against_the_drug_that_the_patient_meets_is_answered_no() -> None:
