@@ -460,6 +460,8 @@ def _condition_phrase(phrase: str, table: ReferenceTable) -> str | None:
         return None
     if find_drugs(phrase, drug_lexicon()) or find_indications(phrase, table) or lay_words(phrase):
         return None
+    if procedures_named(phrase):
+        return None  # "in the circuit", "after the operation": where, not what
     if not extract_patient(phrase).is_empty() or any(p.search(phrase) for _, p in w.populations):
         return None  # "in hepatic impairment", "in children": who, not what
     if not any(ch.isalpha() for ch in phrase) or re.search(r"\d", phrase):

@@ -92,8 +92,9 @@ def test_a_rate_a_maximum_or_an_amount_per_hour_is_a_dose_question(question: str
         ("Gout flare on allopurinol - what's the next step?", "choice"),
         ("Bronchiolitis in a 6-month-old: what are the choices?", "choice"),
         ("FIB-4 of 3.1 in NAFLD - what's the next test?", "other"),
+        ("GCS 9 after a fall: what's the Marshall grade?", "definition"),
     ],
-    ids=["what-is", "define", "next-step", "choices", "next-test"],
+    ids=["what-is", "define", "next-step", "choices", "next-test", "what-is-the-grade"],
 )
 def test_a_definition_is_asked_only_by_what_is_x(question: str, intent: str) -> None:
     assert frame(question).intent == intent
