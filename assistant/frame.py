@@ -29,7 +29,7 @@ from assistant.situation import (
 )
 from assistant.types import Turn
 from corpus.yamlio import load_yaml
-from guardrails.context import ancestors, find_indications, indication_patterns
+from guardrails.context import ancestors, find_indications, indication_patterns, related
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
 from guardrails.patient import Patient, extract_patient
@@ -83,6 +83,9 @@ class _Words:
     small_talk: re.Pattern[str]
     timing: re.Pattern[str]
     negated: re.Pattern[str]
+    shared_terms: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+    assessing: re.Pattern[str]
+    condition_tail: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -107,13 +110,28 @@ def _words() -> _Words:
         clot_sub_uses=compiled(raw["clot_sub_uses"]),
         timing=re.compile(raw["timing"], re.IGNORECASE),
         small_talk=re.compile("|".join(f"(?:{p})" for p in raw["small_talk"]), re.IGNORECASE),
+        # "non" negates only the word it is joined to: "non-cancer", not "non-valvular AF".
         negated=re.compile(
-            r"\b(?:without|no|not|non|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
-            r"(?P<what>"
+            r"(?:\b(?:without|no|not|rule out|ruled out|excluded?)\b[ -](?:[\w-]+ ){0,2}?"
+            r"|\bnon[ -])(?P<what>"
             + "|".join(re.escape(t) for terms in raw["negatable"].values() for t in terms)
             + r")\b",
             re.IGNORECASE,
         ),
+        shared_terms=tuple(
+            (
+                re.compile(
+                    r"(?<![\w-])(?:"
+                    + "|".join(re.escape(t) for t in sorted(e["terms"], key=len, reverse=True))
+                    + r")(?![\w-])",
+                    re.IGNORECASE,
+                ),
+                re.compile(e["near"], re.IGNORECASE),
+            )
+            for e in raw["shared_terms"]
+        ),
+        assessing=re.compile(raw["assessing"], re.IGNORECASE),
+        condition_tail=re.compile(raw["condition_tail"], re.IGNORECASE),
     )
 
 
@@ -192,6 +210,34 @@ def indications_in(text: str, table: ReferenceTable) -> set[str]:
                 found = {i for i in found if i != ind.id and ind.id not in ancestors(i, table)}
                 found.add(ind.despite)
     return found
+
+
+def _own_use_words(question: str, drugs: Sequence[str], table: ReferenceTable) -> str:
+    """``question`` with every shared indication term blanked out (same length) that does not
+    name the dose reference's use here: "secondary prevention after TIA" is not extended VTE
+    treatment, "secondary prevention of DVT" and "apixaban for secondary prevention" are."""
+    uses = {e.indication for d in drugs for m in table.members(d) for e in table.entries_for(m)}
+    out = question
+    for sentence in re.finditer(r"[^.?!;]+", question):
+        for term, near in _words().shared_terms:
+            for m in term.finditer(question, sentence.start(), sentence.end()):
+                rest = question[sentence.start() : m.start()] + question[m.end() : sentence.end()]
+                named = find_indications(m.group(), table)
+                if near.search(rest) or (uses and related(named, uses, table)):
+                    continue
+                out = out[: m.start()] + " " * (m.end() - m.start()) + out[m.end() :]
+    return out
+
+
+def _doses_for(drugs: Sequence[str], use: str, table: ReferenceTable) -> bool:
+    """Whether a question about ``drugs`` can ask for their dose for ``use``: every drug it
+    names that the reference doses is dosed for that use (andexanet after a bleed on
+    apixaban "for VTE" is dosed for reversal, not for the clot)."""
+    for drug in drugs:
+        uses = {e.indication for m in table.members(drug) for e in table.entries_for(m)}
+        if uses and not related({use}, uses, table):
+            return False
+    return True
 
 
 def _indication(ind_id: str | None, table: ReferenceTable) -> Indication | None:
@@ -370,33 +416,57 @@ def procedures_in(found: set[str] | frozenset[str], table: ReferenceTable) -> se
 
 
 def _condition(question: str, table: ReferenceTable) -> str | None:
+    """The condition a question asks about: the phrase after "for", "in", "with" ... that
+    names no drug, use, patient fact or population. A feature named with "in"/"with" after
+    the question's opening condition ("Hypertensive emergency, BP 230/130 with
+    encephalopathy") does not replace that condition."""
     w = _words()
-    for m in w.condition_after.finditer(question):
-        phrase = m.group("phrase")
-        cut = _CUT.search(" " + phrase)
-        if cut:
-            phrase = (" " + phrase)[: cut.start()].strip()
-        prev = None
-        while prev != phrase:
-            prev = phrase
-            phrase = w.condition_lead.sub("", phrase).strip()
-        words = phrase.split()
-        if not words or len(words) > 6 or w.not_conditions.search(phrase):
+    pos = 0
+    while m := w.condition_after.search(question, pos):
+        # A rejected phrase may hold the next one ("for a child with meningitis").
+        pos = m.start("phrase")
+        phrase = _condition_phrase(m.group("phrase"), table)
+        if phrase is None:
             continue
-        if (
-            find_drugs(phrase, drug_lexicon())
-            or find_indications(phrase, table)
-            or lay_words(phrase)
-        ):
-            continue
-        if not extract_patient(phrase).is_empty() or any(
-            p.search(phrase) for _, p in w.populations
-        ):
-            continue  # "in hepatic impairment", "in children": who, not what
-        if not any(ch.isalpha() for ch in phrase) or re.search(r"\d", phrase):
-            continue
-        return phrase.lower()
+        if m.group().split()[0].lower() in ("in", "with"):
+            opening = re.match(
+                r"\s*([^,;:.?!()\u2013\u2014]+?)(?:\s+-\s|[,;:.?!(\u2013\u2014])", question
+            )
+            if opening and opening.end() <= m.start():
+                main = _condition_phrase(opening.group(1), table)
+                if main and not _CONDITION_WORD.search(main):
+                    return main
+        return phrase
     return None
+
+
+_CONDITION_WORD = re.compile(r"\b(?:for|in|with|treating|treat|managing|manage)\b", re.I)
+
+
+def _condition_phrase(phrase: str, table: ReferenceTable) -> str | None:
+    """A candidate phrase as a condition ("AUD - dose and frequency" is "aud"), or None when
+    it names no condition."""
+    w = _words()
+    cut = _CUT.search(" " + phrase)
+    if cut:
+        phrase = (" " + phrase)[: cut.start()].strip()
+    prev = None
+    while prev != phrase:
+        prev = phrase
+        phrase = w.condition_lead.sub("", phrase).strip()
+        phrase = w.condition_tail.sub("", phrase).strip(" :;-\u2013\u2014")
+    words = phrase.split()
+    if not words or len(words) > 6 or w.not_conditions.search(phrase):
+        return None
+    if find_drugs(phrase, drug_lexicon()) or find_indications(phrase, table) or lay_words(phrase):
+        return None
+    if procedures_named(phrase):
+        return None  # "in the circuit", "after the operation": where, not what
+    if not extract_patient(phrase).is_empty() or any(p.search(phrase) for _, p in w.populations):
+        return None  # "in hepatic impairment", "in children": who, not what
+    if not any(ch.isalpha() for ch in phrase) or re.search(r"\d", phrase):
+        return None
+    return phrase.lower()
 
 
 def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) -> Frame:
@@ -416,7 +486,12 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
     # reversed, not dosed; the frame wants both.
     plain = _REVERSE.sub(lambda m: " " * len(m.group()), question)
     drugs = tuple(dict.fromkeys(name for _, _, name in find_drugs(plain, drug_lexicon())))
-    found = indications_in(question, table) or indications_in(lay_words(question), table)
+    own_words = _own_use_words(question, drugs, table)
+    found = indications_in(own_words, table) or indications_in(lay_words(question), table)
+    assessing = bool(w.assessing.search(question))
+    if assessing:
+        # "Wells score for acute PE": how to assess the clot, not how to treat it.
+        found = {i for i in found if phase_of(i, table) != "treatment"}
     indication = _specific(found, table)
     phase = phase_of(indication, table) if indication else None
     if phase is None:
@@ -436,6 +511,8 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
     if (
         clot
         and not indication
+        and not assessing
+        and _doses_for(drugs, clot, table)
         and (condition is None or w.events.search(condition) or sub_use)
         and w.events.search(question)
         and not w.phase[0][1].search(question)
