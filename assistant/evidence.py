@@ -71,6 +71,8 @@ class _Rules:
     asks_for_agents: re.Pattern[str]
     asked_values: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
     abbreviations: dict[str, str]
+    asks_check: re.Pattern[str]
+    unreached: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -93,6 +95,8 @@ def _rules() -> _Rules:
         settings=tuple((name, re.compile(p, re.IGNORECASE)) for name, p in raw["settings"].items()),
         salt_and_form=re.compile(raw["salt_and_form_words"], re.IGNORECASE),
         asks_for_agents=re.compile(raw["asks_for_agents"], re.IGNORECASE),
+        asks_check=re.compile(raw["asks_check"], re.IGNORECASE),
+        unreached=re.compile(raw["unreached"], re.IGNORECASE),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
@@ -142,6 +146,17 @@ def research_cap(question: str) -> int | None:
 def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
     """The care settings and populations (evidence.yaml ``settings``) a question names."""
     return [(name, p) for name, p in _rules().settings if p.search(question)]
+
+
+def unreached(before: str) -> bool:
+    """Whether the words right before a threshold say it was not reached ("the inability to
+    reach an ACT of"; evidence.yaml ``unreached``)."""
+    return bool(_rules().unreached.search(before))
+
+
+def asks_check(question: str) -> bool:
+    """Whether a question asks if a value meets a threshold (evidence.yaml ``asks_check``)."""
+    return bool(_rules().asks_check.search(question))
 
 
 def asks_for_agents(question: str) -> bool:

@@ -19,6 +19,7 @@ from assistant.evidence import (
     QuotePart,
     SentenceInfo,
     asked_values,
+    asks_check,
     asks_for_agents,
     fit,
     flowchart_spans,
@@ -27,6 +28,7 @@ from assistant.evidence import (
     research_cap,
     shared_contexts,
     shares_drug,
+    unreached,
 )
 from assistant.frame import Frame, patient_domain_words
 from assistant.premise import Proposal, read_proposal, refutes
@@ -199,6 +201,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     measured = patient_values(question, frame)
     agents = asks_for_agents(question)
     kinds = asked_values(question)
+    checks = asks_check(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
     # --- follow-up weighting: a follow-up asks about what its own turn adds (its new
@@ -268,6 +271,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         applies = applied(c.text, measured, c.measure) if measured else None
         if applies is True:
             value += THRESHOLD_WEIGHT  # its band holds this patient ("CrCl ≤ 50" for 42)
+        elif applies is False and checks:
+            value += THRESHOLD_WEIGHT  # "in range?" is answered by the range it is outside
         elif applies is False and proposal is None:
             value -= 2 * THRESHOLD_WEIGHT  # another patient's band ("CrCl above 50" for 42)
         if proposal is not None and coverage > 0:
@@ -360,7 +365,8 @@ def applied(text: str, values: Sequence[Measurement], measure: str | None = None
     judged = judge(_conditions(text, measure), values)
     if not judged:
         return None
-    return all(ok for _, _, ok in judged)
+    # "The inability to reach an ACT of 480 seconds or more": the band is the one not reached.
+    return all(ok != unreached(text[max(0, c.start - 40) : c.start]) for c, _, ok in judged)
 
 
 # What leads a quote whose threshold decides the answer for this patient: a permission the
@@ -369,30 +375,42 @@ def applied(text: str, values: Sequence[Measurement], measure: str | None = None
 # → "Contraindication: CrCl < 20 mL/min").
 OUTSIDE = "No — this patient's value is outside the threshold the source states: "
 AGAINST = "No — this patient meets the condition the source gives against it: "
+WITHIN = "Yes — this patient's value is within the threshold the source states: "
 
 
 def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | None:
-    """The words that open the bottom line when the unit that answers is about the asked
-    drug and a threshold it states decides for the patient's stated values (``OUTSIDE`` or
-    ``AGAINST``); None when the quote stands as it is. A question that proposes giving the
-    drug (assistant/premise.py) is answered No when its permission does not hold; any
-    question naming the drug, when the unit refuses the drug and the patient's values meet a
-    threshold it states. A refusal the patient's values do not speak to says so itself."""
+    """The words that open the bottom line when a threshold the unit states decides the
+    question for the patient's stated values; None when the quote stands as it is.
+
+    - A question that asks whether a value meets a threshold ("anti-Xa 0.82 — in range?",
+      evidence.yaml ``asks_check``) is answered Yes (``WITHIN``) or No (``OUTSIDE``).
+    - A question that proposes an action (assistant/premise.py) on a unit about it (its
+      drug, or for a proposal with no drug, its own words: "transfuse?" and "transfusion
+      trigger") is answered No when the unit's permission does not hold (``OUTSIDE``).
+    - Any question naming the drug, when the unit refuses the drug and the patient's values
+      meet a threshold it states (``AGAINST``). A refusal the patient's values do not speak
+      to says so itself."""
     if c.info is None:
-        return None
-    proposal = read_proposal(question)
-    drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
-    if not drugs or not shares_drug(c.info.drugs, drugs):
         return None
     values = patient_values(question, frame)
     applies = applied(c.text, values, c.measure) if values else None
     if applies is None:
         return None
-    asked = proposal or Proposal("give", "", tuple(drugs), (), (), False, None, (0, 0))
-    said = refutes(asked, c.text, " ".join(c.passage.chunk.section_path))
-    if said is not None:
-        return AGAINST if applies else None  # the patient meets a threshold of a refusal
-    return OUTSIDE if proposal is not None and not applies else None
+    if asks_check(question):
+        return WITHIN if applies else OUTSIDE
+    proposal = read_proposal(question)
+    drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
+    if drugs and shares_drug(c.info.drugs, drugs):
+        asked = proposal or Proposal("give", "", tuple(drugs), (), (), False, None, (0, 0))
+        said = refutes(asked, c.text, " ".join(c.passage.chunk.section_path))
+        if said is not None:
+            return AGAINST if applies else None  # the patient meets a threshold of a refusal
+        return OUTSIDE if proposal is not None and not applies else None
+    if proposal is not None and not proposal.drugs and not applies:
+        asked_words = {w[:5] for w in (proposal.verb, *proposal.words) if len(w) >= 4}
+        if asked_words & {t[:5] for t in c.tokens if len(t) >= 4}:
+            return OUTSIDE  # "Should I transfuse?" and "Transfusion trigger: Hb < 70 g/L"
+    return None
 
 
 _VALUE = re.compile(

@@ -9,6 +9,7 @@ from assistant.frame import read_frame
 from assistant.generators.extractive import (
     AGAINST,
     OUTSIDE,
+    WITHIN,
     ExtractiveGenerator,
     applied,
     candidates,
@@ -210,3 +211,40 @@ def test_the_kind_of_value_asked_for_favours_units_that_give_it() -> None:
     )
     ranked = score("what infusion rate after the bolus?", candidates([_passage(text)]), None)
     assert "400 units/h" in ranked[0].candidate.text
+
+
+def test_a_question_whether_a_value_meets_a_threshold_is_answered_yes_or_no() -> None:
+    text = (
+        "## Monitoring\n\n"
+        "The target anti-Xa level for heparin is 0.3 to 0.7 IU/mL measured at steady state.\n"
+    )
+    gen = ExtractiveGenerator()
+    table = default_reference()
+    for level, opening in (("0.82", OUTSIDE), ("0.5", WITHIN)):
+        question = f"anti-Xa {level} on heparin - in range?"
+        frame = read_frame(question, [], None, table)
+        draft = gen.generate(question, [_passage(text)], (), frame)
+        assert draft.bottom_line is not None
+        assert draft.bottom_line.text.startswith(opening), level
+
+
+def test_a_threshold_said_to_be_not_reached_is_read_the_other_way() -> None:
+    text = "Resistance is the inability to reach an ACT of 480 seconds or more after the bolus."
+    assert applied(text, patient_values("ACT only 420 s", None)) is True
+    assert applied(text, patient_values("ACT 510 s", None)) is False
+    assert (
+        applied("Proceed when the ACT is 480 seconds or more.", patient_values("ACT 420 s", None))
+        is False
+    )
+
+
+def test_a_proposal_with_no_drug_is_answered_by_the_threshold_of_its_own_action() -> None:
+    text = "## Transfusion\n\nTransfusion trigger: haemoglobin < 7.0 g/dL in adults with sepsis.\n"
+    gen = ExtractiveGenerator()
+    table = default_reference()
+    for hb, no in (("76 g/L", True), ("62 g/L", False)):
+        question = f"Septic shock, Hb {hb}, no bleeding. Should I transfuse?"
+        frame = read_frame(question, [], None, table)
+        draft = gen.generate(question, [_passage(text)], (), frame)
+        assert draft.bottom_line is not None
+        assert draft.bottom_line.text.startswith(OUTSIDE) is no, hb
