@@ -56,6 +56,14 @@ def _passage(
     return Passage(chunk, doc, score=1.0, rank=rank)
 
 
+def _bottom_line(question: str, passage: Passage) -> str:
+    """The bottom line the extractive generator leads with for ``question`` over one passage."""
+    frame = read_frame(question, [], None, default_reference())
+    draft = ExtractiveGenerator().generate(question, [passage], (), frame)
+    assert draft.bottom_line is not None, question
+    return draft.bottom_line.text
+
+
 def _quotes(text: str) -> list[str]:
     return [c.text for c in candidates([_passage(text)], None, default_reference())]
 
@@ -113,15 +121,9 @@ def test_the_patients_band_leads_in_any_unit() -> None:
 
 def test_a_permission_outside_the_patients_value_is_answered_no() -> None:
     text = "## Kidney function\n\nMetformin is safe at eGFR ≥ 30 mL/min/1.73 m² in adults.\n"
-    table = default_reference()
-    gen = ExtractiveGenerator()
     for egfr, no in ((25, True), (45, False)):
         question = f"Can I continue metformin if eGFR is {egfr}?"
-        frame = read_frame(question, [], None, table)
-        draft = gen.generate(question, [_passage(text)], (), frame)
-        assert draft.bottom_line is not None
-        assert draft.bottom_line.text.startswith(OUTSIDE) is no, egfr
-        assert draft.bottom_line.computed is no
+        assert _bottom_line(question, _passage(text)).startswith(OUTSIDE) is no, egfr
 
 
 def test_a_question_for_agents_is_answered_by_units_that_name_them() -> None:
@@ -150,15 +152,10 @@ def test_a_condition_asked_by_its_initials_is_named_where_spelt_out() -> None:
 
 def test_a_condition_against_the_drug_that_the_patient_meets_is_answered_no() -> None:
     text = "## Renal function\n\nFondaparinux is contraindicated if CrCl < 20 mL/min.\n"
-    table = default_reference()
-    gen = ExtractiveGenerator()
+    passage = _passage(text, title="Anticoagulation in acute coronary syndromes")
     for crcl, no in ((18, True), (40, False)):
         question = f"NSTEMI, CrCl {crcl}. Fondaparinux?"
-        frame = read_frame(question, [], None, table)
-        passage = _passage(text, title="Anticoagulation in acute coronary syndromes")
-        draft = gen.generate(question, [passage], (), frame)
-        assert draft.bottom_line is not None
-        assert draft.bottom_line.text.startswith(AGAINST) is no, crcl
+        assert _bottom_line(question, passage).startswith(AGAINST) is no, crcl
 
 
 def test_a_row_of_bands_is_narrowed_to_the_patients_cell() -> None:
@@ -218,14 +215,9 @@ def test_a_question_whether_a_value_meets_a_threshold_is_answered_yes_or_no() ->
         "## Monitoring\n\n"
         "The target anti-Xa level for heparin is 0.3 to 0.7 IU/mL measured at steady state.\n"
     )
-    gen = ExtractiveGenerator()
-    table = default_reference()
     for level, opening in (("0.82", OUTSIDE), ("0.5", WITHIN)):
         question = f"anti-Xa {level} on heparin - in range?"
-        frame = read_frame(question, [], None, table)
-        draft = gen.generate(question, [_passage(text)], (), frame)
-        assert draft.bottom_line is not None
-        assert draft.bottom_line.text.startswith(opening), level
+        assert _bottom_line(question, _passage(text)).startswith(opening), level
 
 
 def test_a_threshold_said_to_be_not_reached_is_read_the_other_way() -> None:
@@ -240,11 +232,6 @@ def test_a_threshold_said_to_be_not_reached_is_read_the_other_way() -> None:
 
 def test_a_proposal_with_no_drug_is_answered_by_the_threshold_of_its_own_action() -> None:
     text = "## Transfusion\n\nTransfusion trigger: haemoglobin < 7.0 g/dL in adults with sepsis.\n"
-    gen = ExtractiveGenerator()
-    table = default_reference()
     for hb, no in (("76 g/L", True), ("62 g/L", False)):
         question = f"Septic shock, Hb {hb}, no bleeding. Should I transfuse?"
-        frame = read_frame(question, [], None, table)
-        draft = gen.generate(question, [_passage(text)], (), frame)
-        assert draft.bottom_line is not None
-        assert draft.bottom_line.text.startswith(OUTSIDE) is no, hb
+        assert _bottom_line(question, _passage(text)).startswith(OUTSIDE) is no, hb
