@@ -181,8 +181,11 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     terms = set(tokenize(question))
     if not terms or not pool:
         return []
-    n = len(pool)
-    idf = {t: math.log(1 + n / (1 + sum(t in c.tokens for c in pool))) for t in terms}
+    # Term weights come from what retrieval found; the chunks added after it (the rest of
+    # the best-ranked document) are scored with them but do not change them.
+    found = [c for c in pool if c.passage.score > 0] or pool
+    n = len(found)
+    idf = {t: math.log(1 + n / (1 + sum(t in c.tokens for c in found))) for t in terms}
     total = sum(idf.values())
     if frame is not None:
         asked_drugs = set(related_drugs(frame, default_reference())) or set()
