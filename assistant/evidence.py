@@ -73,6 +73,7 @@ class _Rules:
     abbreviations: dict[str, str]
     asks_check: re.Pattern[str]
     unreached: re.Pattern[str]
+    examples: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +98,7 @@ def _rules() -> _Rules:
         asks_for_agents=re.compile(raw["asks_for_agents"], re.IGNORECASE),
         asks_check=re.compile(raw["asks_check"], re.IGNORECASE),
         unreached=re.compile(raw["unreached"], re.IGNORECASE),
+        examples=re.compile(raw["examples"], re.IGNORECASE),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
@@ -146,6 +148,11 @@ def research_cap(question: str) -> int | None:
 def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
     """The care settings and populations (evidence.yaml ``settings``) a question names."""
     return [(name, p) for name, p in _rules().settings if p.search(question)]
+
+
+def is_example(text: str) -> bool:
+    """Whether a unit is a worked example or an illustration (evidence.yaml ``examples``)."""
+    return bool(_rules().examples.search(text))
 
 
 def unreached(before: str) -> bool:

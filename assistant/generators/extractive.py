@@ -23,6 +23,7 @@ from assistant.evidence import (
     asks_for_agents,
     fit,
     flowchart_spans,
+    is_example,
     names_class_of,
     related_drugs,
     research_cap,
@@ -268,6 +269,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             # "Which antibiotics ...?" is answered by units that name agents, not by one
             # that names none ("Use antibiotics that penetrate pancreatic necrosis").
             value += AGENT_WEIGHT if c.info.own_drugs else -AGENT_WEIGHT
+        if is_example(c.text):
+            value -= EXAMPLE_PENALTY  # an illustration of a rule never outranks the rule
         if kinds:
             # "What rate…?", "how long…?": a unit that gives that kind of value answers.
             value += VALUE_WEIGHT * sum(bool(k.search(c.text)) for k in kinds) / len(kinds)
@@ -298,6 +301,7 @@ FOLLOW_UP_WEIGHT = 0.3
 REPEAT_WEIGHT = 0.25
 AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
+EXAMPLE_PENALTY = 0.15
 
 
 def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...]:

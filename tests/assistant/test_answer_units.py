@@ -235,3 +235,13 @@ def test_a_proposal_with_no_drug_is_answered_by_the_threshold_of_its_own_action(
     for hb, no in (("76 g/L", True), ("62 g/L", False)):
         question = f"Septic shock, Hb {hb}, no bleeding. Should I transfuse?"
         assert _bottom_line(question, _passage(text)).startswith(OUTSIDE) is no, hb
+
+
+def test_a_worked_example_never_outranks_the_rule_it_illustrates() -> None:
+    text = (
+        "## Dosing\n\n"
+        "**Example:** 80 kg patient → total dose 72 mg → bolus 7.2 mg IV, then 64.8 mg IV.\n\n"
+        "**Dose:** 0.9 mg/kg IV (maximum total dose 90 mg), 10% as a bolus.\n"
+    )
+    ranked = score("what total dose and bolus?", candidates([_passage(text)]), None)
+    assert ranked[0].candidate.text.startswith("**Dose:**")
