@@ -49,6 +49,7 @@ _T = TypeVar("_T")
 DATA = Path(__file__).resolve().parent / "data" / "evidence.yaml"
 _BULLET = re.compile(r"^(?P<indent>\s*)(?:[-*+•]|\d+[.)])\s+")
 _HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
+_QUOTE_MARK = re.compile(r"(?:>[ \t]?)+")
 _BOLD_ONLY = re.compile(r"^\*\*[^*]+\*\*[:.]?$")
 _MIN_CHARS, _MAX_CHARS = 25, 700
 
@@ -274,6 +275,8 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
         )
         bullet = _BULLET.match(text[start:end]) if first_of_line else None
         s0 = start + (bullet.end() if bullet else 0)
+        if first_of_line and (mark := _QUOTE_MARK.match(text, s0, end)):
+            s0 = mark.end()  # a "> " quote marker is layout, not the sentence's text
         sentence = text[s0:end]
         if line.startswith("#"):
             parents.clear()

@@ -245,3 +245,9 @@ def test_a_worked_example_never_outranks_the_rule_it_illustrates() -> None:
     )
     ranked = score("what total dose and bolus?", candidates([_passage(text)]), None)
     assert ranked[0].candidate.text.startswith("**Dose:**")
+
+
+def test_a_quote_marker_is_never_part_of_a_quoted_sentence() -> None:
+    text = "## Fluids\n\n> **Key Rule:** Fluid resuscitation matters most in the first 24 hours.\n"
+    assert "**Key Rule:** Fluid resuscitation matters most in the first 24 hours." in _quotes(text)
+    assert not any(q.startswith(">") for q in _quotes(text))
