@@ -32,7 +32,7 @@ from assistant.evidence import (
     unreached,
 )
 from assistant.frame import Frame, patient_domain_words
-from assistant.premise import Proposal, read_proposal, refutes
+from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
 from assistant.settings import AssistantSettings
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP
@@ -196,6 +196,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     else:
         asked_drugs = {name for _, _, name in find_drugs(question)}
         wants_dose = bool(_DOSE_QUESTION.search(question))
+    # A question that names a drug class and no drug ("What SGLT2 inhibitor guidance …?")
+    # is answered by units about that class: its class word, in the unit or its headings, or
+    # a member drug (the class map of premise.yaml).
+    asked_classes = frozenset() if asked_drugs else classes_named(question)
     # A question about what a study found is answered by its results.
     asks_evidence = research_cap(question) is not None
     values = _stated_values(question)
@@ -247,6 +251,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += 0.15
         elif asked_drugs and c.drugs and wants_dose:
             value -= 0.2  # another drug's dose answers another question
+        elif asked_classes and asked_classes & _classes_of_unit(c):
+            value += 0.15
         if wants_dose and c.has_amount:
             value += 0.1
         if frame is not None and c.info is not None:
@@ -302,6 +308,13 @@ REPEAT_WEIGHT = 0.25
 AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
 EXAMPLE_PENALTY = 0.15
+
+
+def _classes_of_unit(c: Candidate) -> frozenset[str]:
+    """The drug classes a unit speaks of: class words in it or its headings, and the classes
+    of the drugs it names."""
+    named = classes_named(" ".join((c.text, *c.passage.chunk.section_path)))
+    return named.union(*(member_classes(d) for d in c.drugs))
 
 
 def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...]:

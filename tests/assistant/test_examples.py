@@ -248,3 +248,11 @@ def test_a_fluid_rate_in_a_flowchart_branch_is_the_bottom_line(assistant: Assist
     bottom = answer.bottom_line.text
     assert "1.5 mL/kg/hr" in bottom and "lactated Ringer" in bottom
     assert answer.frame is not None and "breastfeeding" not in answer.frame.populations
+
+
+def test_a_drug_class_question_is_answered_by_that_class(assistant: Assistant) -> None:
+    answer = assistant.ask("What SGLT2 inhibitor guidance does KDIGO give for CKD with eGFR 25?")
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text
+    assert "eGFR ≥ 20" in bottom and "Finerenone" not in bottom
+    assert "Do not stop" not in bottom
