@@ -48,7 +48,19 @@ from retrieval.types import Passage
 _T = TypeVar("_T")
 DATA = Path(__file__).resolve().parent / "data" / "evidence.yaml"
 _BULLET = re.compile(r"^(?P<indent>\s*)(?:[-*+•]|\d+[.)])\s+")
-_HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
+# An amount of a drug: a number and a mass, unit or volume — not a concentration or a rate
+# of clearance ("1.5 mg/dL", "0.3 IU/mL", "75 mL/min"), which are measurements.
+_HAS_AMOUNT = re.compile(
+    r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b(?!\s*/\s*(?:dL|L\b|min|mL|1\.73|m2|m²))",
+    re.IGNORECASE,
+)
+
+
+def has_amount(text: str) -> bool:
+    """Whether a text states an amount of a drug (``_HAS_AMOUNT``)."""
+    return bool(_HAS_AMOUNT.search(text))
+
+
 _QUOTE_MARK = re.compile(r"(?:>[ \t]?)+")
 _BOLD_ONLY = re.compile(r"^\*\*[^*]+\*\*[:.]?$")
 _MIN_CHARS, _MAX_CHARS = 25, 700
@@ -75,6 +87,7 @@ class _Rules:
     asks_check: re.Pattern[str]
     unreached: re.Pattern[str]
     examples: re.Pattern[str]
+    purpose: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -100,6 +113,7 @@ def _rules() -> _Rules:
         asks_check=re.compile(raw["asks_check"], re.IGNORECASE),
         unreached=re.compile(raw["unreached"], re.IGNORECASE),
         examples=re.compile(raw["examples"], re.IGNORECASE),
+        purpose=re.compile(raw["purpose"], re.IGNORECASE),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
@@ -149,6 +163,12 @@ def research_cap(question: str) -> int | None:
 def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
     """The care settings and populations (evidence.yaml ``settings``) a question names."""
     return [(name, p) for name, p in _rules().settings if p.search(question)]
+
+
+def without_purpose(question: str) -> str:
+    """The question without a phrase that says what the answer is for ("… for DOAC
+    dosing"; evidence.yaml ``purpose``)."""
+    return _rules().purpose.sub(" ", question)
 
 
 def is_example(text: str) -> bool:

@@ -22,6 +22,7 @@ from assistant.evidence import (
     Coverage,
     coverage,
     fit,
+    has_amount,
     related_drugs,
     sentences_of,
     shared_contexts,
@@ -34,6 +35,7 @@ from assistant.generators.extractive import (
     ExtractiveGenerator,
     candidates,
     document_ranks,
+    majority_document,
     score,
     without_reference_marks,
 )
@@ -68,7 +70,6 @@ from retrieval.types import Passage
 if TYPE_CHECKING:
     from retrieval.indexing import IndexReport
 
-_HAS_AMOUNT = re.compile(r"\d\s*(?:mg|mcg|µg|μg|g|units?|IU|mL)\b", re.IGNORECASE)
 _OPTION = re.compile(
     r"\b(?:switch\w*|chang\w* to|start\w*|use|using|give|giving|alternatives?|consider|"
     r"such as|preferred|recommend\w*|options? (?:is|are|include))\b",
@@ -346,7 +347,7 @@ class Assistant:
         dosed: set[str] = set()
         for s in parts:
             hits = find_drugs(s.text)
-            if _HAS_AMOUNT.search(s.text) and s.task != "populations":
+            if has_amount(s.text) and s.task != "populations":
                 # A special population's dose (argatroban in hepatic impairment) is not the
                 # agent's starting dose.
                 dosed.update(name for _, _, name in hits)
@@ -423,7 +424,7 @@ class Assistant:
             drugs = frozenset(name for _, _, name in find_drugs(s.text))
             if not drugs or states_target(s.text):
                 continue
-            if not (_HAS_AMOUNT.search(s.text) or speaks_of_monitoring(s.text)):
+            if not (has_amount(s.text) or speaks_of_monitoring(s.text)):
                 continue
             for n in s.citations:
                 c = by_number.get(n)
@@ -495,7 +496,7 @@ class Assistant:
                     i
                     for i in range(len(statements) - 1, -1, -1)
                     if not statements[i].computed
-                    and not _HAS_AMOUNT.search(statements[i].text)
+                    and not has_amount(statements[i].text)
                     and not states_target(statements[i].text)
                 ),
                 None,
@@ -891,7 +892,8 @@ def _with_lead_document(
     every retrieved one, in the document's order."""
     if not passages:
         return list(passages)
-    lead = min(passages, key=lambda p: p.rank)
+    majority = majority_document(passages)
+    lead = min((p for p in passages if majority in (None, p.doc.id)), key=lambda p: p.rank)
     have = {p.chunk.id for p in passages}
     chunks = [c for c in retriever.chunks_of(lead.doc.id) if c.id not in have]
     if len(chunks) > most:

@@ -30,6 +30,7 @@ from assistant.evidence import (
     shared_contexts,
     shares_drug,
     unreached,
+    without_purpose,
 )
 from assistant.frame import Frame, patient_domain_words
 from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
@@ -199,7 +200,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # A question that names a drug class and no drug ("What SGLT2 inhibitor guidance …?")
     # is answered by units about that class: its class word, in the unit or its headings, or
     # a member drug (the class map of premise.yaml).
-    asked_classes = frozenset() if asked_drugs else classes_named(question)
+    asked = without_purpose(question)
+    asked_classes = frozenset() if asked_drugs else classes_named(asked)
     # A question about what a study found is answered by its results.
     asks_evidence = research_cap(question) is not None
     values = _stated_values(question)
@@ -207,8 +209,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # first (assistant/premise.py).
     proposal = read_proposal(question)
     measured = patient_values(question, frame)
-    agents = asks_for_agents(question)
-    kinds = asked_values(question)
+    agents = asks_for_agents(asked)
+    kinds = asked_values(asked)
     checks = asks_check(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
@@ -624,12 +626,33 @@ def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored |
     if not answering:
         return None
     doc = min((s.candidate.passage.doc.id for s in answering), key=lambda d: rank.get(d, 1 << 30))
+    most = majority_document(passages)
+    if most is not None and any(s.candidate.passage.doc.id == most for s in answering):
+        doc = most
     first = max((p.score for p in passages if p.doc.id == doc), default=0.0)
     tied = {p.doc.id for p in passages if p.doc.id == doc or abs(p.score - first) <= 1e-9 * first}
     own = max((s for s in answering if s.candidate.passage.doc.id == doc), key=lambda s: s.score)
     other = max((s for s in answering if s.candidate.passage.doc.id in tied), key=lambda s: s.score)
     # Within a hair of each other, the retriever's order stands.
     return other if other.score >= own.score + _TIE_MARGIN else own
+
+
+def majority_document(passages: Sequence[Passage]) -> str | None:
+    """The document most of the retrieved passages come from, when it holds more than half
+    of them and the first passage is its document's only one: the retriever's many hits
+    on one document outweigh a single first hit elsewhere ("Wells score for PE" finds the
+    Wells page seven times under one VTE guideline passage)."""
+    found = [p for p in passages if p.score > 0]
+    if len(found) < 4:
+        return None
+    counts: dict[str, int] = {}
+    for p in found:
+        counts[p.doc.id] = counts.get(p.doc.id, 0) + 1
+    top = min(found, key=lambda p: p.rank).doc.id
+    most = max(counts, key=lambda d: counts[d])
+    if most != top and counts[most] * 2 > len(found) and counts[top] == 1:
+        return most
+    return None
 
 
 def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:

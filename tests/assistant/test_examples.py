@@ -256,3 +256,10 @@ def test_a_drug_class_question_is_answered_by_that_class(assistant: Assistant) -
     bottom = answer.bottom_line.text
     assert "eGFR ≥ 20" in bottom and "Finerenone" not in bottom
     assert "Do not stop" not in bottom
+
+
+def test_the_document_most_results_come_from_leads(assistant: Assistant) -> None:
+    answer = assistant.ask("Wells score for PE: what score makes PE likely?")
+    assert answer.bottom_line is not None
+    bottom = answer.bottom_line.text
+    assert "PE Likely" in bottom and "4" in bottom and "PESI" not in bottom
