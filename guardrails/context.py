@@ -16,6 +16,11 @@ stopping at the first that names a drug:
    from the innermost heading out;
 5. the document title.
 
+Where none of these names a drug but one names a drug class ("Corticosteroids — Dose: 200
+mg/day IV"; guardrails/data/classes.yaml), the drug is the one member of that class named
+anywhere in the same section of the passage (from the heading above to the next heading of
+its level); a section naming two members leaves the dose unresolved.
+
 Indications and phase are read the same way, each from the first place that names one. The
 result says where the drug was found (``Subject.how``).
 """
@@ -25,9 +30,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
 
 from corpus.structure import Unit, parse_structure, units
 from corpus.text import sentence_spans
+from corpus.yamlio import load_yaml
 from guardrails.extraction import Lexicon, find_drugs
 from guardrails.lexicon import drug_lexicon as every_drug
 from guardrails.reference import ReferenceTable, default_reference
@@ -367,4 +376,93 @@ def resolve_subject(
                 break
         if drugs and indications:
             break
+    if not drugs:
+        pieces = [sentence] + [t for _, texts in levels for t in texts]
+        if (member := class_member(pieces, text, start, table)) is not None:
+            drugs, how = (member[0],), f"section's one {member[1]}"
     return Subject(drugs, indications, phase, how)
+
+
+# ------------------------------------------------------------------ drug classes
+
+CLASSES = Path(__file__).resolve().parent / "data" / "classes.yaml"
+
+
+class _ClassSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    words: list[str]
+    members: list[str] = []
+    suffixes: list[str] = []
+
+
+class _ClassFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    classes: dict[str, _ClassSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class DrugClass:
+    id: str
+    words: re.Pattern[str]
+    members: frozenset[str]
+    suffixes: tuple[str, ...]
+
+    def has(self, drug: str) -> bool:
+        name = drug.lower()
+        return name in self.members or name.endswith(self.suffixes)
+
+
+@lru_cache(maxsize=1)
+def drug_classes() -> tuple[DrugClass, ...]:
+    """guardrails/data/classes.yaml, validated and compiled once per process."""
+    spec = _ClassFile.model_validate(load_yaml(CLASSES.read_text(encoding="utf-8")))
+    return tuple(
+        DrugClass(
+            cid,
+            re.compile(rf"(?<![\w-])(?:{'|'.join(c.words)})(?![\w-])", re.IGNORECASE),
+            frozenset(m.lower() for m in c.members),
+            tuple(x.lower() for x in c.suffixes),
+        )
+        for cid, c in spec.classes.items()
+    )
+
+
+def _section(text: str, layout: _Layout, i: int) -> str:
+    """The section of ``text`` line ``i`` stands in: from the heading above it to the next
+    heading of that level or higher (the whole text where there is no heading)."""
+    lines = layout.lines
+    depth_of = {
+        k: len(body) - len(body.lstrip("#"))
+        for k, line in enumerate(lines)
+        if line.kind == "heading" and (body := text[line.start : line.end].lstrip())
+    }
+    top = next((k for k in range(i, -1, -1) if k in depth_of), None)
+    level = depth_of[top] if top is not None else 0
+    stop = next(
+        (k for k in range(i + 1, len(lines)) if k in depth_of and depth_of[k] <= level),
+        len(lines),
+    )
+    first = lines[top].start if top is not None else 0
+    last = lines[stop - 1].end if stop > 0 else len(text)
+    return text[first:last]
+
+
+def class_member(
+    texts: list[str], source_text: str, start: int, table: ReferenceTable
+) -> tuple[str, str] | None:
+    """(drug, class id) where ``texts`` (the sentence and what it stands under, nearest
+    first) name a drug class and the section of ``source_text`` around ``start`` names
+    exactly one member of it; None otherwise (no class, or none or several members)."""
+    named = [c for c in drug_classes() for t in texts if c.words.search(t)]
+    if not named or not source_text:
+        return None
+    layout = _layout(source_text)
+    if not layout.lines:
+        return None
+    section = _section(source_text, layout, _line_index(layout, start))
+    drugs = drugs_in(section, table)
+    cls = named[0]
+    members = [d for d in drugs if cls.has(d)]
+    return (members[0], cls.id) if len(members) == 1 else None

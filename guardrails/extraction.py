@@ -1319,22 +1319,32 @@ def _unit_key(written: str) -> str:
     return re.sub(r"[\s\-]+", "", written.lower().replace("\u00b5", "u").replace("\u03bc", "u"))
 
 
-def _bound_of_measure(text: str, r: _Read) -> bool:
+def _bound_of_measure(text: str, r: _Read, drugs: Sequence[DrugHit] = ()) -> bool:
     """Whether an amount is a measured value or its threshold, not a dose: its noun is a
-    measure ("urine output", "heart rate") and a comparison bounds it ("Urine output < 0.5
-    mL/kg/hr", "urine output 0.5 mL/kg/h or more"), or it is written in that measure's own
-    unit ("urine output 0.5-1.0 mL/kg/hr"). A drug's dose after a measure's name ("potassium
-    20 mEq") stays a dose to check."""
+    measure ("urine output", "heart rate", "tidal volume") and a comparison bounds it
+    ("Urine output < 0.5 mL/kg/hr", "urine output 0.5 mL/kg/h or more"), or it is written in
+    that measure's own unit ("urine output 0.5-1.0 mL/kg/hr"); or a word after it names a
+    quantity no drug is dosed in ("6 mL/kg PBW", "20 g/day of alcohol"). A drug's dose after
+    a measure's name ("potassium 20 mEq") stays a dose to check, and so does an amount with
+    a drug named between the measure and it ("intake of acetaminophen 4 g") or right after
+    it ("50 mEq sodium bicarbonate")."""
+    g = measures_grammar()
+    tail = g.not_dose_after.match(text, r.end)
+    # A drug named just before ("enoxaparin 40 mg PBW") or as the word itself keeps it.
+    if tail is not None and not any(r.start - 60 <= s < tail.end() + 2 for s, _, _ in drugs):
+        return True
     compared, plain, after = _bound_patterns()
     head = max(0, r.start - 60)
-    if compared.search(text, head, r.start):
-        return True
-    m = plain.search(text, head, r.start)
+    m = compared.search(text, head, r.start) or plain.search(text, head, r.start)
     if m is None:
         return False
+    named = m.end("abbr") if m.group("abbr") else m.end("name")
+    if any(named <= s < r.start for s, _, _ in drugs):
+        return False
+    if compared.match(text, m.start(), r.start):
+        return True
     if after.match(text, r.end):
         return True
-    g = measures_grammar()
     abbr, name = m.group("abbr"), m.group("name")
     key = abbr if abbr else re.sub(r"[\s\-]+", " ", name.lower())
     measure = g.measures.get(g.name_ids.get(key, ""))
@@ -1354,7 +1364,7 @@ def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], l
     if not numbers:
         return [], []
     reader = _AmountReader(text, numbers, len(text))
-    reads = [r for r in reader.run() if not _bound_of_measure(text, r)]
+    reads = [r for r in reader.run() if not _bound_of_measure(text, r, drugs)]
     sentence = _Sentence(text, 0, len(text), drugs, frozenset(reader.ratio_ends))
     _groups(sentence, reads)
     reads = _weights(text, reads, len(text))

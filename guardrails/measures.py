@@ -148,6 +148,7 @@ class _Spec(BaseModel):
     range_joiners: list[str]
     between: list[tuple[str, str]]
     not_units: list[str]
+    not_dose_after: list[str] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,7 @@ class _Grammar:
     ops: Mapping[str, str]  # folded comparison word -> below / at_most / above / at_least
     trailing: Mapping[str, str]
     trailing_measure: Mapping[str, str]
+    not_dose_after: re.Pattern[str]  # words after an amount that make it no drug's dose
 
 
 def _fold_words(text: str) -> str:
@@ -383,6 +385,10 @@ def grammar() -> _Grammar:
         ops=ops,
         trailing=trailing,
         trailing_measure={_fold_words(k): v for k, v in spec.trailing_measure.items()},
+        not_dose_after=re.compile(
+            rf"[ \t*_]{{0,4}}(?:{_alternation(spec.not_dose_after)})(?![\w])",
+            re.IGNORECASE,
+        ),
     )
 
 

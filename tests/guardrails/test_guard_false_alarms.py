@@ -1,0 +1,76 @@
+"""Curated text quoted with its own passage cited is right by construction: amounts that are
+no drug's dose pass, a dose under a class heading resolves to the section's one member of the
+class; and real errors beside them still block."""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrails import check
+from guardrails.types import SourceText
+
+
+def _blocks(sentence: str, passage: str | None = None) -> list[str]:
+    source = SourceText(passage or sentence, "Guideline")
+    verdict = check(f"{sentence} [1]", {1: "p"}, {"p": source})
+    return [f.rule_id for f in verdict.findings if f.severity == "block"]
+
+
+# Amounts of measured quantities and intakes: no dose, nothing to withhold.
+NOT_DOSES = [
+    ("tidal-volume", "Tidal volume 6-8 mL/kg predicted body weight"),
+    (
+        "tidal-volume-of",
+        "Despite a tidal volume of 6 mL/kg, reduce tidal volume further to 4 mL/kg.",
+    ),
+    ("pbw-after", "Ventilation at 6 mL/kg PBW reduces mortality compared to 12 mL/kg PBW."),
+    ("infarct-core", "NIHSS of 10 or more and infarct core < 21 mL"),
+    ("mismatch-volume", "Mismatch volume ≥ 15 mL"),
+    ("hematoma-volume", "Hematoma volume > 15 mL"),
+    ("alcohol-after", "Women: < 20 g/day of alcohol"),
+    ("sodium-after", "Optimal goal: < 1,500 mg/day sodium."),
+    ("dietary-potassium", "Increase dietary potassium intake to 3,500-5,000 mg/day."),
+    ("effluent", "Recommend delivering an effluent volume of 20-25 mL/kg/h for CRRT in AKI."),
+    ("albuminuria", "Markers of kidney damage: albuminuria (ACR ≥ 30 mg/g), urine sediment."),
+    ("peak-vo2", "Peak VO2 < 12 mL/kg/min (if exercise testing feasible)"),
+    ("protein-after", "Optimize nutrition (35 kcal/kg/day, 1.2–1.5 g protein/kg/day)."),
+]
+
+
+@pytest.mark.parametrize(("text"), [t for _, t in NOT_DOSES], ids=[i for i, _ in NOT_DOSES])
+def test_an_amount_of_a_measured_quantity_is_no_dose(text: str) -> None:
+    assert _blocks(text) == []
+
+
+# A drug named beside such a word keeps its amount a dose, and a wrong one blocks.
+REAL_DOSES = [
+    ("drug-before-pbw", "Enoxaparin 400 mg PBW subcutaneously every 12 hours."),
+    ("drug-between", "Total daily intake of enoxaparin 400 mg subcutaneously."),
+    ("drug-after-measure", "Tidal volume aside, give heparin 80,000 units/kg IV bolus."),
+    ("unnamed-near-measure", "Give 400 mg IV now; tidal volume was 6 mL/kg."),
+]
+
+
+@pytest.mark.parametrize(("text"), [t for _, t in REAL_DOSES], ids=[i for i, _ in REAL_DOSES])
+def test_a_drug_dose_beside_a_measure_word_is_still_checked(text: str) -> None:
+    assert _blocks(text) != []
+
+
+SEPSIS = "## Septic shock\n\n### Corticosteroids\n\n- Dose: 200 mg/day IV\n"
+# (id, passage, blocked): the dose under a class heading resolves by the section's members.
+CLASS_CASES = [
+    ("one-member", SEPSIS + "- Agent: hydrocortisone, in divided doses.\n", False),
+    ("two-members", SEPSIS + "- Agent: hydrocortisone or dexamethasone.\n", True),
+    ("member-in-another-section", SEPSIS + "\n## Other\n\nHydrocortisone is used elsewhere.\n", True),
+    ("no-class-word", "## Shock\n\n### Anticoagulation\n\n- Dose: 200 mg/day IV\n- Agent: hydrocortisone.\n", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("passage", "blocked"), [c[1:] for c in CLASS_CASES], ids=[c[0] for c in CLASS_CASES]
+)
+def test_a_dose_under_a_class_resolves_to_the_sections_one_member(
+    passage: str, blocked: bool
+) -> None:
+    found = _blocks("Dose: 200 mg/day IV", passage)
+    assert (found == ["DOSE_UNVERIFIED"]) if blocked else (found == [])
