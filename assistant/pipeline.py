@@ -180,13 +180,7 @@ class Assistant:
         timings["prepare"] = _ms(t0)
 
         t = time.perf_counter()
-        ranked = self.retriever.search(query, k=50)
-        if frame.intent == "choice":
-            # A management question has several options, often in several documents.
-            passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6, lead_per_doc=12)
-        else:
-            passages = _guideline_first(ranked, self.settings.assistant.k)
-        passages = _with_lead_document(passages, self.retriever, query)
+        passages = self._retrieve(query, frame)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever, frame)
@@ -310,6 +304,22 @@ class Assistant:
         )
 
     # ------------------------------------------------------------------ parts
+
+    def _retrieve(self, query: str, frame: Frame) -> list[Passage]:
+        """The passages the answer is chosen from: the top ones for the query, those just
+        below them that a second search, for what the frame reads the question to ask,
+        finds too, then the rest of the best-ranked document."""
+        ranked = self.retriever.search(query, k=RANKED)
+        if frame.intent == "choice":
+            # A management question has several options, often in several documents.
+            passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6, lead_per_doc=12)
+        else:
+            passages = _guideline_first(ranked, self.settings.assistant.k)
+        asked = _frame_query(query, frame, self.reference)
+        if asked:
+            second = self.retriever.search(asked, k=SECOND_LOOK_DEPTH)
+            passages = _second_look(passages, ranked, second)
+        return _with_lead_document(passages, self.retriever, query)
 
     @staticmethod
     def _generate(
@@ -873,6 +883,53 @@ def _diverse(
         if len(out) == k + extra:
             break
     return out
+
+
+RANKED = 50  # passages the first search ranks; the top ones are kept
+SECOND_LOOK_DEPTH = 20  # passages the frame's own search ranks
+SECOND_LOOK_MOST = 4  # passages a second look may add
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_NUMBERED = re.compile(r"\S*\d\S*")
+
+
+def _frame_query(query: str, frame: Frame, table: ReferenceTable) -> str:
+    """What the frame reads a question to ask, as a second search query: its drugs, its use
+    (or the asked condition) and setting, then the sentences that ask, without the
+    patient's numbers ("Recurrent DVT on warfarin with INRs in range. What should I switch
+    to?" -> "warfarin <the extended-treatment use> inrs in range What should I switch
+    to?"). Empty when the frame names no drug, use or condition: the query alone is then
+    all Bedside knows of the question."""
+    if not (frame.drugs or frame.indication or frame.condition):
+        return ""
+    parts = list(frame.drugs)
+    if frame.indication:
+        parts.append(indication_name(frame.indication, table))
+    parts += [x for x in (frame.condition, frame.setting) if x]
+    asking = [s for s in _SENTENCE_END.split(query) if "?" in s] or [query]
+    parts.append(_NUMBERED.sub(" ", " ".join(asking)))
+    return " ".join(" ".join(parts).split())
+
+
+def _second_look(
+    passages: Sequence[Passage],
+    ranked: Sequence[Passage],
+    second: Sequence[Passage],
+    most: int = SECOND_LOOK_MOST,
+) -> list[Passage]:
+    """The passages, then up to ``most`` of the ranked ones they left out that the second
+    search found too, in the first search's order: the chunk holding the answer often ranks
+    just below the cut when the question's chatter ("found down, family says...") outweighs
+    its drug and use, and a chunk two searches agree on is rarely off topic. The added
+    passages rank after the kept ones, so the best-ranked document stays the one the question
+    itself found."""
+    if not passages:
+        return list(passages)
+    have = {p.chunk.id for p in passages}
+    agreed = {p.chunk.id for p in second}
+    extra = [p for p in ranked if p.chunk.id not in have and p.chunk.id in agreed][:most]
+    last = max(p.rank for p in passages)
+    return [*passages, *(replace(p, rank=last + i + 1) for i, p in enumerate(extra))]
 
 
 LEAD_DOCUMENT_CHUNKS = 24
