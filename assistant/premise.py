@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from corpus.yamlio import load_yaml
+from guardrails.context import drug_classes
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
 
@@ -198,14 +199,7 @@ def _rules() -> _Rules:
     )
     filler = raw["frame_filler"]
     classes = tuple(
-        _Class(
-            id=name,
-            words=re.compile(rf"(?<![\w-])(?:{_alternation(c['words'])})(?![\w-])", _FLAGS),
-            members=frozenset(str(m).lower() for m in c.get("members", [])),
-            suffixes=tuple(str(s).lower() for s in c.get("suffixes", [])),
-            includes=tuple(c.get("includes", [])),
-        )
-        for name, c in raw["classes"].items()
+        _Class(c.id, c.words, c.members, c.suffixes, c.includes) for c in drug_classes()
     )
     return _Rules(
         actions=actions,

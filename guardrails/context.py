@@ -394,6 +394,7 @@ class _ClassSpec(BaseModel):
     words: list[str]
     members: list[str] = []
     suffixes: list[str] = []
+    includes: list[str] = []
 
 
 class _ClassFile(BaseModel):
@@ -408,6 +409,7 @@ class DrugClass:
     words: re.Pattern[str]
     members: frozenset[str]
     suffixes: tuple[str, ...]
+    includes: tuple[str, ...] = ()  # narrower classes whose members belong to this one
 
     def has(self, drug: str) -> bool:
         name = drug.lower()
@@ -424,6 +426,7 @@ def drug_classes() -> tuple[DrugClass, ...]:
             re.compile(rf"(?<![\w-])(?:{'|'.join(c.words)})(?![\w-])", re.IGNORECASE),
             frozenset(m.lower() for m in c.members),
             tuple(x.lower() for x in c.suffixes),
+            tuple(c.includes),
         )
         for cid, c in spec.classes.items()
     )
