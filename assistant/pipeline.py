@@ -40,6 +40,7 @@ from assistant.generators.extractive import (
     without_reference_marks,
 )
 from assistant.markup import inline
+from assistant.premise import read_proposal
 from assistant.questions import clean_question
 from assistant.related import related_questions
 from assistant.render import render, review_status
@@ -61,6 +62,7 @@ from guardrails.extraction import find_drugs
 from guardrails.lexicon import common_words, drug_lexicon
 from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
+from guardrails.rules import contraindicated
 from guardrails.types import Finding, SourceText, Verdict
 from retrieval.hybrid import HybridRetriever
 from retrieval.protocols import Retriever, Vocabulary
@@ -269,6 +271,8 @@ class Assistant:
             draft = self._with_card(draft, card)
         elif frame.intent == "choice" and self.generator.quotes:
             draft = self._with_agent_doses(draft, frame)
+        if card is None:
+            draft = self._with_contraindication(draft, question, frame)
         if (
             cover.status != "not_covered"
             and frame.intent != "definition"  # what a thing is, not how to give it
@@ -546,6 +550,42 @@ class Assistant:
             passage = Passage(chunk, self.retriever.document(chunk.doc_id), 0.0, 0)
             return passage, start, start + len(entry.cite.quote)
         return None
+
+    def _with_contraindication(self, draft: Draft, question: str, frame: Frame) -> Draft:
+        """A question that proposes giving a drug the patient's facts contraindicate (the
+        guard's contraindication data: active bleeding, HIT, CrCl below 30, pregnancy,
+        dialysis; facts from every turn) is answered No first, with the contraindication's
+        own cited source; the generator's answer follows."""
+        proposal = read_proposal(question)
+        if proposal is None or proposal.action in _NOT_GIVING or not proposal.drugs:
+            return draft
+        if draft.bottom_line is not None and draft.bottom_line.text.startswith("No — "):
+            return draft  # the answer already says no, from the sources the question found
+        found = next(
+            (
+                c
+                for d in proposal.drugs
+                if (c := contraindicated(d, frame.patient, self.reference)) is not None
+            ),
+            None,
+        )
+        if found is None or (at := self._locate(found.cite.doc, found.cite.quote)) is None:
+            return draft
+        chunk, start = at
+        numbers = {c.passage.chunk.id: c.number for c in draft.citations}
+        citations = list(draft.citations)
+        if chunk.id not in numbers:
+            numbers[chunk.id] = max(numbers.values(), default=0) + 1
+            passage = Passage(chunk, self.retriever.document(chunk.doc_id), 0.0, 0)
+            citations.append(
+                Citation(numbers[chunk.id], passage, start, start + len(found.cite.quote))
+            )
+        section: SectionKind = "label"
+        bottom = Statement(
+            f"No — {found.message}", (numbers[chunk.id],), section, "safety", computed=True
+        )
+        body = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        return Draft(tuple(body), tuple(citations), bottom, draft.generator, draft.notes)
 
     def _with_card(self, draft: Draft, card: DoseCard) -> Draft:
         """The draft with the dose card first: its headline is the bottom line, its other
@@ -933,6 +973,8 @@ def _second_look(
 
 
 LEAD_DOCUMENT_CHUNKS = 24
+# Proposals that do not give a drug: a contraindication does not answer them No.
+_NOT_GIVING = frozenset({"stop", "skip", "taper", "lower"})
 
 
 def _with_lead_document(

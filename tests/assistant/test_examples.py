@@ -263,3 +263,24 @@ def test_the_document_most_results_come_from_leads(assistant: Assistant) -> None
     assert answer.bottom_line is not None
     bottom = answer.bottom_line.text
     assert "PE Likely" in bottom and "4" in bottom and "PESI" not in bottom
+
+
+def test_a_follow_up_condition_that_contraindicates_the_drug_is_answered_no(
+    assistant: Assistant,
+) -> None:
+    history = [
+        Turn("user", "HIT with thrombosis, starting argatroban tomorrow."),
+        Turn("assistant", "Argatroban is started at 2 mcg/kg/min."),
+    ]
+    question = "Update: he's now having a brisk upper GI bleed. Do we still start the argatroban?"
+    answer = assistant.ask(question, history)
+    assert answer.bottom_line is not None
+    assert answer.bottom_line.text.startswith("No — ")
+    assert "bleeding" in answer.bottom_line.text
+    number = answer.bottom_line.citations[0]
+    assert any(
+        c.number == number and c.passage.doc.id == "label-argatroban" for c in answer.citations
+    )
+    # Without the bleed, the same question is not answered No.
+    calm = assistant.ask("Do we still start the argatroban?", history)
+    assert calm.bottom_line is None or not calm.bottom_line.text.startswith("No — ")
