@@ -54,6 +54,7 @@ PROPOSALS = [
     ("Can we move her over to edoxaban next week?", "switch", "edoxaban"),
     ("Carry on with the naproxen?", "continue", "naproxen"),
     ("Start a DOAC?", "start", "anticoagulant"),  # a class counts as the classes holding it
+    ("Update: bleeding now. Do we still start the dabigatran?", "start", "dabigatran"),
 ]
 
 # Questions that ask for a fact, not approval of an action.
@@ -70,6 +71,8 @@ NOT_PROPOSALS = [
     "Bleeding on rivaroxaban - andexanet dose to reverse it?",
     "CKD stage 4. Apixaban or warfarin?",
     "Rivaroxaban half-life in CKD?",
+    # "How do we …?" asks how, not whether.
+    "Severe acidosis - how do we give the bicarbonate?",
 ]
 
 
