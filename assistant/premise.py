@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from corpus.yamlio import load_yaml
-from guardrails.context import drug_classes
+from guardrails.context import DrugClass, drug_classes
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import drug_lexicon
 
@@ -131,15 +131,6 @@ class _Cue:
 
 
 @dataclass(frozen=True, slots=True)
-class _Class:
-    id: str
-    words: re.Pattern[str]
-    members: frozenset[str]
-    suffixes: tuple[str, ...]
-    includes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class _Rules:
     actions: tuple[_Action, ...]
     combine_connectors: re.Pattern[str]
@@ -161,7 +152,7 @@ class _Rules:
     positive: tuple[_Cue, ...]
     condition: re.Pattern[str]
     branch: re.Pattern[str]
-    classes: tuple[_Class, ...]
+    classes: tuple[DrugClass, ...]
 
     def action(self, action_id: str) -> _Action:
         for a in self.actions:
@@ -198,9 +189,7 @@ def _rules() -> _Rules:
         for name, a in raw["actions"].items()
     )
     filler = raw["frame_filler"]
-    classes = tuple(
-        _Class(c.id, c.words, c.members, c.suffixes, c.includes) for c in drug_classes()
-    )
+    classes = drug_classes()
     return _Rules(
         actions=actions,
         combine_connectors=re.compile(raw["combine_connectors"], _FLAGS),
