@@ -647,9 +647,13 @@ def _lead_parts(text: str, lines: tuple[Span, ...], role: str, sep: str) -> list
     parts = _line_parts(text, lines, role, sep)
     if parts and text[parts[-1].end - 1] == ":":
         last = parts.pop()
-        s, e = _strip(text, last.start, last.end - 1)
-        if e > s:
-            parts.append(Part(s, e, role, last.sep))
+        # Only the colon and the space before it go: the piece's own leading space (after
+        # a mark, "**two** of the following:") separates it from the piece before.
+        end = last.end - 1
+        while end > last.start and text[end - 1].isspace():
+            end -= 1
+        if text[last.start:end].strip():
+            parts.append(Part(last.start, end, role, last.sep))
     return parts
 
 

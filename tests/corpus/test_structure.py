@@ -491,3 +491,9 @@ def test_real_flowchart_branch_quotes_its_condition() -> None:
     assert unit.kind == "flow_branch"
     assert unit.quote() == f"{parent[2:]} — " + " → ".join(steps)
     assert [doc.text[p.start : p.end] for p in unit.parts if p.role == "step"] == steps
+
+
+def test_a_lead_in_keeps_the_space_after_an_inline_mark() -> None:
+    text = "Meets the criteria with at least **two** of the following:\n- Rate ≥ 22\n"
+    quotes = [u.quote() for u in units(parse_structure(text), text)]
+    assert "Meets the criteria with at least two of the following — Rate ≥ 22" in quotes
