@@ -32,7 +32,7 @@ from assistant.frame import (
     timing_in,
 )
 from assistant.premise import classes_named, member_classes
-from corpus.structure import Flowchart, Table, Unit, parse_structure
+from corpus.structure import PAIR_SEP, Flowchart, Table, Unit, parse_structure
 from corpus.structure import units as structure_units
 from corpus.text import sentence_spans
 from corpus.yamlio import load_yaml
@@ -88,6 +88,7 @@ class _Rules:
     unreached: re.Pattern[str]
     examples: re.Pattern[str]
     purpose: re.Pattern[str]
+    enumerating: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -114,6 +115,7 @@ def _rules() -> _Rules:
         unreached=re.compile(raw["unreached"], re.IGNORECASE),
         examples=re.compile(raw["examples"], re.IGNORECASE),
         purpose=re.compile(raw["purpose"], re.IGNORECASE),
+        enumerating=re.compile(raw["enumerating"], re.IGNORECASE),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
@@ -163,6 +165,12 @@ def research_cap(question: str) -> int | None:
 def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
     """The care settings and populations (evidence.yaml ``settings``) a question names."""
     return [(name, p) for name, p in _rules().settings if p.search(question)]
+
+
+def enumerates(lead_in: str) -> bool:
+    """Whether a list's lead-in says its items go together ("at least two of the following",
+    "all of the following criteria"; evidence.yaml ``enumerating``)."""
+    return bool(_rules().enumerating.search(lead_in.replace("*", "")))
 
 
 def without_purpose(question: str) -> str:
@@ -462,19 +470,8 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
             a, b = block.header.cells[0]
             what = measure_named(text[a:b])
             measured.update((row.span, what) for row in block.rows)
-    for unit in structure_units(structure, text):
-        if unit.kind == "sentence":
-            continue
-        roles = {p.role for p in unit.parts}
-        if unit.kind == "list_item" and not roles & {"lead_in", "parent"}:
-            own = text[unit.span[0] : unit.span[1]]
-            if not _why_not_quotable(own, own):
-                continue  # quotable alone: its sentences are candidates already
-        quote = unit.quote()
-        why = _unit_why_not(unit, quote)
-        if why:
-            continue
-        start, end = unit.span
+
+    def info_of(start: int, end: int, quote: str) -> SentenceInfo:
         own_drugs = _drug_names(quote)
         subject = resolve_subject(source, start, end, table)
         drugs = own_drugs or frozenset(subject.drugs)
@@ -484,7 +481,7 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
         if not own_ind and drugs and has_amount:
             own_ind = set().union(*(dose_indications(quote, d, table) for d in drugs))
         inds = frozenset(own_ind) if own_ind else frozenset(context_ind)
-        info = SentenceInfo(
+        return SentenceInfo(
             start,
             end,
             own_drugs,
@@ -498,8 +495,48 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
             "",
             _task(quote),
         )
+
+    # The items under a lead-in that says they go together ("at least two of the
+    # following"), for quoting the whole list as one unit.
+    together: dict[tuple[int, int], list[Unit]] = {}
+    for unit in structure_units(structure, text):
+        if unit.kind == "sentence":
+            continue
+        roles = {p.role for p in unit.parts}
+        if unit.kind == "list_item" and roles == {"lead_in", "item"} and unit.context:
+            lead = unit.context[0]
+            if enumerates(text[lead[0] : lead[1]]):
+                together.setdefault(lead, []).append(unit)
+        if unit.kind == "list_item" and not roles & {"lead_in", "parent"}:
+            own = text[unit.span[0] : unit.span[1]]
+            if not _why_not_quotable(own, own):
+                continue  # quotable alone: its sentences are candidates already
+        quote = unit.quote()
+        why = _unit_why_not(unit, quote)
+        if why:
+            continue
         parts = tuple((p.start, p.end, p.sep) for p in unit.parts)
+        info = info_of(*unit.span, quote)
         out.append(UnitInfo(unit.kind, parts, info, measured.get(unit.span)))
+    for items in together.values():
+        if len(items) < 2:
+            continue
+        whole = _whole_list(items)
+        quote = "".join(sep + text[a:b] for a, b, sep in whole)
+        if len(quote) > _MAX_CHARS:
+            continue
+        start, end = items[0].span[0], items[-1].span[1]
+        out.append(UnitInfo("list", whole, info_of(start, end, quote)))
+    return tuple(out)
+
+
+def _whole_list(items: list[Unit]) -> tuple[QuotePart, ...]:
+    """A list quoted whole: its lead-in, then every item, the items joined by "; "."""
+    first = items[0]
+    out = [(p.start, p.end, p.sep) for p in first.parts]
+    for item in items[1:]:
+        own = [p for p in item.parts if p.role == "item"]
+        out += [(p.start, p.end, PAIR_SEP if k == 0 else p.sep) for k, p in enumerate(own)]
     return tuple(out)
 
 

@@ -76,6 +76,7 @@ class Candidate:
     # a sentence, whose quote is start..end.
     parts: tuple[QuotePart, ...] = ()
     measure: str | None = None  # what its bare bands measure (a table's label column)
+    kind: str = "sentence"  # or the structure unit it quotes (evidence.UnitInfo.kind)
 
     @property
     def text(self) -> str:
@@ -149,15 +150,15 @@ def candidates(
         context = frozenset(tokenize(" ".join((p.doc.title, *p.chunk.section_path))))
         flows = flowchart_spans(text)
         # (what it says, its context, its quote's pieces, what its bare bands measure)
-        quoted: list[tuple[SentenceInfo, str, tuple[QuotePart, ...], str | None]] = [
-            (u.info, u.quote(text), u.parts, u.measure) for u in contexts.units(p)
+        quoted: list[tuple[SentenceInfo, str, tuple[QuotePart, ...], str | None, str]] = [
+            (u.info, u.quote(text), u.parts, u.measure, u.kind) for u in contexts.units(p)
         ]
         quoted += [
-            (info, text[info.start : info.end], (), None)
+            (info, text[info.start : info.end], (), None, "sentence")
             for info in contexts.of(p)
             if info.quotable and not any(a <= info.start < b for a, b in flows)
         ]
-        for info, quote, parts, measure in quoted:
+        for info, quote, parts, measure, kind in quoted:
             how = fit(info, quote, p, frame, table, drugs) if frame else "on"
             out.append(
                 Candidate(
@@ -172,6 +173,7 @@ def candidates(
                     how,
                     parts,
                     measure,
+                    kind,
                 )
             )
     return out
@@ -277,6 +279,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             # "Which antibiotics ...?" is answered by units that name agents, not by one
             # that names none ("Use antibiotics that penetrate pancreatic necrosis").
             value += AGENT_WEIGHT if c.info.own_drugs else -AGENT_WEIGHT
+        if c.kind == "list":
+            value += WHOLE_LIST_WEIGHT  # "at least two of the following": all of them answer
         if is_example(c.text):
             value -= EXAMPLE_PENALTY  # an illustration of a rule never outranks the rule
         if kinds:
@@ -310,6 +314,7 @@ REPEAT_WEIGHT = 0.25
 AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
 EXAMPLE_PENALTY = 0.15
+WHOLE_LIST_WEIGHT = 0.05
 
 
 def _classes_of_unit(c: Candidate) -> frozenset[str]:

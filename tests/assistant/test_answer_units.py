@@ -251,3 +251,26 @@ def test_a_quote_marker_is_never_part_of_a_quoted_sentence() -> None:
     text = "## Fluids\n\n> **Key Rule:** Fluid resuscitation matters most in the first 24 hours.\n"
     assert "**Key Rule:** Fluid resuscitation matters most in the first 24 hours." in _quotes(text)
     assert not any(q.startswith(">") for q in _quotes(text))
+
+
+def test_a_list_whose_lead_in_says_its_items_go_together_is_quoted_whole() -> None:
+    text = (
+        "## Screening score\n\n"
+        "A patient meets the screening criteria with at least **two** of the following:\n"
+        "1. **Respiratory rate:** ≥ 22 breaths per minute\n"
+        "2. **Altered mentation:** GCS < 15\n"
+        "3. **Systolic blood pressure:** ≤ 100 mmHg\n"
+    )
+    whole = (
+        "A patient meets the screening criteria with at least two of the following — "
+        "Respiratory rate: ≥ 22 breaths per minute; Altered mentation: GCS < 15; "
+        "Systolic blood pressure: ≤ 100 mmHg"
+    )
+    assert _bottom_line("What are the screening criteria?", _passage(text)) == whole
+    pool = candidates([_passage(text)], None, default_reference())
+    unit = next(c for c in pool if c.text == whole)
+    p = unit.passage
+    assert citation_exact(Citation(1, p, unit.parts[0][0], unit.parts[-1][1], unit.parts))
+    # A lead-in that does not say so leaves its items apart.
+    apart = text.replace("with at least **two** of the following", "as listed")
+    assert not any(c.kind == "list" for c in candidates([_passage(apart)], None))
