@@ -652,7 +652,7 @@ def _lead_parts(text: str, lines: tuple[Span, ...], role: str, sep: str) -> list
         end = last.end - 1
         while end > last.start and text[end - 1].isspace():
             end -= 1
-        if text[last.start:end].strip():
+        if text[last.start : end].strip():
             parts.append(Part(last.start, end, role, last.sep))
     return parts
 
