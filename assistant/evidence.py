@@ -32,6 +32,7 @@ from assistant.frame import (
     timing_in,
 )
 from assistant.premise import classes_named, member_classes
+from assistant.situation import negated_at
 from corpus.structure import PAIR_SEP, Flowchart, Table, Unit, parse_structure
 from corpus.structure import units as structure_units
 from corpus.text import sentence_spans
@@ -163,8 +164,13 @@ def research_cap(question: str) -> int | None:
 
 
 def asked_settings(question: str) -> list[tuple[str, re.Pattern[str]]]:
-    """The care settings and populations (evidence.yaml ``settings``) a question names."""
-    return [(name, p) for name, p in _rules().settings if p.search(question)]
+    """The care settings and populations (evidence.yaml ``settings``) a question names, and
+    does not rule out ("not on dialysis" names no setting)."""
+    return [
+        (name, p)
+        for name, p in _rules().settings
+        if any(not negated_at(question, m.start(), m.end()) for m in p.finditer(question))
+    ]
 
 
 def enumerates(lead_in: str) -> bool:
@@ -620,7 +626,9 @@ def reversed_by(agent: str, table: ReferenceTable) -> set[str]:
 
 
 def _reversed_in(e: DoseEntry) -> set[str]:
-    return {n for _, _, n in find_drugs(_REVERSAL.sub(_blank, e.cite.quote))} | set(e.reverses)
+    quote = _REVERSAL.sub(_blank, e.cite.quote)
+    # "For warfarin-associated bleeding": the drug a description names is the one reversed.
+    return {n for _, _, n in find_drugs(quote, descriptions=True)} | set(e.reverses)
 
 
 def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
@@ -925,7 +933,11 @@ def coverage(
         return reversal
     if frame.intent == "safety" and frame.drugs and frame.populations:
         return _population_coverage(frame, pool, table)
-    if frame.intent != "dose" or not frame.drugs:
+    if reversal.status == "covered" and reversal.drug:
+        return reversal  # an agent and a drug it reverses: the asked use is the reversal
+    if frame.intent != "dose" or not frame.explicit_intent or not frame.drugs:
+        # Only a question that asks for a dose in its own words is told there is none for
+        # its use; a dose read into shorthand ("rivaroxaban for acute HIT?") is not.
         return Coverage("covered")
     if not (frame.indication or frame.condition or frame.populations):
         return Coverage("covered")
@@ -1000,7 +1012,9 @@ def _reversal_coverage(frame: Frame, table: ReferenceTable) -> Coverage:
         return Coverage("covered")
     for agent in agents:
         covers = reversed_by(agent, table)
-        if covers and not covers & set(targets):
+        if covers & set(targets):
+            return Coverage("covered", agent, f"reversing {' or '.join(targets)}")
+        if covers:
             listed = " or ".join(sorted(covers)) or "other drugs"
             asked = f"reversing {' or '.join(targets)}"
             message = (

@@ -640,6 +640,10 @@ def read_frame(
         # Shorthand with no question word ("apixaban for AF in a 79-year-old weighing 58 kg")
         # asks for the dose; "When can warfarin be started in HIT?" does not.
         frame = replace(frame, intent="dose")
+    if set(frame.populations) & situation.negated:
+        # "not on dialysis", "not pregnant": a group the conversation rules out is not asked.
+        kept = tuple(p for p in frame.populations if p not in situation.negated)
+        frame = replace(frame, populations=kept)
     if facts.age is not None and facts.age < 18 and "children" not in frame.populations:
         frame = replace(frame, populations=(*frame.populations, "children"))
     # The answer the follow-up follows: a unit it quoted is not the news a follow-up asks for.

@@ -264,6 +264,17 @@ class Assistant:
             draft = Draft((), draft.citations, None, draft.generator, draft.notes)
         elif cover.status == "not_covered":
             draft = _without_doses_of(draft, cover, self.reference)
+        elif (
+            card is not None
+            and card.status == "regimen"
+            and _says_no_to(draft.bottom_line, card.drug, self.reference)
+        ):
+            # A source the question found says no to the drug for this patient (a band the
+            # reference lacks): that leads, and no dose of the drug is shown under it.
+            no = draft.bottom_line
+            kept = _without_doses_of(draft, Coverage("not_covered", card.drug), self.reference)
+            rest = tuple(x for x in kept.statements if x is not no)
+            draft = replace(kept, bottom_line=no, statements=rest)
         elif card is not None:
             if card.status != "regimen":  # contraindicated, or no band fits this patient
                 gone = Coverage("not_covered", card.drug)
@@ -863,6 +874,14 @@ def _next_lead(
         return rank.get(docs[s.citations[0]], 1 << 30)
 
     return min(range(len(shown)), key=lambda i: (doc_rank(shown[i]), i))
+
+
+def _says_no_to(line: Statement | None, drug: str, table: ReferenceTable) -> bool:
+    """Whether ``line`` is a "No —" answer about ``drug`` (or a member of its class)."""
+    if line is None or not line.text.startswith("No — "):
+        return False
+    members = set(table.members(drug)) | {drug}
+    return any(name in members for _, _, name in find_drugs(line.text, drug_lexicon()))
 
 
 def _without_doses_of(draft: Draft, cover: Coverage, table: ReferenceTable) -> Draft:

@@ -183,6 +183,14 @@ class TurnReading:
     words: tuple[str, ...] = ()  # its content words as the search stems them, in order
 
 
+def negated_at(text: str, start: int, end: int) -> bool:
+    """Whether the words around ``text[start:end]`` negate it ("not on dialysis", "HIT
+    ruled out"; situation.yaml's negation words)."""
+    w = _words()
+    before, after = text[max(0, start - 40) : start], text[end : end + 40]
+    return bool(w.negated_before.search(before) or w.negated_after.match(after))
+
+
 def conditions_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """(conditions the text says hold, conditions it negates)."""
     w = _words()
@@ -190,12 +198,10 @@ def conditions_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
     negated: set[str] = set()
     for c in w.conditions:
         for m in c.negatable.finditer(text):
-            before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 40]
-            if w.negated_before.search(before) or w.negated_after.match(after):
+            if negated_at(text, m.start(), m.end()):
                 negated.add(c.id)
         for m in c.words.finditer(text):
-            before, after = text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 40]
-            if not (w.negated_before.search(before) or w.negated_after.match(after)):
+            if not negated_at(text, m.start(), m.end()):
                 held.add(c.id)
     return frozenset(held), frozenset(negated - held)
 

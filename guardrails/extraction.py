@@ -127,27 +127,33 @@ def _dose_next_to(text: str, start: int, end: int) -> bool:
     return bool(before and _BASE_UNIT.match(text, head + before.start("unit")))
 
 
-def _find_drugs(text: str, words: list[re.Match[str]], lexicon: Lexicon) -> list[DrugHit]:
-    """Drugs named in ``text`` (folded and normalised): not descriptions ("heparin-induced"),
-    and names that need a dose next to them only where one is."""
+def _find_drugs(
+    text: str, words: list[re.Match[str]], lexicon: Lexicon, descriptions: bool = False
+) -> list[DrugHit]:
+    """Drugs named in ``text`` (folded and normalised): not descriptions ("heparin-induced")
+    unless asked for, and names that need a dose next to them only where one is."""
     return [
         (s, e, canonical)
         for s, e, canonical, weak in lexicon.hits(text, words)
-        if not _is_description(text, s, e) and (not weak or _dose_next_to(text, s, e))
+        if (descriptions or not _is_description(text, s, e))
+        and (not weak or _dose_next_to(text, s, e))
     ]
 
 
-def find_drugs(text: str, drugs: Sequence[Drug] | Lexicon | None = None) -> list[DrugHit]:
+def find_drugs(
+    text: str, drugs: Sequence[Drug] | Lexicon | None = None, *, descriptions: bool = False
+) -> list[DrugHit]:
     """Drug mentions in ``text`` as (start, end, canonical name), in order; spans are
     offsets into ``text`` (read after ``normalise``: "<b>enox\u200baparin</b>" is found).
 
     ``drugs`` defaults to the reference's drug list (guardrails/data/drugs.yaml); pass
-    ``guardrails.lexicon.drug_lexicon()`` to find every drug.
+    ``guardrails.lexicon.drug_lexicon()`` to find every drug. ``descriptions`` keeps names
+    used as descriptions ("warfarin-associated bleeding"), which are not the drug dosed.
     """
     folded = fold(text)
     norm = normalise_changed(folded)
     read = folded if norm is None else norm.text
-    hits = _find_drugs(read, list(_WORD.finditer(read)), _lexicon(drugs))
+    hits = _find_drugs(read, list(_WORD.finditer(read)), _lexicon(drugs), descriptions)
     if norm is None:
         return hits
     return [(*norm.span(s, e), canonical) for s, e, canonical in hits]

@@ -318,8 +318,17 @@ def extract_patient(text: str) -> Patient:
 
 
 # Patient fields the general reader of measurements fills (guardrails/measures.py), by
-# measure id: weight in pounds, a bare or µmol/L creatinine, an age fused with a sex ("86F").
-_MEASURED = {"weight": "weight_kg", "age": "age", "creatinine": "serum_creatinine_mg_dl"}
+# measure id: weight in pounds, a bare or µmol/L creatinine, an age fused with a sex ("86F"),
+# and a value written with a word or mark the readers above do not take ("CrCl ~12").
+_MEASURED = {
+    "weight": "weight_kg",
+    "age": "age",
+    "creatinine": "serum_creatinine_mg_dl",
+    "crcl": "crcl_ml_min",
+    "egfr": "egfr",
+    "platelets": "platelets",
+    "inr": "inr",
+}
 
 
 def _measured(text: str, facts: dict[str, object]) -> dict[str, object]:

@@ -284,3 +284,22 @@ def test_a_follow_up_condition_that_contraindicates_the_drug_is_answered_no(
     # Without the bleed, the same question is not answered No.
     calm = assistant.ask("Do we still start the argatroban?", history)
     assert calm.bottom_line is None or not calm.bottom_line.text.startswith("No — ")
+
+
+@pytest.mark.parametrize(
+    ("question", "drug"),
+    [
+        ("PE, CrCl ~12, not on dialysis. Xarelto 15 bid?", "rivaroxaban"),
+        ("New PE in a pt with Child-Pugh C cirrhosis. Apixaban ok?", "apixaban"),
+    ],
+    ids=["renal", "hepatic"],
+)
+def test_a_source_that_says_no_for_this_patient_leads_over_the_regimen(
+    assistant: Assistant, question: str, drug: str
+) -> None:
+    # The dose reference has a regimen for the use but not the band this patient is in; a
+    # source the question found says no for it, and no dose of the drug is shown under it.
+    answer = assistant.ask(question)
+    assert answer.bottom_line is not None
+    assert answer.bottom_line.text.startswith("No — ")
+    assert doses_of(answer, drug) == []

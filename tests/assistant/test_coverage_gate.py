@@ -1,0 +1,76 @@
+"""The "doses only for …" refusal fires only where it is true: a dose the question asks
+for in its own words, for the drug it asks about, for a group the question does not rule out.
+A reversal agent named beside a drug it reverses is asked for that reversal."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.evidence import asked_settings, coverage, reversed_by
+from assistant.frame import read_frame
+from guardrails.patient import extract_patient
+from guardrails.reference import default_reference
+
+
+def frame(question: str):
+    return read_frame(question, [], None, default_reference())
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("PE, CrCl ~12, not on dialysis.", "crcl_ml_min", 12.0),
+        ("CrCl approx 40 mL/min", "crcl_ml_min", 40.0),
+        ("plt ~40 today", "platelets", 40.0),
+        ("eGFR about 25", "egfr", 25.0),
+    ],
+)
+def test_an_approximate_value_is_still_the_patients(text: str, field: str, value: float) -> None:
+    assert getattr(extract_patient(text), field) == value
+
+
+def test_a_band_a_sentence_states_is_no_patient_value() -> None:
+    facts = extract_patient("Give 25 units/kg for INR 2 to < 4 and stop if CrCl < 30 mL/min.")
+    assert facts.inr is None
+    assert facts.crcl_ml_min is None or facts.crcl_ml_min < 30
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["PE, CrCl 12, not on dialysis. Rivaroxaban dose?", "no dialysis; dose of enoxaparin?"],
+)
+def test_a_group_the_question_rules_out_is_not_asked(question: str) -> None:
+    assert "dialysis" not in frame(question).populations
+    assert all(name != "dialysis" for name, _ in asked_settings(question))
+
+
+def test_a_group_the_question_names_is_asked() -> None:
+    assert "dialysis" in frame("Enoxaparin dose for DVT in a patient on dialysis?").populations
+
+
+def test_the_drug_a_reversal_entry_describes_is_reversed() -> None:
+    # "For warfarin-associated major bleeding ... vitamin K 5 to 10 mg": vitamin K reverses
+    # warfarin, though "warfarin-associated" is no warfarin dose.
+    assert "warfarin" in reversed_by("vitamin k", default_reference())
+
+
+def test_an_agent_named_with_a_drug_it_reverses_is_asked_for_the_reversal() -> None:
+    f = frame(
+        "on rivaroxaban 10 mg for post-op prophylaxis, took it 3 h ago, now bleeding. "
+        "andexanet regimen?"
+    )
+    result = coverage(f, [], default_reference())
+    assert result.status == "covered"
+    assert result.drug == "andexanet alfa"
+
+
+def test_an_agent_named_with_a_drug_it_does_not_reverse_is_not_covered() -> None:
+    result = coverage(frame("idarucizumab dose to reverse rivaroxaban?"), [], default_reference())
+    assert result.status == "not_covered"
+    assert "not for reversing rivaroxaban" in (result.message or "")
+
+
+def test_shorthand_that_asks_no_dose_in_its_words_is_never_refused() -> None:
+    f = frame("Pooled data: thrombosis rate on rivaroxaban for acute HIT?")
+    assert not f.explicit_intent
+    assert coverage(f, [], default_reference()).status == "covered"
