@@ -23,6 +23,7 @@ from assistant.situation import (
     condition_facts,
     conditions_in,
     measures_in,
+    negated_at,
     procedures_named,
     replaced_drugs,
     says_instead,
@@ -390,9 +391,12 @@ def patient_domain_words(patient: Patient) -> str:
 
 
 def population_named(population: str, text: str) -> bool:
-    """Whether ``text`` speaks of ``population`` (children, pregnancy, ...)."""
+    """Whether ``text`` speaks of ``population`` (children, pregnancy, ...), not only to rule
+    it out ("not on dialysis" is about other patients)."""
     pattern = dict(_words().populations).get(population)
-    return bool(pattern and pattern.search(text))
+    return bool(
+        pattern and any(not negated_at(text, m.start(), m.end()) for m in pattern.finditer(text))
+    )
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:

@@ -206,6 +206,14 @@ def conditions_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(held), frozenset(negated - held)
 
 
+def contradicts(scope: str, situation: Situation) -> bool:
+    """Whether the words that scope a unit (a table row's label, a branch's condition, a
+    list's lead-in) rule out a condition this patient has ("not on dialysis" for a patient on
+    CRRT), or name one the conversation ruled out ("HIT" after "HIT ruled out")."""
+    held, negated = conditions_in(scope)
+    return bool(negated & situation.conditions or held & situation.negated)
+
+
 def condition_facts(held: frozenset[str], negated: frozenset[str]) -> Patient:
     """The patient facts the conditions set: true for those that hold, false for those
     negated ("HIT ruled out" is hit=False)."""

@@ -35,6 +35,7 @@ from assistant.evidence import (
 from assistant.frame import Frame, patient_domain_words
 from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
 from assistant.settings import AssistantSettings
+from assistant.situation import contradicts
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP
 from guardrails.extraction import find_drugs
@@ -293,6 +294,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += THRESHOLD_WEIGHT  # "in range?" is answered by the range it is outside
         elif applies is False and proposal is None:
             value -= 2 * THRESHOLD_WEIGHT  # another patient's band ("CrCl above 50" for 42)
+        if frame is not None and c.parts and contradicts(_scope(c), frame.situation):
+            value -= 2 * THRESHOLD_WEIGHT  # another patient's row ("not on dialysis" on CRRT)
         if proposal is not None and coverage > 0:
             said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
             if said is not None:
@@ -315,6 +318,13 @@ AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
 EXAMPLE_PENALTY = 0.15
 WHOLE_LIST_WEIGHT = 0.05
+
+
+def _scope(c: Candidate) -> str:
+    """The words that say whom a unit is for: a table row's label, a branch's condition, a
+    list item's lead-in (the first element of its quote)."""
+    text = c.passage.chunk.text
+    return " ".join(text[a:b] for a, b, _ in _segments(c.parts)[0])
 
 
 def _classes_of_unit(c: Candidate) -> frozenset[str]:

@@ -274,3 +274,23 @@ def test_a_list_whose_lead_in_says_its_items_go_together_is_quoted_whole() -> No
     # A lead-in that does not say so leaves its items apart.
     apart = text.replace("with at least **two** of the following", "as listed")
     assert not any(c.kind == "list" for c in candidates([_passage(apart)], None))
+
+
+NUTRITION = """## Protein targets
+
+| Patient group | Protein | Notes |
+|---|---|---|
+| Stable, not on dialysis | 0.8-1.0 g/kg/day | Standard |
+| On CRRT | 1.5-1.7 g/kg/day | Losses in the effluent |
+| Recent bleeding | 1.2 g/kg/day | Example row |
+"""
+
+
+def test_a_row_whose_label_rules_out_the_patients_condition_does_not_lead() -> None:
+    # A patient on CRRT is not the patient of a row labelled "not on dialysis", whatever
+    # words the two share; the row for the patient leads.
+    bottom = _bottom_line("Protein target per day for a patient on CRRT?", _passage(NUTRITION))
+    assert bottom.startswith("On CRRT"), bottom
+    # Said of no patient on dialysis, the same question is answered by the other row.
+    plain = _bottom_line("Protein target per day, stable and not on dialysis?", _passage(NUTRITION))
+    assert plain.startswith("Stable, not on dialysis"), plain
