@@ -437,12 +437,20 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
         return WITHIN if applies else OUTSIDE
     proposal = read_proposal(question)
     drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
+    context = " ".join(c.passage.chunk.section_path)
     if drugs and shares_drug(c.info.drugs, drugs):
         asked = proposal or Proposal("give", "", tuple(drugs), (), (), False, None, (0, 0))
-        said = refutes(asked, c.text, " ".join(c.passage.chunk.section_path))
+        said = refutes(asked, c.text, context)
         if said is not None:
             return AGAINST if applies else None  # the patient meets a threshold of a refusal
         return OUTSIDE if proposal is not None and not applies else None
+    if proposal is not None and (proposal.classes or proposal.drugs):
+        # "Start the insulin drip?" and "K+ < 3.5? — DELAY insulin until K+ > 3.5": a
+        # refusal of the proposed agent or class, by its own words (the unit names no drug
+        # the lexicon reads as dosed), whose threshold this patient meets.
+        said = refutes(proposal, c.text, context)
+        if said is not None and said.target and said.conditional:
+            return AGAINST if applies else None
     if proposal is not None and not proposal.drugs and not applies:
         asked_words = {w[:5] for w in (proposal.verb, *proposal.words) if len(w) >= 4}
         if asked_words & {t[:5] for t in c.tokens if len(t) >= 4}:

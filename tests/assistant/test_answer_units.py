@@ -294,3 +294,13 @@ def test_a_row_whose_label_rules_out_the_patients_condition_does_not_lead() -> N
     # Said of no patient on dialysis, the same question is answered by the other row.
     plain = _bottom_line("Protein target per day, stable and not on dialysis?", _passage(NUTRITION))
     assert plain.startswith("Stable, not on dialysis"), plain
+
+
+def test_a_conditional_refusal_of_a_proposed_class_that_the_patient_meets_is_answered_no() -> None:
+    text = (
+        "## Potassium\n\nIf K+ is below 3.3 mmol/L, delay insulin until K+ is above 3.3 mmol/L.\n"
+    )
+    low = _bottom_line("K 3.0 on arrival. Start the insulin infusion now?", _passage(text))
+    assert low.startswith(AGAINST), low
+    high = _bottom_line("K 4.5 on arrival. Start the insulin infusion now?", _passage(text))
+    assert not high.startswith("No"), high
