@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from assistant.evidence import asked_settings
+from assistant.evidence import asked_settings, names_class_of
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import common_words, drug_lexicon
 from retrieval.protocols import Vocabulary
@@ -126,7 +126,11 @@ def uncovered_setting(
                     )
                 )
             )
-            and (s.coverage >= share * best or s.candidate.drugs & asked)
+            and (
+                s.coverage >= share * best
+                or s.candidate.drugs & asked
+                or names_class_of(s.candidate.text, asked, s.candidate.drugs)
+            )
             for s in ranked
         ):
             return name

@@ -74,3 +74,15 @@ def test_shorthand_that_asks_no_dose_in_its_words_is_never_refused() -> None:
     f = frame("Pooled data: thrombosis rate on rivaroxaban for acute HIT?")
     assert not f.explicit_intent
     assert coverage(f, [], default_reference()).status == "covered"
+
+
+def test_a_lactate_is_no_setting_and_breastfeeding_is_its_own() -> None:
+    assert asked_settings("Septic shock, lactate 4.2 mmol/L: fluids?") == []
+    names = [name for name, _ in asked_settings("She is breastfeeding. Still apixaban?")]
+    assert names == ["breastfeeding"]
+
+
+def test_a_source_on_renal_replacement_therapy_speaks_of_its_continuous_forms() -> None:
+    (name, pattern), *_ = asked_settings("HIT in a patient on CVVH: circuit anticoagulant?")
+    assert name == "continuous renal replacement therapy"
+    assert pattern.search("Use a non-heparin anticoagulant during RRT.")
