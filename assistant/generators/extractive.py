@@ -197,7 +197,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         # A dose question that names no drug ("creatinine clearance for DOAC dosing") asks
         # how to reach a dose, not for one: no sentence is favoured for carrying any dose.
         wants_dose = frame.intent in ("dose", "reversal") and bool(frame.drugs)
+        both = frozenset(frame.drugs) if len(frame.drugs) >= 2 else frozenset()
     else:
+        both = frozenset()
         asked_drugs = {name for _, _, name in find_drugs(question)}
         wants_dose = bool(_DOSE_QUESTION.search(question))
     # A question that names a drug class and no drug ("What SGLT2 inhibitor guidance …?")
@@ -258,6 +260,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value -= 0.2  # another drug's dose answers another question
         elif asked_classes and asked_classes & _classes_of_unit(c):
             value += 0.15
+        if both and both <= c.drugs:
+            value += ALL_DRUGS_WEIGHT  # "sacubitril/valsartan": the unit for both, not one
         if wants_dose and c.has_amount:
             value += 0.1
         if frame is not None and c.info is not None:
@@ -310,6 +314,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 
 
 THRESHOLD_WEIGHT = 0.12
+ALL_DRUGS_WEIGHT = 0.1  # a unit that names every drug the question names
 # A follow-up: what covering the turn's own new words adds, and what quoting the unit the
 # last answer quoted (and nothing the turn adds) takes away.
 FOLLOW_UP_WEIGHT = 0.3

@@ -304,3 +304,15 @@ def test_a_conditional_refusal_of_a_proposed_class_that_the_patient_meets_is_ans
     assert low.startswith(AGAINST), low
     high = _bottom_line("K 4.5 on arrival. Start the insulin infusion now?", _passage(text))
     assert not high.startswith("No"), high
+
+
+def test_a_unit_that_names_every_drug_asked_leads_over_one_that_names_one() -> None:
+    text = (
+        "## Starting doses\n\n"
+        "| Drug | Starting dose |\n|---|---|\n"
+        "| Valsartan in heart failure | 40 mg twice daily |\n"
+        "| Sacubitril/valsartan | 49/51 mg twice daily |\n"
+    )
+    passage = _passage(text, title="Heart failure guideline")
+    bottom = _bottom_line("sacubitril/valsartan starting dose in heart failure?", passage)
+    assert bottom.startswith("Sacubitril/valsartan"), bottom
