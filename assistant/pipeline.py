@@ -251,7 +251,12 @@ class Assistant:
 
         t = time.perf_counter()
         cover = self._coverage(frame, passages)
-        card = dose_card(frame, self.reference) if cover.status == "covered" else None
+        # Doses of several drugs listed together ("doses of enox, dalteparin and SC heparin";
+        # "LMWH or UFH?") are answered from the sources: one drug's card answers none.
+        listed = len(frame.drugs) > 1 and lists_drugs(question)
+        card = (
+            dose_card(frame, self.reference) if cover.status == "covered" and not listed else None
+        )
         notes: list[str] = []
         try:
             draft = self._generate(self.generator, query, passages, history, frame)
@@ -874,6 +879,23 @@ def _next_lead(
         return rank.get(docs[s.citations[0]], 1 << 30)
 
     return min(range(len(shown)), key=lambda i: (doc_rank(shown[i]), i))
+
+
+_LIST_JOINER = re.compile(
+    r"\s*(?:,|/|\+|&|\band\b|\bor\b|\bvs\.?|\bversus\b)\s*(?:(?:and|or)\s+)?"
+    r"(?:(?:sc|iv|oral|po|subcutaneous|intravenous|low[- ]dose|full[- ]dose)\s+)?",
+    re.IGNORECASE,
+)
+
+
+def lists_drugs(question: str) -> bool:
+    """Whether the question names drugs side by side, joined only by a comma, "and", "or",
+    "/" or "vs" (a route or strength word may stand before the next one)."""
+    spans = find_drugs(question, drug_lexicon())
+    return any(
+        _LIST_JOINER.fullmatch(question[a[1] : b[0]])
+        for a, b in zip(spans, spans[1:], strict=False)
+    )
 
 
 def _says_no_to(line: Statement | None, drug: str, table: ReferenceTable) -> bool:

@@ -86,3 +86,18 @@ def test_a_source_on_renal_replacement_therapy_speaks_of_its_continuous_forms() 
     (name, pattern), *_ = asked_settings("HIT in a patient on CVVH: circuit anticoagulant?")
     assert name == "continuous renal replacement therapy"
     assert pattern.search("Use a non-heparin anticoagulant during RRT.")
+
+
+@pytest.mark.parametrize(
+    ("question", "listed"),
+    [
+        ("typical prophylactic doses of enox, dalteparin and SC heparin?", True),
+        ("PE, CrCl 28. LMWH or UFH to start?", True),
+        ("DVT in Child-Pugh B - edoxaban ok after the heparin lead-in?", False),
+        ("AF, CrCl 42, just started dronedarone. Dabigatran dose?", False),
+    ],
+)
+def test_drugs_named_side_by_side_are_a_list(question: str, listed: bool) -> None:
+    from assistant.pipeline import lists_drugs
+
+    assert lists_drugs(question) is listed

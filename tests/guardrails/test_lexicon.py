@@ -266,3 +266,17 @@ def test_every_stop_list_name_is_a_name_the_package_has() -> None:
     stop = load_stop_list()
     assert sorted(stop.never - known) == []
     assert sorted(stop.need_dose - known) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "drug"),
+    [
+        ("bival for PCI, ACT is low", "bivalirudin"),
+        ("on enox 40 daily", "enoxaparin"),
+        ("TXA dose for trauma?", "tranexamic acid"),
+        ("vanc total daily dose?", "vancomycin"),
+        ("giving TNK. Dose?", "tenecteplase"),
+    ],
+)
+def test_clinicians_shorthand_names_the_drug(text: str, drug: str) -> None:
+    assert [name for _, _, name in find_drugs(text, drug_lexicon())] == [drug]
