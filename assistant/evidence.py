@@ -958,8 +958,11 @@ def coverage(
         any_dose = True
         sentence = passage.chunk.text[info.start : info.end]
         # Covered only by a dose that says it is for the asked use (or its headings do).
-        if fit(info, sentence, passage, frame, table, drugs) == "on":
+        how = fit(info, sentence, passage, frame, table, drugs)
+        if how == "on":
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
+        if how == "unknown-use":
+            continue  # a dose that names no use is for no other use either
         seen.setdefault(_use_name(info, passage, table), None)
     drug = frame.drugs[0]
     named = [u for u in seen if u and u.lower() != drug.lower()]

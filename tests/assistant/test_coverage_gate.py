@@ -101,3 +101,28 @@ def test_drugs_named_side_by_side_are_a_list(question: str, listed: bool) -> Non
     from assistant.pipeline import lists_drugs
 
     assert lists_drugs(question) is listed
+
+
+def _pool(*texts: str):
+    from assistant.evidence import sentences_of, shared_contexts
+    from corpus.types import Chunk, DocumentInfo
+    from retrieval.types import Passage
+
+    passages = []
+    for i, text in enumerate(texts):
+        doc = DocumentInfo(f"doc{i}", f"Guideline {i}", "guideline")
+        chunk = Chunk(f"doc{i}#0-{len(text)}", doc.id, text, 0, len(text), ("Dosing",))
+        passages.append(Passage(chunk, doc, score=1.0, rank=i + 1))
+    return sentences_of(passages, shared_contexts(default_reference()))
+
+
+def test_a_dose_that_names_no_use_is_no_other_use() -> None:
+    # The only dose of the drug says nothing of its use: Bedside cannot say the sources
+    # give it "only for" another use.
+    f = frame("What is the enoxaparin dose for PCI?")
+    assert f.explicit_intent and f.indication
+    pool = _pool("Enoxaparin is given 40 mg subcutaneously once daily.")
+    assert coverage(f, pool, default_reference()).status == "covered"
+    # A dose stated for another use is one.
+    other = _pool("For VTE prophylaxis after hip replacement, enoxaparin is 40 mg once daily.")
+    assert coverage(f, other, default_reference()).status == "not_covered"
