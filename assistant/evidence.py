@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from threading import Lock
@@ -27,6 +27,7 @@ from assistant.frame import (
     Frame,
     indication_name,
     indications_in,
+    intent_indication,
     population_named,
     procedures_in,
     timing_in,
@@ -642,7 +643,33 @@ def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
             continue
         if _reversed_in(e) & asked:
             out.append(e.drug)
-    return out
+    # An agent the question names comes first ("andexanet regimen?" for a rivaroxaban bleed),
+    # the last named first of those ("giving PCC - how much vit K?" asks for vitamin K).
+    named = list(frame.drugs)
+    return sorted(out, key=lambda d: -named.index(d) if d in named else 1)
+
+
+def as_reversal(frame: Frame, table: ReferenceTable) -> Frame:
+    """A question that names a reversal agent beside a drug the agent reverses ("on
+    rivaroxaban ... andexanet regimen?") for a dose asks for that reversal: the frame of a
+    reversal question, whatever use the patient's drug was for. Other frames are returned as
+    they are."""
+    if frame.intent != "dose":
+        return frame
+    agents = [d for d in frame.drugs if is_agent(d, table)]
+    targets = {d for d in frame.drugs if not is_agent(d, table)}
+    if not any(reversed_by(a, table) & targets for a in agents):
+        return frame
+    use = intent_indication("reversal", table)
+    return replace(
+        frame,
+        intent="reversal",
+        indication=use,
+        indications=frozenset({use}) if use else frozenset(),
+        condition=None,
+        setting=None,
+        phase=None,
+    )
 
 
 _REVERSAL = re.compile(r"\b(?:revers|neutrali[sz]|antagoni[sz])\w*", re.IGNORECASE)

@@ -646,8 +646,9 @@ def read_frame(
         frame = replace(frame, intent="dose")
     if set(frame.populations) & situation.negated:
         # "not on dialysis", "not pregnant": a group the conversation rules out is not asked.
-        kept = tuple(p for p in frame.populations if p not in situation.negated)
-        frame = replace(frame, populations=kept)
+        frame = replace(
+            frame, populations=tuple(p for p in frame.populations if p not in situation.negated)
+        )
     if facts.age is not None and facts.age < 18 and "children" not in frame.populations:
         frame = replace(frame, populations=(*frame.populations, "children"))
     # The answer the follow-up follows: a unit it quoted is not the news a follow-up asks for.

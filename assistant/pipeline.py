@@ -20,6 +20,7 @@ from assistant.abstention import missing_terms, uncovered_setting
 from assistant.cards import CardLine, DoseCard, dose_card
 from assistant.evidence import (
     Coverage,
+    as_reversal,
     coverage,
     fit,
     has_amount,
@@ -173,6 +174,7 @@ class Assistant:
                 patient=frame.patient.merged(typed.patient),
                 populations=tuple(dict.fromkeys((*typed.populations, *frame.populations))),
             )
+        frame = as_reversal(frame, self.reference)
         query = query_for(question, frame, self.reference)
         query = _with_corrections(query, self.retriever)
         condense = getattr(self.generator, "condense", None)
