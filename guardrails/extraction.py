@@ -903,21 +903,41 @@ _ROUTE = _named(_ROUTES)
 # A stage ("maintenance infusion") says more than the mode of giving it ("infusion").
 _STAGE = _named([p for p in _PHASES if p[0] != "infusion"])
 _MODE = _named([p for p in _PHASES if p[0] == "infusion"])
-_N = r"(?:[0-9]{1,2}(?:\.[0-9])?|one|two|three|four|six|eight|twelve|twenty-four)"
+# Counts a frequency is written with, digits or words ("every three hours", "5 times a day").
+_WORD_N = {
+    "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "seven": 7.0,
+    "eight": 8.0, "nine": 9.0, "ten": 10.0, "eleven": 11.0, "twelve": 12.0, "eighteen": 18.0,
+    "twenty-four": 24.0, "thirty-six": 36.0, "forty-eight": 48.0, "seventy-two": 72.0,
+}  # fmt: skip
+_N_WORDS = "|".join(
+    w.replace("-", r"[\s\-]?") for w in sorted(_WORD_N, key=len, reverse=True)
+)
+_N = rf"(?:[0-9]{{1,2}}(?:\.[0-9])?|{_N_WORDS})"
+_PER = r"(?:a\s{1,3}|per\s{1,3}|each\s{1,3}|every\s{1,3})?"
+# Every way a dosing interval is written: "q12h", "q1h", "qh", "q15min", "every 2 hours",
+# "every hour", "hourly", "6-hourly", "every 30 minutes", "4 times a day", "once weekly".
 _FREQUENCY = re.compile(
     rf"(?P<q>\bq\.?[ \t]?(?P<qn>[0-9]{{1,2}})[ \t]?(?:h|hrs?|hours?)\b\.?)"
+    rf"|(?P<qmin>\bq\.?[ \t]?(?P<qmn>[0-9]{{1,3}})[ \t]?(?:min|mins|minutes?)\b\.?)"
+    r"|(?P<qh>\bq\.?[ \t]?(?:h|hr|hour)\b\.?)"
     rf"|(?P<every>\bevery\s{{1,3}}(?P<en>{_N})(?:\s{{0,2}}(?:-|to|or)\s{{0,2}}(?P<em>{_N}))?"
-    rf"\s{{0,2}}-?\s{{0,2}}(?P<eu>h|hrs?|hours?|days?|weeks?)\b)"
+    rf"\s{{0,2}}-?\s{{0,2}}(?P<eu>h|hrs?|hours?|min|mins|minutes?|days?|weeks?)\b)"
+    r"|(?P<hour>\b(?:every|each)\s{1,3}(?:an?\s{1,3}|single\s{1,3})?(?:hour|hr)\b|\bhourly\b)"
+    r"|(?P<half>\bevery\s{1,3}half[\s\-]{1,3}(?:an?\s{1,3})?hour\b)"
+    r"|(?P<minute>\bevery\s{1,3}(?:a\s{1,3}|single\s{1,3})?minute\b)"
+    r"|(?P<alt_hour>\bevery\s{1,3}(?:other|second)\s{1,3}hour\b)"
+    rf"|(?P<n_hourly>\b(?P<hn>{_N})(?:\s{{0,2}}(?:-|to)\s{{0,2}}(?P<hm>{_N}))?[\s\-]{{1,2}}hourly\b)"
     r"|(?P<alt>\bevery\s{1,3}(?:other|second)\s{1,3}day\b|\bon\s{1,3}alternate\s{1,3}days\b)"
     r"|(?P<alt_week>\bevery\s{1,3}(?:other|second)\s{1,3}week\b)"
     r"|(?P<week>\bonce\s{1,3}(?:a\s{1,3})?week(?:ly)?\b|\bweekly\b|\b(?:per|every)\s{1,3}week\b)"
-    r"|(?P<x4>\b(?:four|4)\s{1,3}times\s{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?(?:day|daily)\b"
+    rf"|(?P<x4>\b(?:four|4)\s{{1,3}}times\s{{1,3}}{_PER}(?:day|daily)\b"
     r"|\bq\.?i\.?d(?:\.|\b)|\bqds\b)"
-    r"|(?P<x3>\b(?:three|3)\s{1,3}times\s{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?(?:day|daily)\b"
-    r"|\bt\.?i\.?d(?:\.|\b)|\btds\b)"
+    rf"|(?P<x3>\b(?:three|3)\s{{1,3}}times\s{{1,3}}{_PER}(?:day|daily)\b"
+    r"|\bthrice\s{1,3}(?:a\s{1,3})?(?:day|daily)\b|\bt\.?i\.?d(?:\.|\b)|\btds\b)"
     r"|(?P<x2>\bonce\s{1,3}or\s{1,3}twice\s{1,3}(?:a\s{1,3})?(?:day|daily)\b"
     r"|\b(?:twice|two\s{1,3}times|2\s{1,3}times)[\s\-]{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?"
     r"(?:day|daily)\b|\bb\.?i\.?d(?:\.|\b)|\bbd\b)"
+    rf"|(?P<times>\b(?P<tn>{_N})\s{{1,3}}times\s{{1,3}}{_PER}(?P<tu>day|daily|week|weekly)\b)"
     r"|(?P<x1>\b(?:once|one\s{1,3}time|1\s{1,3}time)[\s\-]{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?"
     r"(?:day|daily)\b|\bq\.?d(?:\.|\b)|\bdaily\b|\bevery\s{1,3}(?:day|morning|evening|night)\b"
     r"|\bnightly\b|\bat\s{1,3}bedtime\b|\beach\s{1,3}day\b)"
@@ -925,9 +945,12 @@ _FREQUENCY = re.compile(
     r"|\bonce(?=\s{0,2}(?:[.,;:)]|only\b|\Z)))",
     re.IGNORECASE,
 )
-_WORD_N = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "six": 6.0, "eight": 8.0}
-_WORD_N |= {"twelve": 12.0, "twenty-four": 24.0}
 _FIXED_INTERVAL = {
+    "qh": 1.0,
+    "hour": 1.0,
+    "half": 0.5,
+    "minute": 1 / 60,
+    "alt_hour": 2.0,
     "alt": 48.0,
     "alt_week": 336.0,
     "week": 168.0,
@@ -936,6 +959,15 @@ _FIXED_INTERVAL = {
     "x2": 12.0,
     "x1": 24.0,
 }
+_HOURS_PER = {"h": 1.0, "m": 1 / 60, "d": 24.0, "w": 168.0}
+
+
+def _count(word: str) -> float:
+    """A count as written: "12", "twelve", "twenty four"."""
+    key = re.sub(r"[\s\-]+", "-", word.lower())
+    return _WORD_N.get(key) or float(word)
+
+
 _MAX_BEFORE = re.compile(
     r"(?:\bmax(?:imum|imal|\.)?|\bnot\s{1,3}(?:to\s{1,3})?exceed(?:ing)?"
     r"|\bno\s{1,3}more\s{1,3}than|\bnot\s{1,3}more\s{1,3}than|\bup\s{1,3}to|\bat\s{1,3}most"
@@ -970,10 +1002,16 @@ def _interval(m: re.Match[str]) -> tuple[float | None, bool]:
     kind = m.lastgroup
     if kind == "q":
         return float(m.group("qn")), False
-    if kind == "every":
-        values = [_WORD_N.get(v.lower()) or float(v) for v in (m.group("en"), m.group("em")) if v]
-        unit = m.group("eu").lower()[0]
-        return min(values) * {"h": 1.0, "d": 24.0, "w": 168.0}[unit], False
+    if kind == "qmin":
+        return float(m.group("qmn")) / 60, False
+    if kind in ("every", "n_hourly"):
+        first, second = ("en", "em") if kind == "every" else ("hn", "hm")
+        values = [_count(v) for v in (m.group(first), m.group(second)) if v]
+        unit = m.group("eu").lower()[0] if kind == "every" else "h"
+        return min(values) * _HOURS_PER[unit], False
+    if kind == "times":
+        per = 168.0 if m.group("tu").lower().startswith("week") else 24.0
+        return per / _count(m.group("tn")), False
     if kind == "single":
         return None, True
     return _FIXED_INTERVAL[kind or ""], False
