@@ -51,6 +51,7 @@ from guardrails.rules import (
     rule_contraindication,
     rule_grounding,
     rule_instruction,
+    rule_route,
 )
 from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
 from guardrails.units import convert
@@ -445,6 +446,12 @@ def check(
         evidence = evidence_in(s_text) | context_evidence
         judged = _judge(m, indications, who, evidence, weight, answer_text, table)
         findings.append(replace(judged, drug=m.drug, drug_from=drug_from))
+        # The route against the drug's regimens for the use (all of them where none is known).
+        for_use = _entries(m, indications, table, by_route=False)
+        routes = for_use or _entries(m, set(), table, by_route=False)
+        uses = ", ".join(sorted(indications)) if for_use and indications else ""
+        if (route := rule_route(m, routes, answer_text, uses)) is not None:
+            findings.append(replace(route, drug=m.drug, drug_from=drug_from))
         if judged.rule_id == "DOSE_OK" and weight is not None and "x" in judged.message:
             grounded.setdefault(m.sentence, set()).update(
                 numbers_in(answer_text[m.span[0] : m.span[1]])

@@ -312,6 +312,36 @@ def rule_frequency(
     return None
 
 
+def rule_route(
+    m: DoseMention, entries: Sequence[DoseEntry], text: str, uses: str = ""
+) -> Finding | None:
+    """DOSE_ROUTE: the sentence states a route that no reference regimen of the drug gives it
+    by (``entries``: the drug's entries for the use, where the use is known and has some;
+    else all of the drug's). A route the sentence does not state is never a finding, and an
+    entry that states no route says nothing either way (fail closed on a route the
+    reference never gives, "enoxaparin 40 mg IV once daily for prophylaxis"). ``uses``: the
+    use the entries were chosen for, in words, when they were."""
+    if m.route is None:
+        return None
+    routes = sorted({e.route for e in entries if e.route})
+    if not routes or m.route in routes:
+        return None
+    given = [e for e in entries if e.route]
+    right = _closest(m, given)
+    assert right is not None
+    for_use = f" for {uses}" if uses else ""
+    return finding(
+        "DOSE_ROUTE",
+        m.span,
+        text,
+        f"{m.drug}: {m.amount.describe()} {m.route.upper()} — the reference gives {m.drug}"
+        f"{for_use} only {' or '.join(r.upper() for r in routes)}.",
+        expected=describe_entry(right),
+        source=cite(right),
+        sentence=m.sentence,
+    )
+
+
 _BAND_RULE = {
     "renal": "RENAL_ADJUSTMENT",
     "hepatic": "HEPATIC_ADJUSTMENT",
@@ -858,6 +888,12 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
         "block",
         "the amount is right, the dosing interval is not (on every route)",
         rule_frequency,
+    ),
+    (
+        "DOSE_ROUTE",
+        "block",
+        "a route the sentence states that no reference regimen of the drug has (for the use, where known); an unstated route is never a finding",
+        rule_route,
     ),
     (
         "DOSE_UNIT",
