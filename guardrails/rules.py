@@ -529,6 +529,8 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
         for e in ctx.entries
         if (r := excluded_by(e.population, ctx.patient, ctx.evidence)) is not None
     ]
+    if (standing := _standing_band(m, ctx, applicable, excluded)) is not None:
+        return standing
     for entry in applicable:
         if accepts(m, entry):
             return finding(
@@ -573,6 +575,38 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
         if result:
             return result
     raise AssertionError("rule_range always returns a finding")  # pragma: no cover
+
+
+def _standing_band(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: Sequence[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """Where the use is not known, a dose that only a procedure's or an acute protocol's
+    regimen accepts (``setting_bound`` in indications.yaml: PCI, bypass, ACS) is judged by
+    the drug's standing regimens, whose patient bands apply: "Start argatroban at 2
+    mcg/kg/min" for a patient with hepatic impairment is the HIT starting rate for normal
+    hepatic function, not the rate continued after PCI. Only a known patient fact (not
+    missing evidence) excludes, so a dose for a patient nothing is known about is unchanged."""
+    if ctx.indications:
+        return None
+    bound = {i.id for i in ctx.table.indications if i.setting_bound}
+    accepting = [
+        e for e in applicable if accepts(m, e) or accepts_total(m, e, ctx.weight_kg) is not None
+    ]
+    if not accepting or any(e.indication not in bound for e in accepting):
+        return None
+    # The drug's standing regimens on every route: a band is the drug's, not the route's.
+    drug = [e for d in ctx.table.members(m.drug or "") for e in ctx.table.entries_for(d)]
+    standing = [e for e in drug if e.indication not in bound]
+    known = [
+        (e, r)
+        for e in standing
+        if (r := excluded_by(e.population, ctx.patient, None)) is not None
+    ]
+    admitted = [e for e in standing if excluded_by(e.population, ctx.patient, None) is None]
+    return rule_band(m, ctx, admitted, known)
 
 
 def _jurisdiction(entry: DoseEntry) -> str:
