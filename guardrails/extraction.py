@@ -28,7 +28,12 @@ How a sentence is read:
   exponents and superscripts ("1^0 mg/kg", "10³ units"), infinities and NaN, a fraction
   or combination strength normalise did not read ("3/2 mg", "24/26 mg"), and a bare
   number that corrects a dose ("1 mg/kg, actually make it 10"; "No wait, 10." after a
-  sentence naming the drug).
+  sentence naming the drug). A number with a letter that looks like a digit inside or
+  right after its digits ("1O mcg/kg/min", "8O0 units/kg", "1l mg") is Unparsed next to a
+  drug, and with a dose unit after it wherever it stands.
+- Frequency is read in every way it is written: "q12h", "qh", "q15min", "every 2 hours",
+  "every hour", "hourly", "6-hourly", "every 30 minutes", "4 times a day" (any count),
+  "twice daily", "BID", "once weekly", "every other day".
 - Ratios, changes and diluents are not doses: "per 1 mg of enoxaparin", "neutralizes
   100 units of heparin", "reduced by 2,500 units", "in 250 mL".
 - Each amount takes the drug named just before it in the sentence ("of heparin" right
@@ -172,6 +177,7 @@ class _Number:
     # A form no dose is written in (1e3, 0x10, -1, 1^0, 3/2): refused even without a unit
     # when it stands next to a drug.
     hostile: bool = False
+    lookalike: bool = False  # a letter for a digit: "1O", "8O0", "1l"
 
 
 _SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074-\u2079"
@@ -312,8 +318,41 @@ def _word_number(m: re.Match[str]) -> _Number | None:
 _NUMBER_WORD_SET = frozenset([*_NUMBER_WORDS, "a"])
 
 
+# Letters written for digits: O/o for 0, l/I for 1, and their Cyrillic and Greek twins.
+_LOOKS_LIKE_DIGIT = "OoIl\u041e\u043e\u039f\u03bf\u0406\u0456\u04c0"
+_LOOKALIKE = re.compile(
+    rf"(?<![\w.,/])[0-9][0-9.,]{{0,12}}[{_LOOKS_LIKE_DIGIT}][0-9.,{_LOOKS_LIKE_DIGIT}]{{0,12}}"
+)
+_LEADING_DIGITS = re.compile(r"[0-9.,]*")
+_LOOKALIKE_PROBLEM = "a letter inside the number: O for 0, l or I for 1"
+
+
+def _lookalikes(text: str) -> list[_Number]:
+    """Numbers with a letter that looks like a digit inside or right after their digits
+    ("1O mcg/kg/min", "an 8O0 units/kg bolus"): the dose cannot be read safely, so they are
+    refused, never read as the digits before the letter nor skipped as an identifier. A
+    real unit glued to the digits ("5IU") is no look-alike; nor is a lone trailing "l" with
+    no dose unit after it (a litre, "1l bag")."""
+    out: list[_Number] = []
+    for m in _LOOKALIKE.finditer(text):
+        start = m.start()
+        end = start + len(m.group().rstrip(".,"))
+        digits = _LEADING_DIGITS.match(text, start, end)
+        lead = digits.end() if digits else start
+        if _BASE_UNIT.match(text, lead):
+            continue  # "5IU": the unit itself
+        if end < len(text) and text[end].isalpha() and not _BASE_UNIT.match(text, end):
+            continue  # part of a longer word or code ("10Ox4")
+        if text[lead:end] == "l" and not _BASE_UNIT.match(text, end):
+            continue  # "1l": a litre
+        out.append(_Number(start, end, None, problem=_LOOKALIKE_PROBLEM, hostile=True, lookalike=True))
+    return out
+
+
 def _numbers(text: str, words: list[re.Match[str]]) -> list[_Number]:
     found = [_digits(m) for m in _NUMBER.finditer(text)]
+    if any(ch in _LOOKS_LIKE_DIGIT for ch in text) and (odd := _lookalikes(text)):
+        found = [n for n in found if not any(o.start <= n.start < o.end for o in odd)] + odd
     taken = -1
     for w in words:
         if w.start() < taken or w.group().lower() not in _NUMBER_WORD_SET:
@@ -505,6 +544,9 @@ class _Loose:
     end: int
     reason: str
     strong: bool  # the words around it say it is a dose ("2 per kg", "40 subcut")
+    # A number with a letter for a digit and a dose unit after it ("8O0 units/kg"): refused
+    # wherever it stands, a drug named in the sentence or not.
+    refused: bool = False
 
 
 def _amount(low: float, high: float, unit: _Unit) -> Amount:
@@ -542,7 +584,7 @@ class _AmountReader:
                 # one only next to a drug.
                 dose = unit is not None and (unit.kind == "dose" or unit.per_kg)
                 end = unit.end if unit is not None and dose else n.end
-                self.loose.append(_Loose(n.start, end, n.problem, dose))
+                self.loose.append(_Loose(n.start, end, n.problem, dose, n.lookalike and dose))
                 return max(k + 1, self._next_index(end))
             if unit:
                 self.loose.append(_Loose(n.start, n.end, n.problem, True))
@@ -1315,13 +1357,19 @@ def _distribute(text: str, mentions: list[DoseMention], reads: list[_Read]) -> l
 def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> list[Unparsed]:
     """Fail closed: a number next to a known drug that could not be read as a dose."""
     out: list[Unparsed] = []
-    if not sentence.drugs:
+    if not sentence.drugs and not any(raw.refused for raw in loose):
         return out
     starts = [r.start for r in reads]
     for raw in loose:
         k = bisect_right(starts, raw.start) - 1
         if k >= 0 and reads[k].end > raw.start:
             continue  # part of an amount that was read ("100 IU (1 mg) per kg")
+        if raw.refused:
+            drug = sentence.drug_for(raw.start, raw.end) or ""  # resolved by the caller
+            out.append(Unparsed(drug, (raw.start, raw.end), sentence.span, raw.reason))
+            continue
+        if not sentence.drugs:
+            continue
         drug = sentence.adjacent_drug(raw.start)
         if (
             drug is None
