@@ -345,7 +345,9 @@ def _lookalikes(text: str) -> list[_Number]:
             continue  # part of a longer word or code ("10Ox4")
         if text[lead:end] == "l" and not _BASE_UNIT.match(text, end):
             continue  # "1l": a litre
-        out.append(_Number(start, end, None, problem=_LOOKALIKE_PROBLEM, hostile=True, lookalike=True))
+        out.append(
+            _Number(start, end, None, problem=_LOOKALIKE_PROBLEM, hostile=True, lookalike=True)
+        )
     return out
 
 
@@ -951,9 +953,7 @@ _WORD_N = {
     "eight": 8.0, "nine": 9.0, "ten": 10.0, "eleven": 11.0, "twelve": 12.0, "eighteen": 18.0,
     "twenty-four": 24.0, "thirty-six": 36.0, "forty-eight": 48.0, "seventy-two": 72.0,
 }  # fmt: skip
-_N_WORDS = "|".join(
-    w.replace("-", r"[\s\-]?") for w in sorted(_WORD_N, key=len, reverse=True)
-)
+_N_WORDS = "|".join(w.replace("-", r"[\s\-]?") for w in sorted(_WORD_N, key=len, reverse=True))
 _N = rf"(?:[0-9]{{1,2}}(?:\.[0-9])?|{_N_WORDS})"
 _PER = r"(?:a\s{1,3}|per\s{1,3}|each\s{1,3}|every\s{1,3})?"
 # Every way a dosing interval is written: "q12h", "q1h", "qh", "q15min", "every 2 hours",
@@ -1365,8 +1365,8 @@ def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> l
         if k >= 0 and reads[k].end > raw.start:
             continue  # part of an amount that was read ("100 IU (1 mg) per kg")
         if raw.refused:
-            drug = sentence.drug_for(raw.start, raw.end) or ""  # resolved by the caller
-            out.append(Unparsed(drug, (raw.start, raw.end), sentence.span, raw.reason))
+            named = sentence.drug_for(raw.start, raw.end) or ""  # else resolved by the caller
+            out.append(Unparsed(named, (raw.start, raw.end), sentence.span, raw.reason))
             continue
         if not sentence.drugs:
             continue

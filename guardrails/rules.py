@@ -601,9 +601,7 @@ def _standing_band(
     drug = [e for d in ctx.table.members(m.drug or "") for e in ctx.table.entries_for(d)]
     standing = [e for e in drug if e.indication not in bound]
     known = [
-        (e, r)
-        for e in standing
-        if (r := excluded_by(e.population, ctx.patient, None)) is not None
+        (e, r) for e in standing if (r := excluded_by(e.population, ctx.patient, None)) is not None
     ]
     admitted = [e for e in standing if excluded_by(e.population, ctx.patient, None) is None]
     return rule_band(m, ctx, admitted, known)
