@@ -37,6 +37,7 @@ from guardrails.context import (
 from guardrails.extraction import extract
 from guardrails.patient import Patient, extract_patient, stated_bands
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
+from guardrails.regimens import excluded_by
 from guardrails.rules import (
     DoseContext,
     accepts,
@@ -51,6 +52,7 @@ from guardrails.rules import (
     rule_contraindication,
     rule_grounding,
     rule_instruction,
+    rule_route,
 )
 from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
 from guardrails.units import convert
@@ -445,6 +447,12 @@ def check(
         evidence = evidence_in(s_text) | context_evidence
         judged = _judge(m, indications, who, evidence, weight, answer_text, table)
         findings.append(replace(judged, drug=m.drug, drug_from=drug_from))
+        # The route against the drug's regimens for the use (all of them where none is known).
+        for_use = _entries(m, indications, table, by_route=False)
+        routes = for_use or _entries(m, set(), table, by_route=False)
+        uses = ", ".join(sorted(indications)) if for_use and indications else ""
+        if (route := rule_route(m, routes, answer_text, uses)) is not None:
+            findings.append(replace(route, drug=m.drug, drug_from=drug_from))
         if judged.rule_id == "DOSE_OK" and weight is not None and "x" in judged.message:
             grounded.setdefault(m.sentence, set()).update(
                 numbers_in(answer_text[m.span[0] : m.span[1]])
@@ -502,8 +510,14 @@ def _judge(
     def ctx(entries: list[DoseEntry], inds: set[str]) -> DoseContext:
         return DoseContext(text, who, frozenset(inds), tuple(entries), table, evidence, weight)
 
-    def ok(entries: list[DoseEntry]) -> bool:
-        return any(accepts(m, e) or accepts_total(m, e, weight) for e in entries)
+    def ok(entries: list[DoseEntry], admitted: bool = True) -> bool:
+        """Whether an entry accepts the dose: with ``admitted``, only one whose population
+        admits the patient (a band holds on every route and for every use)."""
+        return any(
+            (accepts(m, e) or accepts_total(m, e, weight))
+            and (not admitted or excluded_by(e.population, who, evidence) is None)
+            for e in entries
+        )
 
     entries = _entries(m, indications, table)
     if entries:
@@ -531,7 +545,8 @@ def _judge(
     every = _entries(m, set(), table) or _entries(m, set(), table, by_route=False)
     if every and not ok(every):
         judged = check_dose(m, ctx(every, set()))
-        note = f" The reference has no {m.drug} dose for {uses}; this is no dose it gives for any other."
+        elsewhere = "" if ok(every, admitted=False) else "; this is no dose it gives for any other"
+        note = f" The reference has no {m.drug} dose for {uses}{elsewhere}."
         return replace(judged, message=judged.message + note)
     return finding(
         "NO_REFERENCE",

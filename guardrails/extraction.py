@@ -28,7 +28,12 @@ How a sentence is read:
   exponents and superscripts ("1^0 mg/kg", "10³ units"), infinities and NaN, a fraction
   or combination strength normalise did not read ("3/2 mg", "24/26 mg"), and a bare
   number that corrects a dose ("1 mg/kg, actually make it 10"; "No wait, 10." after a
-  sentence naming the drug).
+  sentence naming the drug). A number with a letter that looks like a digit inside or
+  right after its digits ("1O mcg/kg/min", "8O0 units/kg", "1l mg") is Unparsed next to a
+  drug, and with a dose unit after it wherever it stands.
+- Frequency is read in every way it is written: "q12h", "qh", "q15min", "every 2 hours",
+  "every hour", "hourly", "6-hourly", "every 30 minutes", "4 times a day" (any count),
+  "twice daily", "BID", "once weekly", "every other day".
 - Ratios, changes and diluents are not doses: "per 1 mg of enoxaparin", "neutralizes
   100 units of heparin", "reduced by 2,500 units", "in 250 mL".
 - Each amount takes the drug named just before it in the sentence ("of heparin" right
@@ -172,6 +177,7 @@ class _Number:
     # A form no dose is written in (1e3, 0x10, -1, 1^0, 3/2): refused even without a unit
     # when it stands next to a drug.
     hostile: bool = False
+    lookalike: bool = False  # a letter for a digit: "1O", "8O0", "1l"
 
 
 _SUPERSCRIPTS = "\u00b9\u00b2\u00b3\u2070\u2074-\u2079"
@@ -312,8 +318,43 @@ def _word_number(m: re.Match[str]) -> _Number | None:
 _NUMBER_WORD_SET = frozenset([*_NUMBER_WORDS, "a"])
 
 
+# Letters written for digits: O/o for 0, l/I for 1, and their Cyrillic and Greek twins.
+_LOOKS_LIKE_DIGIT = "OoIl\u041e\u043e\u039f\u03bf\u0406\u0456\u04c0"
+_LOOKALIKE = re.compile(
+    rf"(?<![\w.,/])[0-9][0-9.,]{{0,12}}[{_LOOKS_LIKE_DIGIT}][0-9.,{_LOOKS_LIKE_DIGIT}]{{0,12}}"
+)
+_LEADING_DIGITS = re.compile(r"[0-9.,]*")
+_LOOKALIKE_PROBLEM = "a letter inside the number: O for 0, l or I for 1"
+
+
+def _lookalikes(text: str) -> list[_Number]:
+    """Numbers with a letter that looks like a digit inside or right after their digits
+    ("1O mcg/kg/min", "an 8O0 units/kg bolus"): the dose cannot be read safely, so they are
+    refused, never read as the digits before the letter nor skipped as an identifier. A
+    real unit glued to the digits ("5IU") is no look-alike; nor is a lone trailing "l" with
+    no dose unit after it (a litre, "1l bag")."""
+    out: list[_Number] = []
+    for m in _LOOKALIKE.finditer(text):
+        start = m.start()
+        end = start + len(m.group().rstrip(".,"))
+        digits = _LEADING_DIGITS.match(text, start, end)
+        lead = digits.end() if digits else start
+        if _BASE_UNIT.match(text, lead):
+            continue  # "5IU": the unit itself
+        if end < len(text) and text[end].isalpha() and not _BASE_UNIT.match(text, end):
+            continue  # part of a longer word or code ("10Ox4")
+        if text[lead:end] == "l" and not _BASE_UNIT.match(text, end):
+            continue  # "1l": a litre
+        out.append(
+            _Number(start, end, None, problem=_LOOKALIKE_PROBLEM, hostile=True, lookalike=True)
+        )
+    return out
+
+
 def _numbers(text: str, words: list[re.Match[str]]) -> list[_Number]:
     found = [_digits(m) for m in _NUMBER.finditer(text)]
+    if any(ch in _LOOKS_LIKE_DIGIT for ch in text) and (odd := _lookalikes(text)):
+        found = [n for n in found if not any(o.start <= n.start < o.end for o in odd)] + odd
     taken = -1
     for w in words:
         if w.start() < taken or w.group().lower() not in _NUMBER_WORD_SET:
@@ -505,6 +546,9 @@ class _Loose:
     end: int
     reason: str
     strong: bool  # the words around it say it is a dose ("2 per kg", "40 subcut")
+    # A number with a letter for a digit and a dose unit after it ("8O0 units/kg"): refused
+    # wherever it stands, a drug named in the sentence or not.
+    refused: bool = False
 
 
 def _amount(low: float, high: float, unit: _Unit) -> Amount:
@@ -542,7 +586,7 @@ class _AmountReader:
                 # one only next to a drug.
                 dose = unit is not None and (unit.kind == "dose" or unit.per_kg)
                 end = unit.end if unit is not None and dose else n.end
-                self.loose.append(_Loose(n.start, end, n.problem, dose))
+                self.loose.append(_Loose(n.start, end, n.problem, dose, n.lookalike and dose))
                 return max(k + 1, self._next_index(end))
             if unit:
                 self.loose.append(_Loose(n.start, n.end, n.problem, True))
@@ -903,21 +947,39 @@ _ROUTE = _named(_ROUTES)
 # A stage ("maintenance infusion") says more than the mode of giving it ("infusion").
 _STAGE = _named([p for p in _PHASES if p[0] != "infusion"])
 _MODE = _named([p for p in _PHASES if p[0] == "infusion"])
-_N = r"(?:[0-9]{1,2}(?:\.[0-9])?|one|two|three|four|six|eight|twelve|twenty-four)"
+# Counts a frequency is written with, digits or words ("every three hours", "5 times a day").
+_WORD_N = {
+    "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "seven": 7.0,
+    "eight": 8.0, "nine": 9.0, "ten": 10.0, "eleven": 11.0, "twelve": 12.0, "eighteen": 18.0,
+    "twenty-four": 24.0, "thirty-six": 36.0, "forty-eight": 48.0, "seventy-two": 72.0,
+}  # fmt: skip
+_N_WORDS = "|".join(w.replace("-", r"[\s\-]?") for w in sorted(_WORD_N, key=len, reverse=True))
+_N = rf"(?:[0-9]{{1,2}}(?:\.[0-9])?|{_N_WORDS})"
+_PER = r"(?:a\s{1,3}|per\s{1,3}|each\s{1,3}|every\s{1,3})?"
+# Every way a dosing interval is written: "q12h", "q1h", "qh", "q15min", "every 2 hours",
+# "every hour", "hourly", "6-hourly", "every 30 minutes", "4 times a day", "once weekly".
 _FREQUENCY = re.compile(
     rf"(?P<q>\bq\.?[ \t]?(?P<qn>[0-9]{{1,2}})[ \t]?(?:h|hrs?|hours?)\b\.?)"
+    rf"|(?P<qmin>\bq\.?[ \t]?(?P<qmn>[0-9]{{1,3}})[ \t]?(?:min|mins|minutes?)\b\.?)"
+    r"|(?P<qh>\bq\.?[ \t]?(?:h|hr|hour)\b\.?)"
     rf"|(?P<every>\bevery\s{{1,3}}(?P<en>{_N})(?:\s{{0,2}}(?:-|to|or)\s{{0,2}}(?P<em>{_N}))?"
-    rf"\s{{0,2}}-?\s{{0,2}}(?P<eu>h|hrs?|hours?|days?|weeks?)\b)"
+    rf"\s{{0,2}}-?\s{{0,2}}(?P<eu>h|hrs?|hours?|min|mins|minutes?|days?|weeks?)\b)"
+    r"|(?P<hour>\b(?:every|each)\s{1,3}(?:an?\s{1,3}|single\s{1,3})?(?:hour|hr)\b|\bhourly\b)"
+    r"|(?P<half>\bevery\s{1,3}half[\s\-]{1,3}(?:an?\s{1,3})?hour\b)"
+    r"|(?P<minute>\bevery\s{1,3}(?:a\s{1,3}|single\s{1,3})?minute\b)"
+    r"|(?P<alt_hour>\bevery\s{1,3}(?:other|second)\s{1,3}hour\b)"
+    rf"|(?P<n_hourly>\b(?P<hn>{_N})(?:\s{{0,2}}(?:-|to)\s{{0,2}}(?P<hm>{_N}))?[\s\-]{{1,2}}hourly\b)"
     r"|(?P<alt>\bevery\s{1,3}(?:other|second)\s{1,3}day\b|\bon\s{1,3}alternate\s{1,3}days\b)"
     r"|(?P<alt_week>\bevery\s{1,3}(?:other|second)\s{1,3}week\b)"
     r"|(?P<week>\bonce\s{1,3}(?:a\s{1,3})?week(?:ly)?\b|\bweekly\b|\b(?:per|every)\s{1,3}week\b)"
-    r"|(?P<x4>\b(?:four|4)\s{1,3}times\s{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?(?:day|daily)\b"
+    rf"|(?P<x4>\b(?:four|4)\s{{1,3}}times\s{{1,3}}{_PER}(?:day|daily)\b"
     r"|\bq\.?i\.?d(?:\.|\b)|\bqds\b)"
-    r"|(?P<x3>\b(?:three|3)\s{1,3}times\s{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?(?:day|daily)\b"
-    r"|\bt\.?i\.?d(?:\.|\b)|\btds\b)"
+    rf"|(?P<x3>\b(?:three|3)\s{{1,3}}times\s{{1,3}}{_PER}(?:day|daily)\b"
+    r"|\bthrice\s{1,3}(?:a\s{1,3})?(?:day|daily)\b|\bt\.?i\.?d(?:\.|\b)|\btds\b)"
     r"|(?P<x2>\bonce\s{1,3}or\s{1,3}twice\s{1,3}(?:a\s{1,3})?(?:day|daily)\b"
     r"|\b(?:twice|two\s{1,3}times|2\s{1,3}times)[\s\-]{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?"
     r"(?:day|daily)\b|\bb\.?i\.?d(?:\.|\b)|\bbd\b)"
+    rf"|(?P<times>\b(?P<tn>{_N})\s{{1,3}}times\s{{1,3}}{_PER}(?P<tu>day|daily|week|weekly)\b)"
     r"|(?P<x1>\b(?:once|one\s{1,3}time|1\s{1,3}time)[\s\-]{1,3}(?:a\s{1,3}|per\s{1,3}|each\s{1,3})?"
     r"(?:day|daily)\b|\bq\.?d(?:\.|\b)|\bdaily\b|\bevery\s{1,3}(?:day|morning|evening|night)\b"
     r"|\bnightly\b|\bat\s{1,3}bedtime\b|\beach\s{1,3}day\b)"
@@ -925,9 +987,12 @@ _FREQUENCY = re.compile(
     r"|\bonce(?=\s{0,2}(?:[.,;:)]|only\b|\Z)))",
     re.IGNORECASE,
 )
-_WORD_N = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "six": 6.0, "eight": 8.0}
-_WORD_N |= {"twelve": 12.0, "twenty-four": 24.0}
 _FIXED_INTERVAL = {
+    "qh": 1.0,
+    "hour": 1.0,
+    "half": 0.5,
+    "minute": 1 / 60,
+    "alt_hour": 2.0,
     "alt": 48.0,
     "alt_week": 336.0,
     "week": 168.0,
@@ -936,6 +1001,15 @@ _FIXED_INTERVAL = {
     "x2": 12.0,
     "x1": 24.0,
 }
+_HOURS_PER = {"h": 1.0, "m": 1 / 60, "d": 24.0, "w": 168.0}
+
+
+def _count(word: str) -> float:
+    """A count as written: "12", "twelve", "twenty four"."""
+    key = re.sub(r"[\s\-]+", "-", word.lower())
+    return _WORD_N.get(key) or float(word)
+
+
 _MAX_BEFORE = re.compile(
     r"(?:\bmax(?:imum|imal|\.)?|\bnot\s{1,3}(?:to\s{1,3})?exceed(?:ing)?"
     r"|\bno\s{1,3}more\s{1,3}than|\bnot\s{1,3}more\s{1,3}than|\bup\s{1,3}to|\bat\s{1,3}most"
@@ -970,10 +1044,16 @@ def _interval(m: re.Match[str]) -> tuple[float | None, bool]:
     kind = m.lastgroup
     if kind == "q":
         return float(m.group("qn")), False
-    if kind == "every":
-        values = [_WORD_N.get(v.lower()) or float(v) for v in (m.group("en"), m.group("em")) if v]
-        unit = m.group("eu").lower()[0]
-        return min(values) * {"h": 1.0, "d": 24.0, "w": 168.0}[unit], False
+    if kind == "qmin":
+        return float(m.group("qmn")) / 60, False
+    if kind in ("every", "n_hourly"):
+        first, second = ("en", "em") if kind == "every" else ("hn", "hm")
+        values = [_count(v) for v in (m.group(first), m.group(second)) if v]
+        unit = m.group("eu").lower()[0] if kind == "every" else "h"
+        return min(values) * _HOURS_PER[unit], False
+    if kind == "times":
+        per = 168.0 if m.group("tu").lower().startswith("week") else 24.0
+        return per / _count(m.group("tn")), False
     if kind == "single":
         return None, True
     return _FIXED_INTERVAL[kind or ""], False
@@ -1277,13 +1357,19 @@ def _distribute(text: str, mentions: list[DoseMention], reads: list[_Read]) -> l
 def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> list[Unparsed]:
     """Fail closed: a number next to a known drug that could not be read as a dose."""
     out: list[Unparsed] = []
-    if not sentence.drugs:
+    if not sentence.drugs and not any(raw.refused for raw in loose):
         return out
     starts = [r.start for r in reads]
     for raw in loose:
         k = bisect_right(starts, raw.start) - 1
         if k >= 0 and reads[k].end > raw.start:
             continue  # part of an amount that was read ("100 IU (1 mg) per kg")
+        if raw.refused:
+            named = sentence.drug_for(raw.start, raw.end) or ""  # else resolved by the caller
+            out.append(Unparsed(named, (raw.start, raw.end), sentence.span, raw.reason))
+            continue
+        if not sentence.drugs:
+            continue
         drug = sentence.adjacent_drug(raw.start)
         if (
             drug is None

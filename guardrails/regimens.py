@@ -488,4 +488,13 @@ def interval_words(hours: float) -> str:
         12.0: "every 12 hours",
         8.0: "every 8 hours",
         6.0: "every 6 hours",
-    }.get(float(hours), f"every {hours:g} hours")
+    }.get(float(hours)) or _every(hours)
+
+
+def _every(hours: float) -> str:
+    """ "every hour", "every 30 minutes", "every 48 hours"."""
+    if hours == 1:
+        return "every hour"
+    if 0 < hours < 1:
+        return f"every {hours * 60:.3g} minutes"
+    return f"every {hours:g} hours"

@@ -312,6 +312,36 @@ def rule_frequency(
     return None
 
 
+def rule_route(
+    m: DoseMention, entries: Sequence[DoseEntry], text: str, uses: str = ""
+) -> Finding | None:
+    """DOSE_ROUTE: the sentence states a route that no reference regimen of the drug gives it
+    by (``entries``: the drug's entries for the use, where the use is known and has some;
+    else all of the drug's). A route the sentence does not state is never a finding, and an
+    entry that states no route says nothing either way (fail closed on a route the
+    reference never gives, "enoxaparin 40 mg IV once daily for prophylaxis"). ``uses``: the
+    use the entries were chosen for, in words, when they were."""
+    if m.route is None:
+        return None
+    routes = sorted({e.route for e in entries if e.route})
+    if not routes or m.route in routes:
+        return None
+    given = [e for e in entries if e.route]
+    right = _closest(m, given)
+    assert right is not None
+    for_use = f" for {uses}" if uses else ""
+    return finding(
+        "DOSE_ROUTE",
+        m.span,
+        text,
+        f"{m.drug}: {m.amount.describe()} {m.route.upper()} — the reference gives {m.drug}"
+        f"{for_use} only {' or '.join(r.upper() for r in routes)}.",
+        expected=describe_entry(right),
+        source=cite(right),
+        sentence=m.sentence,
+    )
+
+
 _BAND_RULE = {
     "renal": "RENAL_ADJUSTMENT",
     "hepatic": "HEPATIC_ADJUSTMENT",
@@ -499,6 +529,8 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
         for e in ctx.entries
         if (r := excluded_by(e.population, ctx.patient, ctx.evidence)) is not None
     ]
+    if (standing := _standing_band(m, ctx, applicable, excluded)) is not None:
+        return standing
     for entry in applicable:
         if accepts(m, entry):
             return finding(
@@ -543,6 +575,36 @@ def check_dose(m: DoseMention, ctx: DoseContext) -> Finding:
         if result:
             return result
     raise AssertionError("rule_range always returns a finding")  # pragma: no cover
+
+
+def _standing_band(
+    m: DoseMention,
+    ctx: DoseContext,
+    applicable: list[DoseEntry],
+    excluded: Sequence[tuple[DoseEntry, str]],
+) -> Finding | None:
+    """Where the use is not known, a dose that only a procedure's or an acute protocol's
+    regimen accepts (``setting_bound`` in indications.yaml: PCI, bypass, ACS) is judged by
+    the drug's standing regimens, whose patient bands apply: "Start argatroban at 2
+    mcg/kg/min" for a patient with hepatic impairment is the HIT starting rate for normal
+    hepatic function, not the rate continued after PCI. Only a known patient fact (not
+    missing evidence) excludes, so a dose for a patient nothing is known about is unchanged."""
+    if ctx.indications:
+        return None
+    bound = {i.id for i in ctx.table.indications if i.setting_bound}
+    accepting = [
+        e for e in applicable if accepts(m, e) or accepts_total(m, e, ctx.weight_kg) is not None
+    ]
+    if not accepting or any(e.indication not in bound for e in accepting):
+        return None
+    # The drug's standing regimens on every route: a band is the drug's, not the route's.
+    drug = [e for d in ctx.table.members(m.drug or "") for e in ctx.table.entries_for(d)]
+    standing = [e for e in drug if e.indication not in bound]
+    known = [
+        (e, r) for e in standing if (r := excluded_by(e.population, ctx.patient, None)) is not None
+    ]
+    admitted = [e for e in standing if excluded_by(e.population, ctx.patient, None) is None]
+    return rule_band(m, ctx, admitted, known)
 
 
 def _jurisdiction(entry: DoseEntry) -> str:
@@ -858,6 +920,12 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
         "block",
         "the amount is right, the dosing interval is not (on every route)",
         rule_frequency,
+    ),
+    (
+        "DOSE_ROUTE",
+        "block",
+        "a route the sentence states that no reference regimen of the drug has (for the use, where known); an unstated route is never a finding",
+        rule_route,
     ),
     (
         "DOSE_UNIT",

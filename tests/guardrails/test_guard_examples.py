@@ -178,8 +178,12 @@ CASES: dict[str, Case] = {
     # -- route and frequency
     "route-without-entry-frequency": Case(
         "For atrial fibrillation, rivaroxaban 20 mg IV every 1 hour.", "DOSE_FREQUENCY", False),
+    # rivaroxaban is given by mouth only: a stated IV route is withheld, the amount and
+    # interval being right changes nothing
     "route-without-entry-ok-interval": Case(
-        "For atrial fibrillation, rivaroxaban 20 mg IV once daily.", "NO_REFERENCE", True),
+        "For atrial fibrillation, rivaroxaban 20 mg IV once daily.", "DOSE_ROUTE", False),
+    "route-stated-right": Case(
+        "For atrial fibrillation, rivaroxaban 20 mg orally once daily.", "DOSE_OK", True),
     # -- correct doses that were blocked
     "total-per-kg-for-stated-weight": Case(
         "For an 80 kg patient, enoxaparin 1 mg/kg every 12 hours is 80 mg per dose.", "DOSE_OK", True),

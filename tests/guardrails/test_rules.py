@@ -65,7 +65,12 @@ CASES = [
     ("ok-drug-from-previous-sentence", "Enoxaparin is used to treat acute DVT. It is given 1 mg/kg every 12 hours.", None, "", {"DOSE_OK"}, True),
     ("unparsed", "For HIT, argatroban 2 per kg is started.", None, "", {"DOSE_UNPARSED"}, False),
     # NO_REFERENCE (a warning: allowed, never silent)
-    ("no-reference-route", "For acute PE, apixaban 10 mg IV twice daily.", None, "", {"NO_REFERENCE"}, True),
+    ("no-reference-use", "For atrial fibrillation, enoxaparin 1 mg/kg subcutaneously every 12 hours.", None, "", {"NO_REFERENCE"}, True),
+    # DOSE_ROUTE: a stated route no regimen of the drug has for the use (apixaban is oral only);
+    # the dose is still named as not verified for that route
+    ("route", "For acute PE, apixaban 10 mg IV twice daily.", None, "", {"DOSE_ROUTE", "NO_REFERENCE"}, False),
+    ("ok-route", "For acute PE, apixaban 10 mg orally twice daily.", None, "", {"DOSE_OK"}, True),
+    ("ok-route-unstated", "For acute PE, apixaban 10 mg twice daily.", None, "", {"DOSE_OK"}, True),
     # frequency on every route: no IV rivaroxaban entry, and q1h is no interval it has
     ("frequency-other-route", "Rivaroxaban 20 mg IV every 1 hour for atrial fibrillation.", None, "", {"DOSE_FREQUENCY"}, False),
 ]
@@ -93,7 +98,7 @@ def test_rule(
 
 
 _REFERENCE_RULES = {
-    "DOSE_RANGE", "DOSE_FREQUENCY", "DOSE_UNIT", "DOSE_PER_KG", "RENAL_ADJUSTMENT",
+    "DOSE_RANGE", "DOSE_FREQUENCY", "DOSE_ROUTE", "DOSE_UNIT", "DOSE_PER_KG", "RENAL_ADJUSTMENT",
     "HEPATIC_ADJUSTMENT", "WEIGHT_BAND", "POPULATION",
 }  # fmt: skip
 
