@@ -137,10 +137,24 @@ def step_words(step: Step) -> str:
 def _regimen_words(r: Regimen, stage: str | None = None) -> str:
     """The regimen's steps in order; asked for the maintenance stage ("after the first
     month"), only its maintenance steps when it has any."""
+    from guardrails.regimens import dose_words
+
     steps = list(r.steps)
     if stage == "maintenance" and any(s.phase == "maintenance" for s in steps):
         steps = [s for s in steps if s.phase == "maintenance"]
-    return ", then ".join(step_words(s) for s in steps)
+    words: list[str] = []
+    for i, s in enumerate(steps):
+        before = steps[i - 1] if i else None
+        if (
+            before is not None
+            and s.phase == before.phase == "bolus"
+            and s.amount.per_time
+            and not before.amount.per_time
+        ):
+            words[-1] += f" at {dose_words(s.amount)}"  # "400 mg bolus IV at 30 mg/min"
+            continue
+        words.append(step_words(s))
+    return ", then ".join(words)
 
 
 def _patient_words(frame: Frame, regimens: list[Regimen]) -> str:
@@ -215,6 +229,20 @@ def _card(
     live = [r for r in regimens if r.status != "excluded"]
     if not live:
         return _no_band(drug, indication, use, facts, regimens)
+    chooser = next((s.entry.chosen_by for r in live for s in r.steps if s.entry.chosen_by), None)
+    if chooser and len(live) > 1:
+        # The regimens are chosen by something the reference does not read from the patient
+        # (the last dose of the drug being reversed): no card picks one. Asked how to reverse,
+        # the card names each and what chooses; asked for the agent's dose for a patient, the
+        # sources' own words for the choice answer.
+        if frame.intent != "reversal":
+            return None
+        options = " or ".join(_regimen_words(r, frame.stage) for r in live)
+        entries = tuple({s.entry.id: s.entry for r in live for s in r.steps}.values())
+        text = f"{drug_name} for {use}: {options}; which one depends on {chooser}."
+        pool = [s.entry for r in regimens for s in r.steps]
+        line = _grounded(CardLine(text, entries, live[0].id), pool)
+        return DoseCard(drug, indication, tuple(regimens), (), line, ())
     applies = [r for r in live if r.status == "applies"]
     missing = tuple(dict.fromkeys(f for r in live for f in r.missing))
     lines: list[CardLine] = []

@@ -27,7 +27,6 @@ from assistant.frame import (
     Frame,
     indication_name,
     indications_in,
-    intent_indication,
     population_named,
     procedures_in,
     timing_in,
@@ -650,25 +649,18 @@ def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
 
 
 def as_reversal(frame: Frame, table: ReferenceTable) -> Frame:
-    """A question that names a reversal agent beside a drug the agent reverses ("on
-    rivaroxaban ... andexanet regimen?") for a dose asks for that reversal: the frame of a
-    reversal question, whatever use the patient's drug was for. Other frames are returned as
-    they are."""
+    """A dose question that names a reversal agent beside a drug the agent reverses ("on
+    rivaroxaban for post-op prophylaxis ... andexanet regimen?") asks for the agent's dose:
+    the use the patient's drug was for is no use the answer must be for. Other frames are
+    returned as they are."""
     if frame.intent != "dose":
         return frame
     agents = [d for d in frame.drugs if is_agent(d, table)]
     targets = {d for d in frame.drugs if not is_agent(d, table)}
     if not any(reversed_by(a, table) & targets for a in agents):
         return frame
-    use = intent_indication("reversal", table)
     return replace(
-        frame,
-        intent="reversal",
-        indication=use,
-        indications=frozenset({use}) if use else frozenset(),
-        condition=None,
-        setting=None,
-        phase=None,
+        frame, indication=None, indications=frozenset(), condition=None, setting=None, phase=None
     )
 
 

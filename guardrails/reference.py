@@ -141,6 +141,13 @@ class DoseEntry(_Strict):
         description="for a reversal dose: the drugs its cited document says the agent reverses, "
         "where the quote itself does not name them (andexanet alfa: apixaban, rivaroxaban)",
     )
+    chosen_by: str | None = Field(
+        default=None,
+        description="what chooses this regimen among the drug's others for the use when it is "
+        "no patient field the reference reads, as a clinician would say it ('the last "
+        "rivaroxaban or apixaban dose and the time since it'): a dose card then names every "
+        "such regimen and picks none",
+    )
     cite: Citation
 
     @property

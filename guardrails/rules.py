@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from guardrails.context import drugs_in
 from guardrails.patient import Patient
 from guardrails.reference import (
     Contraindication,
@@ -757,6 +758,29 @@ def contraindicated(drug: str, patient: Patient, table: ReferenceTable) -> Contr
     return None
 
 
+_REVERSING = re.compile(r"\b(?:revers|neutrali[sz]|antidote)\w*", re.IGNORECASE)
+
+
+def _reversed_in_sentence(
+    sentence: str, drugs: Sequence[str], table: ReferenceTable
+) -> frozenset[str]:
+    """The drugs a sentence speaks of as the ones being reversed: it says reverse (reversal,
+    neutralise, antidote) and names a reversal agent of the reference that reverses them
+    ("Rivaroxaban and apixaban can be reversed with andexanet alfa"). The agent is the drug
+    given; the drugs it reverses are not."""
+    if not _REVERSING.search(sentence):
+        return frozenset()
+    uses = {i.id for i in table.indications if i.intent == "reversal"}
+    agents = {e.drug for e in table.doses if e.indication in uses}
+    named = set(drugs) | set(drugs_in(sentence, table))
+    if not named & agents:
+        return frozenset()
+    reversed_by = {
+        d for e in table.doses if e.indication in uses and e.drug in named for d in e.reverses
+    }
+    return frozenset(d for d in named - agents if d in reversed_by or not reversed_by)
+
+
 def instruction_pattern(table: ReferenceTable) -> re.Pattern[str]:
     def build() -> re.Pattern[str]:
         words = sorted(table.instruction_words, key=len, reverse=True)
@@ -780,8 +804,11 @@ def rule_instruction(
     s_text = text[sentence[0] : sentence[1]]
     if not instruction_pattern(table).search(s_text):
         return []
+    reversed_here = _reversed_in_sentence(s_text, [d for d, _ in drugs], table)
     out = []
     for drug, how in drugs:
+        if drug in reversed_here:
+            continue  # "Rivaroxaban can be reversed with andexanet alfa": andexanet is given
         c = contraindicated(drug, patient, table)
         if c is None or warns_against(s_text, drug, table, pronoun=how != "sentence"):
             continue

@@ -226,3 +226,28 @@ def test_crcl_bands_read_as_ranges() -> None:
     card = card_for("Dabigatran dose for atrial fibrillation with CrCl 25 mL/min?")
     assert card is not None and "75 mg orally twice daily" in card.headline.text
     assert "CrCl 15 to < 30 mL/min" in card.headline.text
+
+
+def test_regimens_chosen_by_what_the_reference_does_not_read_are_named_not_picked() -> None:
+    # Asked how to reverse, the card names the low and the high regimen and what chooses
+    # between them; each bolus is worded with the rate it is given at.
+    card = card_for("How do I reverse apixaban in a life-threatening bleed?")
+    assert card is not None
+    text = card.headline.text
+    assert "400 mg bolus IV at 30 mg/min" in text and "800 mg bolus IV at 30 mg/min" in text
+    assert "depends on the strength of the last" in text
+    assert card.lines == ()
+    # Asked for the agent's dose for a patient whose last dose decides it, no card picks one:
+    # the sources' own words for the choice answer.
+    from assistant.evidence import as_reversal
+
+    frame = read_frame(
+        "on rivaroxaban 10 mg for post-op prophylaxis, took it 3 h ago, now bleeding. "
+        "andexanet regimen?",
+        [],
+        None,
+        TABLE,
+    )
+    asked = as_reversal(frame, TABLE)
+    assert asked.condition is None and asked.indication is None  # not the prophylaxis use
+    assert dose_card(asked, TABLE) is None

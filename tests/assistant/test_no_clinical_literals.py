@@ -78,8 +78,9 @@ def _is_intent(node: ast.AST) -> bool:
 def _intent_names(tree: ast.AST) -> set[int]:
     """The ids of the constants that name a question intent (the frame's own vocabulary of
     answer kinds, one of which is also an indication id): those compared with an ``intent``
-    (``frame.intent == "reversal"``, ``frame.intent in ("dose", "reversal")``) and those of
-    the ``Intent = Literal[...]`` type."""
+    (``frame.intent == "reversal"``, ``frame.intent in ("dose", "reversal")``), those of
+    the ``Intent = Literal[...]`` type, and those set as an ``intent=`` or passed to
+    ``intent_indication``."""
     out: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and any(
@@ -92,6 +93,12 @@ def _intent_names(tree: ast.AST) -> set[int]:
             isinstance(t, ast.Name) and t.id == "Intent" for t in node.targets
         ):
             out |= {id(n) for n in ast.walk(node.value) if isinstance(n, ast.Constant)}
+        elif isinstance(node, ast.Call):
+            # replace(frame, intent="reversal") and intent_indication("reversal", table)
+            out |= {id(k.value) for k in node.keywords if k.arg == "intent"}
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name == "intent_indication" and node.args:
+                out.add(id(node.args[0]))
     return out
 
 

@@ -74,3 +74,28 @@ def test_a_dose_under_a_class_resolves_to_the_sections_one_member(
 ) -> None:
     found = _blocks("Dose: 200 mg/day IV", passage)
     assert (found == ["DOSE_UNVERIFIED"]) if blocked else (found == [])
+
+
+def _contraindications(sentence: str, patient: dict[str, object]) -> list[str]:
+    from guardrails.patient import Patient
+
+    source = SourceText(sentence, "Label")
+    verdict = check(f"{sentence} [1]", {1: "p"}, {"p": source}, Patient(**patient))  # type: ignore[arg-type]
+    return [f.rule_id for f in verdict.findings if f.rule_id == "CONTRAINDICATION"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Rivaroxaban and apixaban can be reversed with andexanet alfa; give it as an IV bolus.",
+        "For reversing apixaban, andexanet alfa is given as an IV bolus then an infusion.",
+    ],
+)
+def test_the_drug_being_reversed_is_not_the_drug_given(sentence: str) -> None:
+    # The agent is given to a bleeding patient, not the drug it reverses.
+    assert _contraindications(sentence, {"active_bleeding": True}) == []
+
+
+def test_an_instruction_to_give_the_contraindicated_drug_still_blocks() -> None:
+    found = _contraindications("Continue rivaroxaban and give it daily.", {"active_bleeding": True})
+    assert found == ["CONTRAINDICATION"]
