@@ -238,10 +238,10 @@ def _card(
         if frame.intent != "reversal":
             return None
         options = " or ".join(_regimen_words(r, frame.stage) for r in live)
-        entries = tuple({s.entry.id: s.entry for r in live for s in r.steps}.values())
+        steps = tuple({s.entry.id: s.entry for r in live for s in r.steps}.values())
         text = f"{drug_name} for {use}: {options}; which one depends on {chooser}."
         pool = [s.entry for r in regimens for s in r.steps]
-        line = _grounded(CardLine(text, entries, live[0].id), pool)
+        line = _grounded(CardLine(text, steps, live[0].id), pool)
         return DoseCard(drug, indication, tuple(regimens), (), line, ())
     applies = [r for r in live if r.status == "applies"]
     missing = tuple(dict.fromkeys(f for r in live for f in r.missing))
