@@ -213,6 +213,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     # "Start spironolactone?": a unit that says not to take the proposed action answers it
     # first (assistant/premise.py).
     proposal = read_proposal(question)
+    target = proposed_values(question, proposal)
     measured = patient_values(question, frame)
     agents = asks_for_agents(asked)
     kinds = asked_values(asked)
@@ -304,9 +305,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
             if said is not None:
                 # A refusal under a condition ("contraindicated below eGFR 30") counts in full
-                # when the patient meets it, not at all when the patient is outside it.
+                # when the patient meets it, not at all when the patient is outside it; one
+                # the proposed value meets ("avoid SBP < 130" for "down to 115") in full.
                 weight = 1.0 if said.target else 0.5
-                if said.conditional:
+                if said.conditional and not (target and _refuted_target(c, proposal, target)):
                     weight *= {True: 1.0, False: 0.0, None: 0.5}[applies]
                 value += PREMISE_WEIGHT * weight
         out.append(Scored(c, value, coverage))
@@ -339,11 +341,44 @@ def _classes_of_unit(c: Candidate) -> frozenset[str]:
     return named.union(*(member_classes(d) for d in c.drugs))
 
 
+_TO_VALUE = re.compile(
+    r"\bto\s+(?:<\s*|below\s+|under\s+)?(\d+(?:\.\d+)?)(?:\s*(?:-|\u2013|to)\s*(\d+(?:\.\d+)?))?"
+)
+
+
+def proposed_values(question: str, proposal: Proposal | None) -> tuple[Measurement, ...]:
+    """The values a proposal would bring the patient to ("push SBP down to 115-120": SBP
+    115 and 120), read as the measure its words name; empty when it names none."""
+    if proposal is None:
+        return ()
+    text = question[proposal.span[0] : proposal.span[1]]
+    m = _TO_VALUE.search(text)
+    if m is None:
+        return ()
+    head = text[: m.start()]
+    return tuple(v for n in m.groups() if n is not None for v in read_values(f"{head}to {n}")[-1:])
+
+
+def _refuted_target(c: Candidate, proposal: Proposal, target: Sequence[Measurement]) -> bool:
+    """Whether the unit says not to take the proposal and a threshold in its refusal's
+    clause holds for the value the proposal would reach ("Avoid SBP < 130 mmHg" for "push SBP
+    down to 115-120")."""
+    said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
+    if said is None or not said.conditional:
+        return False
+    judged = judge(_conditions(c.text, c.measure), target)
+    return any(ok for cond, _, ok in judged if cond.start >= said.span[0])
+
+
 def patient_values(question: str, frame: Frame | None) -> tuple[Measurement, ...]:
     """The patient's values the question states (any unit, guardrails.measures), with the
     creatinine clearance the frame's patient facts give (Cockcroft–Gault) when none is
     stated."""
     values = read_values(question)
+    if proposed := proposed_values(question, read_proposal(question)):
+        # "push SBP down to 115-120": the value proposed is no value of the patient's.
+        taken = {(v.measure, v.value) for v in proposed}
+        values = tuple(v for v in values if (v.measure, v.value) not in taken)
     crcl = frame.patient.crcl if frame is not None else None
     if crcl is not None and not any(v.measure == "crcl" for v in values):
         values += (Measurement("crcl", crcl, "mL/min", f"{crcl:.0f}", "mL/min", 0, 0),)
@@ -418,6 +453,7 @@ def applied(text: str, values: Sequence[Measurement], measure: str | None = None
 OUTSIDE = "No — this patient's value is outside the threshold the source states: "
 AGAINST = "No — this patient meets the condition the source gives against it: "
 WITHIN = "Yes — this patient's value is within the threshold the source states: "
+PROPOSED_AGAINST = "No — the proposed value is within what the source advises against: "
 
 
 def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | None:
@@ -434,13 +470,16 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
       to says so itself."""
     if c.info is None:
         return None
+    proposal = read_proposal(question)
+    target = proposed_values(question, proposal)
+    if proposal is not None and target and _refuted_target(c, proposal, target):
+        return PROPOSED_AGAINST
     values = patient_values(question, frame)
     applies = applied(c.text, values, c.measure) if values else None
     if applies is None:
         return None
     if asks_check(question):
         return WITHIN if applies else OUTSIDE
-    proposal = read_proposal(question)
     drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
     context = " ".join(c.passage.chunk.section_path)
     if drugs and shares_drug(c.info.drugs, drugs):

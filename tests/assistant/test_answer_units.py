@@ -316,3 +316,20 @@ def test_a_unit_that_names_every_drug_asked_leads_over_one_that_names_one() -> N
     passage = _passage(text, title="Heart failure guideline")
     bottom = _bottom_line("sacubitril/valsartan starting dose in heart failure?", passage)
     assert bottom.startswith("Sacubitril/valsartan"), bottom
+
+
+def test_a_proposed_value_in_the_range_the_source_advises_against_is_answered_no() -> None:
+    text = (
+        "## Blood pressure in acute intracerebral haemorrhage\n\n"
+        "Acute lowering of SBP to 140 mmHg is safe in acute intracerebral haemorrhage.\n\n"
+        "Avoid SBP < 130 mmHg in acute intracerebral haemorrhage, as excessive lowering may "
+        "cause harm.\n"
+    )
+    ask = "Acute intracerebral haemorrhage, SBP 195. ok to push SBP down to {}?"
+    low = _bottom_line(ask.format("115-120"), _passage(text))
+    assert low.startswith("No — the proposed value"), low
+    assert "Avoid SBP < 130" in low
+    # A proposed value outside that range is not answered No by it; the patient's own SBP
+    # (195) is not the proposed value.
+    ok = _bottom_line(ask.format("140"), _passage(text))
+    assert not ok.startswith("No"), ok

@@ -504,3 +504,13 @@ def test_proposal_is_a_frozen_value() -> None:
     assert isinstance(p, Proposal)
     with pytest.raises(AttributeError):
         p.action = "stop"  # type: ignore[misc]
+
+
+def test_without_a_contraindication_is_no_contraindication() -> None:
+    proposal = read_proposal("ok to lower SBP to 140?")
+    assert proposal is not None
+    unit = (
+        "In patients without contraindication to acute BP treatment, lowering SBP to 140 is safe."
+    )
+    assert refutes(proposal, unit) is None
+    assert refutes(proposal, "Lowering SBP is contraindicated here.") is not None
