@@ -525,7 +525,10 @@ def _negated_action(text: str, m: re.Match[str], clause_start: int) -> str:
     not combine"), one inside it ("should not be started"), else the action its clause's
     subject names before it ("Dose reduction should not be attempted", "Switching within
     class is not recommended"), else ``give`` (the use of its object)."""
-    named = _named_action(text, m.end(), "") or next((a.id for _, a in _verbs(m.group())), "")
+    # An inverse action's words inside the cue are the cue's own negation ("not indicated"
+    # is a negative cue, not "skip"): only a plain action inside it counts.
+    inside = next((a.id for _, a in _verbs(m.group()) if not a.inverse), "")
+    named = _named_action(text, m.end(), "") or inside
     if named:
         return named
     before = _verbs(text[clause_start : m.start()])

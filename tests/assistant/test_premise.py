@@ -514,3 +514,11 @@ def test_without_a_contraindication_is_no_contraindication() -> None:
     )
     assert refutes(proposal, unit) is None
     assert refutes(proposal, "Lowering SBP is contraindicated here.") is not None
+
+
+def test_not_indicated_supports_skipping_and_never_refutes_it() -> None:
+    proposal = read_proposal("LDL 205 but 10-year risk only 4%, so no statin needed, right?")
+    assert proposal is not None and proposal.action == "skip"
+    unit = "10-year ASCVD risk < 5%: lifestyle modifications only; statin generally not indicated."
+    assert refutes(proposal, unit) is None
+    assert supports(proposal, unit) is not None
