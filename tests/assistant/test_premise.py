@@ -522,3 +522,10 @@ def test_not_indicated_supports_skipping_and_never_refutes_it() -> None:
     unit = "10-year ASCVD risk < 5%: lifestyle modifications only; statin generally not indicated."
     assert refutes(proposal, unit) is None
     assert supports(proposal, unit) is not None
+
+
+def test_a_group_with_contraindications_is_no_refusal() -> None:
+    proposal = read_proposal("STEMI, transfer over 120 min. Start tenecteplase?")
+    assert proposal is not None
+    unit = "Primary PCI is performed in patients who have contraindications to tenecteplase."
+    assert refutes(proposal, unit) is None
