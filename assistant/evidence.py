@@ -90,6 +90,7 @@ class _Rules:
     examples: re.Pattern[str]
     purpose: re.Pattern[str]
     enumerating: re.Pattern[str]
+    results: tuple[tuple[str, re.Pattern[str]], ...]
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +118,7 @@ def _rules() -> _Rules:
         examples=re.compile(raw["examples"], re.IGNORECASE),
         purpose=re.compile(raw["purpose"], re.IGNORECASE),
         enumerating=re.compile(raw["enumerating"], re.IGNORECASE),
+        results=tuple((k, re.compile(v, re.IGNORECASE)) for k, v in raw["results"].items()),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
@@ -204,6 +206,25 @@ def asks_check(question: str) -> bool:
 def asks_for_agents(question: str) -> bool:
     """Whether a question asks which agents to use (evidence.yaml ``asks_for_agents``)."""
     return bool(_rules().asks_for_agents.search(question))
+
+
+_TEST_WORD = re.compile(r"[A-Za-z][\w-]*")
+
+
+def reported_results(text: str) -> frozenset[tuple[str, str]]:
+    """(result, test word) pairs a text reports ("D-dimer came back negative": ("negative",
+    "d-dimer"); evidence.yaml ``results``): each result word with the content words of at
+    most four words before or after it."""
+    out: set[tuple[str, str]] = set()
+    for result, pattern in _rules().results:
+        for m in pattern.finditer(text):
+            near = text[max(0, m.start() - 40) : m.start()].split()[-4:]
+            near += text[m.end() : m.end() + 30].split()[:3]
+            for word in near:
+                for w in _TEST_WORD.findall(word):
+                    if len(w) >= 3 and not pattern.fullmatch(w):
+                        out.add((result, w.lower()))
+    return frozenset(out)
 
 
 def asked_values(question: str) -> tuple[re.Pattern[str], ...]:

@@ -26,6 +26,7 @@ from assistant.evidence import (
     is_example,
     names_class_of,
     related_drugs,
+    reported_results,
     research_cap,
     shared_contexts,
     shares_drug,
@@ -215,6 +216,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     proposal = read_proposal(question)
     target = proposed_values(question, proposal)
     measured = patient_values(question, frame)
+    reported = reported_results(question)
     agents = asks_for_agents(asked)
     kinds = asked_values(asked)
     checks = asks_check(question)
@@ -299,6 +301,13 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += THRESHOLD_WEIGHT  # "in range?" is answered by the range it is outside
         elif applies is False and proposal is None:
             value -= 2 * THRESHOLD_WEIGHT  # another patient's band ("CrCl above 50" for 42)
+        if reported and (said := reported_results(_label(c))):
+            # "D-dimer came back negative" and "Negative D-dimer: PE can be excluded".
+            tests = {t for _, t in said}
+            if reported & said:
+                value += RESULT_WEIGHT
+            elif any(t in tests for _, t in reported):
+                value -= RESULT_WEIGHT  # another result of the same test
         if frame is not None and c.parts and contradicts(_scope(c), frame.situation):
             value -= 2 * THRESHOLD_WEIGHT  # another patient's row ("not on dialysis" on CRRT)
         if proposal is not None and coverage > 0:
@@ -316,6 +325,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 
 
 THRESHOLD_WEIGHT = 0.12
+RESULT_WEIGHT = 0.15  # a unit labelled with the test result the question reports
 ALL_DRUGS_WEIGHT = 0.1  # a unit that names every drug the question names
 # A follow-up: what covering the turn's own new words adds, and what quoting the unit the
 # last answer quoted (and nothing the turn adds) takes away.
@@ -325,6 +335,18 @@ AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
 EXAMPLE_PENALTY = 0.15
 WHOLE_LIST_WEIGHT = 0.05
+
+
+_LABEL = re.compile(r"^[\W_]*([^:.;\n]{2,60}?)[*_]*:")
+
+
+def _label(c: Candidate) -> str:
+    """What a unit says it is for: its scope (a structure unit's first element), else a
+    sentence's own label ("**Negative D-dimer:** PE can be safely excluded")."""
+    if c.parts:
+        return _scope(c)
+    m = _LABEL.match(c.text)
+    return m.group(1) if m else ""
 
 
 def _scope(c: Candidate) -> str:

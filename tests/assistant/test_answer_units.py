@@ -333,3 +333,15 @@ def test_a_proposed_value_in_the_range_the_source_advises_against_is_answered_no
     # (195) is not the proposed value.
     ok = _bottom_line(ask.format("140"), _passage(text))
     assert not ok.startswith("No"), ok
+
+
+def test_a_reported_result_is_answered_by_the_unit_labelled_with_it() -> None:
+    text = (
+        "## Diagnostic pathway\n\n"
+        "- **Primary action:** obtain a high-sensitivity troponin level.\n"
+        "- **Positive troponin:** admit for serial ECGs and cardiology review.\n"
+        "- **Negative troponin:** discharge with outpatient follow-up is safe.\n"
+    )
+    for result, lead in (("negative", "Negative troponin"), ("positive", "Positive troponin")):
+        bottom = _bottom_line(f"high-sensitivity troponin came back {result}", _passage(text))
+        assert lead in bottom, (result, bottom)
