@@ -301,10 +301,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += THRESHOLD_WEIGHT  # "in range?" is answered by the range it is outside
         elif applies is False and proposal is None:
             value -= 2 * THRESHOLD_WEIGHT  # another patient's band ("CrCl above 50" for 42)
-        if reported and (said := reported_results(_label(c))):
+        if reported and (labelled := reported_results(_label(c))):
             # "D-dimer came back negative" and "Negative D-dimer: PE can be excluded".
-            tests = {t for _, t in said}
-            if reported & said:
+            tests = {t for _, t in labelled}
+            if reported & labelled:
                 value += RESULT_WEIGHT
             elif any(t in tests for _, t in reported):
                 value -= RESULT_WEIGHT  # another result of the same test
