@@ -27,6 +27,7 @@ from assistant.frame import (
     Frame,
     indication_name,
     indications_in,
+    intent_indication,
     population_named,
     procedures_in,
     timing_in,
@@ -659,7 +660,7 @@ def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
     asked = {d for d in frame.drugs if not is_agent(d, table)}
     uses = _reversal_uses(table)
     for e in table.doses:
-        if e.indication not in uses or e.drug in out:
+        if e.indication not in uses or e.drug in out or e.drug in frame.ruled_out:
             continue
         if _reversed_in(e) & asked:
             out.append(e.drug)
@@ -672,12 +673,26 @@ def reversal_agents(frame: Frame, table: ReferenceTable) -> list[str]:
 def as_reversal(frame: Frame, table: ReferenceTable) -> Frame:
     """A dose question that names a reversal agent beside a drug the agent reverses ("on
     rivaroxaban for post-op prophylaxis ... andexanet regimen?") asks for the agent's dose:
-    the use the patient's drug was for is no use the answer must be for. Other frames are
-    returned as they are."""
+    the use the patient's drug was for is no use the answer must be for. A question that
+    rules out an agent for a drug it reverses ("no andexanet in the hospital") asks for
+    another reversal. Other frames are returned as they are."""
+    targets = {d for d in frame.drugs if not is_agent(d, table)}
+    gone = [d for d in frame.ruled_out if is_agent(d, table)]
+    if any(reversed_by(a, table) & targets for a in gone):
+        # "Rivaroxaban bleed, no andexanet in the hospital. What else?": another reversal.
+        use = intent_indication("reversal", table)
+        return replace(
+            frame,
+            intent="reversal",
+            indication=use,
+            indications=frozenset({use}) if use else frozenset(),
+            condition=None,
+            setting=None,
+            phase=None,
+        )
     if frame.intent != "dose":
         return frame
     agents = [d for d in frame.drugs if is_agent(d, table)]
-    targets = {d for d in frame.drugs if not is_agent(d, table)}
     if not any(reversed_by(a, table) & targets for a in agents):
         return frame
     return replace(

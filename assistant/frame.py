@@ -27,6 +27,7 @@ from assistant.situation import (
     procedures_named,
     replaced_drugs,
     says_instead,
+    unavailable_drugs,
 )
 from assistant.types import Turn
 from corpus.yamlio import load_yaml
@@ -159,6 +160,8 @@ class Frame:
     explicit_intent: bool = False  # the question itself says what it asks
     inherited: tuple[str, ...] = ()  # the fields a follow-up took from earlier turns
     follows: bool = False  # the question goes on with the conversation before it
+    # Drugs the question says are not to be had ("no andexanet in the hospital").
+    ruled_out: tuple[str, ...] = ()
     # What holds in the conversation after this question (drugs, uses, patient conditions,
     # procedures, the subject of its first turn).
     situation: Situation = field(default_factory=Situation)
@@ -190,6 +193,7 @@ class Frame:
                 "dialysis": p.dialysis,
             },
             "inherited": list(self.inherited),
+            "ruled_out": list(self.ruled_out),
             "situation": self.situation.to_json(),
         }
 
@@ -489,7 +493,9 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
     # "reverse dabigatran": the guard reads the dabigatran of that phrase as the drug being
     # reversed, not dosed; the frame wants both.
     plain = _REVERSE.sub(lambda m: " " * len(m.group()), question)
-    drugs = tuple(dict.fromkeys(name for _, _, name in find_drugs(plain, drug_lexicon())))
+    spans = find_drugs(plain, drug_lexicon())
+    ruled_out = unavailable_drugs(plain, spans)
+    drugs = tuple(dict.fromkeys(name for _, _, name in spans if name not in ruled_out))
     own_words = _own_use_words(question, drugs, table)
     found = indications_in(own_words, table) or indications_in(lay_words(question), table)
     assessing = bool(w.assessing.search(question))
@@ -543,6 +549,7 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
         timing=timing_in(question),
         populations=populations,
         explicit_intent=explicit,
+        ruled_out=ruled_out,
     )
 
 
@@ -665,7 +672,7 @@ def _reading(text: str, own: Frame, table: ReferenceTable) -> TurnReading:
     plain = _REVERSE.sub(lambda m: " " * len(m.group()), text)
     spans = find_drugs(plain, drug_lexicon())
     named = tuple(dict.fromkeys(name for _, _, name in spans))
-    replaced = replaced_drugs(plain, spans)
+    replaced = replaced_drugs(plain, spans) | frozenset(unavailable_drugs(plain, spans))
     held, negated = conditions_in(text)
     inherited = set(own.inherited)
     uses = frozenset() if "indication" in inherited else own.indications

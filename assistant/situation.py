@@ -15,7 +15,7 @@ The words are data (the ``situation`` and ``measures`` sections of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +44,8 @@ class _Words:
     procedures: tuple[tuple[str, re.Pattern[str]], ...]
     replaced_after: re.Pattern[str]
     instead: re.Pattern[str]
+    unavailable_before: re.Pattern[str]
+    unavailable_after: re.Pattern[str]
     measure: re.Pattern[str]
 
 
@@ -79,6 +81,8 @@ def _words() -> _Words:
         procedures=tuple((k, rx(v)) for k, v in s["procedures"].items()),
         replaced_after=rx(s["replaced_after"]),
         instead=rx(s["instead"]),
+        unavailable_before=rx(s["unavailable_before"]),
+        unavailable_after=rx(s["unavailable_after"]),
         measure=measure,
     )
 
@@ -181,6 +185,21 @@ class TurnReading:
     patient: Patient = field(default_factory=Patient)
     clinical_words: tuple[str, ...] = ()
     words: tuple[str, ...] = ()  # its content words as the search stems them, in order
+
+
+def unavailable_drugs(text: str, spans: Sequence[tuple[int, int, str]]) -> tuple[str, ...]:
+    """The drugs a text says are not to be had ("no andexanet in the hospital", "argatroban
+    is unavailable"): every mention of each is so worded. ``spans``: the text's drug
+    mentions (start, end, canonical name)."""
+    w = _words()
+    out: dict[str, bool] = {}
+    for start, end, name in spans:
+        gone = bool(
+            w.unavailable_before.search(text[max(0, start - 12) : start])
+            or w.unavailable_after.match(text[end : end + 40])
+        )
+        out[name] = out.get(name, True) and gone
+    return tuple(name for name, gone in out.items() if gone)
 
 
 def negated_at(text: str, start: int, end: int) -> bool:

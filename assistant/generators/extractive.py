@@ -23,6 +23,7 @@ from assistant.evidence import (
     asks_for_agents,
     fit,
     flowchart_spans,
+    is_agent,
     is_example,
     names_class_of,
     related_drugs,
@@ -199,8 +200,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         # how to reach a dose, not for one: no sentence is favoured for carrying any dose.
         wants_dose = frame.intent in ("dose", "reversal") and bool(frame.drugs)
         both = frozenset(frame.drugs) if len(frame.drugs) >= 2 else frozenset()
+        ruled = frozenset(frame.ruled_out)
+        own_drugs = frozenset(frame.drugs)
     else:
-        both = frozenset()
+        both = ruled = own_drugs = frozenset()
         asked_drugs = {name for _, _, name in find_drugs(question)}
         wants_dose = bool(_DOSE_QUESTION.search(question))
     # A question that names a drug class and no drug ("What SGLT2 inhibitor guidance …?")
@@ -263,6 +266,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value -= 0.2  # another drug's dose answers another question
         elif asked_classes and asked_classes & _classes_of_unit(c):
             value += 0.15
+        if ruled and c.drugs & ruled and (c.drugs <= ruled | own_drugs or _agents(c) <= ruled):
+            # "no andexanet in the hospital": a unit that gives no other drug is no answer.
+            value -= RULED_OUT_WEIGHT
         if both and both <= c.drugs:
             value += ALL_DRUGS_WEIGHT  # "sacubitril/valsartan": the unit for both, not one
         if wants_dose and c.has_amount:
@@ -286,7 +292,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         if agents and c.info is not None:
             # "Which antibiotics ...?" is answered by units that name agents, not by one
             # that names none ("Use antibiotics that penetrate pancreatic necrosis").
-            value += AGENT_WEIGHT if c.info.own_drugs else -AGENT_WEIGHT
+            # The drugs the question is about and those it rules out are no option.
+            others = frozenset(c.info.own_drugs) - own_drugs - ruled
+            value += AGENT_WEIGHT if others else -AGENT_WEIGHT
         if c.kind == "list":
             value += WHOLE_LIST_WEIGHT  # "at least two of the following": all of them answer
         if is_example(c.text):
@@ -326,7 +334,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 
 THRESHOLD_WEIGHT = 0.12
 RESULT_WEIGHT = 0.15  # a unit labelled with the test result the question reports
-ALL_DRUGS_WEIGHT = 0.1  # a unit that names every drug the question names
+ALL_DRUGS_WEIGHT = 0.1
+RULED_OUT_WEIGHT = 0.2  # a unit only about a drug the question says is not to be had  # a unit that names every drug the question names
 # A follow-up: what covering the turn's own new words adds, and what quoting the unit the
 # last answer quoted (and nothing the turn adds) takes away.
 FOLLOW_UP_WEIGHT = 0.3
@@ -338,6 +347,12 @@ WHOLE_LIST_WEIGHT = 0.05
 
 
 _LABEL = re.compile(r"^[\W_]*([^:.;\n]{2,60}?)[*_]*:")
+
+
+def _agents(c: Candidate) -> frozenset[str]:
+    """The reversal agents a unit names (the dose reference's reversal entries)."""
+    table = default_reference()
+    return frozenset(d for d in c.drugs if is_agent(d, table))
 
 
 def _label(c: Candidate) -> str:

@@ -12,6 +12,9 @@ from guardrails.patient import extract_patient
 from guardrails.reference import default_reference
 
 
+TABLE = default_reference()
+
+
 def frame(question: str):
     return read_frame(question, [], None, default_reference())
 
@@ -126,3 +129,32 @@ def test_a_dose_that_names_no_use_is_no_other_use() -> None:
     # A dose stated for another use is one.
     other = _pool("For VTE prophylaxis after hip replacement, enoxaparin is 40 mg once daily.")
     assert coverage(f, other, default_reference()).status == "not_covered"
+
+
+@pytest.mark.parametrize(
+    ("question", "gone"),
+    [
+        (
+            "Rivaroxaban bleed, no andexanet in the hospital. What else can we use?",
+            "andexanet alfa",
+        ),
+        ("HIT and argatroban is unavailable here: which anticoagulant?", "argatroban"),
+    ],
+)
+def test_a_drug_the_question_says_is_not_to_be_had_is_out_of_play(question: str, gone: str) -> None:
+    f = frame(question)
+    assert gone in f.ruled_out and gone not in f.drugs
+    assert gone not in f.situation.drugs
+
+
+def test_ruling_out_a_reversal_agent_asks_for_another_reversal() -> None:
+    from assistant.evidence import as_reversal, reversal_agents
+
+    f = as_reversal(frame("Rivaroxaban bleed, no andexanet in the hospital. What else?"), TABLE)
+    assert f.intent == "reversal"
+    assert "andexanet alfa" not in reversal_agents(f, TABLE)
+
+
+def test_stopping_a_drug_does_not_rule_it_out() -> None:
+    f = frame("Stopped warfarin 3 days ago. When can we operate?")
+    assert f.drugs == ("warfarin",) and f.ruled_out == ()
