@@ -11,7 +11,6 @@ from assistant.frame import read_frame
 from guardrails.patient import extract_patient
 from guardrails.reference import default_reference
 
-
 TABLE = default_reference()
 
 
