@@ -92,6 +92,8 @@ class _Rules:
     purpose: re.Pattern[str]
     enumerating: re.Pattern[str]
     results: tuple[tuple[str, re.Pattern[str]], ...]
+    meta: re.Pattern[str]
+    asks_how_to_choose: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +122,8 @@ def _rules() -> _Rules:
         purpose=re.compile(raw["purpose"], re.IGNORECASE),
         enumerating=re.compile(raw["enumerating"], re.IGNORECASE),
         results=tuple((k, re.compile(v, re.IGNORECASE)) for k, v in raw["results"].items()),
+        meta=re.compile(raw["meta"], re.IGNORECASE),
+        asks_how_to_choose=re.compile(raw["asks_how_to_choose"], re.IGNORECASE),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
             (re.compile(v["asks"], re.IGNORECASE), re.compile(v["answers"], re.IGNORECASE))
@@ -207,6 +211,13 @@ def asks_check(question: str) -> bool:
 def asks_for_agents(question: str) -> bool:
     """Whether a question asks which agents to use (evidence.yaml ``asks_for_agents``)."""
     return bool(_rules().asks_for_agents.search(question))
+
+
+def is_meta(text: str, question: str) -> bool:
+    """Whether a unit says how to choose rather than what ("the choice depends on …";
+    evidence.yaml ``meta``) while the question does not ask how to choose."""
+    rules = _rules()
+    return bool(rules.meta.search(text)) and not rules.asks_how_to_choose.search(question)
 
 
 _TEST_WORD = re.compile(r"[A-Za-z][\w-]*")

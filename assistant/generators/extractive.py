@@ -25,6 +25,7 @@ from assistant.evidence import (
     flowchart_spans,
     is_agent,
     is_example,
+    is_meta,
     names_class_of,
     related_drugs,
     reported_results,
@@ -297,6 +298,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += AGENT_WEIGHT if others else -AGENT_WEIGHT
         if c.kind == "list":
             value += WHOLE_LIST_WEIGHT  # "at least two of the following": all of them answer
+        if is_meta(c.text, question):
+            value -= META_PENALTY  # how to choose, when the question asks what to choose
         if is_example(c.text):
             value -= EXAMPLE_PENALTY  # an illustration of a rule never outranks the rule
         if kinds:
@@ -335,6 +338,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
 THRESHOLD_WEIGHT = 0.12
 RESULT_WEIGHT = 0.15  # a unit labelled with the test result the question reports
 ALL_DRUGS_WEIGHT = 0.1
+META_PENALTY = 0.15
 RULED_OUT_WEIGHT = 0.2  # a unit only about a drug the question says is not to be had  # a unit that names every drug the question names
 # A follow-up: what covering the turn's own new words adds, and what quoting the unit the
 # last answer quoted (and nothing the turn adds) takes away.

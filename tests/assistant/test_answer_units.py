@@ -345,3 +345,32 @@ def test_a_reported_result_is_answered_by_the_unit_labelled_with_it() -> None:
     for result, lead in (("negative", "Negative troponin"), ("positive", "Positive troponin")):
         bottom = _bottom_line(f"high-sensitivity troponin came back {result}", _passage(text))
         assert lead in bottom, (result, bottom)
+
+
+def test_what_to_choose_outranks_how_to_choose_unless_that_is_asked() -> None:
+    text = (
+        "## Choosing an agent\n\n"
+        "The choice of an anticoagulant depends on the need for a parenteral lead-in, renal "
+        "function and cost.\n\n"
+        "Dabigatran and edoxaban need a parenteral lead-in first; apixaban and rivaroxaban do "
+        "not.\n"
+    )
+    which = _bottom_line("Which ones need a parenteral lead-in first?", _passage(text))
+    assert which.startswith("Dabigatran"), which
+    how = _bottom_line("How do I choose an anticoagulant: lead-in?", _passage(text))
+    assert how.startswith("The choice"), how
+
+
+def test_a_sentence_about_how_to_choose_is_read_as_such() -> None:
+    from assistant.evidence import is_meta
+
+    what = "Which DOACs need a parenteral lead-in?"
+    for text in (
+        "The ASH guideline does not favour one DOAC over another; the choice depends on cost.",
+        "Selection should be guided by renal function and interactions.",
+        "Local resistance patterns should guide empiric therapy.",
+        "The choice of an oral anticoagulant depends on the need for a lead-in.",
+    ):
+        assert is_meta(text, what), text
+        assert not is_meta(text, "How do I choose a DOAC?"), text
+    assert not is_meta("Dabigatran and edoxaban need a parenteral lead-in first.", what)
