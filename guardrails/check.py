@@ -53,6 +53,7 @@ from guardrails.rules import (
     rule_grounding,
     rule_instruction,
     rule_route,
+    titration_range,
 )
 from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
 from guardrails.units import convert
@@ -574,7 +575,11 @@ def check(
                     answer_text,
                     table,
                 )
-            if (alone.rule_id, alone.expected) == (judged.rule_id, judged.expected):
+            regimens = _entries(m, indications, table, by_route=False) or _entries(
+                m, set(), table, by_route=False
+            )
+            same = (alone.rule_id, alone.expected) == (judged.rule_id, judged.expected)
+            if same and not _implausibly_high(m, regimens):
                 judged = _sources_differ(judged, m, quoted, answer_text)
         findings.append(replace(judged, drug=m.drug, drug_from=drug_from))
         # The route against the drug's regimens for the use (all of them where none is known).
@@ -654,6 +659,28 @@ _SOURCE_RULES = frozenset(
         "POPULATION",
     }
 )
+
+
+# A dose this many times the highest the reference gives the drug for the use is no other
+# source's regimen (those differ by a loading dose or a band, two to four times) but a slip
+# of the kind the guard exists for (a tenfold dose, mg for mcg), quoted or not.
+_IMPLAUSIBLE = 5.0
+
+
+def _implausibly_high(m: DoseMention, entries: list[DoseEntry]) -> bool:
+    """Whether ``m`` is at least ``_IMPLAUSIBLE`` times every reference dose in ``entries``
+    it can be compared with (the dose, its titration ceiling, its maxima), and comparable
+    with one. A dose below the reference is not: lower doses are studied and given
+    (argatroban at 0.2 mcg/kg/min in critical illness)."""
+    ceilings = []
+    for e in entries:
+        for spec in (e.dose, titration_range(e), e.max_per_dose, e.max_per_day):
+            if spec is None:
+                continue
+            got = convert(m.amount, spec.unit, spec.per_kg, spec.per_time)
+            if got is not None:
+                ceilings.append((got[1], spec.high))
+    return bool(ceilings) and all(high >= _IMPLAUSIBLE * top for high, top in ceilings)
 
 
 def _quoted_from(source: SourceText | None) -> str:

@@ -1037,7 +1037,7 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
     (
         "SOURCES_DIFFER",
         "warn",
-        "a dose quoted word for word from the passage it cites that the reference gives otherwise (another amount, unit, interval, route or band): the source's own statement, shown with the reference's dose and source beside it; the patient's own facts still block",
+        "a dose quoted word for word from the passage it cites that the reference gives otherwise (another amount, unit, interval, route or band): the source's own statement, shown with the reference's dose and source beside it (the patient's own facts, and a dose five times or more above every reference dose for the use, still block)",
         None,
     ),
     (

@@ -185,3 +185,17 @@ def test_a_quoted_unit_of_several_sentences_is_cited_once_at_its_end() -> None:
     # the run up to the marker must be one verbatim quote: a changed word in it is not
     changed = item.replace("Reduce to", "Use")
     assert not check(f"{changed} [1]", {1: "p"}, {"p": passage}).allowed
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        pytest.param("Enoxaparin 10 mg/kg SC every 12 hours for DVT", "DOSE_RANGE", id="tenfold"),
+        pytest.param("Argatroban 2 mg/kg/min IV for HIT", "DOSE_UNIT", id="mg-for-mcg"),
+    ],
+)
+def test_a_verbatim_dose_far_above_every_reference_dose_still_blocks(line: str, rule: str) -> None:
+    # no other source's regimen, but the slip the guard exists for, in the source itself
+    passage = SourceText(f"{line}.", "A faulty note")
+    verdict = check(f"{line} [1].", {1: "p"}, {"p": passage})
+    assert _rules(verdict, "block") == [rule]
