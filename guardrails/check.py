@@ -496,7 +496,7 @@ def check(
                         m.span,
                         answer_text,
                         f"{m.amount.describe()}: {why}, so the dose cannot be checked"
-                        + (f"; {_quoted_from(quoted)}." if quoted else "."),
+                        + (f"; it is {_quoted_from(quoted)}." if quoted else "."),
                         sentence=m.sentence,
                     )
                 )
@@ -609,7 +609,7 @@ def check(
                 "SOURCE_QUOTED",
                 u.span,
                 answer_text,
-                f"{drug}: '{written}' is not checked against the reference ({u.reason}); {_quoted_from(quoted)}.",
+                f"{drug}: '{written}' is not checked against the reference ({u.reason}); it is {_quoted_from(quoted)}.",
                 sentence=u.sentence,
                 drug=u.drug or None,
             )
@@ -685,7 +685,7 @@ def _implausibly_high(m: DoseMention, entries: list[DoseEntry]) -> bool:
 
 def _quoted_from(source: SourceText | None) -> str:
     where = (source.title or source.doc_id) if source else ""
-    return f"it is quoted word for word from {where or 'the passage it cites'}"
+    return f"quoted word for word from {where or 'the passage it cites'}"
 
 
 def _sources_differ(f: Finding, m: DoseMention, quoted: SourceText, text: str) -> Finding:
@@ -698,7 +698,7 @@ def _sources_differ(f: Finding, m: DoseMention, quoted: SourceText, text: str) -
         f.span,
         text,
         f"sources differ: {reference} gives {gives}; {m.amount.describe()} "
-        f"{_quoted_from(quoted)[3:]}. The reference check: {f.message}",
+        f"is {_quoted_from(quoted)}. The reference check: {f.message}",
         expected=f.expected,
         source=f.source,
         sentence=f.sentence,
