@@ -34,7 +34,7 @@ from guardrails.context import (
     related,
     resolve_subject,
 )
-from guardrails.extraction import extract
+from guardrails.extraction import QUOTABLE_UNPARSED, extract
 from guardrails.patient import Patient, extract_patient, stated_bands
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
 from guardrails.regimens import excluded_by
@@ -53,6 +53,7 @@ from guardrails.rules import (
     rule_grounding,
     rule_instruction,
     rule_route,
+    titration_range,
 )
 from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
 from guardrails.units import convert
@@ -238,6 +239,89 @@ def locate_unit(sentence: str, passage: str) -> tuple[int, int] | None:
     return None
 
 
+# What may stand right before a quoted piece in its passage (after markup), so that the piece
+# starts where a statement of the passage starts: a sentence's or clause's end, a label's
+# colon, a table cell's bar, a context dash or a flowchart arrow.
+_HEAD_STOP = tuple(".!?;:|\u2014\u2192")
+# ... and right after it: a sentence's or clause's end, a label's colon, a cell's bar, a
+# bibliography marker, a context dash or an arrow. A quote that stops inside a statement
+# ("enoxaparin 1 mg" of "enoxaparin 1 mg/kg every 12 hours") is no statement of the passage.
+_TAIL_STOP = tuple(".!?;:|[\u2014\u2192")
+_MARKUP = "*_`~"
+_LINE_MARK = re.compile(r"[ \t]*(?:[-*+\u2022>|#]+|\d{1,3}[.)])(?:[ \t]|$)")
+
+
+def _starts_statement(passage: str, at: int) -> bool:
+    """Whether a piece found at ``at`` starts a statement of the passage."""
+    line = passage.rfind("\n", 0, at) + 1
+    before = passage[line:at].rstrip(" \t" + _MARKUP)
+    if before:
+        return before.endswith(_HEAD_STOP) or _LINE_MARK.fullmatch(before + " ") is not None
+    if line == 0:
+        return True
+    # A line of its own, unless the line before runs on into it (a wrapped sentence).
+    prev = passage[passage.rfind("\n", 0, line - 1) + 1 : line - 1].strip().rstrip(_MARKUP)
+    return not prev or prev.endswith(_HEAD_STOP) or prev.startswith(("#", "|"))
+
+
+def _ends_statement(passage: str, end: int) -> bool:
+    """Whether a piece that ends at ``end`` ends a statement of the passage."""
+    stop = passage.find("\n", end)
+    after = passage[end : stop if stop >= 0 else len(passage)].lstrip(" \t" + _MARKUP)
+    if after:
+        return after.startswith(_TAIL_STOP)
+    if stop < 0:
+        return True
+    # The line ends here; a line after it that runs on in lower case continues it.
+    line_end = passage.find("\n", stop + 1)
+    nxt = passage[stop + 1 : line_end if line_end >= 0 else len(passage)].lstrip(" \t")
+    return not nxt or not (nxt[0].islower() or nxt[0].isdigit()) or bool(_LINE_MARK.match(nxt))
+
+
+def _found_whole(piece: str, passage: str, start: int = 0) -> int | None:
+    """Where in the normalised passage ``piece`` stands as a whole statement (from ``start``),
+    returning the normalised end; None where it does not."""
+    body, where = _normalised(passage)
+    needle = _normalised(piece)[0]
+    if not needle:
+        return None
+    at = body.find(needle, start)
+    while at >= 0:
+        begin, end = where[at], where[at + len(needle) - 1] + 1
+        if _starts_statement(passage, begin) and _ends_statement(passage, end):
+            return at + len(needle)
+        at = body.find(needle, at + 1)
+    return None
+
+
+def quotes(sentence: str, passage: str) -> bool:
+    """Whether an answer sentence is a verbatim quote of the passage it cites: word for word
+    after the guard's normalisation (``locate``), or, for a quoted list item, table row or
+    flowchart branch, every piece between the structure joiners word for word, in order
+    (a column header or lead-in may stand before its row). Each piece must be a whole
+    statement of the passage, not the front or back of one: "enoxaparin 1 mg" does not
+    quote "enoxaparin 1 mg/kg every 12 hours", nor "1 mg/kg once daily" the end of "...,
+    1 mg/kg once daily"."""
+    core = _MARKER.sub("", sentence).strip().rstrip(".!?;:").strip()
+    if len(core) < 8:
+        return False
+    if _found_whole(core, passage) is not None:
+        return True
+    pieces = [p.strip() for p in _JOINERS.split(core)]
+    pieces = [p for p in pieces if p]
+    if len(pieces) < 2 or any(len(p) < _SHORTEST_PIECE for p in pieces):
+        return False
+    pos = 0
+    for k, piece in enumerate(pieces):
+        found = _found_whole(piece, passage, pos)
+        if found is None:
+            if k == len(pieces) - 1 or _found_whole(piece, passage) is None:
+                return False
+            continue  # a header above its row
+        pos = found
+    return True
+
+
 @dataclass
 class _Resolver:
     """What each answer sentence is about, read where the sentence came from."""
@@ -247,6 +331,7 @@ class _Resolver:
     sources: Mapping[str, SourceText]
     table: ReferenceTable
     seen: dict[tuple[int, int], Subject] = field(default_factory=dict)
+    verbatim: dict[tuple[int, int], SourceText | None] = field(default_factory=dict)
     spans: list[tuple[int, int]] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
 
@@ -255,24 +340,47 @@ class _Resolver:
             self.seen[sentence] = self._resolve(sentence)
         return self.seen[sentence]
 
-    def _markers(self, sentence: tuple[int, int]) -> list[int]:
-        """The citation markers of the shown sentence around ``sentence`` (a marker written
-        after the full stop, "daily. [1]", belongs to it)."""
+    def quoted(self, sentence: tuple[int, int]) -> SourceText | None:
+        """The cited passage that the shown sentence around ``sentence`` quotes word for word
+        (``quotes``), if any: its doses are that source's own statements. A sentence without
+        a marker of its own counts when it and the sentences after it, up to the first that
+        cites, are one verbatim quote of a passage that sentence cites (a quoted list item
+        of several sentences is cited once, at its end)."""
+        if sentence not in self.verbatim:
+            start, end = self._shown(sentence)
+            cited = self._cited(sentence)
+            if not cited:
+                i = bisect_right(self.starts, start)
+                for later in self.spans[i:]:
+                    if later[0] >= end and cited_markers(self.text[later[0] : later[1]]):
+                        end, cited = later[1], self._cited(later)
+                        break
+            s_text = self.text[start:end]
+            self.verbatim[sentence] = next(
+                (source for source in cited if quotes(s_text, source.text)), None
+            )
+        return self.verbatim[sentence]
+
+    def _cited(self, sentence: tuple[int, int]) -> list[SourceText]:
+        return [
+            self.sources[self.citations[n]]
+            for n in cited_markers(self.text[slice(*self._shown(sentence))])
+            if n in self.citations and self.citations[n] in self.sources
+        ]
+
+    def _shown(self, sentence: tuple[int, int]) -> tuple[int, int]:
+        """The shown sentence around ``sentence`` (a marker written after the full stop,
+        "daily. [1]", belongs to it)."""
         if not self.spans:
             self.spans = sentence_spans(self.text) or [(0, 0)]
             self.starts = [s for s, _ in self.spans]
         i = max(0, bisect_right(self.starts, sentence[0]) - 1)
         start, end = self.spans[i]
-        end = max(end, sentence[1])
-        return cited_markers(self.text[min(start, sentence[0]) : end])
+        return min(start, sentence[0]), max(end, sentence[1])
 
     def _resolve(self, sentence: tuple[int, int]) -> Subject:
         s_text = self.text[sentence[0] : sentence[1]]
-        cited = [
-            self.sources[self.citations[n]]
-            for n in self._markers(sentence)
-            if n in self.citations and self.citations[n] in self.sources
-        ]
+        cited = self._cited(sentence)
         for source in cited:
             # word for word, else as a unit's quote: its pieces in order, joiners left out
             at = locate(s_text, source.text) or locate_unit(s_text, source.text)
@@ -355,6 +463,9 @@ def check(
     patient = stated.merged(patient) if patient else stated
     context_indications = find_indications(context, table) if context else set()
     context_evidence = evidence_in(context)
+    # Facts from outside the answer (the question, earlier turns, the patient fields): only
+    # these may block a dose its own cited source states word for word.
+    has_facts = not patient.is_empty() or bool(context_evidence)
     resolver = _Resolver(answer_text, citations or {}, sources, table)
     mentions, unparsed = extract(answer_text, drug_lexicon(table))
     findings: list[Finding] = []
@@ -378,12 +489,14 @@ def check(
             )
             drug, why = _one_drug(subject, table)
             if drug is None:
+                quoted = resolver.quoted(m.sentence)
                 findings.append(
                     finding(
-                        "DOSE_UNVERIFIED",
+                        "SOURCE_QUOTED" if quoted else "DOSE_UNVERIFIED",
                         m.span,
                         answer_text,
-                        f"{m.amount.describe()}: {why}, so the dose cannot be checked.",
+                        f"{m.amount.describe()}: {why}, so the dose cannot be checked"
+                        + (f"; it is {_quoted_from(quoted)}." if quoted else "."),
                         sentence=m.sentence,
                     )
                 )
@@ -446,12 +559,36 @@ def check(
             contraindicated.add((m.sentence, m.drug))
         evidence = evidence_in(s_text) | context_evidence
         judged = _judge(m, indications, who, evidence, weight, answer_text, table)
+        quoted = resolver.quoted(m.sentence)
+        if quoted is not None and judged.rule_id in _SOURCE_RULES:
+            # The source's own statement: judged by the reference as the source alone says
+            # it (the sentence's own facts, no patient's); what the patient's facts change
+            # still blocks, what the source alone gives otherwise is a sources-differ note.
+            alone = judged
+            if has_facts:
+                alone = _judge(
+                    m,
+                    indications,
+                    scope,
+                    evidence_in(s_text),
+                    m.weight_kg or scope.weight_kg,
+                    answer_text,
+                    table,
+                )
+            regimens = _entries(m, indications, table, by_route=False) or _entries(
+                m, set(), table, by_route=False
+            )
+            same = (alone.rule_id, alone.expected) == (judged.rule_id, judged.expected)
+            if same and not _implausibly_high(m, regimens):
+                judged = _sources_differ(judged, m, quoted, answer_text)
         findings.append(replace(judged, drug=m.drug, drug_from=drug_from))
         # The route against the drug's regimens for the use (all of them where none is known).
         for_use = _entries(m, indications, table, by_route=False)
         routes = for_use or _entries(m, set(), table, by_route=False)
         uses = ", ".join(sorted(indications)) if for_use and indications else ""
         if (route := rule_route(m, routes, answer_text, uses)) is not None:
+            if quoted is not None:  # a route is no fact of the patient's
+                route = _sources_differ(route, m, quoted, answer_text)
             findings.append(replace(route, drug=m.drug, drug_from=drug_from))
         if judged.rule_id == "DOSE_OK" and weight is not None and "x" in judged.message:
             grounded.setdefault(m.sentence, set()).update(
@@ -463,12 +600,25 @@ def check(
         grounded.setdefault(span, set()).update(values)
     for u in unparsed:
         drug = u.drug or _one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
+        written = answer_text[u.span[0] : u.span[1]]
+        # A combination strength or a course total its own source states word for word is
+        # that source's statement; a look-alike or an unreadable number never is.
+        quoted = resolver.quoted(u.sentence) if u.reason in QUOTABLE_UNPARSED else None
         findings.append(
             finding(
+                "SOURCE_QUOTED",
+                u.span,
+                answer_text,
+                f"{drug}: '{written}' is not checked against the reference ({u.reason}); it is {_quoted_from(quoted)}.",
+                sentence=u.sentence,
+                drug=u.drug or None,
+            )
+            if quoted is not None
+            else finding(
                 "DOSE_UNPARSED",
                 u.span,
                 answer_text,
-                f"{drug}: '{answer_text[u.span[0] : u.span[1]]}' could not be read as a dose ({u.reason}); it is withheld — check it against the source.",
+                f"{drug}: '{written}' could not be read as a dose ({u.reason}); it is withheld — check it against the source.",
                 sentence=u.sentence,
                 drug=u.drug or None,
             )
@@ -492,6 +642,67 @@ def check(
     findings.sort(key=lambda f: (f.span[0], f.rule_id))
     meta = {"patient": patient.describe(), "reference_digest": table.digest}
     return Verdict(tuple(findings), doses, meta)
+
+
+# What the reference says otherwise of a dose: another amount, unit, interval or route, or a
+# band the sentence does not put the patient in. Of a dose its own source states word for
+# word, these are a difference between sources, not an error in the answer.
+_SOURCE_RULES = frozenset(
+    {
+        "DOSE_RANGE",
+        "DOSE_UNIT",
+        "DOSE_FREQUENCY",
+        "DOSE_ROUTE",
+        "RENAL_ADJUSTMENT",
+        "HEPATIC_ADJUSTMENT",
+        "WEIGHT_BAND",
+        "POPULATION",
+    }
+)
+
+
+# A dose this many times the highest the reference gives the drug for the use is no other
+# source's regimen (those differ by a loading dose or a band, two to four times) but a slip
+# of the kind the guard exists for (a tenfold dose, mg for mcg), quoted or not.
+_IMPLAUSIBLE = 5.0
+
+
+def _implausibly_high(m: DoseMention, entries: list[DoseEntry]) -> bool:
+    """Whether ``m`` is at least ``_IMPLAUSIBLE`` times every reference dose in ``entries``
+    it can be compared with (the dose, its titration ceiling, its maxima), and comparable
+    with one. A dose below the reference is not: lower doses are studied and given
+    (argatroban at 0.2 mcg/kg/min in critical illness)."""
+    ceilings = []
+    for e in entries:
+        for spec in (e.dose, titration_range(e), e.max_per_dose, e.max_per_day):
+            if spec is None:
+                continue
+            got = convert(m.amount, spec.unit, spec.per_kg, spec.per_time)
+            if got is not None:
+                ceilings.append((got[1], spec.high))
+    return bool(ceilings) and all(high >= _IMPLAUSIBLE * top for high, top in ceilings)
+
+
+def _quoted_from(source: SourceText | None) -> str:
+    where = (source.title or source.doc_id) if source else ""
+    return f"quoted word for word from {where or 'the passage it cites'}"
+
+
+def _sources_differ(f: Finding, m: DoseMention, quoted: SourceText, text: str) -> Finding:
+    """SOURCES_DIFFER for a reference finding on a dose its cited source states word for
+    word: the reference's dose and source are named beside the quote."""
+    reference = f.source.doc_id if f.source else "the dose reference"
+    gives = f"{m.drug} {f.expected}" if f.expected else f"{m.drug} otherwise"
+    return finding(
+        "SOURCES_DIFFER",
+        f.span,
+        text,
+        f"sources differ: {reference} gives {gives}; {m.amount.describe()} "
+        f"is {_quoted_from(quoted)}. The reference check: {f.message}",
+        expected=f.expected,
+        source=f.source,
+        sentence=f.sentence,
+    )
 
 
 def _judge(

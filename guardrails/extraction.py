@@ -225,6 +225,12 @@ _HOSTILE = {
     "exp": "an exponent or superscript",
     "frac": "a fraction or a combination strength (x/y)",
 }
+_COURSE = "a total over several days is a course, not one dose"
+# Amounts whose digits read cleanly but that are no one dose to compare: a combination
+# strength ("budesonide-formoterol 200/6 mcg") and a course total. A verbatim quote of the
+# passage it cites states them as that source does (guardrails.check); anywhere else they
+# are refused like every other unreadable amount.
+QUOTABLE_UNPARSED = frozenset({_HOSTILE["frac"], _COURSE})
 _NOT_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
 _NOT_FINITE = re.compile(
     r"(?=[+\-iInN\u221e])(?:(?<![\w.])[+-]?(?:inf(?:inity)?|nan)(?![\w])|\u221e)", re.IGNORECASE
@@ -602,8 +608,7 @@ class _AmountReader:
         if unit.kind == "dose" and not (unit.per_time or unit.interval_h):
             course = _COURSE_AFTER.match(self.text, unit.end, self.stop)
             if course:
-                reason = "a total over several days is a course, not one dose"
-                self.loose.append(_Loose(n.start, course.end(), reason, True))
+                self.loose.append(_Loose(n.start, course.end(), _COURSE, True))
                 return max(nxt, self._next_index(course.end()))
         return self._with_unit(n, high, unit, nxt)
 

@@ -1034,6 +1034,18 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
         "no reference entry for this drug in this indication or route, and the dose matches one the reference gives the drug for another use (a dose it gives the drug for no use at all is blocked)",
         None,
     ),
+    (
+        "SOURCES_DIFFER",
+        "warn",
+        "a dose quoted word for word from the passage it cites that the reference gives otherwise (another amount, unit, interval, route or band): the source's own statement, shown with the reference's dose and source beside it (the patient's own facts, and a dose five times or more above every reference dose for the use, still block)",
+        None,
+    ),
+    (
+        "SOURCE_QUOTED",
+        "warn",
+        "a dose quoted word for word from the passage it cites that the reference cannot check (its drug is not resolved, or it is a combination strength or a course total): shown as that source's statement, unverified",
+        None,
+    ),
 ]
 REGISTRY: tuple[Rule, ...] = tuple(Rule(*row, order) for order, row in enumerate(_ROWS))
 RULES: dict[str, tuple[Severity, str]] = {r.id: (r.severity, r.summary) for r in REGISTRY}

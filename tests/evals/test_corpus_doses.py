@@ -44,18 +44,37 @@ CASES = [
         "Bolus practice",
         "# Bolus practice\n\n## Loading\nGive 500 mg every 12 hours after the first review.\n",
         1,
-        1,
-        ("DOSE_UNVERIFIED",),
-        id="dose-with-no-drug-anywhere-is-withheld",
+        0,
+        (),
+        id="dose-with-no-drug-anywhere-is-shown-as-quoted",
     ),
     pytest.param(
         "no-drug-list",
         "Bolus practice",
         "# Bolus practice\n\n## Loading\nSteps:\n- Give 500 mg every 12 hours.\n- Review daily.\n",
         1,
+        0,
+        (),
+        id="list-item-dose-with-no-drug-is-shown-as-quoted",
+    ),
+    pytest.param(
+        "argatroban-look-alike",
+        "Argatroban in HIT",
+        "# Argatroban in HIT\n\n## Dosage\nArgatroban is started at 1O mcg/kg/min.\n",
         1,
-        ("DOSE_UNVERIFIED",),
-        id="list-item-dose-with-no-drug-is-withheld",
+        1,
+        ("DOSE_UNPARSED",),
+        id="look-alike-digit-is-withheld",
+    ),
+    pytest.param(
+        "argatroban-hundredfold",
+        "Argatroban in HIT",
+        "# Argatroban in HIT\n\n## Dosage\nSteps:\n- Start argatroban at 200 mcg/kg/min.\n"
+        "- Review daily.\n",
+        1,
+        1,
+        ("DOSE_RANGE",),
+        id="list-item-dose-far-above-the-reference-is-withheld",
     ),
     pytest.param(
         "argatroban-start",
@@ -179,7 +198,7 @@ def test_the_tool_runs_on_an_index_of_the_fixture_pack_and_lists_what_it_withhol
     pack.mkdir()
     for f in fixture_pack.glob("*.md"):
         (pack / f.name).write_text(f.read_text("utf-8"), "utf-8")
-    _write_pack(pack, "no-drug-sentence", *CASES[0].values[1:3])
+    _write_pack(pack, "argatroban-look-alike", *CASES[2].values[1:3])
     out, md = tmp_path / "r.json", tmp_path / "r.md"
     source = f"pack:{pack}"
     assert (
@@ -191,23 +210,24 @@ def test_the_tool_runs_on_an_index_of_the_fixture_pack_and_lists_what_it_withhol
     assert domain["documents"] == len(list(pack.glob("*.md")))
     assert domain["units"] > domain["dose_units"] >= domain["withheld"] >= 1
     assert result["index"]["embedder"].startswith("hash")
-    listed = [w for w in result["withheld"] if w["doc_id"] == "no-drug-sentence"]
+    listed = [w for w in result["withheld"] if w["doc_id"] == "argatroban-look-alike"]
     assert [(w["text"], w["rule_ids"]) for w in listed] == [
-        ("Give 500 mg every 12 hours after the first review.", ["DOSE_UNVERIFIED"])
+        ("Argatroban is started at 1O mcg/kg/min.", ["DOSE_UNPARSED"])
     ]
     assert len(result["withheld"]) == domain["withheld"]
     report = md.read_text("utf-8")
-    assert "Give 500 mg every 12 hours after the first review." in report
+    assert "Argatroban is started at 1O mcg/kg/min." in report
     assert f"| {source} | {domain['documents']} |" in report
     # an index measured as built must still be its sources' text: a changed source is refused
     index_dir = Path(result["index"]["path"])
-    (pack / "no-drug-sentence.md").write_text(
-        FRONT.format(id="no-drug-sentence", title="Bolus practice") + "# Changed\n\nOther.\n"
+    (pack / "argatroban-look-alike.md").write_text(
+        FRONT.format(id="argatroban-look-alike", title="Argatroban in HIT")
+        + "# Changed\n\nOther.\n"
     )
     capsys.readouterr()
     assert main(["--index-dir", str(index_dir), "--preset", "fast"]) == 2
     err = capsys.readouterr().err
-    assert "built from other texts than its sources" in err and "no-drug-sentence#" in err
+    assert "built from other texts than its sources" in err and "argatroban-look-alike#" in err
 
 
 def test_limit_must_be_positive() -> None:

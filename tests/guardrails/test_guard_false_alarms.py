@@ -53,11 +53,13 @@ REAL_DOSES = [
 
 @pytest.mark.parametrize(("text"), [t for _, t in REAL_DOSES], ids=[i for i, _ in REAL_DOSES])
 def test_a_drug_dose_beside_a_measure_word_is_still_checked(text: str) -> None:
-    assert _blocks(text) != []
+    # Uncited: quoted word for word from its own passage, the dose would be that source's
+    # statement (tests/guardrails/test_own_source.py); the reference judges it here.
+    assert [f.rule_id for f in check(text).findings if f.severity == "block"] != []
 
 
 SEPSIS = "## Septic shock\n\n### Corticosteroids\n\n- Dose: 200 mg/day IV\n"
-# (id, passage, blocked): the dose under a class heading resolves by the section's members.
+# (id, passage, unresolved): the dose under a class heading resolves by the section's members.
 CLASS_CASES = [
     ("one-member", SEPSIS + "- Agent: hydrocortisone, in divided doses.\n", False),
     ("two-members", SEPSIS + "- Agent: hydrocortisone or dexamethasone.\n", True),
@@ -67,13 +69,17 @@ CLASS_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("passage", "blocked"), [c[1:] for c in CLASS_CASES], ids=[c[0] for c in CLASS_CASES]
+    ("passage", "unresolved"), [c[1:] for c in CLASS_CASES], ids=[c[0] for c in CLASS_CASES]
 )
 def test_a_dose_under_a_class_resolves_to_the_sections_one_member(
-    passage: str, blocked: bool
+    passage: str, unresolved: bool
 ) -> None:
-    found = _blocks("Dose: 200 mg/day IV", passage)
-    assert (found == ["DOSE_UNVERIFIED"]) if blocked else (found == [])
+    verdict = check("Dose: 200 mg/day IV [1]", {1: "p"}, {"p": SourceText(passage, "Guideline")})
+    # The line is quoted word for word: a drug it cannot resolve is shown as the source's
+    # statement, unverified (SOURCE_QUOTED), not withheld.
+    found = [f.rule_id for f in verdict.findings if f.rule_id != "NOT_IN_REFERENCE"]
+    assert verdict.allowed
+    assert (found == ["SOURCE_QUOTED"]) if unresolved else ("SOURCE_QUOTED" not in found)
 
 
 def _contraindications(sentence: str, patient: dict[str, object]) -> list[str]:
