@@ -34,7 +34,15 @@ from assistant.frame import (
 )
 from assistant.premise import classes_named, member_classes
 from assistant.situation import negated_at
-from corpus.structure import PAIR_SEP, Flowchart, Table, Unit, parse_structure
+from corpus.structure import (
+    CELL_SEP,
+    CONTEXT_SEP,
+    PAIR_SEP,
+    Flowchart,
+    Table,
+    Unit,
+    parse_structure,
+)
 from corpus.structure import units as structure_units
 from corpus.text import sentence_spans
 from corpus.yamlio import load_yaml
@@ -557,6 +565,11 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
         parts = tuple((p.start, p.end, p.sep) for p in unit.parts)
         info = info_of(*unit.span, quote)
         out.append(UnitInfo(unit.kind, parts, info, measured.get(unit.span)))
+    for block in structure.blocks:
+        if isinstance(block, Table) and (whole := _key_value_table(block, text)):
+            quote = "".join(sep + text[a:b] for a, b, sep in whole)
+            if len(quote) <= _MAX_CHARS:
+                out.append(UnitInfo("table", whole, info_of(*block.span, quote)))
     for items in together.values():
         if len(items) < 2:
             continue
@@ -567,6 +580,45 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
         start, end = items[0].span[0], items[-1].span[1]
         out.append(UnitInfo("list", whole, info_of(start, end, quote)))
     return tuple(out)
+
+
+_KEY_VALUE_ROWS = 8  # a table of label/value rows this long or shorter is also quoted whole
+
+
+def _key_value_table(block: Table, text: str) -> tuple[QuotePart, ...]:
+    """A two-column table of labelled values ("Starting dose | 24/26 mg twice daily",
+    "Target dose | 97/103 mg twice daily") quoted whole: its caption, then each row's label
+    and value ("Starting dose: 24/26 mg twice daily; Target dose: ..."). Empty when the
+    table is no such table (another shape, an empty cell, too many rows)."""
+    rows = block.rows
+    if not (2 <= len(rows) <= _KEY_VALUE_ROWS) or block.header is None:
+        return ()
+    if len(block.header.cells) != 2 or any(len(r.cells) != 2 for r in rows):
+        return ()
+    if any(b <= a for r in rows for a, b in r.cells):
+        return ()
+    out: list[QuotePart] = []
+    if block.caption is not None:
+        a, b = _bare(text, *block.caption, tail="*_:. \t")
+        if b > a:
+            out.append((a, b, ""))  # "**Andexanet Alfa Dosing:**": the words, not the marks
+    for k, row in enumerate(rows):
+        (la, lb), (va, vb) = (_bare(text, a, b) for a, b in row.cells)
+        if lb <= la or vb <= va:
+            return ()
+        first = CONTEXT_SEP if out and k == 0 else ("" if k == 0 else PAIR_SEP)
+        out.append((la, lb, first))
+        out.append((va, vb, CELL_SEP))
+    return tuple(out)
+
+
+def _bare(text: str, a: int, b: int, tail: str = "*_ \t") -> tuple[int, int]:
+    """A span without the emphasis marks around its words ("**Dose**" -> "Dose")."""
+    while a < b and text[a] in "*_ \t":
+        a += 1
+    while b > a and text[b - 1] in tail:
+        b -= 1
+    return a, b
 
 
 def _whole_list(items: list[Unit]) -> tuple[QuotePart, ...]:

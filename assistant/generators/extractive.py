@@ -223,6 +223,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     reported = reported_results(question)
     agents = asks_for_agents(asked)
     kinds = asked_values(asked)
+    # Several values asked ("starting dose and target?", "dose + how long?"): two kinds of
+    # value, and words that join two asks.
+    several = len(kinds) >= 2 and bool(_JOINED_ASKS.search(asked))
     checks = asks_check(question)
     domains = patient_domain_words(frame.patient) if frame is not None else ""
     domain = re.compile(rf"\b(?:{domains})\b", re.IGNORECASE) if domains else None
@@ -298,6 +301,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += AGENT_WEIGHT if others else -AGENT_WEIGHT
         if c.kind == "list":
             value += WHOLE_LIST_WEIGHT  # "at least two of the following": all of them answer
+        if c.kind == "table":
+            # A table of labelled values answers a question that asks for several of them
+            # ("starting dose and target?"), never one that asks for one.
+            value += WHOLE_LIST_WEIGHT if several else -WHOLE_TABLE_PENALTY
         if is_meta(c.text, question):
             value -= META_PENALTY  # how to choose, when the question asks what to choose
         if is_example(c.text):
@@ -335,10 +342,12 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     return sorted(out, key=lambda s: -s.score)
 
 
+_JOINED_ASKS = re.compile(r"\b(?:and|plus|then)\b|[+&]|\?.*\w.*\?", re.IGNORECASE)
 THRESHOLD_WEIGHT = 0.12
 RESULT_WEIGHT = 0.15  # a unit labelled with the test result the question reports
 ALL_DRUGS_WEIGHT = 0.1
 META_PENALTY = 0.15
+WHOLE_TABLE_PENALTY = 0.5
 RULED_OUT_WEIGHT = 0.2  # a unit only about a drug the question says is not to be had  # a unit that names every drug the question names
 # A follow-up: what covering the turn's own new words adds, and what quoting the unit the
 # last answer quoted (and nothing the turn adds) takes away.

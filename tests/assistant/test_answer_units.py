@@ -374,3 +374,31 @@ def test_a_sentence_about_how_to_choose_is_read_as_such() -> None:
         assert is_meta(text, what), text
         assert not is_meta(text, "How do I choose a DOAC?"), text
     assert not is_meta("Dabigatran and edoxaban need a parenteral lead-in first.", what)
+
+
+KEY_VALUE = """## Examplamab
+
+**Examplamab dosing:**
+
+| Parameter | Detail |
+|---|---|
+| **Starting dose** | 20 mg twice daily |
+| **Target dose** | 80 mg twice daily |
+| Titration | Double the dose every 2 weeks |
+"""
+
+
+def test_a_table_of_labelled_values_answers_a_question_for_several_of_them() -> None:
+    p = _passage(KEY_VALUE)
+    both = _bottom_line("examplamab starting dose and target?", p)
+    assert both == (
+        "Examplamab dosing — Starting dose: 20 mg twice daily; Target dose: 80 mg twice "
+        "daily; Titration: Double the dose every 2 weeks"
+    ), both
+    # Quoted piece by piece from the document, with the structure's joiners only.
+    frame = read_frame("examplamab starting dose and target?", [], None, default_reference())
+    draft = ExtractiveGenerator().generate("examplamab starting dose and target?", [p], (), frame)
+    assert all(citation_exact(c) for c in draft.citations)
+    # One value asked: its row, not the whole table.
+    one = _bottom_line("examplamab target dose?", p)
+    assert one.startswith("Target dose"), one
