@@ -101,6 +101,7 @@ class _Rules:
     enumerating: re.Pattern[str]
     results: tuple[tuple[str, re.Pattern[str]], ...]
     meta: re.Pattern[str]
+    goal_before: re.Pattern[str]
     asks_how_to_choose: re.Pattern[str]
 
 
@@ -131,6 +132,7 @@ def _rules() -> _Rules:
         enumerating=re.compile(raw["enumerating"], re.IGNORECASE),
         results=tuple((k, re.compile(v, re.IGNORECASE)) for k, v in raw["results"].items()),
         meta=re.compile(raw["meta"], re.IGNORECASE),
+        goal_before=re.compile(raw["goal_before"], re.IGNORECASE),
         asks_how_to_choose=re.compile(raw["asks_how_to_choose"], re.IGNORECASE),
         abbreviations={str(k).lower(): str(v) for k, v in raw["abbreviations"].items()},
         asked_values=tuple(
@@ -219,6 +221,12 @@ def asks_check(question: str) -> bool:
 def asks_for_agents(question: str) -> bool:
     """Whether a question asks which agents to use (evidence.yaml ``asks_for_agents``)."""
     return bool(_rules().asks_for_agents.search(question))
+
+
+def is_goal(before: str) -> bool:
+    """Whether the words right before a band make it a goal to reach ("Target haemoglobin:",
+    "maintain SpO2"; evidence.yaml ``goal_before``), not a state of the patient."""
+    return bool(_rules().goal_before.search(before.replace("*", "")))
 
 
 def is_meta(text: str, question: str) -> bool:

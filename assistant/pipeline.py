@@ -184,7 +184,9 @@ class Assistant:
         timings["prepare"] = _ms(t0)
 
         t = time.perf_counter()
-        passages = self._retrieve(query, frame)
+        # Searched in both spellings the corpus writes ("haemorrhage", "hemorrhage"); the
+        # question's words are measured as asked.
+        passages = self._retrieve(_with_variants(query, self.retriever), frame)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever, frame)
@@ -1070,6 +1072,36 @@ def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[P
 
 _TYPED = re.compile(r"[A-Za-z]{5,}")
 _LETTER = re.compile(r"[^\W\d_]")
+
+
+@lru_cache(maxsize=1)
+def _spelling_variants() -> tuple[tuple[re.Pattern[str], str], ...]:
+    from assistant.frame import DATA as FRAME_DATA
+    from corpus.yamlio import load_yaml
+
+    raw = load_yaml(FRAME_DATA.read_text(encoding="utf-8"))
+    return tuple((re.compile(a), b) for a, b in raw["spelling_variants"])
+
+
+def _with_variants(query: str, vocabulary: Vocabulary) -> str:
+    """The query with the other spelling of a word the corpus also writes that way
+    ("hypoglycaemia" -> hypoglycemia; frame.yaml ``spelling_variants``) added after it."""
+    from retrieval.tokenize import tokenize as _tok
+
+    extra: list[str] = []
+    for word in _TYPED.findall(query):
+        low = word.lower()
+        if len(low) < 5:
+            continue
+        own = _tok(low)
+        for pattern, repl in _spelling_variants():
+            other = pattern.sub(repl, low)
+            if other == low:
+                continue
+            tokens = _tok(other)
+            if tokens and tokens != own and vocabulary.knows(tokens[0]) and other not in extra:
+                extra.append(other)
+    return f"{query} {' '.join(extra)}" if extra else query
 
 
 def _with_corrections(query: str, vocabulary: Vocabulary) -> str:

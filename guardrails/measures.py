@@ -703,7 +703,9 @@ def read_conditions(text: str, default: str | None = None) -> tuple[Condition, .
     if default is not None and default not in g.measures:
         valid = ", ".join(sorted(g.measures))
         raise ValueError(f"unknown measure {default!r}; the measures are: {valid}")
-    text = text[:_MAX_TEXT]
+    # Emphasis marks are no words ("a glucose level of **>= 180 mg/dL**"); blanked, not
+    # removed, so spans still index the text given.
+    text = _EMPHASIS.sub(" ", text[:_MAX_TEXT])
     found: list[Condition] = []
     taken: list[tuple[int, int]] = []
     for name in g.names.finditer(text):
@@ -750,7 +752,9 @@ def read_conditions(text: str, default: str | None = None) -> tuple[Condition, .
     return tuple(sorted(found, key=lambda c: (c.start, c.measure)))
 
 
-_AND = re.compile(r"\s*(?:and|,)\s*(?=[<>≤≥=])", re.IGNORECASE)
+_EMPHASIS = re.compile(r"\*+|(?<![\w])_+|_+(?![\w])")
+# "< 70 mg/dL (< 3.9 mmol/L) AND ≥ 54 mg/dL": a bracketed restatement may stand between.
+_AND = re.compile(r"\s*(?:\([^()]{0,40}\)\s*)?(?:and|,)\s*(?=[<>≤≥=])", re.IGNORECASE)
 
 
 def _intersect(a: Condition, b: Condition) -> Condition:

@@ -25,6 +25,7 @@ from assistant.evidence import (
     flowchart_spans,
     is_agent,
     is_example,
+    is_goal,
     is_meta,
     names_class_of,
     related_drugs,
@@ -312,7 +313,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         if kinds:
             # "What rate…?", "how long…?": a unit that gives that kind of value answers.
             value += VALUE_WEIGHT * sum(bool(k.search(c.text)) for k in kinds) / len(kinds)
-        applies = applied(c.text, measured, c.measure) if measured else None
+        applies = applied(c.text, measured, c.measure, goals=checks) if measured else None
         if applies is True:
             value += THRESHOLD_WEIGHT  # its band holds this patient ("CrCl ≤ 50" for 42)
         elif applies is False and checks:
@@ -485,11 +486,17 @@ def band_cell(c: Candidate, values: Sequence[Measurement]) -> Candidate | None:
     return replace(c, parts=parts, tokens=frozenset(tokenize(quote)), measure=measure)
 
 
-def applied(text: str, values: Sequence[Measurement], measure: str | None = None) -> bool | None:
+def applied(
+    text: str, values: Sequence[Measurement], measure: str | None = None, goals: bool = False
+) -> bool | None:
     """Whether the thresholds a unit states hold for this patient: True when every one the
     patient's values speak to holds, False when one does not, None when none is judged.
-    ``measure``: what the unit's bare bands measure (a table row's label column)."""
+    ``measure``: what the unit's bare bands measure (a table row's label column). A goal
+    ("Target haemoglobin: 7.0-9.0 g/dL") is judged only with ``goals`` (the question asks
+    whether the value is in range)."""
     judged = judge(_conditions(text, measure), values)
+    if not goals:
+        judged = [j for j in judged if not is_goal(text[max(0, j[0].start - 40) : j[0].start])]
     if not judged:
         return None
     # "The inability to reach an ACT of 480 seconds or more": the band is the one not reached.
@@ -525,10 +532,11 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
     if proposal is not None and target and _refuted_target(c, proposal, target):
         return PROPOSED_AGAINST
     values = patient_values(question, frame)
-    applies = applied(c.text, values, c.measure) if values else None
+    checks = asks_check(question)
+    applies = applied(c.text, values, c.measure, goals=checks) if values else None
     if applies is None:
         return None
-    if asks_check(question):
+    if checks:
         return WITHIN if applies else OUTSIDE
     drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
     context = " ".join(c.passage.chunk.section_path)

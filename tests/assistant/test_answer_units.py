@@ -402,3 +402,30 @@ def test_a_table_of_labelled_values_answers_a_question_for_several_of_them() -> 
     # One value asked: its row, not the whole table.
     one = _bottom_line("examplamab target dose?", p)
     assert one.startswith("Target dose"), one
+
+
+def test_a_goal_band_is_no_state_of_the_patient_unless_asked_whether_in_range() -> None:
+    values = patient_values("Septic shock, Hb 76 g/L. Should I transfuse?", None)
+    assert applied("Target haemoglobin: 7.0-9.0 g/dL after transfusion.", values) is None
+    assert applied("Transfusion trigger: haemoglobin < 7.0 g/dL.", values) is False
+    checked = patient_values("Hb 76 g/L - in the target range?", None)
+    assert applied("Target haemoglobin: 7.0-9.0 g/dL.", checked, goals=True) is True
+
+
+def test_a_word_is_also_searched_in_the_spelling_the_corpus_uses() -> None:
+    from assistant.pipeline import _with_variants
+
+    class Known:
+        def __init__(self, words: set[str]) -> None:
+            from retrieval.tokenize import tokenize
+
+            self.stems = {tokenize(w)[0] for w in words}
+
+        def knows(self, term: str) -> bool:
+            return term in self.stems
+
+    corpus = Known({"hypoglycemia", "oedema", "haemorrhage"})
+    query = _with_variants("hypoglycaemia with edema and hemorrhage", corpus)  # type: ignore[arg-type]
+    assert query.split()[-3:] == ["hypoglycemia", "oedema", "haemorrhage"]
+    # A spelling the corpus does not write is not added.
+    assert _with_variants("tumour", corpus) == "tumour"  # type: ignore[arg-type]

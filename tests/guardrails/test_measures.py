@@ -276,3 +276,16 @@ def test_extract_patient_uses_the_reader(text: str, expected: dict[str, object])
     patient = extract_patient(text)
     for name, value in expected.items():
         assert getattr(patient, name) == value, name
+
+
+def test_a_band_restated_in_brackets_keeps_its_second_bound() -> None:
+    text = "Level 1 — Blood Glucose: < 70 mg/dL (< 3.9 mmol/L) AND ≥ 54 mg/dL (≥ 3.0 mmol/L)"
+    (band,) = read_conditions(text)
+    assert (band.measure, band.low, band.high) == ("glucose", 54.0, 70.0)
+
+
+def test_emphasis_marks_are_no_words() -> None:
+    text = "Start insulin at a glucose level of **>= 180 mg/dL (10 mmol/L)**."
+    (band,) = read_conditions(text)
+    assert (band.measure, band.low) == ("glucose", 180.0)
+    assert text[band.start : band.end].startswith("glucose")
