@@ -251,6 +251,14 @@ _MARKUP = "*_`~"
 _LINE_MARK = re.compile(r"[ \t]*(?:[-*+\u2022>|#]+|\d{1,3}[.)])(?:[ \t]|$)")
 
 
+# How a line that runs on into the next one ends: a joining mark, or a word that joins.
+_RUNS_ON = re.compile(
+    r"(?:[,(/&+=\u2013-]|\b(?:a|an|the|of|to|by|with|for|in|on|at|from|and|or|plus|than|as"
+    r"|per|is|are|be|give|given|take|taken|use|used|then|if|when|such|including))\Z",
+    re.IGNORECASE,
+)
+
+
 def _starts_statement(passage: str, at: int) -> bool:
     """Whether a piece found at ``at`` starts a statement of the passage."""
     line = passage.rfind("\n", 0, at) + 1
@@ -259,9 +267,15 @@ def _starts_statement(passage: str, at: int) -> bool:
         return before.endswith(_HEAD_STOP) or _LINE_MARK.fullmatch(before + " ") is not None
     if line == 0:
         return True
-    # A line of its own, unless the line before runs on into it (a wrapped sentence).
+    # A line of its own, unless the line before runs on into it (a wrapped sentence): as
+    # ``_ends_statement`` reads a line break, a line led by a capital starts a statement
+    # (the line before is a heading or a label: "Adults donating their own blood" above
+    # "The usual dose is ..."), one led in lower case or by a digit continues the line
+    # before; so does any line after one that ends in a joiner ("..., give", "of").
     prev = passage[passage.rfind("\n", 0, line - 1) + 1 : line - 1].strip().rstrip(_MARKUP)
-    return not prev or prev.endswith(_HEAD_STOP) or prev.startswith(("#", "|"))
+    if not prev or prev.endswith(_HEAD_STOP) or prev.startswith(("#", "|")):
+        return True
+    return passage[at : at + 1].isupper() and not _RUNS_ON.search(prev)
 
 
 def _ends_statement(passage: str, end: int) -> bool:
