@@ -251,6 +251,14 @@ _MARKUP = "*_`~"
 _LINE_MARK = re.compile(r"[ \t]*(?:[-*+\u2022>|#]+|\d{1,3}[.)])(?:[ \t]|$)")
 
 
+# How a line that runs on into the next one ends: a joining mark, or a word that joins.
+_RUNS_ON = re.compile(
+    r"(?:[,(/&+=\u2013-]|\b(?:a|an|the|of|to|by|with|for|in|on|at|from|and|or|plus|than|as"
+    r"|per|is|are|be|then|if|when|such|including))\Z",
+    re.IGNORECASE,
+)
+
+
 def _starts_statement(passage: str, at: int) -> bool:
     """Whether a piece found at ``at`` starts a statement of the passage."""
     line = passage.rfind("\n", 0, at) + 1
@@ -259,9 +267,15 @@ def _starts_statement(passage: str, at: int) -> bool:
         return before.endswith(_HEAD_STOP) or _LINE_MARK.fullmatch(before + " ") is not None
     if line == 0:
         return True
-    # A line of its own, unless the line before runs on into it (a wrapped sentence).
+    # A line of its own, unless the line before runs on into it (a wrapped sentence): as
+    # ``_ends_statement`` reads a line break, a line led by a capital starts a statement
+    # (the line before is a heading or a label: "Adults donating their own blood" above
+    # "The usual dose is ..."), one led in lower case or by a digit continues the line
+    # before; so does any line after one that ends in a joiner (",", "of", "and").
     prev = passage[passage.rfind("\n", 0, line - 1) + 1 : line - 1].strip().rstrip(_MARKUP)
-    return not prev or prev.endswith(_HEAD_STOP) or prev.startswith(("#", "|"))
+    if not prev or prev.endswith(_HEAD_STOP) or prev.startswith(("#", "|")):
+        return True
+    return passage[at : at + 1].isupper() and not _RUNS_ON.search(prev)
 
 
 def _ends_statement(passage: str, end: int) -> bool:
@@ -348,18 +362,25 @@ class _Resolver:
         of several sentences is cited once, at its end)."""
         if sentence not in self.verbatim:
             start, end = self._shown(sentence)
-            cited = self._cited(sentence)
-            if not cited:
-                i = bisect_right(self.starts, start)
-                for later in self.spans[i:]:
-                    if later[0] >= end and cited_markers(self.text[later[0] : later[1]]):
-                        end, cited = later[1], self._cited(later)
-                        break
+            end, cited = self._cited_run(sentence)
             s_text = self.text[start:end]
             self.verbatim[sentence] = next(
                 (source for source in cited if quotes(s_text, source.text)), None
             )
         return self.verbatim[sentence]
+
+    def _cited_run(self, sentence: tuple[int, int]) -> tuple[int, list[SourceText]]:
+        """The passages the shown sentence around ``sentence`` cites, with where its run
+        ends: a sentence without a marker of its own is cited by the first sentence after it
+        that cites (a quoted list item of several sentences is cited once, at its end)."""
+        start, end = self._shown(sentence)
+        cited = self._cited(sentence)
+        if not cited:
+            i = bisect_right(self.starts, start)
+            for later in self.spans[i:]:
+                if later[0] >= end and cited_markers(self.text[later[0] : later[1]]):
+                    return later[1], self._cited(later)
+        return end, cited
 
     def _cited(self, sentence: tuple[int, int]) -> list[SourceText]:
         return [
@@ -380,7 +401,7 @@ class _Resolver:
 
     def _resolve(self, sentence: tuple[int, int]) -> Subject:
         s_text = self.text[sentence[0] : sentence[1]]
-        cited = self._cited(sentence)
+        cited = self._cited_run(sentence)[1]
         for source in cited:
             # word for word, else as a unit's quote: its pieces in order, joiners left out
             at = locate(s_text, source.text) or locate_unit(s_text, source.text)

@@ -61,7 +61,14 @@ from functools import lru_cache
 from typing import Literal
 
 from corpus.text import split_sentences
-from guardrails.lexicon import DrugHit, Lexicon, drug_lexicon, reference_lexicon
+from guardrails.lexicon import (
+    DrugHit,
+    Lexicon,
+    drug_lexicon,
+    graded_names,
+    name_tokens,
+    reference_lexicon,
+)
 from guardrails.measures import grammar as measures_grammar
 from guardrails.normalise import fold, normalise_changed
 from guardrails.reference import Drug
@@ -226,11 +233,15 @@ _HOSTILE = {
     "frac": "a fraction or a combination strength (x/y)",
 }
 _COURSE = "a total over several days is a course, not one dose"
-# Amounts whose digits read cleanly but that are no one dose to compare: a combination
-# strength ("budesonide-formoterol 200/6 mcg") and a course total. A verbatim quote of the
-# passage it cites states them as that source does (guardrails.check); anywhere else they
-# are refused like every other unreadable amount.
-QUOTABLE_UNPARSED = frozenset({_HOSTILE["frac"], _COURSE})
+_AMBIGUOUS = "ambiguous number format"
+_PER_AREA = "doses per m² are not supported"
+# Amounts whose digits are the source's own but that are no one dose to compare: a
+# combination strength ("budesonide-formoterol 200/6 mcg"), a course total, a number grouped
+# by spaces or dots ("10 000 IU", which a source may write, though "10 000" might be two
+# numbers) and a dose per m² of body surface. A verbatim quote of the passage it cites
+# states them as that source does (guardrails.check); anywhere else they are refused like
+# every other unreadable amount.
+QUOTABLE_UNPARSED = frozenset({_HOSTILE["frac"], _COURSE, _AMBIGUOUS, _PER_AREA})
 _NOT_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
 _NOT_FINITE = re.compile(
     r"(?=[+\-iInN\u221e])(?:(?<![\w.])[+-]?(?:inf(?:inity)?|nan)(?![\w])|\u221e)", re.IGNORECASE
@@ -247,7 +258,7 @@ def _digits(m: re.Match[str]) -> _Number:
     if kind in _HOSTILE:
         return _Number(m.start(), m.end(), None, problem=_HOSTILE[kind], hostile=True)
     if m.group("amb"):
-        return _Number(m.start(), m.end(), None, problem="ambiguous number format")
+        return _Number(m.start(), m.end(), None, problem=_AMBIGUOUS)
     if m.group("long"):
         return _Number(m.start(), m.end(), None, problem="number too long to be a dose")
     return _Number(m.start(), m.end(), _digits_value(m))
@@ -481,7 +492,7 @@ def _read_denominators(text: str, pos: int, stop: int, unit: _Unit) -> _Unit:
         if den in _VOLUME_DEN:
             unit.kind = "concentration"
         elif den in ("m2", "m\u00b2"):
-            unit.kind, unit.reason = "unsupported", "doses per m² are not supported"
+            unit.kind, unit.reason = "unsupported", _PER_AREA
         elif den.startswith("dose"):
             continue
         elif den in ("kg", "kilogram", "kilograms"):
@@ -843,12 +854,18 @@ def _classify(text: str, item: _Loose) -> _Loose:
     start, end = item.start, item.end
     if item.strong or item.reason != "no unit":
         return item
+    if _DURATION_AFTER.match(text, end):
+        return _Loose(start, end, "not a dose", False)  # "wait at least 30 minutes"
     if _CORRECTION_BEFORE.search(text, max(0, start - 60), start):
         return _Loose(start, end, _CORRECTED, True)  # "1 mg/kg, actually make it 10"
     if end < len(text) and (text[end].isalpha() or text[end] in "\u00b2\u00b3"):
         return _Loose(start, end, "identifier", False)  # "4F-PCC", "10⁹"
     if text.startswith("-", end) and text[end + 1 : end + 2].isalpha():
         return _Loose(start, end, "identifier", False)  # "5-FC", "4-factor"
+    if text[start - 2 : start - 1].isalpha() and text[start - 1 : start] == "-":
+        return _Loose(start, end, "identifier", False)  # "interleukin-2", "BG-12"
+    if _graded_before(text, start):
+        return _Loose(start, end, "identifier", False)  # "macrogol 4000", "polysorbate 80"
     if _NOT_A_DOSE_AFTER.match(text, end) or _YEAR.fullmatch(text, start, end):
         return _Loose(start, end, "not a dose", False)
     if _part_of_name(text, start, end):
@@ -856,6 +873,20 @@ def _classify(text: str, item: _Loose) -> _Loose:
     if _not_a_dose_before(text, start):
         return _Loose(start, end, "not a dose", False)
     return _Loose(start, end, "no unit", bool(_DOSE_WORD_AFTER.match(text, end)))
+
+
+# Up to three words right before a number, one space from it.
+_NAME_BEFORE = re.compile(r"((?:[^\W\d_]+[ \t-]){0,2}[^\W\d_]+)[ \t]\Z")
+
+
+def _graded_before(text: str, start: int) -> bool:
+    """Whether the number at ``start`` follows a name whose number is part of it: a grade
+    or type ("macrogol 4000", "castor oil 40"; stopwords.yaml ``graded``)."""
+    m = _NAME_BEFORE.search(text, max(0, start - 48), start)
+    if m is None:
+        return False
+    tokens, graded = name_tokens(m.group(1)), graded_names()
+    return any(tokens[k:] in graded for k in range(len(tokens)))
 
 
 # A registered or trade mark after a number makes it part of a brand name: "Prevnar 13(®)".
@@ -883,6 +914,14 @@ def _part_of_name(text: str, start: int, end: int) -> bool:
     )
 
 
+# A time after a number, alone or closing a range ("30 minutes", "2-3 months", "2 to 3
+# hours"): the number is how long, never an amount, even after "wait".
+_DURATION_AFTER = re.compile(
+    r"(?:[ \t]{0,2}(?:-|\u2013|to|or)[ \t]{0,2}[0-9]{1,4}(?:[.,][0-9]{1,3})?)?[ \t]{0,2}-?[ \t]{0,2}"
+    r"(?:years?|yrs?|months?|weeks?|wks?|days?|hours?|hrs?|h|minutes?|mins?|min|seconds?|secs?)"
+    r"(?![^\W_])",
+    re.IGNORECASE,
+)
 # Words that correct an amount just written: the bare number after them is the dose meant.
 _CORRECTION_BEFORE = re.compile(
     r"\b(?:actually|no[ \t,]{1,3}wait|wait|sorry|i[ \t]{1,3}mean|correction|"
@@ -1620,7 +1659,7 @@ def _corrected_after(
     if not any(cue in low for cue in _CORRECTION_CUES):
         return []  # the common case, without a regex
     m = _CORRECTED_NUMBER.search(text, *sentence)
-    if m is None:
+    if m is None or _DURATION_AFTER.match(text, m.end("n")):
         return []
     words = list(_WORD.finditer(text, *previous))
     drugs = _find_drugs(text, words, lexicon)

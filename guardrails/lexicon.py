@@ -201,6 +201,7 @@ class StopList:
     need_dose: frozenset[tuple[str, ...]]
     mesh_not_drugs: tuple[str, ...]
     function_words: frozenset[str] = frozenset()
+    graded: frozenset[tuple[str, ...]] = frozenset()
 
 
 def load_stop_list(path: Path | None = None) -> StopList:
@@ -211,6 +212,7 @@ def load_stop_list(path: Path | None = None) -> StopList:
         need_dose=frozenset(name_tokens(str(n)) for n in data.get("need_dose", [])),
         mesh_not_drugs=tuple(str(b) for b in data.get("mesh_not_drugs", [])),
         function_words=frozenset(str(w).lower() for w in data.get("function_words", [])),
+        graded=frozenset(name_tokens(str(n)) for n in data.get("graded", [])),
     )
 
 
@@ -367,6 +369,13 @@ def drug_lexicon() -> Lexicon:
     """Every drug: the reference's, then the package's (built once, when first asked)."""
     with _BUILD:
         return _built()
+
+
+@lru_cache(maxsize=1)
+def graded_names() -> frozenset[tuple[str, ...]]:
+    """Names whose number written after them is part of the name ("macrogol 4000"), as
+    words (stopwords.yaml ``graded``)."""
+    return load_stop_list().graded
 
 
 @lru_cache(maxsize=1)
