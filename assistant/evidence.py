@@ -302,7 +302,7 @@ def _drug_names(text: str) -> frozenset[str]:
     return frozenset(name for _, _, name in find_drugs(text, drug_lexicon()))
 
 
-def _why_not_quotable(line: str, sentence: str) -> str:
+def _why_not_quotable(line: str, sentence: str, bullet: bool = False) -> str:
     rules = _rules()
     if line.startswith(("#", "|")):
         return "heading or table row"
@@ -322,7 +322,14 @@ def _why_not_quotable(line: str, sentence: str) -> str:
         return "leans on the sentence before it"
     if len(re.findall(r"[A-Za-z]{2,}", sentence)) < 4:
         return "fragment"
+    if bullet and _LABEL_VALUE.match(sentence) and not _drug_names(sentence):
+        # "- **Dose:** 2.5 mg daily": quoted as a list item under what it is for instead.
+        return "a label and its amount without what it is for"
     return ""
+
+
+# "**Dose:** 2.5 mg subcutaneously once daily": a short label, then straight an amount.
+_LABEL_VALUE = re.compile(r"^[\W_]*[A-Za-z][\w /()-]{0,30}?[*_]*:[*_\s]*[~≈<>≤≥]?\s*\d")
 
 
 def _asks(line: str) -> bool:
@@ -390,7 +397,7 @@ def analyse(passage: Passage, table: ReferenceTable) -> tuple[SentenceInfo, ...]
             inds, ind_how = frozenset(context_ind), "heading"
         else:
             inds, ind_how = frozenset(), ""
-        why = _why_not_quotable(line.strip() if not bullet else sentence, sentence)
+        why = _why_not_quotable(line.strip() if not bullet else sentence, sentence, bool(bullet))
         if not why and parent and parent[2]:
             # A branch answers the question above it; alone, its "Yes:" reads as an answer
             # to the user's question.
@@ -564,7 +571,7 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
                 together.setdefault(lead, []).append(unit)
         if unit.kind == "list_item" and not roles & {"lead_in", "parent"}:
             own = text[unit.span[0] : unit.span[1]]
-            if not _why_not_quotable(own, own):
+            if not _why_not_quotable(own, own, bullet=True):
                 continue  # quotable alone: its sentences are candidates already
         quote = unit.quote()
         why = _unit_why_not(unit, quote)

@@ -308,7 +308,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += WHOLE_LIST_WEIGHT if several else -WHOLE_TABLE_PENALTY
         if is_meta(c.text, question):
             value -= META_PENALTY  # how to choose, when the question asks what to choose
-        if is_example(c.text):
+        if is_example(c.text) or (
+            # A list item or a branch quoted under its context: the item itself.
+            c.kind in ("list_item", "flow_branch") and is_example(c.text.rsplit(CONTEXT_SEP, 1)[-1])
+        ):
             value -= EXAMPLE_PENALTY  # an illustration of a rule never outranks the rule
         if kinds:
             # "What rate…?", "how long…?": a unit that gives that kind of value answers.

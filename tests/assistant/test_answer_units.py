@@ -429,3 +429,16 @@ def test_a_word_is_also_searched_in_the_spelling_the_corpus_uses() -> None:
     assert query.split()[-3:] == ["hypoglycemia", "oedema", "haemorrhage"]
     # A spelling the corpus does not write is not added.
     assert _with_variants("tumour", corpus) == "tumour"  # type: ignore[arg-type]
+
+
+def test_a_label_and_its_amount_is_quoted_with_what_it_is_for() -> None:
+    text = (
+        "## Examplamab for gout flares\n\n"
+        "- **Dose:** 20 mg orally once daily for 5 days.\n"
+        "- **Example:** a 70 kg patient takes 20 mg once daily for 5 days.\n"
+    )
+    quotes = _quotes(text)
+    assert "**Dose:** 20 mg orally once daily for 5 days." not in quotes  # never bare
+    assert "Examplamab for gout flares — Dose: 20 mg orally once daily for 5 days." in quotes
+    bottom = _bottom_line("examplamab dose for a gout flare?", _passage(text))
+    assert "Example" not in bottom, bottom  # the worked example never leads, context or not
