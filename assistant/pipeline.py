@@ -299,6 +299,8 @@ class Assistant:
             and self.generator.quotes
         ):
             draft = self._with_targets(draft, frame, question)
+        if card is None and self.generator.quotes:
+            draft = _with_total(draft, frame)
         timings["generate"] = _ms(t)
 
         t = time.perf_counter()
@@ -900,6 +902,55 @@ def lists_drugs(question: str) -> bool:
         _LIST_JOINER.fullmatch(question[a[1] : b[0]])
         for a, b in zip(spans, spans[1:], strict=False)
     )
+
+
+_MAX_WORD = re.compile(r"\bmax(?:imum|\.)?\b", re.IGNORECASE)
+
+
+def _with_total(draft: Draft, frame: Frame) -> Draft:
+    """A weight-based dose the bottom line quotes ("0.9 mg/kg (maximum total dose: 90 mg)")
+    worked out for the patient's stated weight, capped at the maximum the same quote states:
+    the computed total leads, cited to the same source, and the quote follows it. Only when the question asks for
+    a dose and the quote states one per-kg amount (a rate per kg is left to its source)."""
+    from guardrails.extraction import extract
+    from guardrails.regimens import dose_words
+
+    lead = draft.bottom_line
+    if frame.patient.weight_kg is None or lead is None or frame.intent != "dose" or lead.computed:
+        return draft
+    weight = round(frame.patient.weight_kg, 1)
+    mentions, _ = extract(lead.text)
+    per_kg = [m for m in mentions if m.amount.per_kg and not m.amount.per_time and not m.is_max]
+    if len(per_kg) != 1:
+        return draft
+    m = per_kg[0]
+    cap = next(
+        (
+            x.amount
+            for x in mentions
+            if not x.amount.per_kg
+            and x.amount.unit == m.amount.unit
+            and x.span[0] > m.span[0]
+            and (x.is_max or _MAX_WORD.search(lead.text[m.span[1] : x.span[0]]))
+        ),
+        None,
+    )
+    low, high = m.amount.low * weight, m.amount.high * weight
+    capped = cap is not None and high > cap.high
+    if cap is not None:
+        low, high = min(low, cap.high), min(high, cap.high)
+    total = replace(m.amount, low=round(low, 1), high=round(high, 1), per_kg=False)
+    # Worded as a dose card words a computed step: the total, then how it was reached.
+    text = (
+        f"For this patient ({weight:g} kg): {dose_words(total)} "
+        f"({dose_words(m.amount)} × {weight:g} kg"
+        + (", capped at the stated maximum" if capped else "")
+        + ")."
+        + (f" The stated maximum is {dose_words(cap)}." if cap is not None and not capped else "")
+    )
+    # The total for this patient is the answer; the quote it comes from follows it.
+    line = Statement(text, lead.citations, lead.section, lead.task, computed=True)
+    return replace(draft, bottom_line=line, statements=(lead, *draft.statements))
 
 
 def _says_no_to(line: Statement | None, drug: str, table: ReferenceTable) -> bool:

@@ -75,6 +75,8 @@ class Patient:
         ]  # fmt: skip
         if self.crcl_ml_min is None and (crcl := self.crcl) is not None:
             values += [crcl, float(round(crcl))]
+        if self.weight_kg is not None and self.weight_kg != round(self.weight_kg, 1):
+            values += [round(self.weight_kg, 1)]  # a weight in pounds, in kg as shown
         return tuple(v for v in values if v is not None)
 
     def describe(self) -> str:

@@ -157,3 +157,39 @@ def test_ruling_out_a_reversal_agent_asks_for_another_reversal() -> None:
 def test_stopping_a_drug_does_not_rule_it_out() -> None:
     f = frame("Stopped warfarin 3 days ago. When can we operate?")
     assert f.drugs == ("warfarin",) and f.ruled_out == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "total"),
+    [
+        (
+            "alteplase dose for stroke, 60 kg?",
+            "For this patient (60 kg): 54 mg (0.9 mg/kg × 60 kg).",
+        ),
+        (
+            "alteplase dose for stroke, 120 kg?",
+            "For this patient (120 kg): 90 mg (0.9 mg/kg × 120 kg, capped at the stated maximum).",
+        ),
+        ("alteplase dose for stroke, 220 lb?", "For this patient (99.8 kg): 89.8 mg"),
+    ],
+)
+def test_a_weight_based_quote_is_worked_out_for_the_patient(question: str, total: str) -> None:
+    from assistant.pipeline import _with_total
+    from assistant.types import Draft, Statement
+    from guardrails import check
+    from guardrails.types import SourceText
+
+    quote = "Dose: 0.9 mg/kg (maximum total dose: 90 mg)."
+    draft = Draft((), (), Statement(quote, (1,), "guideline"))
+    f = frame(question)
+    worked = _with_total(draft, f)
+    assert worked.bottom_line is not None and worked.bottom_line.text.startswith(total)
+    assert worked.statements[0].text == quote  # the quote follows the total
+    # The guard verifies the product and lets it through.
+    verdict = check(
+        f"{worked.bottom_line.raw} {quote} [1]",
+        {1: "p"},
+        {"p": SourceText(quote, "Alteplase for acute ischaemic stroke")},
+        f.patient,
+    )
+    assert verdict.allowed, [x.message for x in verdict.findings]
