@@ -1135,8 +1135,9 @@ def _spelling_variants() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 
 def _with_variants(query: str, vocabulary: Vocabulary) -> str:
-    """The query with the other spelling of a word the corpus also writes that way
-    ("hypoglycaemia" -> hypoglycemia; frame.yaml ``spelling_variants``) added after it."""
+    """The query with the other spelling of a word the corpus does not write as typed but
+    does in the other spelling ("hypoglycaemia" -> hypoglycemia; frame.yaml
+    ``spelling_variants``) added after it."""
     from retrieval.tokenize import tokenize as _tok
 
     extra: list[str] = []
@@ -1145,6 +1146,8 @@ def _with_variants(query: str, vocabulary: Vocabulary) -> str:
         if len(low) < 5:
             continue
         own = _tok(low)
+        if own and vocabulary.knows(own[0]):
+            continue  # a spelling the corpus writes already finds its passages
         for pattern, repl in _spelling_variants():
             other = pattern.sub(repl, low)
             if other == low:

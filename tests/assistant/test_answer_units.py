@@ -424,11 +424,12 @@ def test_a_word_is_also_searched_in_the_spelling_the_corpus_uses() -> None:
         def knows(self, term: str) -> bool:
             return term in self.stems
 
-    corpus = Known({"hypoglycemia", "oedema", "haemorrhage"})
+    corpus = Known({"hypoglycemia", "oedema", "haemorrhage", "anaemia", "anemia"})
     query = _with_variants("hypoglycaemia with edema and hemorrhage", corpus)  # type: ignore[arg-type]
     assert query.split()[-3:] == ["hypoglycemia", "oedema", "haemorrhage"]
-    # A spelling the corpus does not write is not added.
+    # A spelling the corpus does not write is not added, nor one to a word it writes as typed.
     assert _with_variants("tumour", corpus) == "tumour"  # type: ignore[arg-type]
+    assert _with_variants("anaemia", corpus) == "anaemia"  # type: ignore[arg-type]
 
 
 def test_a_label_and_its_amount_is_quoted_with_what_it_is_for() -> None:
