@@ -625,24 +625,19 @@ def check(
         # A combination strength or a course total its own source states word for word is
         # that source's statement; a look-alike or an unreadable number never is.
         quoted = resolver.quoted(u.sentence) if u.reason in QUOTABLE_UNPARSED else None
-        findings.append(
-            finding(
+        rule, message = (
+            (
                 "SOURCE_QUOTED",
-                u.span,
-                answer_text,
                 f"{drug}: '{written}' is not checked against the reference ({u.reason}); it is {_quoted_from(quoted)}.",
-                sentence=u.sentence,
-                drug=u.drug or None,
             )
             if quoted is not None
-            else finding(
+            else (
                 "DOSE_UNPARSED",
-                u.span,
-                answer_text,
                 f"{drug}: '{written}' could not be read as a dose ({u.reason}); it is withheld — check it against the source.",
-                sentence=u.sentence,
-                drug=u.drug or None,
             )
+        )
+        findings.append(
+            finding(rule, u.span, answer_text, message, sentence=u.sentence, drug=u.drug or None)
         )
     sentences = sentence_spans(answer_text)
     findings.extend(_too_long(answer_text, sentences, {u.sentence for u in unparsed}, table))
