@@ -330,8 +330,10 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += RESULT_WEIGHT
             elif any(t in tests for _, t in reported):
                 value -= RESULT_WEIGHT  # another result of the same test
-        if frame is not None and c.parts and contradicts(_scope(c), frame.situation):
-            value -= 2 * THRESHOLD_WEIGHT  # another patient's row ("not on dialysis" on CRRT)
+        if frame is not None and (scope := _label(c)) and contradicts(scope, frame.situation):
+            # Another patient's row ("not on dialysis" for a patient on CRRT): never the
+            # answer while anything else is.
+            value -= CONTRADICTED_PENALTY
         if proposal is not None and coverage > 0:
             said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
             if said is not None:
@@ -351,6 +353,7 @@ THRESHOLD_WEIGHT = 0.12
 RESULT_WEIGHT = 0.15  # a unit labelled with the test result the question reports
 ALL_DRUGS_WEIGHT = 0.1
 META_PENALTY = 0.15
+CONTRADICTED_PENALTY = 1.0
 WHOLE_TABLE_PENALTY = 0.5
 RULED_OUT_WEIGHT = 0.2  # a unit only about a drug the question says is not to be had  # a unit that names every drug the question names
 # A follow-up: what covering the turn's own new words adds, and what quoting the unit the
@@ -364,6 +367,8 @@ WHOLE_LIST_WEIGHT = 0.05
 
 
 _LABEL = re.compile(r"^[\W_]*([^:.;\n]{2,60}?)[*_]*:")
+# "In patients not on dialysis, …", "For adults with HIT, …": the clause that says whom.
+_OPENING = re.compile(r"^[\W_]*((?:in|for|if|when|among)\b[^,.;:\n]{3,80}),", re.IGNORECASE)
 
 
 def _agents(c: Candidate) -> frozenset[str]:
@@ -377,7 +382,7 @@ def _label(c: Candidate) -> str:
     sentence's own label ("**Negative D-dimer:** PE can be safely excluded")."""
     if c.parts:
         return _scope(c)
-    m = _LABEL.match(c.text)
+    m = _LABEL.match(c.text) or _OPENING.match(c.text)
     return m.group(1) if m else ""
 
 

@@ -443,3 +443,24 @@ def test_a_label_and_its_amount_is_quoted_with_what_it_is_for() -> None:
     assert "Examplamab for gout flares — Dose: 20 mg orally once daily for 5 days." in quotes
     bottom = _bottom_line("examplamab dose for a gout flare?", _passage(text))
     assert "Example" not in bottom, bottom  # the worked example never leads, context or not
+
+
+def test_a_sentence_for_patients_without_the_patients_condition_does_not_lead() -> None:
+    text = (
+        "## Examplamab dosing\n\n"
+        "In adults without liver disease, the examplamab dose is 10 mg once daily by mouth.\n\n"
+        "In adults with cirrhosis, the examplamab dose is 5 mg once daily.\n"
+    )
+    bottom = _bottom_line(
+        "examplamab dose once daily by mouth, adult with cirrhosis?", _passage(text)
+    )
+    assert bottom.startswith("In adults with cirrhosis"), bottom
+    # The clause that says whom a sentence is for is read as its scope.
+    from assistant.generators.extractive import _label
+    from assistant.situation import contradicts
+
+    frame = read_frame("adult with cirrhosis: examplamab?", [], None, default_reference())
+    scopes = {c.text[:20]: _label(c) for c in candidates([_passage(text)], frame)}
+    assert scopes["In adults without li"] == "In adults without liver disease"
+    assert contradicts(scopes["In adults without li"], frame.situation)
+    assert not contradicts(scopes["In adults with cirrh"], frame.situation)
