@@ -39,6 +39,7 @@ from corpus.structure import (
     CONTEXT_SEP,
     PAIR_SEP,
     Flowchart,
+    ListBlock,
     Table,
     Unit,
     parse_structure,
@@ -591,6 +592,10 @@ def analyse_units(passage: Passage, table: ReferenceTable) -> tuple[UnitInfo, ..
         info = info_of(*unit.span, quote)
         out.append(UnitInfo(unit.kind, parts, info, measured.get(unit.span)))
     for block in structure.blocks:
+        if isinstance(block, ListBlock) and (whole := _key_value_list(block, text)):
+            quote = "".join(sep + text[a:b] for a, b, sep in whole)
+            if len(quote) <= _MAX_CHARS:
+                out.append(UnitInfo("table", whole, info_of(*block.span, quote)))
         if isinstance(block, Table) and (whole := _key_value_table(block, text)):
             quote = "".join(sep + text[a:b] for a, b, sep in whole)
             if len(quote) <= _MAX_CHARS:
@@ -633,6 +638,40 @@ def _key_value_table(block: Table, text: str) -> tuple[QuotePart, ...]:
             return ()
         first = CONTEXT_SEP if out and k == 0 else ("" if k == 0 else PAIR_SEP)
         out.append((la, lb, first))
+        out.append((va, vb, CELL_SEP))
+    return tuple(out)
+
+
+_KEY_VALUE_ITEM = re.compile(
+    r"[*_]*(?P<label>[A-Za-z][\w /()-]{0,30}?)[*_]*:[*_]*\s+(?P<value>\S.*)"
+)
+
+
+def _key_value_list(block: ListBlock, text: str) -> tuple[QuotePart, ...]:
+    """A list of labelled values ("- **Dose:** 20 mcg", "- **Frequency:** once daily")
+    quoted whole, as a two-column table is: its lead-in, then each item's label and value.
+    Empty when the list is no such list (nested items, an item of several lines or without
+    a short label, too many or too few items)."""
+    items = block.items
+    if not (2 <= len(items) <= _KEY_VALUE_ROWS):
+        return ()
+    out: list[QuotePart] = []
+    if block.lead_in is not None:
+        a, b = _bare(text, *block.lead_in, tail="*_:. \t")
+        if b > a:
+            out.append((a, b, ""))
+    for k, item in enumerate(items):
+        if item.children or len(item.lines) != 1:
+            return ()
+        start, end = item.lines[0]
+        m = _KEY_VALUE_ITEM.fullmatch(text, start, end)
+        if m is None:
+            return ()
+        la, lb = _bare(text, m.start("label"), m.end("label"))
+        va, vb = _bare(text, m.start("value"), end)
+        if lb <= la or vb <= va:
+            return ()
+        out.append((la, lb, CONTEXT_SEP if out and k == 0 else ("" if k == 0 else PAIR_SEP)))
         out.append((va, vb, CELL_SEP))
     return tuple(out)
 

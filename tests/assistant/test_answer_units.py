@@ -464,3 +464,23 @@ def test_a_sentence_for_patients_without_the_patients_condition_does_not_lead() 
     assert scopes["In adults without li"] == "In adults without liver disease"
     assert contradicts(scopes["In adults without li"], frame.situation)
     assert not contradicts(scopes["In adults with cirrh"], frame.situation)
+
+
+def test_a_list_of_labelled_values_is_quoted_whole_for_several_values() -> None:
+    text = (
+        "## Examplamab\n\n"
+        "Examplamab regimen:\n\n"
+        "- **Dose:** 20 mcg\n"
+        "- **Route:** subcutaneous injection\n"
+        "- **Frequency:** once daily\n"
+        "- **Maximum duration:** 2 years\n"
+    )
+    p = _passage(text)
+    both = _bottom_line("examplamab dose and how long at most?", p)
+    assert both == (
+        "Examplamab regimen — Dose: 20 mcg; Route: subcutaneous injection; Frequency: once "
+        "daily; Maximum duration: 2 years"
+    ), both
+    frame = read_frame("examplamab dose and how long at most?", [], None, default_reference())
+    draft = ExtractiveGenerator().generate("examplamab dose and how long at most?", [p], (), frame)
+    assert all(citation_exact(c) for c in draft.citations)
