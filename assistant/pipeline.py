@@ -182,9 +182,9 @@ class Assistant:
             # "now what?" after "IV insulin rate?": the follow-up still asks for that kind of
             # value, so the search and the units it favours keep it.
             first = next((t.content for t in history if t.role == "user"), "")
-            kinds = [w for w in asked_value_words(first) if w.lower() not in query.lower()]
-            if kinds:
-                query = f"{' '.join(kinds)} {query}"
+            kept = [w for w in asked_value_words(first) if w.lower() not in query.lower()]
+            if kept:
+                query = f"{' '.join(kept)} {query}"
         condense = getattr(self.generator, "condense", None)
         if callable(condense) and frame.inherited:
             query = str(condense(question, history))
