@@ -256,16 +256,6 @@ def reported_results(text: str) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
-def asked_value_words(question: str) -> tuple[str, ...]:
-    """The words with which a question asks for a kind of value ("rate", "how long",
-    "target"; evidence.yaml ``asked_values``)."""
-    return tuple(
-        dict.fromkeys(
-            m.group(0) for asks, _ in _rules().asked_values for m in asks.finditer(question)
-        )
-    )
-
-
 def asked_values(question: str) -> tuple[re.Pattern[str], ...]:
     """What a unit that gives the kind of value the question asks for looks like
     (evidence.yaml ``asked_values``): one pattern per kind asked."""

@@ -21,7 +21,6 @@ from assistant.cards import CardLine, DoseCard, dose_card
 from assistant.evidence import (
     Coverage,
     as_reversal,
-    asked_value_words,
     coverage,
     fit,
     has_amount,
@@ -178,13 +177,6 @@ class Assistant:
         frame = as_reversal(frame, self.reference)
         query = query_for(question, frame, self.reference)
         query = _with_corrections(query, self.retriever)
-        if frame.follows and not asked_value_words(question):
-            # "now what?" after "IV insulin rate?": the follow-up still asks for that kind of
-            # value, so the search and the units it favours keep it.
-            first = next((t.content for t in history if t.role == "user"), "")
-            kept = [w for w in asked_value_words(first) if w.lower() not in query.lower()]
-            if kept:
-                query = f"{' '.join(kept)} {query}"
         condense = getattr(self.generator, "condense", None)
         if callable(condense) and frame.inherited:
             query = str(condense(question, history))

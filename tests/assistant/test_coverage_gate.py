@@ -193,10 +193,3 @@ def test_a_weight_based_quote_is_worked_out_for_the_patient(question: str, total
         f.patient,
     )
     assert verdict.allowed, [x.message for x in verdict.findings]
-
-
-def test_the_words_that_ask_for_a_kind_of_value() -> None:
-    from assistant.evidence import asked_value_words
-
-    assert asked_value_words("DKA, 80 kg, moderate. IV insulin rate?") == ("rate",)
-    assert asked_value_words("glucose has come down to 235 mg/dL. now what?") == ()
