@@ -36,7 +36,7 @@ from assistant.evidence import (
     unreached,
     without_purpose,
 )
-from assistant.frame import Frame, patient_domain_words
+from assistant.frame import Frame, lay_words, patient_domain_words
 from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
 from assistant.settings import AssistantSettings
 from assistant.situation import contradicts
@@ -222,6 +222,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     target = proposed_values(question, proposal)
     measured = patient_values(question, frame)
     reported = reported_results(question)
+    supposed = _supposed(question)
     agents = asks_for_agents(asked)
     kinds = asked_values(asked)
     # Several values asked ("starting dose and target?", "dose + how long?"): two kinds of
@@ -323,6 +324,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value += THRESHOLD_WEIGHT  # "in range?" is answered by the range it is outside
         elif applies is False and proposal is None:
             value -= 2 * THRESHOLD_WEIGHT  # another patient's band ("CrCl above 50" for 42)
+        if supposed and _answers_supposition(c.text, supposed):
+            value += SUPPOSITION_WEIGHT  # "what if the BP drops?" and "If … due to hypotension"
         if reported and (labelled := reported_results(_label(c))):
             # "D-dimer came back negative" and "Negative D-dimer: PE can be excluded".
             tests = {t for _, t in labelled}
@@ -352,6 +355,7 @@ _JOINED_ASKS = re.compile(r"\b(?:and|plus|then)\b|[+&]|\?.*\w.*\?", re.IGNORECAS
 THRESHOLD_WEIGHT = 0.12
 RESULT_WEIGHT = 0.15  # a unit labelled with the test result the question reports
 ALL_DRUGS_WEIGHT = 0.1
+SUPPOSITION_WEIGHT = 0.1  # a conditional clause that states the situation the question supposes
 META_PENALTY = 0.15
 CONTRADICTED_PENALTY = 1.0
 WHOLE_TABLE_PENALTY = 0.5
@@ -364,6 +368,32 @@ AGENT_WEIGHT = 0.1
 VALUE_WEIGHT = 0.1
 EXAMPLE_PENALTY = 0.15
 WHOLE_LIST_WEIGHT = 0.05
+
+
+# "… and what if the blood pressure drops?", "if CrCl falls below 30": a situation the
+# question supposes; a unit that says what to do in it states it in a conditional clause.
+_SUPPOSE = re.compile(r"\b(?:what if|and if|if|in case|suppose)\b(?P<what>[^?.;]{3,100})", re.I)
+_CONDITIONAL = re.compile(
+    r"\b(?:if|when|in case of|in the event of)\b(?P<what>[^,.;:—]{3,120})", re.I
+)
+
+
+def _supposed(question: str) -> frozenset[str]:
+    """The content words (search stems, with the sources' words for plain ones) of the
+    situation a question supposes ("what if the blood pressure drops": hypotension)."""
+    m = _SUPPOSE.search(question)
+    if m is None:
+        return frozenset()
+    what = m.group("what")
+    return frozenset(t for t in tokenize(f"{what} {lay_words(what)}") if not t[0].isdigit())
+
+
+def _answers_supposition(text: str, supposed: frozenset[str]) -> bool:
+    """Whether a conditional clause of the unit states the supposed situation."""
+    return any(
+        supposed & frozenset(tokenize(f"{m.group('what')} {lay_words(m.group('what'))}"))
+        for m in _CONDITIONAL.finditer(text.replace("*", ""))
+    )
 
 
 _LABEL = re.compile(r"^[\W_]*([^:.;\n]{2,60}?)[*_]*:")

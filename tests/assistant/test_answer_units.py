@@ -484,3 +484,16 @@ def test_a_list_of_labelled_values_is_quoted_whole_for_several_values() -> None:
     frame = read_frame("examplamab dose and how long at most?", [], None, default_reference())
     draft = ExtractiveGenerator().generate("examplamab dose and how long at most?", [p], (), frame)
     assert all(citation_exact(c) for c in draft.citations)
+
+
+def test_a_supposed_situation_is_answered_by_the_unit_that_states_it_as_a_condition() -> None:
+    text = (
+        "## Verapamil after the procedure\n\n"
+        "After the procedure, intravenous verapamil causes hypotension and is not recommended.\n\n"
+        "- **Intolerance:** If after the procedure the patient cannot tolerate 60 mg every 4 hours due to "
+        "hypotension, reduce to 30 mg every 2 hours.\n"
+    )
+    bottom = _bottom_line(
+        "Verapamil after the procedure, and what if the blood pressure drops?", _passage(text)
+    )
+    assert "reduce to 30 mg every 2 hours" in bottom, bottom
