@@ -611,25 +611,11 @@ def _key_value_table(block: Table, text: str) -> tuple[QuotePart, ...]:
     and value ("Starting dose: 24/26 mg twice daily; Target dose: ..."). Empty when the
     table is no such table (another shape, an empty cell, too many rows)."""
     rows = block.rows
-    if not (2 <= len(rows) <= _KEY_VALUE_ROWS) or block.header is None:
+    if block.header is None or len(block.header.cells) != 2:
         return ()
-    if len(block.header.cells) != 2 or any(len(r.cells) != 2 for r in rows):
+    if any(len(r.cells) != 2 for r in rows):
         return ()
-    if any(b <= a for r in rows for a, b in r.cells):
-        return ()
-    out: list[QuotePart] = []
-    if block.caption is not None:
-        a, b = _bare(text, *block.caption, tail="*_:. \t")
-        if b > a:
-            out.append((a, b, ""))  # "**Andexanet Alfa Dosing:**": the words, not the marks
-    for k, row in enumerate(rows):
-        (la, lb), (va, vb) = (_bare(text, a, b) for a, b in row.cells)
-        if lb <= la or vb <= va:
-            return ()
-        first = CONTEXT_SEP if out and k == 0 else ("" if k == 0 else PAIR_SEP)
-        out.append((la, lb, first))
-        out.append((va, vb, CELL_SEP))
-    return tuple(out)
+    return _labelled_values(text, block.caption, [(r.cells[0], r.cells[1]) for r in rows])
 
 
 _KEY_VALUE_ITEM = re.compile(
@@ -642,23 +628,36 @@ def _key_value_list(block: ListBlock, text: str) -> tuple[QuotePart, ...]:
     quoted whole, as a two-column table is: its lead-in, then each item's label and value.
     Empty when the list is no such list (nested items, an item of several lines or without
     a short label, too many or too few items)."""
-    items = block.items
-    if not (2 <= len(items) <= _KEY_VALUE_ROWS):
-        return ()
-    out: list[QuotePart] = []
-    if block.lead_in is not None:
-        a, b = _bare(text, *block.lead_in, tail="*_:. \t")
-        if b > a:
-            out.append((a, b, ""))
-    for k, item in enumerate(items):
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for item in block.items:
         if item.children or len(item.lines) != 1:
             return ()
         start, end = item.lines[0]
         m = _KEY_VALUE_ITEM.fullmatch(text, start, end)
         if m is None:
             return ()
-        la, lb = _bare(text, m.start("label"), m.end("label"))
-        va, vb = _bare(text, m.start("value"), end)
+        pairs.append(((m.start("label"), m.end("label")), (m.start("value"), end)))
+    return _labelled_values(text, block.lead_in, pairs)
+
+
+def _labelled_values(
+    text: str,
+    head: tuple[int, int] | None,
+    pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]],
+) -> tuple[QuotePart, ...]:
+    """Labelled values quoted whole: the words of ``head`` (a caption or lead-in, without
+    its marks and colon), then each label and its value ("head — label: value; label:
+    value"). Empty for fewer than two or more than ``_KEY_VALUE_ROWS`` pairs, or an empty
+    label or value."""
+    if not (2 <= len(pairs) <= _KEY_VALUE_ROWS):
+        return ()
+    out: list[QuotePart] = []
+    if head is not None:
+        a, b = _bare(text, *head, tail="*_:. \t")
+        if b > a:
+            out.append((a, b, ""))  # "**Andexanet Alfa Dosing:**": the words, not the marks
+    for k, (label, value) in enumerate(pairs):
+        (la, lb), (va, vb) = _bare(text, *label), _bare(text, *value)
         if lb <= la or vb <= va:
             return ()
         out.append((la, lb, CONTEXT_SEP if out and k == 0 else ("" if k == 0 else PAIR_SEP)))

@@ -80,6 +80,7 @@ class _Words:
     condition_after: re.Pattern[str]
     not_conditions: re.Pattern[str]
     lay_terms: tuple[tuple[re.Pattern[str], str], ...]
+    spelling_variants: tuple[tuple[re.Pattern[str], str], ...]
     routes: tuple[tuple[str, re.Pattern[str]], ...]
     clot_sub_uses: tuple[tuple[str, re.Pattern[str]], ...]
     small_talk: re.Pattern[str]
@@ -108,6 +109,7 @@ def _words() -> _Words:
         condition_after=re.compile(raw["condition_after"], re.IGNORECASE),
         not_conditions=re.compile(raw["not_conditions"], re.IGNORECASE),
         lay_terms=tuple((re.compile(k, re.IGNORECASE), v) for k, v in raw["lay_terms"].items()),
+        spelling_variants=tuple((re.compile(a), b) for a, b in raw["spelling_variants"]),
         routes=compiled(raw["routes"]),
         clot_sub_uses=compiled(raw["clot_sub_uses"]),
         timing=re.compile(raw["timing"], re.IGNORECASE),
@@ -350,6 +352,12 @@ def _loose_indications(text: str, table: ReferenceTable) -> set[str]:
     found = {ind for ind, stems in _term_stems(table) if stems <= words}
     covered = set().union(*(ancestors(i, table) for i in found)) if found else set()
     return found - covered
+
+
+def spelling_variants() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """British and American spellings as (pattern inside a lower-case word, replacement)
+    (frame.yaml ``spelling_variants``)."""
+    return _words().spelling_variants
 
 
 def lay_words(text: str) -> str:

@@ -30,7 +30,7 @@ from assistant.evidence import (
     speaks_of_monitoring,
     states_target,
 )
-from assistant.frame import Frame, indication_name, query_for, read_frame
+from assistant.frame import Frame, indication_name, query_for, read_frame, spelling_variants
 from assistant.generators import Generator, GeneratorError, get_generator
 from assistant.generators.extractive import (
     ExtractiveGenerator,
@@ -1125,15 +1125,6 @@ _TYPED = re.compile(r"[A-Za-z]{5,}")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-@lru_cache(maxsize=1)
-def _spelling_variants() -> tuple[tuple[re.Pattern[str], str], ...]:
-    from assistant.frame import DATA as FRAME_DATA
-    from corpus.yamlio import load_yaml
-
-    raw = load_yaml(FRAME_DATA.read_text(encoding="utf-8"))
-    return tuple((re.compile(a), b) for a, b in raw["spelling_variants"])
-
-
 def _with_variants(query: str, vocabulary: Vocabulary) -> str:
     """The query with the other spelling of a word the corpus does not write as typed but
     does in the other spelling ("hypoglycaemia" -> hypoglycemia; frame.yaml
@@ -1148,7 +1139,7 @@ def _with_variants(query: str, vocabulary: Vocabulary) -> str:
         own = _tok(low)
         if own and vocabulary.knows(own[0]):
             continue  # a spelling the corpus writes already finds its passages
-        for pattern, repl in _spelling_variants():
+        for pattern, repl in spelling_variants():
             other = pattern.sub(repl, low)
             if other == low:
                 continue
