@@ -42,6 +42,7 @@ from assistant.generators.extractive import (
 )
 from assistant.markup import inline
 from assistant.premise import read_proposal
+from assistant.provenance import rank_by_priority, source_notices, today, usable
 from assistant.questions import clean_question
 from assistant.related import related_questions
 from assistant.render import render, review_status
@@ -112,7 +113,7 @@ def open_retriever(
             settings.sources,
             index_dir,
             embedder=embedder,
-            chunking=settings.corpus,
+            chunking=settings.corpus.chunking,
             retrieval=settings.retrieval,
             progress=progress,
         )
@@ -266,7 +267,7 @@ class Assistant:
             draft = self._generate(self.generator, query, passages, history, frame)
         except GeneratorError as exc:
             notes.append(f"{exc} The answer below was composed by extraction instead.")
-            extractive = ExtractiveGenerator(self.settings.assistant)
+            extractive = ExtractiveGenerator(self.settings.assistant, self.settings.corpus.priority)
             draft = self._generate(extractive, query, passages, history, frame)
         if cover.status == "not_covered" and frame.intent == "safety":
             # Nothing speaks of the drug in that group: quote nothing, list the closest sources.
@@ -331,19 +332,34 @@ class Assistant:
 
     # ------------------------------------------------------------------ parts
 
+    def _search(self, query: str, k: int) -> list[Passage]:
+        """The retriever's top ``k`` for ``query`` without the documents answers may not
+        quote: a draft protocol unless ``corpus.allow_drafts``. When drafts were among
+        them, the search looks deeper so that ``k`` usable passages remain."""
+        allow = self.settings.corpus.allow_drafts
+        found = self.retriever.search(query, k=k)
+        kept = [p for p in found if usable(p.doc, allow)]
+        if len(kept) < len(found):
+            deeper = self.retriever.search(query, k=k * 2)
+            kept = [p for p in deeper if usable(p.doc, allow)][:k]
+        return kept
+
     def _retrieve(self, query: str, frame: Frame) -> list[Passage]:
         """The passages the answer is chosen from: the top ones for the query, those just
         below them that a second search, for what the frame reads the question to ask,
         finds too, then the rest of the best-ranked document."""
-        ranked = self.retriever.search(query, k=RANKED)
+        ranked = self._search(query, RANKED)
         if frame.intent == "choice":
             # A management question has several options, often in several documents.
             passages = _diverse(ranked, self.settings.assistant.k + 4, per_doc=6, lead_per_doc=12)
         else:
             passages = _guideline_first(ranked, self.settings.assistant.k)
+            first = self.settings.corpus.priority[0]
+            if first != "guideline":  # the hospital's own protocols, by default
+                passages = _guideline_first(passages + ranked, len(passages), kind=first)
         asked = _frame_query(query, frame, self.reference)
         if asked:
-            second = self.retriever.search(asked, k=SECOND_LOOK_DEPTH)
+            second = self._search(asked, SECOND_LOOK_DEPTH)
             passages = _second_look(passages, ranked, second)
         return _with_lead_document(passages, self.retriever, query)
 
@@ -367,7 +383,7 @@ class Assistant:
         pool = list(passages)
         seen = {p.chunk.id for p in pool}
         for drug in frame.drugs[:2]:
-            for p in self.retriever.search(f"{drug} dose", k=15):
+            for p in self._search(f"{drug} dose", 15):
                 if p.chunk.id not in seen:
                     pool.append(p)
                     seen.add(p.chunk.id)
@@ -642,6 +658,23 @@ class Assistant:
             if marks is not None:
                 lines.append(Statement(line.text, marks, section, "card", computed=True))
         body = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+        priority = self.settings.corpus.priority
+        by_number = {c.number: c for c in citations}
+        card_rank = min(
+            rank_by_priority(by_number[n].passage.doc.source_type, priority) for n in head
+        )
+        own = draft.bottom_line
+        if own is not None and rank_by_priority(own.section, priority) == 0 < card_rank:
+            # The source that takes precedence over all others (a hospital's own
+            # protocol, by default) answered: its words stay the bottom line, the card
+            # computed from the reference follows.
+            return Draft(
+                (bottom, *lines, *draft.statements),
+                tuple(citations),
+                own,
+                draft.generator,
+                draft.notes,
+            )
         return Draft(tuple(lines + body), tuple(citations), bottom, draft.generator, draft.notes)
 
     def _compose(
@@ -719,8 +752,11 @@ class Assistant:
             intent=frame.intent,
             extra_link_hosts=self.settings.assistant.link_hosts,
         )
-        if notes:
-            markdown = "\n".join(f"> {inline(n)}" for n in notes) + "\n\n" + markdown
+        provenance = source_notices(cited, today())
+        if notes or provenance:
+            markdown = (
+                "\n".join(f"> {inline(n)}" for n in [*notes, *provenance]) + "\n\n" + markdown
+            )
         timings["total"] = _ms(t0)
         return Answer(
             **self._stamp(question, query, audience, timings),
@@ -741,6 +777,7 @@ class Assistant:
             frame=frame,
             coverage=coverage,
             dose_card=card,
+            source_notices=tuple(provenance),
         )
 
     def _stamp(
@@ -1101,13 +1138,16 @@ def _with_lead_document(
     return [*passages, *added]
 
 
-def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[Passage]:
-    """The top ``k`` passages, plus guideline passages from further down when the top ``k``
-    hold fewer than ``want``: answers lead with guideline evidence when the corpus has any
-    on the question. Further down, a guideline on the same topic as the best passage (its
-    title shares the most words with that passage's title and section) is preferred."""
+def _guideline_first(
+    ranked: Sequence[Passage], k: int, want: int = 2, kind: str = "guideline"
+) -> list[Passage]:
+    """The top ``k`` passages, plus guideline passages (or those of ``kind``) from further
+    down when the top ``k`` hold fewer than ``want``: answers lead with guideline evidence
+    (and a hospital's own protocol) when the corpus has any on the question. Further down,
+    one on the same topic as the best passage (its title shares the most words with that
+    passage's title and section) is preferred."""
     top = list(ranked[:k])
-    have = sum(p.doc.source_type == "guideline" for p in top)
+    have = sum(p.doc.source_type == kind for p in top)
     if have >= want or not top:
         return top
     lead = set(tokenize(" ".join((top[0].doc.title, *top[0].chunk.section_path))))
@@ -1116,7 +1156,8 @@ def _guideline_first(ranked: Sequence[Passage], k: int, want: int = 2) -> list[P
         title = set(tokenize(p.doc.title))
         return len(title & lead) / len(title | lead) if title else 0.0
 
-    later = [p for p in ranked[k:] if p.doc.source_type == "guideline"]
+    ids = {p.chunk.id for p in top}
+    later = [p for p in ranked[k:] if p.doc.source_type == kind and p.chunk.id not in ids]
     later.sort(key=lambda p: (-topical(p), p.rank))
     return top + later[: want - have]
 
@@ -1358,6 +1399,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "dose_card": answer.dose_card.to_json() if answer.dose_card else None,
         "related_questions": list(answer.related_questions),
         "review_status": answer.review_status,
+        "source_notices": list(answer.source_notices),
         "disclaimer": answer.disclaimer,
         "markdown": answer.markdown,
         "raw_text": answer.raw_text,

@@ -49,6 +49,7 @@ def _line(s: Statement, hosts: Collection[str] = ()) -> str:
 
 _EMPHASIS = re.compile(r"\*\*|__")
 TAGS: dict[str, str] = {
+    "institution": "Local protocol",
     "guideline": "Guideline",
     "label": "FDA label",
     "research": "Research",
@@ -209,6 +210,7 @@ def render(
                 inline(d.organization or ""),
                 str(d.year or ""),
                 inline(where),
+                f"p. {c.page}" if c.page else "",
                 source_link(d.url, hosts),
             ]
             out.append("- " + " · ".join(p for p in parts if p))

@@ -18,10 +18,40 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from corpus.chunking import ChunkingSettings
 from corpus.errors import ConfigError
 from corpus.loaders import DEFAULT_SOURCES
+from corpus.types import DEFAULT_PRIORITY, SourceType
 from retrieval.settings import RetrievalSettings
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 _PLACEMENT = {"backend": True, "postgres": True, "verify_every_s": True}
+
+
+class CorpusSettings(BaseModel):
+    """How documents are cut into chunks, and which documents answers may quote first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_chars: int = Field(
+        default=900,
+        ge=200,
+        le=8000,
+        description="largest chunk in characters (tables may exceed it)",
+    )
+    priority: tuple[SourceType, ...] = Field(
+        default=DEFAULT_PRIORITY,
+        min_length=1,
+        description="source types in order of precedence when more than one answers "
+        "(institution: the hospital's own protocols)",
+    )
+    allow_drafts: bool = Field(
+        default=False,
+        description="quote protocols whose library.yaml status is draft (marked as drafts)",
+    )
+
+    @property
+    def chunking(self) -> ChunkingSettings:
+        """The settings the index is built with (precedence and drafts apply at answer
+        time, so changing them never rebuilds the index)."""
+        return ChunkingSettings(max_chars=self.max_chars)
 
 
 class AssistantSettings(BaseModel):
@@ -209,7 +239,7 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_SOURCES),
         description="corpus sources as KIND or KIND:PATH (default: bundled packs + open-medicine)",
     )
-    corpus: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)

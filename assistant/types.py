@@ -19,15 +19,22 @@ if TYPE_CHECKING:
     from assistant.evidence import Coverage
     from assistant.frame import Frame
 
-SectionKind = Literal["guideline", "label", "research", "reference"]
+SectionKind = Literal["institution", "guideline", "label", "research", "reference"]
 Audience = Literal["clinician", "patient"]
 SECTION_TITLES: dict[str, str] = {
+    "institution": "From Local Protocols",
     "guideline": "From the Guidelines",
     "label": "From the FDA Drug Label",
     "research": "From the Research",
     "reference": "From Reference Sources",
 }
-SECTION_ORDER: tuple[SectionKind, ...] = ("guideline", "label", "research", "reference")
+SECTION_ORDER: tuple[SectionKind, ...] = (
+    "institution",
+    "guideline",
+    "label",
+    "research",
+    "reference",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,15 @@ class Citation:
     parts: tuple[tuple[int, int, str], ...] = ()
 
     @property
+    def page(self) -> int | None:
+        """The page of a paged source (a PDF) the quote starts on; None for other sources."""
+        pages = self.passage.doc.meta.get("pages")
+        if not pages:
+            return None
+        at = self.passage.chunk.start + self.quote_start
+        return int(max((p for p in pages if p[0] <= at), default=pages[0])[1])
+
+    @property
     def quote(self) -> str:
         text = self.passage.chunk.text
         if self.parts:
@@ -69,6 +85,9 @@ class Citation:
             "source_type": d.source_type,
             "url": d.url,
             "review_status": d.review_status,
+            "status": d.meta.get("status"),
+            "review_by": d.meta.get("review_by"),
+            "page": self.page,
             "quote": self.quote,
             "quote_start": self.quote_start,
             "quote_end": self.quote_end,
@@ -145,3 +164,5 @@ class Answer:
     frame: Frame | None = None  # what Bedside understood the question to ask
     coverage: Coverage | None = None  # whether the corpus covers the asked drug for that use
     dose_card: DoseCard | None = None  # the regimen computed for this patient
+    # Which local protocol the answer follows, drafts and overdue reviews among its sources
+    source_notices: tuple[str, ...] = ()

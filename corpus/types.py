@@ -9,8 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SourceType = Literal["guideline", "label", "research", "reference"]
-SOURCE_TYPES: tuple[str, ...] = ("guideline", "label", "research", "reference")
+# "institution": the hospital's own protocols and order sets (a ``dir:`` source).
+SourceType = Literal["institution", "guideline", "label", "research", "reference"]
+SOURCE_TYPES: tuple[str, ...] = ("institution", "guideline", "label", "research", "reference")
+# The order in which source types take precedence when more than one answers (the
+# ``corpus.priority`` setting's default): the hospital's own protocols first.
+DEFAULT_PRIORITY: tuple[SourceType, ...] = (
+    "institution",
+    "guideline",
+    "label",
+    "research",
+    "reference",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,7 @@ def _retriever(
         sources,
         index_dir,
         embedder=embedder,
-        chunking=settings.corpus,
+        chunking=settings.corpus.chunking,
         retrieval=settings.retrieval,
     )
     print(

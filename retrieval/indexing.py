@@ -35,6 +35,7 @@ def _build(
     retrieval: RetrievalSettings,
     progress: Progress | None,
     reason: str,
+    incremental: bool = True,
 ) -> IndexReport:
     if not loaded.documents:
         detail = "; ".join(str(p) for p in loaded.problems[:5]) or "the sources are empty"
@@ -50,6 +51,7 @@ def _build(
         retrieval=retrieval,
         sources=[str(s) for s in specs],
         progress=progress,
+        incremental=incremental,
     )
     return IndexReport(manifest, True, reason, loaded.problems)
 
@@ -63,6 +65,7 @@ def build_from_sources(
     retrieval: RetrievalSettings,
     progress: Progress | None = None,
     reason: str = "requested",
+    incremental: bool = True,
 ) -> IndexReport:
     """Load every source, skip bad records (reported), and build the index.
 
@@ -79,6 +82,7 @@ def build_from_sources(
         retrieval=retrieval,
         progress=progress,
         reason=reason,
+        incremental=incremental,
     )
 
 

@@ -221,7 +221,7 @@ def build_pg_index(
     transaction; returns (version id, manifest). Old versions are collected afterwards."""
     if not documents:
         raise IndexStoreError("no documents to index: every source was empty or unreadable")
-    chunks, texts, vectors = chunk_and_embed(documents, embedder, chunking, retrieval, progress)
+    chunks, texts, vectors, _ = chunk_and_embed(documents, embedder, chunking, retrieval, progress)
     bm25 = BM25Index.build(texts)
     return _store_version(
         postgres,

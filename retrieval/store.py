@@ -87,34 +87,59 @@ class IndexManifest(BaseModel):
     # sha256 over the sha256 of each line of chunks.jsonl, in order: the chunk texts.
     chunks_root: str
     files: dict[str, FileDigest]  # path relative to the index dir -> size and sha256
+    # Each document's digest (text, citation data and metadata), and the sha256 of each
+    # source file a document was read from (a protocol folder's PDF, Word, HTML files).
+    documents: dict[str, str] = {}
+    source_files: dict[str, str] = {}
+    # Of the chunks, how many were embedded by this build (the rest kept the vectors of
+    # the index it replaced: their document and text had not changed).
+    embedded: int | None = None
 
     def digest(self) -> str:
         """Short hash identifying this exact index: everything the manifest records but its
-        creation time, the sha256 (or table root) of every file (table) included. Keys are
-        sorted, so a manifest read back from a store that reorders them (PostgreSQL jsonb)
-        has the digest it was built with."""
-        record = self.model_dump(mode="json", exclude={"created_at"})
+        creation time and how many vectors the build computed, the sha256 (or table root)
+        of every file (table) included. Keys are sorted, so a manifest read back from a
+        store that reorders them (PostgreSQL jsonb) has the digest it was built with."""
+        record = self.model_dump(mode="json", exclude={"created_at", "embedded"})
         blob = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def document_digest(doc: Document) -> str:
+    """A document's text, citation data and metadata (a protocol's status and review date
+    are shown with every answer that cites it, so a change of them is a change)."""
+    record = [
+        doc.id,
+        doc.title,
+        doc.source_type,
+        doc.organization,
+        doc.year,
+        doc.url,
+        doc.section,
+        doc.review_status,
+        hashlib.sha256(doc.text.encode()).hexdigest(),
+        doc.meta,
+    ]
+    blob = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
 def corpus_hash(documents: Sequence[Document], chunking: ChunkingSettings) -> str:
-    """Content hash of the documents (text and citation data) and the chunking settings."""
+    """Content hash of the documents (``document_digest``) and the chunking settings."""
     h = hashlib.sha256(chunking.model_dump_json().encode())
     for doc in sorted(documents, key=lambda d: d.id):
-        record = [
-            doc.id,
-            doc.title,
-            doc.source_type,
-            doc.organization,
-            doc.year,
-            doc.url,
-            doc.section,
-            doc.review_status,
-            hashlib.sha256(doc.text.encode()).hexdigest(),
-        ]
-        h.update(json.dumps(record, ensure_ascii=False).encode())
+        h.update(document_digest(doc).encode())
     return h.hexdigest()
+
+
+def source_files(documents: Sequence[Document]) -> dict[str, str]:
+    """The sha256 of each source file documents were read from, where the loader recorded
+    it (``meta.file`` and ``meta.sha256``)."""
+    return {
+        str(d.meta["file"]): str(d.meta["sha256"])
+        for d in sorted(documents, key=lambda d: d.id)
+        if d.meta.get("file") and d.meta.get("sha256")
+    }
 
 
 def index_text(doc: DocumentInfo | Document, chunk: Chunk) -> str:
@@ -229,21 +254,55 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def previous_vectors(index_dir: Path, embedder: Embedder) -> dict[bytes, np.ndarray]:
+    """The vectors of an existing index keyed by the text each embeds, when it was built
+    with this embedder; empty when there is no usable index (a build then embeds all)."""
+    try:
+        old = open_index(index_dir, embedder)
+    except IndexStoreError:
+        return {}
+    vectors = old.dense.vectors()
+    return {
+        _text_key(index_text(old.docs[c.doc_id], c)): vectors[i]
+        for i, c in enumerate(old.chunks)
+        if c.doc_id in old.docs
+    }
+
+
 def chunk_and_embed(
     documents: Sequence[Document],
     embedder: Embedder,
     chunking: ChunkingSettings,
     retrieval: RetrievalSettings,
     progress: Progress | None = None,
-) -> tuple[list[Chunk], list[str], np.ndarray]:
-    """The chunks of ``documents``, the text each is indexed by, and its vector: what every
-    index build (a local directory or a database version) starts from."""
+    known: dict[bytes, np.ndarray] | None = None,
+) -> tuple[list[Chunk], list[str], np.ndarray, int]:
+    """The chunks of ``documents``, the text each is indexed by, its vector, and how many
+    vectors were computed: what every index build (a local directory or a database
+    version) starts from. A text ``known`` already (an unchanged chunk of an unchanged
+    document in the index being replaced) keeps its vector; only the rest are embedded."""
     chunks = chunk_documents(documents, chunking)
     by_id = {d.id: d for d in documents}
     texts = [index_text(by_id[c.doc_id], c) for c in chunks]
     if progress:
         progress("chunking", len(chunks), len(chunks))
-    return chunks, texts, embed_all(embedder, texts, retrieval.batch_size, progress)
+    known = known or {}
+    keys = [_text_key(t) for t in texts]
+    todo = [i for i, key in enumerate(keys) if key not in known]
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        if key in known:
+            vectors[i] = known[key]
+    if todo:
+        fresh = embed_all(embedder, [texts[i] for i in todo], retrieval.batch_size, progress)
+        vectors[todo] = fresh
+    elif progress:
+        progress("embedding", 0, 0)
+    return chunks, texts, vectors, len(todo)
 
 
 def build_index(
@@ -255,14 +314,23 @@ def build_index(
     retrieval: RetrievalSettings,
     sources: Sequence[str],
     progress: Progress | None = None,
+    incremental: bool = True,
 ) -> IndexManifest:
-    """Chunk, embed and index ``documents`` into ``index_dir`` (replaced atomically)."""
+    """Chunk, embed and index ``documents`` into ``index_dir`` (replaced atomically).
+
+    With ``incremental`` (the default) the index being replaced lends the vectors of the
+    chunks whose text (and document title) did not change, so editing one document
+    re-embeds only that document's chunks; the rest of the build (BM25, the FAISS index,
+    the stores) is always done over the whole corpus."""
     if not documents:
         raise IndexStoreError("no documents to index: every source was empty or unreadable")
     index_dir = index_dir.expanduser().resolve()
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     _clean_abandoned(index_dir)
-    chunks, texts, vectors = chunk_and_embed(documents, embedder, chunking, retrieval, progress)
+    known = previous_vectors(index_dir, embedder) if incremental else {}
+    chunks, texts, vectors, embedded = chunk_and_embed(
+        documents, embedder, chunking, retrieval, progress, known
+    )
     dense = DenseIndex.build(vectors, retrieval.dense_index, retrieval.hnsw_threshold)
     if progress:
         progress("bm25", 0, 1)
@@ -294,6 +362,9 @@ def build_index(
             counts=Counts(documents=len(documents), chunks=len(chunks)),
             chunks_root=lines_root((tmp / CHUNKS).read_bytes()),
             files=files,
+            documents={d.id: document_digest(d) for d in sorted(documents, key=lambda d: d.id)},
+            source_files=source_files(documents),
+            embedded=embedded,
         )
         (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
         _swap_into_place(tmp, index_dir)

@@ -80,7 +80,7 @@ def default_index_dir(tmp_path_factory: pytest.TempPathFactory, minilm) -> Path:
         settings.sources,
         index_dir,
         embedder=minilm,
-        chunking=settings.corpus,
+        chunking=settings.corpus.chunking,
         retrieval=settings.retrieval,
     )
     assert report.built and report.problems == []

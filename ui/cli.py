@@ -169,16 +169,19 @@ def cmd_index(args: argparse.Namespace) -> int:
             lambda m: print(f"bedside: {m}", file=sys.stderr),
             precision=settings.retrieval.precision,
         ),
-        chunking=settings.corpus,
+        chunking=settings.corpus.chunking,
         retrieval=settings.retrieval,
         progress=_progress_bar(),
+        incremental=not args.full,
     )
     _print_problems(report.problems)
     m = report.manifest
+    embedded = m.counts.chunks if m.embedded is None else m.embedded
     print(
         f"indexed {m.counts.documents} documents as {m.counts.chunks} chunks "
         f"({m.embedder_id}, {m.dense_kind} + BM25) in {index_dir}; "
-        f"{len(report.problems)} problem(s); index {m.digest()}"
+        f"{len(report.problems)} problem(s); index {m.digest()}; "
+        f"{embedded} chunk(s) embedded, {m.counts.chunks - embedded} unchanged"
     )
     return EXIT_OK
 
@@ -217,7 +220,7 @@ def _index_postgres(settings: Any, from_index: str | None) -> int:
         settings.sources,
         postgres=pg,
         embedder=get_embedder(settings.retrieval.embedder, precision=settings.retrieval.precision),
-        chunking=settings.corpus,
+        chunking=settings.corpus.chunking,
         retrieval=settings.retrieval,
         progress=_progress_bar(),
     )
@@ -483,7 +486,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         action="append",
         metavar="KIND[:PATH]",
-        help="corpus source (repeatable): pack[:DIR], jsonl:PATH, openfda:PATH, pubmed:PATH, open-medicine",
+        help="corpus source (repeatable): pack[:DIR], jsonl:PATH, openfda:PATH, pubmed:PATH, "
+        "open-medicine, dir:PATH (a protocol folder: PDF, Word, HTML, Markdown)",
+    )
+    p_index.add_argument(
+        "--full",
+        action="store_true",
+        help="embed every chunk again (default: chunks whose text did not change keep the "
+        "vectors of the index being replaced)",
     )
     p_index.add_argument(
         "--index-dir", metavar="DIR", help="where to write the index (default: ~/.bedside/index)"

@@ -73,7 +73,7 @@ def _prepare_index(spec: str, build: bool) -> tuple[str, str] | None:
                 settings.sources,
                 settings.resolved_index_dir,
                 embedder=embedder,
-                chunking=settings.corpus,
+                chunking=settings.corpus.chunking,
                 retrieval=settings.retrieval,
                 progress=_progress_bar(),
             )

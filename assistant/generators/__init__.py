@@ -40,7 +40,7 @@ class Generator(Protocol):
 def _extractive(settings: Settings) -> Generator:
     from assistant.generators.extractive import ExtractiveGenerator
 
-    return ExtractiveGenerator(settings.assistant)
+    return ExtractiveGenerator(settings.assistant, settings.corpus.priority)
 
 
 def _openai(settings: Settings) -> Generator:

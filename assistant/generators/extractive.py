@@ -38,10 +38,12 @@ from assistant.evidence import (
 )
 from assistant.frame import Frame, lay_words, patient_domain_words
 from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
+from assistant.provenance import rank_by_priority
 from assistant.settings import AssistantSettings
 from assistant.situation import contradicts
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP
+from corpus.types import DEFAULT_PRIORITY
 from guardrails.extraction import find_drugs
 from guardrails.measures import (
     Condition,
@@ -60,7 +62,7 @@ _DOSE_QUESTION = re.compile(
     re.IGNORECASE,
 )
 # At most this many sentences of one source type: an answer is not one document's paraphrase.
-MAX_PER_SECTION = {"guideline": 10, "label": 6, "research": 3, "reference": 8}
+MAX_PER_SECTION = {"institution": 10, "guideline": 10, "label": 6, "research": 3, "reference": 8}
 MAX_PER_DOC = 8
 # What a unit that says not to take the action a question proposes adds to its score.
 PREMISE_WEIGHT = 0.3
@@ -826,14 +828,43 @@ def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:
     return rank
 
 
+# A sentence of a source type earlier in ``corpus.priority`` leads over the best sentence
+# when it is as good (a tie); the first type (by default the hospital's own protocols)
+# leads when it answers nearly as well: a local protocol takes precedence over a general
+# guideline that says much the same.
+TIE = 0.98
+FIRST_TIE = 0.9
+
+
+def _by_precedence(lead: Scored, chosen: Sequence[Scored], priority: Sequence[str]) -> Scored:
+    best = lead
+    for s in chosen:
+        if rank_by_priority(s.candidate.section, priority) >= rank_by_priority(
+            best.candidate.section, priority
+        ):
+            continue
+        first = rank_by_priority(s.candidate.section, priority) == 0
+        if s.score >= (FIRST_TIE if first else TIE) * lead.score:
+            best = max(
+                (o for o in chosen if o.candidate.section == s.candidate.section),
+                key=lambda o: o.score,
+            )
+    return best
+
+
 class ExtractiveGenerator:
     """Deterministic, offline: exact sentences with exact citations."""
 
     name = "extractive"
     quotes = True
 
-    def __init__(self, settings: AssistantSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: AssistantSettings | None = None,
+        priority: Sequence[str] = DEFAULT_PRIORITY,
+    ) -> None:
         self.settings = settings or AssistantSettings()
+        self.priority = tuple(priority)
 
     def generate(
         self,
@@ -866,12 +897,7 @@ class ExtractiveGenerator:
             chosen += _outline(chosen, ranked, lead, limit=6)
         if lead not in chosen:
             chosen = [lead, *chosen[: max(0, most - 1)]]
-        # A guideline sentence leads only when it is as good (a tie).
-        guideline = [
-            s for s in chosen if s.candidate.section == "guideline" and s.score >= 0.98 * lead.score
-        ]
-        if guideline and lead.candidate.section != "guideline":
-            lead = max(guideline, key=lambda s: s.score)
+        lead = _by_precedence(lead, chosen, self.priority)
         rest = sorted((s for s in chosen if s is not lead), key=lambda s: -s.score)
         numbers: dict[str, int] = {}
         citations: list[Citation] = []

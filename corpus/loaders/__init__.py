@@ -47,6 +47,13 @@ def _open_medicine(path: Path | None) -> LoadResult:
     return load_open_medicine(path)
 
 
+def _folder(path: Path | None) -> LoadResult:
+    from corpus.loaders.folder import load_folder
+
+    assert path is not None
+    return load_folder(path)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceKind:
     name: str
@@ -64,6 +71,13 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         SourceKind("pubmed", _pubmed, True, "PubMed/MEDLINE XML file or directory"),
         SourceKind(
             "open-medicine", _open_medicine, False, "guidelines of the open-medicine package"
+        ),
+        SourceKind(
+            "dir",
+            _folder,
+            True,
+            "a protocol folder: PDF, Word, HTML and Markdown files, with an optional "
+            "library.yaml (owner, status, review-by date)",
         ),
     )
 }

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corpus.loaders.base import LoadResult, Problem
-from corpus.types import Document
+from corpus.types import Document, SourceType
 
 
 class DocumentRecord(BaseModel):
@@ -20,7 +20,7 @@ class DocumentRecord(BaseModel):
     id: str = Field(min_length=1)
     title: str
     text: str = Field(min_length=1)
-    source_type: Literal["guideline", "label", "research", "reference"]
+    source_type: SourceType
     organization: str | None = None
     year: int | None = None
     url: str | None = None

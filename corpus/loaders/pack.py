@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from corpus.loaders.base import LoadResult, Problem
-from corpus.types import Document
+from corpus.types import Document, SourceType
 from corpus.yamlio import load_yaml
 
 PACKS_DIR = Path(__file__).resolve().parent.parent / "packs"
@@ -30,7 +29,7 @@ class PackFrontMatter(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="slug; equals the file name")
     title: str = Field(min_length=1)
-    source_type: Literal["guideline", "label", "research", "reference"]
+    source_type: SourceType
     organization: str = Field(min_length=1)
     year: int = Field(ge=1900, le=2100)
     url: str | None = Field(default=None, pattern=r"^https?://\S+$")
