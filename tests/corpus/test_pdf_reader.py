@@ -320,3 +320,32 @@ def test_importing_the_reader_does_not_load_the_pdf_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_an_encrypted_file_is_told_apart_from_a_damaged_one():
+    from corpus.loaders.pdf import _open_reason
+
+    # PDFium's own wording for a document that needs a password
+    assert "encrypted" in _open_reason(
+        "Failed to load document (PDFium: Incorrect password error)."
+    )
+    assert "not a readable PDF" in _open_reason(
+        "Failed to load document (PDFium: Data format error)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("D:20240315093000+01'00'", date(2024, 3, 15)),
+        ("D:2024", date(2024, 1, 1)),
+        ("20231130", date(2023, 11, 30)),
+        ("D:20241399", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_pdf_dates(value, expected):
+    from corpus.loaders.pdf import _pdf_date
+
+    assert _pdf_date(value) == expected
