@@ -21,8 +21,6 @@ import re
 import uuid
 from typing import Any
 
-from assistant.provenance import today
-
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -33,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from assistant.pipeline import answer_json
+from assistant.provenance import today
 from corpus.errors import BedsideError, IndexStoreError, InputError
 from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit, RateLimiter
 from ui.chat import CSS, build_chat, theme

@@ -166,14 +166,16 @@ def _section_html(view: DocumentView, section: Section, mark: Highlight | None) 
             start, end = max(mark.start - skip, 0), max(mark.end - skip, 0)
             where = (
                 f'<p class="cited-page" id="cited-page">The cited passage is on page {mark.page}'
-                + (f" of {html.escape(str(view.doc.meta['file']))}" if view.doc.meta.get("file") else "")
+                + (
+                    f" of {html.escape(str(view.doc.meta['file']))}"
+                    if view.doc.meta.get("file")
+                    else ""
+                )
                 + ".</p>"
                 if mark.page is not None
                 else ""
             )
-            parts.append(
-                where + f'<div class="chunk cited">{_marked(text, start, end)}</div>'
-            )
+            parts.append(where + f'<div class="chunk cited">{_marked(text, start, end)}</div>')
         else:
             parts.append(f'<div class="chunk">{html.escape(text)}</div>')
     return f'<div class="section">{heading}{"".join(parts)}</div>'

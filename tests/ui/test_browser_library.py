@@ -55,7 +55,9 @@ def context(browser: Any) -> Iterator[Any]:
     ctx.close()
 
 
-def test_the_library_lists_documents_with_status_and_review_date(context: Any, bedside: str) -> None:
+def test_the_library_lists_documents_with_status_and_review_date(
+    context: Any, bedside: str
+) -> None:
     from playwright.sync_api import expect
 
     page = context.new_page()

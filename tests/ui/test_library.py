@@ -401,7 +401,9 @@ def test_a_long_quote_links_to_its_whole_chunk(service) -> None:  # type: ignore
 
     answer = service.assistant.ask(QUESTION)
     c = answer.citations[0]
-    chunk = dataclasses.replace(c.passage.chunk, text=c.passage.chunk.text + " x" * LINK_QUOTE_CHARS)
+    chunk = dataclasses.replace(
+        c.passage.chunk, text=c.passage.chunk.text + " x" * LINK_QUOTE_CHARS
+    )
     long = dataclasses.replace(
         c, passage=dataclasses.replace(c.passage, chunk=chunk), quote_start=0,
         quote_end=len(chunk.text),
