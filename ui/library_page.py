@@ -187,7 +187,13 @@ def document_page(view: DocumentView, mark: Highlight | None, asked: bool) -> st
     d = view.doc
     meta = " · ".join(
         html.escape(str(x))
-        for x in (d.organization, d.year, d.source_type, d.meta.get("owner"), d.meta.get("file"))
+        for x in (
+            d.organization,
+            d.year,
+            d.source_type,
+            f"owner: {d.meta['owner']}" if d.meta.get("owner") else None,
+            d.meta.get("file"),
+        )
         if x
     )
     status = d.meta.get("status") or d.review_status
