@@ -424,7 +424,12 @@ def sources_html(answer: Answer) -> str:
         d = c.passage.doc
         meta = " · ".join(
             html.escape(str(x))
-            for x in (d.organization, d.year, _section(d.title, c.passage.chunk.section_path))
+            for x in (
+                d.organization,
+                d.year,
+                _section(d.title, c.passage.chunk.section_path),
+                f"p. {c.page}" if c.page else None,
+            )
             if x
         )
         url = safe_url(d.url or "", hosts)

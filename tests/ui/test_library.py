@@ -411,3 +411,15 @@ def test_a_long_quote_links_to_its_whole_chunk(service) -> None:  # type: ignore
     panel = sources_html(dataclasses.replace(answer, citations=(long,)))
     (link,) = re.findall(r'<a class="library-link" href="([^"]+)"', panel)
     assert "quote=" not in link and "chunk=" in link
+
+
+def test_a_source_from_a_paged_file_names_its_page(service) -> None:  # type: ignore[no-untyped-def]
+    from ui.chat import sources_html
+
+    answer = service.assistant.ask(QUESTION)
+    paged = [c for c in answer.citations if c.passage.doc.meta.get("pages")]
+    assert paged, "the fixture protocol (three pages) is cited"
+    panel = sources_html(answer)
+    for c in paged:
+        assert c.page is not None and f"p. {c.page}" in panel
+    assert f"p. {paged[0].page}" in answer.markdown
