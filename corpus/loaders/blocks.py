@@ -93,7 +93,12 @@ class MarkdownWriter:
         if not cells:
             return
         width = max(len(row) for row in cells)
-        lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in cells]
+        lines = [
+            "|"
+            + "|".join(f" {cell} " if cell else " " for cell in row + [""] * (width - len(row)))
+            + "|"
+            for row in cells
+        ]
         lines.insert(1, "|" + "---|" * width)
         self._block("\n".join(lines))
 

@@ -97,6 +97,7 @@ _BLOCKS = {
 }
 _BOLD = {"b", "strong"}
 _UTF_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_WHITESPACE = re.compile(r"\s+")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
 
@@ -151,6 +152,11 @@ def _content_root(document: Any) -> Any:
         return articles[0]
     body = document.find("body")
     return body if body is not None else document
+
+
+def _source(text: str | None) -> str:
+    """Text as written in the page source: its line breaks are spaces (only ``br`` breaks)."""
+    return _WHITESPACE.sub(" ", text) if text else ""
 
 
 def _flat_text(element: Any, separator: str = " ") -> str:
@@ -218,10 +224,10 @@ class _Walker:
             if block:
                 self.flush()
             bold = bold or tag in _BOLD
-            self.buffer.append((element.text or "", bold))
+            self.buffer.append((_source(element.text), bold))
             for child in element:
                 self.walk(child, bold)
-                self.buffer.append((child.tail or "", bold))
+                self.buffer.append((_source(child.tail), bold))
             if block:
                 self.flush()
 
@@ -242,7 +248,7 @@ class _Walker:
 
     def item_text(self, element: Any, out: list[str], nested: list[Any]) -> None:
         """An item's own text (line breaks and blocks as ``\\n``); nested lists apart."""
-        out.append(element.text or "")
+        out.append(_source(element.text))
         for child in element:
             tag = _tag(child)
             if tag in _LISTS:
@@ -255,7 +261,7 @@ class _Walker:
                 out.append("\n")
             elif tag:
                 self.item_text(child, out, nested)
-            out.append(child.tail or "")
+            out.append(_source(child.tail))
 
     # -- tables
     def table(self, element: Any) -> None:
