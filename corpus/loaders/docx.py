@@ -37,6 +37,8 @@ _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"list\s*(bullet|number)\s*(\d)?", re.IGNORECASE)
+# The table of contents' entries ("TOC 1", "toc 2") and its "TOC Heading".
+_TOC_STYLE = re.compile(r"toc\s*(\d|heading)")
 # A paragraph typed with a bullet character instead of Word's numbering.
 _TYPED_BULLET = re.compile(r"^\s*[•▪◦●■□◆‣·–]\s+")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -169,7 +171,7 @@ class _Reader:
         style = self.style(_val(ppr, "pStyle"))
         name = style.name.strip().lower()
         content = self.text(p, style.bold)
-        if not name.startswith("toc"):
+        if not _TOC_STYLE.fullmatch(name):
             self.write(p, ppr, style, name, content)
         for box in content.boxes:
             self.blocks(box)

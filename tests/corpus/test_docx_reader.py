@@ -274,3 +274,63 @@ def test_missing_and_empty_documents_are_errors(tmp_path: Path) -> None:
     docx.Document().save(str(empty))
     with pytest.raises(UnreadableFileError, match="no text in the document body"):
         read_docx(empty)
+
+
+_NS = (
+    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+    'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+    'xmlns:v="urn:schemas-microsoft-com:vml"'
+)
+_TRACKED = (
+    f"<w:p {_NS}><w:r><w:t xml:space='preserve'>Give </w:t></w:r>"
+    "<w:del w:id='1' w:author='pharmacy'><w:r><w:delText>10 mg</w:delText></w:r></w:del>"
+    "<w:ins w:id='2' w:author='pharmacy'><w:r><w:t>5 mg</w:t></w:r></w:ins>"
+    "<w:r><w:t xml:space='preserve'> slowly.</w:t></w:r></w:p>"
+)
+_TOC = (
+    f"<w:sdt {_NS}><w:sdtPr><w:docPartObj><w:docPartGallery w:val='Table of Contents'/>"
+    "</w:docPartObj></w:sdtPr><w:sdtContent><w:p><w:r><w:t>Contents: Doses 3</w:t></w:r></w:p>"
+    "</w:sdtContent></w:sdt>"
+)
+_CONTROL = (
+    f"<w:sdt {_NS}><w:sdtPr><w:alias w:val='Owner'/></w:sdtPr><w:sdtContent>"
+    "<w:p><w:r><w:t>Owner: critical care.</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+)
+_BOX = "<w:txbxContent><w:p><w:r><w:t>Call the outreach team.</w:t></w:r></w:p></w:txbxContent>"
+_TEXT_BOX = (
+    f"<w:p {_NS}><w:r><w:t>Anchor paragraph.</w:t></w:r><w:r><mc:AlternateContent>"
+    f"<mc:Choice Requires='wps'><w:drawing><wps:wsp><wps:txbx>{_BOX}</wps:txbx></wps:wsp>"
+    f"</w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{_BOX}</v:textbox>"
+    "</v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+)
+
+
+def test_what_word_keeps_outside_plain_paragraphs(tmp_path: Path) -> None:
+    """Tracked changes, the table of contents, content controls, text boxes, typed bullets
+    and a one-column box table: each read as the reader says, or left out."""
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_heading("Heparin", level=1)
+    end = document.add_paragraph("End of protocol.")._p
+    for xml in (_TOC, _TRACKED, _CONTROL, _TEXT_BOX):
+        end.addprevious(parse_xml(xml))
+    document.add_paragraph("• Check the platelet count")
+    box = document.add_table(rows=1, cols=1)
+    box.cell(0, 0).paragraphs[0].add_run("Warning").bold = True
+    box.cell(0, 0).add_paragraph("Never give twice", style="List Bullet")
+    path = tmp_path / "heparin.docx"
+    document.save(str(path))
+
+    assert read_docx(path).text == (
+        "# Heparin\n\n"
+        "Give 5 mg slowly.\n\n"
+        "Owner: critical care.\n\n"
+        "Anchor paragraph.\n\n"
+        "Call the outreach team.\n\n"
+        "End of protocol.\n\n"
+        "- Check the platelet count\n\n"
+        "**Warning**\n\n"
+        "- Never give twice\n"
+    )
