@@ -11,7 +11,8 @@ from its words:
   numbering definition's format; a paragraph typed with a bullet character is an item too;
 - a table: its first row is the header; a cell merged across columns is written once (the
   columns it covers stay empty), a cell merged down rows is repeated in each row it covers;
-  a one-column table (a box around text) is read as the blocks inside it;
+  a one-column table (a box around text) or one holding headings or tables (a page laid
+  out in a grid) is read as the blocks inside it;
 - a paragraph: everything else; one set wholly in bold is written as a bold line.
 
 Headers, footers, footnotes, comments, deleted text (tracked changes) and the table of
@@ -273,8 +274,9 @@ class _Reader:
             ),
             default=0,
         )
-        if columns <= 1:
-            # a one-column table frames text (a box, a warning): read what is inside it
+        if columns <= 1 or self.lays_out(tbl):
+            # a one-column table frames text (a box, a warning), a table holding headings or
+            # tables lays a page out: read what is inside it
             for row in cells:
                 for tc in row:
                     self.blocks(tc)
@@ -300,6 +302,17 @@ class _Reader:
                     above[k] = text if k == col else ""
             grid.append(line)
         self.writer.table(grid)
+
+    def lays_out(self, tbl: Any) -> bool:
+        """A table used for layout: a table inside it, or a heading in one of its cells."""
+        if next(tbl.iterdescendants(_W + "tbl"), None) is not None:
+            return True
+        for p in tbl.iterdescendants(_W + "p"):
+            ppr = p.find(_W + "pPr")
+            style = self.style(_val(ppr, "pStyle"))
+            if self.heading_level(ppr, style, style.name.strip().lower()) is not None:
+                return True
+        return False
 
     def cell_text(self, tc: Any) -> str:
         """A cell's paragraphs (and any table inside it) as one line of text."""

@@ -13,10 +13,11 @@ search boxes, cookie notices. What is read is the page's content only:
   that is read;
 - ``h1``-``h6`` are headings; ``ul``/``ol`` items are list items nested by depth; a table
   is a Markdown table with its header row (``thead``, else the first row) first, cells
-  spanning columns written once and cells spanning rows repeated; a one-column table is read
-  as the blocks inside it; ``pre`` is a fenced block; ``br`` breaks a line; every other
-  block element (``p``, ``div``, ``dd``...) is a paragraph; inline marks (``b``, ``em``,
-  links) are plain text, except that a paragraph wholly in bold is written as a bold line.
+  spanning columns written once and cells spanning rows repeated; a one-column table (a box)
+  or one holding headings or tables (a page laid out in a grid) is read as the blocks inside
+  it; ``pre`` is a fenced block; ``br`` breaks a line; every other block element (``p``,
+  ``div``, ``dd``...) is a paragraph; inline marks (``b``, ``em``, links) are plain text,
+  except that a paragraph wholly in bold is written as a bold line.
 
 Title: the first ``h1`` of the content, else ``<title>``. Dates: ``dcterms.created`` /
 ``dcterms.modified`` (and the ``last-modified``, ``date`` and Open Graph article metas).
@@ -285,14 +286,20 @@ class _Walker:
                         pending[k] = (text if k == col else "", down - 1)
             _fill_spanned(line, pending)
             grid.append(line)
-        if max((len(line) for line in grid), default=0) <= 1:
-            # a one-column table lays text out in a box: read what is inside it
+        if max((len(line) for line in grid), default=0) <= 1 or _lays_out(element):
+            # a one-column table frames text (a box, a warning), a table holding headings or
+            # tables lays a page out: read what is inside it
             for row in rows:
                 for cell in row:
                     self.walk(cell)
             self.flush()
             return
         self.writer.table(grid)
+
+
+def _lays_out(table: Any) -> bool:
+    """A table used for layout: a table or a heading inside it."""
+    return any(_tag(e) in _HEADINGS or _tag(e) == "table" for e in table.iterdescendants())
 
 
 def _fill_spanned(line: list[str], pending: dict[int, tuple[str, int]]) -> None:

@@ -334,3 +334,19 @@ def test_what_word_keeps_outside_plain_paragraphs(tmp_path: Path) -> None:
         "**Warning**\n\n"
         "- Never give twice\n"
     )
+
+
+def test_layout_table_with_headings_is_read_as_its_blocks(tmp_path: Path) -> None:
+    document = docx.Document()
+    grid = document.add_table(rows=1, cols=2)
+    left, right = grid.cell(0, 0), grid.cell(0, 1)
+    left.paragraphs[0].text = "Potassium"
+    left.paragraphs[0].style = document.styles["Heading 2"]
+    left.add_paragraph("Replace orally when possible.")
+    right.paragraphs[0].text = "See the table of levels."
+    path = tmp_path / "layout.docx"
+    document.save(str(path))
+
+    assert read_docx(path).text == (
+        "## Potassium\n\nReplace orally when possible.\n\nSee the table of levels.\n"
+    )

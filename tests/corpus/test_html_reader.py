@@ -211,3 +211,18 @@ def test_page_without_content_and_missing_file_are_errors(tmp_path: Path) -> Non
     assert "no text in the page" in str(error.value)
     with pytest.raises(UnreadableFileError, match="no such file"):
         read_html(tmp_path / "absent.html")
+
+
+def test_layout_table_is_read_as_its_blocks() -> None:
+    page = """<html><body><table><tr>
+      <td><h2>Potassium</h2><p>Replace orally when possible.</p></td>
+      <td><table><tr><th>Level</th><th>Dose</th></tr>
+        <tr><td>3.0-3.4</td><td>40 mmol orally</td></tr></table></td>
+    </tr></table></body></html>"""
+
+    text = html_to_markdown(page).text
+
+    assert text == (
+        "## Potassium\n\nReplace orally when possible.\n\n"
+        "| Level | Dose |\n|---|---|\n| 3.0-3.4 | 40 mmol orally |\n"
+    )
