@@ -17,6 +17,8 @@ from collections.abc import Sequence
 # that only steer line breaking or joining are not text.
 _SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
+# A paragraph typed with a bullet character instead of a list's numbering.
+TYPED_BULLET = re.compile(r"^\s*[•▪◦●■□◆‣·–]\s+")
 
 
 def normalise_space(text: str) -> str:

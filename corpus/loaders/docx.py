@@ -30,7 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from corpus.loaders.blocks import MarkdownWriter, normalise_space
+from corpus.loaders.blocks import TYPED_BULLET, MarkdownWriter, normalise_space
 from corpus.loaders.converted import Converted, UnreadableFileError
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -40,8 +40,6 @@ _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"list\s*(bullet|number)\s*(\d)?", re.IGNORECASE)
 # The table of contents' entries ("TOC 1", "toc 2") and its "TOC Heading".
 _TOC_STYLE = re.compile(r"toc\s*(\d|heading)")
-# A paragraph typed with a bullet character instead of Word's numbering.
-_TYPED_BULLET = re.compile(r"^\s*[•▪◦●■□◆‣·–]\s+")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FALSE = ("0", "false", "off", "none")
 
@@ -188,7 +186,7 @@ class _Reader:
             depth, ordered, start = item
             self.writer.item(depth, text, ordered=ordered, start=start)
             return
-        typed = _TYPED_BULLET.match(text)
+        typed = TYPED_BULLET.match(text)
         if typed:
             self.writer.item(0, text[typed.end() :], ordered=False)
             return

@@ -11,11 +11,12 @@ search boxes, cookie notices. What is read is the page's content only:
   ``section`` or ``main`` is the content's own (its title, its review date) and is kept;
 - when the page has a ``main`` (or role main), or exactly one outermost ``article``, only
   that is read;
-- ``h1``-``h6`` are headings; ``ul``/``ol`` items are list items nested by depth; a table
-  is a Markdown table with its header row (``thead``, else the first row) first, cells
-  spanning columns written once and cells spanning rows repeated; a one-column table (a box)
-  or one holding headings or tables (a page laid out in a grid) is read as the blocks inside
-  it; ``pre`` is a fenced block; ``br`` breaks a line; every other block element (``p``,
+- ``h1``-``h6`` are headings; ``ul``/``ol`` items are list items nested by depth (and so
+  are a page saved from Word's ``mso-list`` paragraphs, and paragraphs typed with a bullet
+  character); a table is a Markdown table with its header row (``thead``, else the first
+  row) first, cells spanning columns written once and cells spanning rows repeated; a
+  one-column table (a box) or one holding headings or tables (a page laid out in a grid) is
+  read as the blocks inside it; ``pre`` is a fenced block; ``br`` breaks a line; every other block element (``p``,
   ``div``, ``dd``...) is a paragraph; inline marks (``b``, ``em``, links) are plain text,
   except that a paragraph wholly in bold is written as a bold line.
 
@@ -33,7 +34,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from corpus.loaders.blocks import MarkdownWriter, normalise_space
+from corpus.loaders.blocks import TYPED_BULLET, MarkdownWriter, normalise_space
 from corpus.loaders.converted import Converted, UnreadableFileError
 
 _CHROME_TAGS = {
@@ -98,6 +99,11 @@ _BLOCKS = {
 }
 _BOLD = {"b", "strong"}
 _UTF_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# HTML saved from Word writes a list item as a paragraph styled "mso-list: l0 level2 lfo1"
+# whose marker ("1.", "·", "o") sits in a span styled "mso-list: Ignore".
+_WORD_LIST = re.compile(r"mso-list\s*:\s*l\d+\s+level(\d+)", re.IGNORECASE)
+_WORD_MARKER = re.compile(r"mso-list\s*:\s*ignore", re.IGNORECASE)
+_ORDERED_MARKER = re.compile(r"\(?(\d{1,3}|[a-z]|[ivxlc]{1,6})[.)]", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
@@ -200,7 +206,11 @@ class _Walker:
         text = "".join(piece for piece, _ in self.buffer)
         shown = [bold for piece, bold in self.buffer if piece.strip()]
         self.buffer = []
-        self.writer.paragraph(text, bold=bool(shown) and all(shown))
+        typed = TYPED_BULLET.match(text)
+        if typed:
+            self.writer.item(0, text[typed.end() :], ordered=False)
+        else:
+            self.writer.paragraph(text, bold=bool(shown) and all(shown))
 
     def walk(self, element: Any, bold: bool = False) -> None:
         tag = _tag(element)
@@ -220,6 +230,9 @@ class _Walker:
             self.writer.code(_pre_text(element))
         elif tag == "br":
             self.buffer.append(("\n", bold))
+        elif level := _WORD_LIST.search(element.get("style") or ""):
+            self.flush()
+            self.word_list_item(element, int(level.group(1)) - 1)
         else:
             block = tag in _BLOCKS
             if block:
@@ -246,6 +259,21 @@ class _Walker:
             self.writer.item(depth, "".join(lines), ordered=ordered, start=start)
             for sub in nested:
                 self.write_list(sub, depth + 1)
+
+    def word_list_item(self, element: Any, depth: int) -> None:
+        """A paragraph of a list in HTML saved from Word: its marker is a span of its own
+        (``mso-list: Ignore``), its level in the paragraph's style."""
+        marker = ""
+        for span in [e for e in element.iter() if _WORD_MARKER.search(e.get("style") or "")]:
+            marker += normalise_space(_flat_text(span))
+            span.drop_tree()
+        lines: list[str] = []
+        nested: list[Any] = []
+        self.item_text(element, lines, nested)
+        ordered = bool(_ORDERED_MARKER.fullmatch(marker))
+        self.writer.item(depth, "".join(lines), ordered=ordered)
+        for sub in nested:
+            self.write_list(sub, depth + 1)
 
     def item_text(self, element: Any, out: list[str], nested: list[Any]) -> None:
         """An item's own text (line breaks and blocks as ``\\n``); nested lists apart."""

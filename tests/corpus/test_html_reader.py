@@ -226,3 +226,27 @@ def test_layout_table_is_read_as_its_blocks() -> None:
         "## Potassium\n\nReplace orally when possible.\n\n"
         "| Level | Dose |\n|---|---|\n| 3.0-3.4 | 40 mmol orally |\n"
     )
+
+
+def test_lists_of_a_page_saved_from_word_and_typed_bullets() -> None:
+    page = """<html><body><p class=MsoNormal>Before transfer:</p>
+      <p class=MsoListParagraphCxSpFirst style='text-indent:-18.0pt;mso-list:l0 level1 lfo1'>
+      <![if !supportLists]><span style='font-family:Symbol'><span style='mso-list:Ignore'>&#183;
+      <span>&nbsp;&nbsp;</span></span></span><![endif]>Check
+      lactate</p>
+      <p class=MsoListParagraphCxSpLast style='mso-list:l0 level2 lfo1'><![if !supportLists]>
+      <span style='mso-list:Ignore'>o<span>&nbsp;</span></span><![endif]>Repeat in 2 h</p>
+      <p style='mso-list:l1 level1 lfo2'><span style='mso-list:Ignore'>1.</span>Call ICU</p>
+      <p>&bull; Typed bullet</p></body></html>"""
+    text = html_to_markdown(page).text
+    lists = [b for b in parse_structure(text).blocks if isinstance(b, ListBlock)]
+
+    assert text.startswith("Before transfer:\n\n- Check lactate\n  - Repeat in 2 h\n1. Call ICU\n")
+    assert [(i.depth, text[slice(*i.lines[0])]) for i, _ in lists[0].walk()] == [
+        (0, "Check lactate"),
+        (1, "Repeat in 2 h"),
+        (0, "Call ICU"),
+        (0, "Typed bullet"),
+    ]
+    assert lists[0].lead_in is not None
+    assert text[slice(*lists[0].lead_in)] == "Before transfer:"
