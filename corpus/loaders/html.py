@@ -16,9 +16,10 @@ search boxes, cookie notices. What is read is the page's content only:
   character); a table is a Markdown table with its header row (``thead``, else the first
   row) first, cells spanning columns written once and cells spanning rows repeated; a
   one-column table (a box) or one holding headings or tables (a page laid out in a grid) is
-  read as the blocks inside it; ``pre`` is a fenced block; ``br`` breaks a line; every other block element (``p``,
-  ``div``, ``dd``...) is a paragraph; inline marks (``b``, ``em``, links) are plain text,
-  except that a paragraph wholly in bold is written as a bold line.
+  read as the blocks inside it; ``pre`` is a fenced block; ``br`` breaks a line; every
+  other block element (``p``, ``div``, ``dd``...) is a paragraph; inline marks (``b``,
+  ``em``, links) are plain text, except that a paragraph wholly in bold is written as a
+  bold line.
 
 Title: the first ``h1`` of the content, else ``<title>``. Dates: ``dcterms.created`` /
 ``dcterms.modified`` (and the ``last-modified``, ``date`` and Open Graph article metas).
