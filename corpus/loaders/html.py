@@ -215,7 +215,7 @@ class _Walker:
 
     def walk(self, element: Any, bold: bool = False) -> None:
         tag = _tag(element)
-        if not tag:
+        if not tag or tag == "head":  # the title and metas are read apart
             return
         if tag in _HEADINGS:
             self.flush()
