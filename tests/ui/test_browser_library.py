@@ -3,7 +3,8 @@ uvicorn, over the library fixture (tests/fixtures/library) with the hash embedde
 
 The Library page lists the documents with their status and review-by date (the protocol
 past its date marked overdue); a citation's link in the chat's Sources panel opens the
-cited section in a new tab with the quote marked. Every request the browser makes to a host
+cited section in a new tab with the quote marked, and the answer citing the overdue protocol
+says so. Every request the browser makes to a host
 other than 127.0.0.1 is aborted and counted: none may be made."""
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def test_a_citation_opens_its_section_with_the_quote_marked(context: Any, bedsid
     page.locator("#bedside-ask").click()
     answer = page.locator("#bedside-chat [data-testid='bot']").first
     expect(answer).to_contain_text(DONE, timeout=60_000)
+    # The cited protocol is past its review-by date: the answer says so, and which local
+    # protocol it follows.
+    expect(answer).to_contain_text("Review overdue since 2024-03-01")
+    expect(answer).to_contain_text("Follows the local protocol")
     source = page.locator("#sources li").first
     expect(source.locator("a.library-link")).to_be_visible(timeout=30_000)
     quote = source.locator("blockquote.quote").first.inner_text().strip()
