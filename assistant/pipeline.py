@@ -752,7 +752,7 @@ class Assistant:
             intent=frame.intent,
             extra_link_hosts=self.settings.assistant.link_hosts,
         )
-        provenance = source_notices(cited, today())
+        provenance = source_notices(cited, today(), bottom.citations if bottom else ())
         if notes or provenance:
             markdown = (
                 "\n".join(f"> {inline(n)}" for n in [*notes, *provenance]) + "\n\n" + markdown

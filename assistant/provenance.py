@@ -57,15 +57,20 @@ def _cited_docs(citations: Iterable[Citation]) -> list[DocumentInfo]:
     return list(seen.values())
 
 
-def source_notices(citations: Sequence[Citation], today: date) -> list[str]:
-    """One line per cited local protocol (which one the answer follows), per draft and per
-    document past its review date, in citation order."""
+def source_notices(
+    citations: Sequence[Citation], today: date, leading: Iterable[int] = ()
+) -> list[str]:
+    """One line per cited local protocol (the one the bottom line quotes is the one the
+    answer follows; others are also cited), per draft and per document past its review
+    date, in citation order. ``leading``: the bottom line's citation numbers."""
     out: list[str] = []
+    lead = {c.passage.doc.id for c in citations if c.number in set(leading)}
     for doc in _cited_docs(citations):
         if doc.source_type == "institution":
             who = f" ({doc.organization})" if doc.organization else ""
             status = f"; {doc.review_status}" if doc.review_status else ""
-            out.append(f"Follows the local protocol “{doc.title}”{who}{status}.")
+            verb = "Follows" if doc.id in lead else "Also cites"
+            out.append(f"{verb} the local protocol “{doc.title}”{who}{status}.")
         if is_draft(doc):
             out.append(
                 f"“{doc.title}” is a draft, not an approved protocol: "

@@ -244,6 +244,14 @@ def load_folder(folder: Path) -> LoadResult:
         ids[doc_id] = relative
         for note in converted.notes:
             result.problems.append(Problem(str(path), note))
+        if not recorded:
+            result.problems.append(
+                Problem(
+                    str(path),
+                    "no status in library.yaml: indexed as a draft, quoted only where "
+                    "corpus.allow_drafts is set",
+                )
+            )
         when = entry.approved or converted.modified or converted.created
         meta = ProtocolMeta(
             file=relative,

@@ -136,3 +136,25 @@ def test_a_citation_of_a_paged_source_names_its_page() -> None:
         status="approved",
     )
     assert "· Dosing · p. 2" in markdown
+
+
+def test_a_local_protocol_cited_below_the_bottom_line_is_also_cited_not_followed() -> None:
+    from assistant.provenance import source_notices
+
+    doc = DocumentInfo(
+        id="p", title="Ward protocol", source_type="institution", organization="Example"
+    )
+    other = DocumentInfo(id="g", title="Guideline", source_type="guideline")
+    chunk = Chunk("p#0", "p", "Start at 2 mg/kg IV.", 0, 20, ())
+    gchunk = Chunk("g#0", "g", "Start at 2 mg/kg IV.", 0, 20, ())
+    cites = (
+        Citation(1, Passage(gchunk, other, 1.0, 1), 0, 20),
+        Citation(2, Passage(chunk, doc, 1.0, 2), 0, 20),
+    )
+    today = date(2026, 1, 1)
+    assert source_notices(cites, today, leading=(2,)) == [
+        "Follows the local protocol “Ward protocol” (Example)."
+    ]
+    assert source_notices(cites, today, leading=(1,)) == [
+        "Also cites the local protocol “Ward protocol” (Example)."
+    ]
