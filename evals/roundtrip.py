@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher, get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -435,6 +436,8 @@ def read_back(documents: Sequence[Document], out: Path, fmt: str) -> FormatRun:
             converted = read(out / fmt / f"{doc.id}.{fmt}")
         except Exception as exc:  # a reader that fails on a file is a finding, not a crash
             run.failures[doc.id] = f"{type(exc).__name__}: {exc}"
+            # a file not read gave nothing back: all its elements count as missed
+            run.results[doc.id] = compare(outline(doc.text), Outline((), (), ()))
             continue
         (out / f"{fmt}-md" / f"{doc.id}.md").write_text(converted.text + "\n", encoding="utf-8")
         run.read[doc.id] = converted
@@ -474,9 +477,10 @@ def build_indexes(
     log: Log,
 ) -> dict[str, Path]:
     """The Markdown index and one per read-back format, built with the configured embedder
-    and settings. A format's pack documents keep their ids, titles and metadata and take
-    the text its reader gave back; open-medicine is the same in all. Each format's index
-    starts from a copy of the Markdown one so the unchanged chunks keep their vectors."""
+        and settings. A format's pack documents keep their ids, titles and metadata and take
+        the text its reader gave back; open-medicine is the same in all. Each format's index
+        starts from a copy of the Markdown one (and that from the configured index, when there
+    is one) so the unchanged chunks keep their vectors."""
     from corpus.loaders.open_medicine import load_open_medicine
     from retrieval.embedders import get_embedder
     from retrieval.store import build_index
@@ -497,9 +501,11 @@ def build_indexes(
             corpora[fmt] += others
     for name, documents in corpora.items():
         where = out / "index" / name
-        if name != "markdown":
+        seed = dirs.get("markdown", settings.resolved_index_dir)
+        if name != "markdown" or not where.exists() and (seed / "manifest.json").is_file():
+            # vectors are reused only for the very same text and embedder (retrieval/store.py)
             shutil.rmtree(where, ignore_errors=True)
-            shutil.copytree(dirs["markdown"], where)
+            shutil.copytree(seed, where)
         t0 = time.perf_counter()
         label = "pack" if name == "markdown" else f"pack (read back from {name.upper()})"
         manifest = build_index(
@@ -581,6 +587,45 @@ def _element(kind: str, element: Element) -> str:
     return f"{head}: {words[:110]}{'…' if len(words) > 110 else ''}"
 
 
+def _first_difference(want: str, got: str, context: int = 30) -> str:
+    """Where two texts first differ, shown with a little context from each."""
+    ops = SequenceMatcher(None, want, got, autojunk=False).get_opcodes()
+    _tag, i1, i2, j1, j2 = next(op for op in ops if op[0] != "equal")
+    left = max(0, min(i1, j1) - context)
+
+    def cut(text: str, end: int) -> str:
+        part = text[left : end + context].replace("|", "\\|")
+        return ("…" if left else "") + part + ("…" if end + context < len(text) else "")
+
+    return f"wrote “{cut(want, i2)}”, read “{cut(got, j2)}”"
+
+
+def explain(kind: str, result: KindResult) -> list[str]:
+    """Each miss in words: paired with the element the reader gave instead when one is
+    close (the same words at another level or depth, or nearly the same words), else
+    alone; the elements added that pair with no miss follow."""
+    lines: list[str] = []
+    extra = list(result.extra)
+    for element in result.missed:
+        same = next((e for e in extra if e[1] == element[1]), None)
+        if same is not None:
+            extra.remove(same)
+            where = {"headings": "level", "list_items": "depth", "table_cells": "a"}[kind]
+            lines.append(f"{_element(kind, element)} — read as {where} {same[0]}")
+            continue
+        texts = [e[1] for e in extra if e[0] == element[0]]
+        close = get_close_matches(element[1], texts, n=1, cutoff=0.6)
+        if close:
+            extra.remove(next(e for e in extra if e[0] == element[0] and e[1] == close[0]))
+            lines.append(
+                f"{_element(kind, element)[:40]}…: {_first_difference(element[1], close[0])}"
+            )
+        else:
+            lines.append(f"missed {_element(kind, element)}")
+    lines += [f"added {_element(kind, e)}" for e in extra]
+    return lines
+
+
 def structure_section(
     runs_by_format: dict[str, FormatRun], documents: int, level: int
 ) -> list[str]:
@@ -622,15 +667,22 @@ def structure_section(
         for doc_id, why in run.failures.items():
             notes.append(f"- `{doc_id}` not read: {why}")
         for kind in KINDS:
-            missed = [(d, e) for d, r in run.results.items() for e in r[kind].missed]
-            added = [(d, e) for d, r in run.results.items() for e in r[kind].extra]
-            for label, found in (("missed", missed), ("added", added)):
-                if not found:
-                    continue
-                notes.append(f"- {KIND_NAMES[kind].split(' (')[0].lower()} {label}: {len(found)}")
-                notes += [f"  - `{d}` — {_element(kind, e)}" for d, e in found[:MAX_EXAMPLES]]
-                if len(found) > MAX_EXAMPLES:
-                    notes.append(f"  - … and {len(found) - MAX_EXAMPLES} more")
+            found = [
+                (d, line)
+                for d, r in run.results.items()
+                if d not in run.failures
+                for line in explain(kind, r[kind])
+            ]
+            if not found:
+                continue
+            missed = sum(len(r[kind].missed) for r in run.results.values())
+            added = sum(len(r[kind].extra) for r in run.results.values())
+            notes.append(
+                f"- {KIND_NAMES[kind].split(' (')[0].lower()}: {missed} missed, {added} added"
+            )
+            notes += [f"  - `{d}` — {line}" for d, line in found[:MAX_EXAMPLES]]
+            if len(found) > MAX_EXAMPLES:
+                notes.append(f"  - … and {len(found) - MAX_EXAMPLES} more")
         lines += ["", f"{h}# {FORMAT_NAMES[f]}: what differs", ""]
         lines += notes or ["Nothing: every heading, list item and table cell came back."]
     return lines
