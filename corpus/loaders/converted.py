@@ -34,6 +34,8 @@ class Converted:
 
     ``pages`` maps text to the file's pages: ``(offset, page)`` pairs in order, the page
     that starts at ``offset`` of ``text`` (PDF only; empty for files without pages).
+    ``notes`` say what of the file was left out and why (a page with no text layer), for
+    the person who indexes it; the text read is still good.
     """
 
     text: str
@@ -41,6 +43,7 @@ class Converted:
     created: date | None = None
     modified: date | None = None
     pages: tuple[tuple[int, int], ...] = ()
+    notes: tuple[str, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         return page_at(self.pages, offset)

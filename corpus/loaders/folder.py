@@ -242,7 +242,7 @@ def load_folder(folder: Path) -> LoadResult:
             )
             continue
         ids[doc_id] = relative
-        for note in getattr(converted, "notes", ()):
+        for note in converted.notes:
             result.problems.append(Problem(str(path), note))
         when = entry.approved or converted.modified or converted.created
         meta = ProtocolMeta(
@@ -255,7 +255,7 @@ def load_folder(folder: Path) -> LoadResult:
             review_by=entry.review_by,
             jurisdiction=entry.jurisdiction,
             pages=[[a, b] for a, b in converted.pages],
-            notes=list(getattr(converted, "notes", ())),
+            notes=list(converted.notes),
         )
         result.documents.append(
             Document(

@@ -126,3 +126,12 @@ def test_two_files_with_one_id_keep_the_first_and_say_so(tmp_path: Path) -> None
     result = load_folder(root)
     assert [d.meta["file"] for d in result.documents] == ["heparin.md"]
     assert "also 'heparin.md'" in result.problems[0].message
+
+
+def test_a_damaged_pdf_in_the_folder_is_named_and_the_rest_is_indexed(tmp_path: Path) -> None:
+    root = _folder(tmp_path, None, {"good.md": BODY})
+    (root / "scan.pdf").write_bytes(b"%PDF-1.7\nnot really a PDF")
+    result = load_folder(root)
+    assert [d.id for d in result.documents] == ["good"]
+    [problem] = result.problems
+    assert problem.where.endswith("scan.pdf") and problem.message
