@@ -477,10 +477,10 @@ def build_indexes(
     log: Log,
 ) -> dict[str, Path]:
     """The Markdown index and one per read-back format, built with the configured embedder
-        and settings. A format's pack documents keep their ids, titles and metadata and take
-        the text its reader gave back; open-medicine is the same in all. Each format's index
-        starts from a copy of the Markdown one (and that from the configured index, when there
-    is one) so the unchanged chunks keep their vectors."""
+    and settings. A format's pack documents keep their ids, titles and metadata and take
+    the text its reader gave back; open-medicine is the same in all. An index is rebuilt
+    over its previous build in ``out``, or else starts from a copy of the Markdown one (and
+    that from the configured index), so unchanged chunks keep their vectors."""
     from corpus.loaders.open_medicine import load_open_medicine
     from retrieval.embedders import get_embedder
     from retrieval.store import build_index
@@ -502,7 +502,7 @@ def build_indexes(
     for name, documents in corpora.items():
         where = out / "index" / name
         seed = dirs.get("markdown", settings.resolved_index_dir)
-        if name != "markdown" or not where.exists() and (seed / "manifest.json").is_file():
+        if not (where / "manifest.json").is_file() and (seed / "manifest.json").is_file():
             # vectors are reused only for the very same text and embedder (retrieval/store.py)
             shutil.rmtree(where, ignore_errors=True)
             shutil.copytree(seed, where)
