@@ -759,18 +759,20 @@ def _changed(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return out
 
 
+_LOCAL = {"--out": "DIR", "--json": "FILE", "--markdown": "FILE"}  # local paths, not shown
+
+
 def command_line(argv: Sequence[str]) -> str:
-    """The command as run, with the output folder (a local path) written as DIR."""
+    """The command as run, with its local output paths written as DIR or FILE."""
     words: list[str] = []
-    hide = False
-    for arg in argv:
-        if hide:
-            words.append("DIR")
-        elif arg.startswith("--out="):
-            words.append("--out=DIR")
+    for n, arg in enumerate(argv):
+        flag, eq, _value = arg.partition("=")
+        if eq and flag in _LOCAL:
+            words.append(f"{flag}={_LOCAL[flag]}")
+        elif n and argv[n - 1] in _LOCAL:
+            words.append(_LOCAL[argv[n - 1]])
         else:
             words.append(arg)
-        hide = arg == "--out"
     return " ".join(["python -m evals.roundtrip", *words])
 
 

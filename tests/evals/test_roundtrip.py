@@ -163,8 +163,8 @@ def test_docx_uses_heading_list_and_table_styles(tmp_path: Path) -> None:
 
 
 def test_the_command_shown_hides_the_output_folder() -> None:
-    assert command_line(["--only", "structure", "--out", "/tmp/x"]) == (
-        "python -m evals.roundtrip --only structure --out DIR"
+    assert command_line(["--only", "structure", "--out", "/tmp/x", "--json=/tmp/y.json"]) == (
+        "python -m evals.roundtrip --only structure --out DIR --json=FILE"
     )
 
 
