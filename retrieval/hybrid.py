@@ -6,7 +6,7 @@ shared sets it beat both single retrievers everywhere, where reciprocal-rank fus
 below dense retrieval on MedicationQA (docs/RETRIEVAL.md).
 
 Besides search, a retriever answers the few questions ``retrieval.protocols.Retriever``
-lists (a document, its chunks, the vocabulary, the index digest), so that nothing outside
+lists (a document, its chunks, every document, the vocabulary, the index digest), so that nothing outside
 retrieval/ reads the index's BM25 or FAISS parts.
 """
 
@@ -47,6 +47,11 @@ class HybridRetriever:
             return self.index.docs[doc_id]
         except KeyError:
             raise KeyError(f"no document {doc_id!r} in the index") from None
+
+    def documents(self) -> Sequence[DocumentInfo]:
+        """The citation data of every indexed document, in index order (a LiveRetriever's
+        are those of the version it serves)."""
+        return tuple(self.index.docs.values())
 
     def chunks_of(self, doc_id: str) -> Sequence[Chunk]:
         """The chunks of an indexed document in the order the index holds them (text

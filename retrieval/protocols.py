@@ -37,8 +37,8 @@ class Vocabulary(Protocol):
 
 @runtime_checkable
 class Retriever(Vocabulary, Protocol):
-    """Search, the documents and chunks behind the passages, the vocabulary, and what
-    identifies and verifies the index served."""
+    """Search, the documents and chunks behind the passages (and the list of documents),
+    the vocabulary, and what identifies and verifies the index served."""
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Passage]:
         """Top-k passages for ``query``, best first (``k`` defaults to the settings')."""
@@ -50,6 +50,10 @@ class Retriever(Vocabulary, Protocol):
 
     def chunks_of(self, doc_id: str) -> Sequence[Chunk]:
         """The chunks of an indexed document in text order; empty for an unknown document."""
+        ...
+
+    def documents(self) -> Sequence[DocumentInfo]:
+        """The citation data of every indexed document, in the order the index holds them."""
         ...
 
     @property

@@ -1,6 +1,7 @@
 """One FastAPI process serves everything: the JSON API (/api/...), OpenAPI (/docs), the
-Gradio chat (/chat/), gradio's web-component script (/chat/gradio.js), and a host page that
-embeds the chat (/widget-demo).
+Gradio chat (/chat/), gradio's web-component script (/chat/gradio.js), a host page that
+embeds the chat (/widget-demo), and the library of indexed documents (/library,
+/library/{doc_id}, /api/library; ``ui.library``).
 
     create_app(service) -> FastAPI
 
@@ -30,10 +31,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from assistant.pipeline import answer_json
+from assistant.provenance import today
 from corpus.errors import BedsideError, IndexStoreError, InputError
 from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit, RateLimiter
 from ui.chat import CSS, build_chat, theme
 from ui.gradio_env import gr
+from ui.library import filter_entries
+from ui.library_page import document_page, library_page, missing_page
 from ui.security import BodyLimit, SecurityHeaders, client_message, send_json
 from ui.service import (
     AskRequest,
@@ -149,6 +153,31 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
     def health() -> JSONResponse:
         body = service.health()
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.get("/api/library", summary="Every indexed document: status, review-by, chunks, doses")
+    def library_json(q: str = "") -> dict[str, Any]:
+        day = today()
+        entries = service.library(day)
+        return {
+            "today": day.isoformat(),
+            "index_digest": service.assistant.retriever.digest,
+            "total": len(entries),
+            "documents": [e.to_json() for e in filter_entries(entries, q)],
+        }
+
+    @app.get("/library", include_in_schema=False)
+    def library(q: str = "") -> HTMLResponse:
+        entries = service.library(today())
+        return HTMLResponse(library_page(entries, filter_entries(entries, q), q))
+
+    @app.get("/library/{doc_id:path}", include_in_schema=False)
+    def library_document(doc_id: str, chunk: str = "", quote: str = "") -> HTMLResponse:
+        try:
+            view = service.document(doc_id)
+        except KeyError:
+            return HTMLResponse(missing_page(doc_id), status_code=404)
+        mark = view.highlight(chunk or None, quote or None)
+        return HTMLResponse(document_page(view, mark, asked=bool(chunk or quote)))
 
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 

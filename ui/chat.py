@@ -33,6 +33,7 @@ from guardrails.patient import Patient, PatientInput
 from guardrails.types import Finding
 from ui.access import Identity
 from ui.gradio_env import gr
+from ui.library_page import LIBRARY_PATH, library_url
 from ui.security import client_message
 from ui.service import AskRequest, FeedbackRequest, Service, TurnIn
 
@@ -188,16 +189,28 @@ _ATTRIBUTES = {
     "tr": {"class", "data-rule"},
 }
 _CITE_HREF = re.compile(r"#src-\d{1,3}")
+# The library's own pages (ui.library_page.library_url): a path on this server, its
+# parameters percent-encoded, ending at the cited passage's anchor.
+_LIBRARY_HREF = re.compile(
+    re.escape(LIBRARY_PATH) + r"(?:/[A-Za-z0-9%._~-]+(?:\?[A-Za-z0-9%._~=&-]*#cited)?)?"
+)
+# The longest quote a source's link carries (longer ones highlight their whole chunk).
+LINK_QUOTE_CHARS = 300
 
 
 def clean_html(fragment: str, hosts: Collection[str] = ()) -> str:
     """``fragment`` through nh3: only the tags and attributes above, and an ``href`` only
-    to a Sources entry (``#src-n``) or to an http(s) url on one of ``hosts``."""
+    to a Sources entry (``#src-n``), to the library's pages, or to an http(s) url on one of
+    ``hosts``."""
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
         if attribute != "href":
             return value
-        if _CITE_HREF.fullmatch(value) or safe_url(value, hosts) is not None:
+        if (
+            _CITE_HREF.fullmatch(value)
+            or _LIBRARY_HREF.fullmatch(value)
+            or safe_url(value, hosts) is not None
+        ):
             return value
         return None
 
@@ -376,6 +389,23 @@ def _section(title: str, path: tuple[str, ...] | list[str]) -> str:
     return " > ".join(parts)
 
 
+def _library_link(c: Citation) -> str:
+    """The cited passage in the library, highlighted (a new tab: the chat stays as it is).
+    The link carries the quote's span of the chunk as written, when it is short."""
+    chunk = c.passage.chunk
+    start, end = c.quote_start, c.quote_end
+    if c.parts:
+        start, end = min(a for a, _, _ in c.parts), max(b for _, b, _ in c.parts)
+    quoted = chunk.text[start:end].strip() if 0 <= start < end <= len(chunk.text) else ""
+    url = library_url(
+        c.passage.doc.id, chunk.id, quoted if len(quoted) <= LINK_QUOTE_CHARS else None
+    )
+    return (
+        f' <a class="library-link" href="{html.escape(url)}" target="_blank" '
+        'rel="noopener noreferrer">in the library</a>'
+    )
+
+
 def sources_html(answer: Answer) -> str:
     """One entry per citation number: title, review status, organisation · year · section,
     a link, and every exact quote the answer cites from that passage (Markdown rendered)."""
@@ -394,7 +424,12 @@ def sources_html(answer: Answer) -> str:
         d = c.passage.doc
         meta = " · ".join(
             html.escape(str(x))
-            for x in (d.organization, d.year, _section(d.title, c.passage.chunk.section_path))
+            for x in (
+                d.organization,
+                d.year,
+                _section(d.title, c.passage.chunk.section_path),
+                f"p. {c.page}" if c.page else None,
+            )
             if x
         )
         url = safe_url(d.url or "", hosts)
@@ -413,7 +448,7 @@ def sources_html(answer: Answer) -> str:
         )
         items.append(
             f'<li id="src-{number}" value="{number}"><b>{html.escape(d.title)}</b>{status}'
-            f"<div><small>{meta}</small>{link}</div>{shown}</li>"
+            f"<div><small>{meta}</small>{link}{_library_link(c)}</div>{shown}</li>"
         )
     return clean_html(f'<h4>Sources</h4><ol class="sources">{"".join(items)}</ol>', hosts)
 
@@ -563,7 +598,9 @@ def build_chat(service: Service) -> Any:
         gr.HTML(
             "<h2 style='margin:0'>Bedside</h2><p style='margin:0'>Answers from guidelines, "
             "FDA drug labels and research, every sentence cited and every dose checked "
-            f"before it is shown. <span class='bedside-badge'>Sources: {status}</span></p>",
+            f"before it is shown. <span class='bedside-badge'>Sources: {status}</span> "
+            f"<a href='{LIBRARY_PATH}' target='_blank' rel='noopener' id='bedside-library'>What "
+            "Bedside knows: the library</a></p>",
             elem_id="bedside-header",
         )
         # The conversation's state lives in the page, not in a server process: with several

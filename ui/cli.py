@@ -329,6 +329,64 @@ def _print_passages(args: argparse.Namespace, settings: Any, question: str) -> i
     return EXIT_OK
 
 
+def cmd_library(args: argparse.Namespace) -> int:
+    from assistant.markup import visible
+    from assistant.pipeline import open_retriever
+    from assistant.provenance import today
+    from ui.library import library_entries
+
+    settings = _settings(args)
+    # an explicit index is listed as built
+    retriever, report = open_retriever(
+        settings, _progress_bar(), refresh=not (args.index_dir and not args.source)
+    )
+    if report is not None and report.built:
+        print(f"bedside: built the index ({report.reason})", file=sys.stderr)
+        _print_problems(report.problems)
+    day = today()
+    entries = library_entries(retriever, day)
+    if args.json:
+        out = {
+            "today": day.isoformat(),
+            "index_digest": retriever.digest,
+            "documents": [e.to_json() for e in entries],
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return EXIT_OK
+
+    def cut(text: str, width: int) -> str:
+        text = " ".join(visible(text).split())  # no control sequence reaches the terminal
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    header = ("Id", "Document", "Organisation", "Status", "Review by", "Chunks", "Dose statements")
+    rows = [
+        (
+            visible(e.doc_id),
+            cut(e.title, 44),
+            cut(e.organisation or "-", 24),
+            cut(e.status or "-", 28),
+            (e.review_by or "-") + (" overdue" if e.overdue else ""),
+            str(e.chunks),
+            str(e.dose_statements),
+        )
+        for e in entries
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [
+            c.rjust(w) if i >= 5 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+    overdue = sum(e.overdue for e in entries)
+    print(
+        f"{len(entries)} documents, {sum(e.chunks for e in entries)} chunks, "
+        f"{sum(e.dose_statements for e in entries)} dose statements; "
+        f"{overdue} past their review-by date (today {day.isoformat()}); index {retriever.digest}"
+    )
+    return EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from corpus.errors import InputError
     from guardrails.batch import run_batch
@@ -560,6 +618,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--hit", action="store_true", help="patient has (or had) HIT")
     add_index_arguments(p_ask, "use")
     p_ask.set_defaults(func=cmd_ask)
+
+    p_library = sub.add_parser(
+        "library",
+        help="list the indexed documents: status, review-by date, chunks and dose statements",
+    )
+    p_library.add_argument("--json", action="store_true", help="print the stable JSON form")
+    add_index_arguments(p_library, "list")
+    p_library.set_defaults(func=cmd_library)
 
     p_check = sub.add_parser("check", help="run the dose guard over answers in a JSONL file")
     p_check.add_argument(

@@ -16,6 +16,7 @@ import re
 import signal
 import threading
 from dataclasses import dataclass
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from guardrails.patient import PatientInput
 from ui.access import Identity
 from ui.audit import AuditLog
 from ui.feedback import FeedbackStore
+from ui.library import DocumentView, LibraryEntry, document_view, library_entries
 from ui.limiter import Slots
 
 # Who asked, when the caller cannot say (in-process use, tests).
@@ -137,6 +139,10 @@ class Service:
         self._verify_lock = threading.Lock()
         self._verify_asked = threading.Event()
         self._verifier: threading.Thread | None = None
+        # The library of the index served, for one (index digest, date): a new version or a
+        # new day lists it again.
+        self._library: tuple[tuple[str, date], list[LibraryEntry]] | None = None
+        self._library_lock = threading.Lock()
 
     # ------------------------------------------------------------ index re-verification
 
@@ -258,6 +264,23 @@ class Service:
             index_digest=self.assistant.retriever.index.manifest.digest(),
             question=request.question if settings.server.feedback_store_questions else None,
         )
+
+    def library(self, today: date) -> list[LibraryEntry]:
+        """Every document of the served index (``ui.library``); refused, as answers are,
+        while the index does not match what was verified."""
+        self._refuse_if_unverified()
+        retriever = self.assistant.retriever
+        key = (retriever.digest, today)
+        with self._library_lock:
+            if self._library is None or self._library[0] != key:
+                self._library = (key, library_entries(retriever, today))
+            return self._library[1]
+
+    def document(self, doc_id: str) -> DocumentView:
+        """One document of the served index read back by section; KeyError when there is
+        no such document."""
+        self._refuse_if_unverified()
+        return document_view(self.assistant.retriever, doc_id)
 
     def health(self) -> dict[str, Any]:
         """What /api/health reports; ``status`` is "index_changed" (with ``error``, and

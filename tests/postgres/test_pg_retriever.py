@@ -74,6 +74,9 @@ def test_the_live_retriever_answers_as_the_local_one(
             assert live.document(doc_id) == local.document(doc_id)
             assert [c.id for c in live.chunks_of(doc_id)] == [c.id for c in local.chunks_of(doc_id)]
             assert live.chunks_of(doc_id)  # every document has chunks
+        # The library lists the documents the served version holds, in the local order.
+        assert [d.id for d in live.documents()] == [d.id for d in local.documents()]
+        assert live.documents() == tuple(local.documents())
         with pytest.raises(KeyError, match="fixture-tinzaparin"):
             live.document("fixture-tinzaparin")
         assert list(live.chunks_of("fixture-tinzaparin")) == []

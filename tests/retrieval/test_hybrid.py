@@ -54,6 +54,13 @@ def test_the_retriever_answers_the_public_interface(retriever) -> None:  # type:
     assert not isinstance(object(), Retriever)
 
 
+def test_documents_lists_every_indexed_document_with_chunks(retriever) -> None:  # type: ignore[no-untyped-def]
+    docs = retriever.documents()
+    assert sorted(d.id for d in docs) == sorted(retriever.index.docs)
+    assert len(docs) == retriever.index.manifest.counts.documents
+    assert all(retriever.document(d.id) == d and retriever.chunks_of(d.id) for d in docs)
+
+
 @pytest.mark.parametrize(
     ("term", "known"),
     [

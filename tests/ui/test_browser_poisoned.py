@@ -79,10 +79,13 @@ def test_a_poisoned_corpus_makes_no_request_and_runs_nothing(browser: Any, bedsi
             "#bedside-chat a[href], #sources a[href], #dose-check a[href]",
             "els => els.map(e => e.getAttribute('href'))",
         )
-        foreign = [
-            h for h in hrefs if not re.match(r"#src-\d+$|https://guidelines\.example\.org/", h)
-        ]
+        # Bedside's own links: the Sources entries, and each source's passage in the library.
+        ours = re.compile(
+            r"#src-\d+$|https://guidelines\.example\.org/|/library/poison%3A[a-z-]+\?chunk=[^#]+#cited$"
+        )
+        foreign = [h for h in hrefs if not ours.match(h)]
         assert foreign == []
+        assert any(h.startswith("/library/") for h in hrefs)
         assert OWN in hrefs  # the source's own url is still a link
     finally:
         context.close()

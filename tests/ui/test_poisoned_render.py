@@ -45,14 +45,19 @@ def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def assert_inert(html: str, allowed: set[str]) -> None:
-    """No tag but ``allowed``, no event handler or style, links only to a Sources entry or
-    to the poisoned guideline's own host."""
+    """No tag but ``allowed``, no event handler or style, links only to a Sources entry, to
+    a cited passage in the library (percent-encoded, ending at its anchor), or to the
+    poisoned guideline's own host."""
     for tag, attrs in tags_of(html):
         assert tag in allowed, (tag, attrs)
         assert not any(a.startswith("on") or a in ("style", "src") for a in attrs), (tag, attrs)
         href = attrs.get("href")
         if href is not None:
-            assert re.fullmatch(r"#src-\d+|https://guidelines\.example\.org/[\w/.-]*", href), href
+            assert re.fullmatch(
+                r"#src-\d+|https://guidelines\.example\.org/[\w/.-]*"
+                r"|/library/poison%3A[\w-]+\?chunk=[\w%.~-]+(?:&quote=[\w%.~-]+)?#cited",
+                href,
+            ), href
 
 
 @pytest.fixture(scope="module")
