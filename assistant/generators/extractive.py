@@ -38,7 +38,6 @@ from assistant.evidence import (
 )
 from assistant.frame import Frame, lay_words, patient_domain_words
 from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
-from assistant.provenance import rank_by_priority
 from assistant.settings import AssistantSettings
 from assistant.situation import contradicts
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
@@ -828,28 +827,23 @@ def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:
     return rank
 
 
-# A sentence of a source type earlier in ``corpus.priority`` leads over the best sentence
-# when it is as good (a tie); the first type (by default the hospital's own protocols)
-# leads when it answers nearly as well: a local protocol takes precedence over a general
-# guideline that says much the same.
-TIE = 0.98
-FIRST_TIE = 0.9
+# The first source type of ``corpus.priority`` (by default the hospital's own protocols)
+# leads when its best sentence answers nearly as well as the best one: a local protocol
+# takes precedence over a general guideline that says much the same. The second (by
+# default guidelines) leads on a tie. The others are ranked by their scores alone.
+PRECEDENCE = (0.9, 0.98)
 
 
 def _by_precedence(lead: Scored, chosen: Sequence[Scored], priority: Sequence[str]) -> Scored:
-    best = lead
-    for s in chosen:
-        if rank_by_priority(s.candidate.section, priority) >= rank_by_priority(
-            best.candidate.section, priority
-        ):
-            continue
-        first = rank_by_priority(s.candidate.section, priority) == 0
-        if s.score >= (FIRST_TIE if first else TIE) * lead.score:
-            best = max(
-                (o for o in chosen if o.candidate.section == s.candidate.section),
-                key=lambda o: o.score,
-            )
-    return best
+    for kind, tie in zip(priority, PRECEDENCE, strict=False):
+        if lead.candidate.section == kind:
+            return lead
+        best = max(
+            (s for s in chosen if s.candidate.section == kind), key=lambda s: s.score, default=None
+        )
+        if best is not None and best.score >= tie * lead.score:
+            return best
+    return lead
 
 
 class ExtractiveGenerator:
