@@ -10,9 +10,17 @@ from corpus.chunking import ChunkingSettings
 from corpus.errors import CorpusError, IndexStoreError
 from corpus.loaders import SourceSpec, load_sources, parse_source
 from corpus.loaders.base import LoadResult, Problem
+from corpus.types import Document
 from retrieval.embedders import Embedder
 from retrieval.settings import RetrievalSettings
-from retrieval.store import IndexManifest, Progress, build_index, corpus_hash, read_manifest
+from retrieval.store import (
+    IndexManifest,
+    Progress,
+    build_index,
+    corpus_hash,
+    document_digest,
+    read_manifest,
+)
 
 Log = Callable[[str], None]
 
@@ -54,6 +62,21 @@ def _build(
         incremental=incremental,
     )
     return IndexReport(manifest, True, reason, loaded.problems)
+
+
+def changed_documents(before: dict[str, str], documents: Sequence[Document]) -> str:
+    """What changed between an index's documents and these, said by id (a few named)."""
+    now = {d.id: document_digest(d) for d in documents}
+    parts = []
+    for what, ids in (
+        ("changed", sorted(i for i in now if i in before and before[i] != now[i])),
+        ("added", sorted(set(now) - set(before))),
+        ("removed", sorted(set(before) - set(now))),
+    ):
+        if ids:
+            named = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+            parts.append(f"{len(ids)} document(s) {what} ({named})")
+    return "; ".join(parts) or "the corpus changed since the index was built"
 
 
 def build_from_sources(
@@ -108,6 +131,8 @@ def ensure_index(
             reason = f"embedder changed ({manifest.embedder_id} -> {embedder.id})"
         elif manifest.corpus_hash != corpus_hash(loaded.documents, chunking):
             reason = "corpus or chunking changed since the index was built"
+            if manifest.documents and manifest.chunking == chunking:
+                reason = changed_documents(manifest.documents, loaded.documents)
         else:
             return IndexReport(manifest, False, "index is current", loaded.problems)
     return _build(

@@ -94,3 +94,29 @@ def test_nothing_changed_embeds_nothing_and_metadata_counts_as_a_change(tmp_path
     assert meta_only.embedded == 0  # the text is the same: the vectors are kept
     assert meta_only.corpus_hash != first.corpus_hash  # but the index knows the new status
     assert open_index(index, embedder).docs["alpha"].meta["review_by"] == "2027-01-01"
+
+
+def test_a_server_start_says_which_documents_changed(tmp_path: Path) -> None:
+    from retrieval.indexing import ensure_index
+
+    folder = tmp_path / "protocols"
+    folder.mkdir()
+    for name in ("alpha", "beta"):
+        (folder / f"{name}.md").write_text(_doc(name, 2), encoding="utf-8")
+    index = tmp_path / "index"
+    embedder = CountingEmbedder()
+    _build(folder, index, embedder)
+    (folder / "beta.md").write_text(_doc("beta", 3), encoding="utf-8")
+    (folder / "gamma.md").write_text(_doc("gamma", 1), encoding="utf-8")
+    (folder / "alpha.md").unlink()
+    report = ensure_index(
+        [f"dir:{folder}"],
+        index,
+        embedder=embedder,
+        chunking=ChunkingSettings(max_chars=200),
+        retrieval=RetrievalSettings(embedder="hash"),
+    )
+    assert report.built
+    assert report.reason == (
+        "1 document(s) changed (beta); 1 document(s) added (gamma); 1 document(s) removed (alpha)"
+    )
