@@ -13,7 +13,10 @@ What the layout says, and how it is written:
 - lines closer than the body line spacing are one paragraph, a wider gap starts the next;
 - a line led by a bullet character, a drawn bullet (a small filled or outlined shape left
   of the line) or a number or letter (``1.``, ``a)``) is a list item, nested by the x of
-  its marker;
+  its marker; the lines after it right of its marker, at the line spacing, are the rest of
+  the item however short, and so is such a line at the top of the next page;
+- a line ending in a hyphen or dash inside a word goes on with the next line without a
+  space (``heparin-`` / ``induced``); a dash standing alone keeps its spaces;
 - a ruled table is ``| a | b |`` rows, the first row the header; a table that goes on at
   the top of the next page with the same columns stays one table, and a header row
   repeated there is dropped;
@@ -51,6 +54,8 @@ _SYMBOL_BULLET = re.compile(r"^([•●○◦▪■□‣∙·▸►➢✓❖])\
 _DASH_BULLET = re.compile(r"^([-–—])\s+(?=\S)")
 _NUMBER_BULLET = re.compile(r"^(\d{1,2}[.)]|[a-z][.)]|\((?:\d{1,2}|[a-z])\))\s+(?=\S)")
 _TERMINAL = re.compile(r"[.!?:;]\W*$")
+# A line ending in a hyphen or dash that is part of a word, not one standing alone.
+_WORD_DASH_END = re.compile(r"[^\s\-‐‑–—][-‐‑–—]$")
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
 # Titles a PDF writer fills in when the author gave none.
 _NO_TITLE = re.compile(r"^(?:about:blank|untitled\d*|microsoft word - .*)$", re.IGNORECASE)
@@ -489,6 +494,7 @@ def _write(pages: list[_Page]) -> tuple[str, list[tuple[int, int]], list[str]]:
     previous: _Line | _TableBlock | None = None
     kind = ""  # what the last block written was: heading | paragraph | list | table
     list_xs: list[float] = []
+    opened: _Line | None = None  # the first line of the list item being written
     last_table: _TableBlock | None = None
     for i, item in enumerate(stream):
         if isinstance(item, _TableBlock):
@@ -523,9 +529,10 @@ def _write(pages: list[_Page]) -> tuple[str, list[tuple[int, int]], list[str]]:
                 and previous.page == line.page
                 and line.top - previous.top <= line.size * 1.6
             ):
-                out.add(" ")
+                joiner = _joiner(previous.text)
+                out.add(joiner)
                 out.add(line.text, line.page)
-                headings[-1] += " " + line.text
+                headings[-1] += joiner + line.text
             else:
                 out.block()
                 out.add("#" * level + " ", line.page)
@@ -547,16 +554,15 @@ def _write(pages: list[_Page]) -> tuple[str, list[tuple[int, int]], list[str]]:
                 marker = "- " + marker  # a letter keeps its place as the item's first word
             out.add("  " * depth + marker + " ", line.page)
             out.add(line.text)
-            kind, previous = "list", line
+            kind, previous, opened = "list", line, line
             continue
 
         if (
             isinstance(previous, _Line)
             and kind in ("paragraph", "list")
-            and (_continues(previous, line, pitch, kind))
+            and _continues(previous, line, pitch, opened if kind == "list" else None)
         ):
-            joiner = "" if previous.text.endswith("-") and kind == "paragraph" else " "
-            out.add(joiner)
+            out.add(_joiner(previous.text))
             out.add(line.text, line.page)
             previous = line
             continue
@@ -599,19 +605,35 @@ def _heading_level(
     return 0
 
 
-def _continues(previous: _Line, line: _Line, pitch: float, kind: str) -> bool:
-    """Whether ``line`` goes on with the paragraph or list item of ``previous``."""
+def _continues(previous: _Line, line: _Line, pitch: float, item: _Line | None) -> bool:
+    """Whether ``line`` goes on with the paragraph of ``previous``, or with the list item
+    that ``item`` starts and ``previous`` is the last printed line of.
+
+    A list item goes on while lines come at its text indent (right of its marker) at the
+    line spacing, however many lines it wraps onto and however short the last one is.
+    """
     if line.size != previous.size:
         return False
+    indented = True
+    if item is not None:
+        marker_x = item.marker_x if item.marker_x is not None else item.x0
+        indented = line.x0 > marker_x + 1
     if line.page != previous.page or line.side != previous.side:
-        # across a page or column break: only a sentence cut in the middle goes on
-        return kind == "paragraph" and not _TERMINAL.search(previous.text)
-    if line.top - previous.top > pitch * 1.3:
-        return False
-    if kind == "list":
-        marker_x = previous.marker_x if previous.marker_x is not None else previous.x0
-        return line.x0 > marker_x + 1
-    return True
+        if item is not None:
+            # an item goes on over a page break in the same column, at its text indent
+            return indented and line.side == previous.side and line.page == previous.page + 1
+        # a paragraph over a page or column break: only a sentence cut in the middle
+        return not _TERMINAL.search(previous.text)
+    return indented and line.top - previous.top <= pitch * 1.3
+
+
+def _joiner(text: str) -> str:
+    """What goes between a printed line ending in ``text`` and the next line of its block.
+
+    A line broken after a hyphen or dash inside a word ("heparin-" / "induced") is one
+    word again; a dash standing alone between spaces ("5 mg -" / "then") keeps its space.
+    """
+    return "" if _WORD_DASH_END.search(text) else " "
 
 
 def _depth(xs: list[float], x: float) -> int:

@@ -87,6 +87,23 @@ LONG_TABLE = f"""<html><head><title>Dose table</title>{CSS}</head><body>
 <table><thead><tr><th>Drug</th><th>Dose</th><th>Interval</th></tr></thead>
 <tbody>{DOSE_ROWS}</tbody></table><p>Check the weight before every dose.</p></body></html>"""
 
+# Lists printed with no margin around them, so only a line's x tells an item's wrapped
+# line from the paragraph after the list; a line break (<br>) ends a printed line at a
+# chosen word: a short last line, a hyphen inside a word, a dash standing alone.
+WRAPPED = f"""<html><head>{CSS}<style>ul,ol,p{{margin:0}}</style></head><body>
+<h1>Heparin-<br>induced thrombocytopenia</h1>
+<p>Platelets are counted before the first dose:</p>
+<ul><li>LONG {SENTENCE * 2}</li>
+<li>The count is repeated on day 5 because of platelet factor 4 (PF4) and<br>heparin.</li>
+<li>Ask for the heparin-<br>induced antibody test and give 5 mg -<br>then stop.</li></ul>
+<p>After the list at the body indent.</p>
+<ol><li>NUMBERED {SENTENCE * 2}</li><li>Short.</li></ol>
+<p>Weigh the patient for weight-<br>based dosing.</p>
+<div style="break-before:page;height:247mm"></div>
+<ul><li>ACROSS {SENTENCE * 3}</li></ul>
+<p>Last paragraph.</p>
+</body></html>"""
+
 
 def _scan_png() -> str:
     from PIL import Image, ImageDraw
@@ -121,6 +138,7 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
             },
         ),
         "long_table": (LONG_TABLE, {"margin": MARGIN}),
+        "wrapped": (WRAPPED, {"margin": MARGIN}),
         "scanned": (f"<html><body><img src='{scan}' style='width:100%'></body></html>", {}),
         "mixed": (
             f"<html><head>{CSS}</head><body><h1>Mixed file</h1><p>First page text.</p>"
@@ -274,6 +292,38 @@ def test_a_table_across_a_page_break_is_one_table_with_its_header_once(pdfs):
     assert c.page_at(c.text.index("| Drug 01 |")) == 1
     assert c.page_at(c.text.index("| Drug 45 |")) == 2
     assert _paragraphs(c)[-1] == "Check the weight before every dose."
+
+
+def test_a_list_item_is_every_line_at_its_text_indent_however_short_the_last(pdfs):
+    c = read_pdf(pdfs["wrapped"])
+    items = [text for block in _lists(c) for _, _, text in block]
+    assert items[0] == "LONG " + SENTENCE + SENTENCE.strip()
+    assert items[1] == (
+        "The count is repeated on day 5 because of platelet factor 4 (PF4) and heparin."
+    )
+    assert items[3:5] == ["NUMBERED " + SENTENCE + SENTENCE.strip(), "Short."]
+    # the paragraph right under the list, at the body indent, is not the item's last line
+    assert "After the list at the body indent." in _paragraphs(c)
+    assert [len(block) for block in _lists(c)] == [3, 2, 1]
+
+
+def test_a_list_item_goes_on_over_a_page_break(pdfs):
+    c = read_pdf(pdfs["wrapped"])
+    *_, (across,) = _lists(c)
+    assert across == (0, "-", "ACROSS " + SENTENCE * 2 + SENTENCE.strip())
+    # the item starts at the foot of page 2 and ends on page 3, then the paragraph
+    assert [page for _, page in c.pages] == [1, 2, 3]
+    assert c.page_at(c.text.index("ACROSS")) == 2
+    assert c.page_at(c.text.index("Last paragraph.")) == 3
+    assert _paragraphs(c)[-1] == "Last paragraph."
+
+
+def test_a_word_broken_after_its_hyphen_is_one_word_and_a_lone_dash_keeps_its_spaces(pdfs):
+    c = read_pdf(pdfs["wrapped"])
+    assert _headings(c)[0] == (1, "Heparin-induced thrombocytopenia")
+    items = [text for block in _lists(c) for _, _, text in block]
+    assert items[2] == "Ask for the heparin-induced antibody test and give 5 mg - then stop."
+    assert "Weigh the patient for weight-based dosing." in _paragraphs(c)
 
 
 def test_a_scanned_pdf_without_a_text_layer_is_refused_by_name(pdfs):

@@ -222,20 +222,7 @@ WRAPPED = "# Wrapped items\n\n## Notes\n\n" + "".join(
 )
 
 
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        pytest.param(
-            "pdf",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the PDF reader ends a list item before its last printed line and "
-                "keeps a space after a hyphen at a line end (docs/CORPUS.md, Round trip)",
-            ),
-        ),
-        "docx",
-    ],
-)
+@pytest.mark.parametrize("fmt", ["pdf", "docx"])
 def test_reader_recovers_wrapped_list_items(fmt: str, tmp_path: Path) -> None:
     read = reader(fmt)
     if read is None:
