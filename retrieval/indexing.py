@@ -31,6 +31,7 @@ class IndexReport:
     built: bool
     reason: str
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
 
 def _build(
@@ -61,7 +62,7 @@ def _build(
         progress=progress,
         incremental=incremental,
     )
-    return IndexReport(manifest, True, reason, loaded.problems)
+    return IndexReport(manifest, True, reason, loaded.problems, loaded.notes)
 
 
 def changed_documents(before: dict[str, str], documents: Sequence[Document]) -> str:
@@ -77,6 +78,15 @@ def changed_documents(before: dict[str, str], documents: Sequence[Document]) -> 
             named = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
             parts.append(f"{len(ids)} document(s) {what} ({named})")
     return "; ".join(parts) or "the corpus changed since the index was built"
+
+
+def recorded_sources(index_dir: Path) -> list[str] | None:
+    """The sources an existing index was built from (its manifest), or None when there is
+    no readable index there."""
+    try:
+        return list(read_manifest(index_dir).sources)
+    except IndexStoreError:
+        return None
 
 
 def build_from_sources(
@@ -134,7 +144,7 @@ def ensure_index(
             if manifest.documents and manifest.chunking == chunking:
                 reason = changed_documents(manifest.documents, loaded.documents)
         else:
-            return IndexReport(manifest, False, "index is current", loaded.problems)
+            return IndexReport(manifest, False, "index is current", loaded.problems, loaded.notes)
     return _build(
         loaded,
         specs,

@@ -135,7 +135,29 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
         overrides["index_dir"] = Path(args.index_dir)
     if getattr(args, "source", None):
         overrides["sources"] = list(args.source)
-    return load_settings(args.preset, **overrides)
+    settings = load_settings(args.preset, **overrides)
+    return with_recorded_sources(settings, quiet=bool(getattr(args, "index_dir", None)))
+
+
+def with_recorded_sources(settings: Any, *, quiet: bool = False) -> Any:
+    """Settings whose sources are those the existing local index was built from, when no
+    source was given (no --source, no BEDSIDE_SOURCES, no preset's): an index built with
+    `bedside index --source dir:PROTOCOLS` is served, listed and rebuilt with its
+    protocols, never silently rebuilt from the default corpus without them."""
+    from retrieval.indexing import recorded_sources
+
+    if "sources" in settings.model_fields_set or settings.retrieval.backend != "local":
+        return settings
+    recorded = recorded_sources(settings.resolved_index_dir)
+    if not recorded or recorded == list(settings.sources):
+        return settings
+    if not quiet:  # an index named with --index-dir is used as built: nothing to say
+        print(
+            f"bedside: using the sources the index at {settings.resolved_index_dir} was "
+            f"built from: {', '.join(recorded)} (--source to change them)",
+            file=sys.stderr,
+        )
+    return settings.model_copy(update={"sources": recorded})
 
 
 def _print_problems(problems: Sequence[Any], limit: int = 20) -> None:
@@ -175,6 +197,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         incremental=not args.full,
     )
     _print_problems(report.problems)
+    for note in report.notes:
+        print(f"bedside: note: {note}", file=sys.stderr)
     m = report.manifest
     embedded = m.counts.chunks if m.embedded is None else m.embedded
     print(

@@ -114,6 +114,7 @@ def load_sources(specs: Sequence[str | SourceSpec]) -> LoadResult:
         spec = raw if isinstance(raw, SourceSpec) else parse_source(raw)
         result = SOURCE_KINDS[spec.kind].load(spec.path)
         merged.problems.extend(result.problems)
+        merged.notes.extend(result.notes)
         merged.files_read += result.files_read
         for doc in result.documents:
             if doc.id in seen:

@@ -31,10 +31,13 @@ class LoadResult:
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
+    # What was read but is worth saying (a protocol indexed as a draft): not a problem.
+    notes: list[Problem] = field(default_factory=list)
 
     def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
         self.problems.extend(other.problems)
+        self.notes.extend(other.notes)
         self.files_read += other.files_read
 
 

@@ -18,9 +18,11 @@ documents:
     jurisdiction: Example Health Board
 ```
 
-A retired document is not indexed. A file ``library.yaml`` does not name is a draft (its
-approval is not recorded): it is indexed and marked, and used only where drafts are
-allowed (``corpus.allow_drafts``). The status, owner, dates, file name, file digest and
+A retired document is not indexed. A file that has no status (its own or the folder's
+default) is a draft (its approval is not recorded): it is indexed and marked, and used
+only where drafts are allowed (``corpus.allow_drafts``). A library.yaml that cannot be
+read (bad YAML, an unknown field, a date that is no date) stops the whole folder with an
+error naming the file and the field: the index already built is kept. The status, owner, dates, file name, file digest and
 pages travel in ``Document.meta`` (``ProtocolMeta``), so answers and the library read them
 from the index.
 """
@@ -37,6 +39,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from corpus.errors import CorpusError
 from corpus.loaders.base import LoadResult, Problem
 from corpus.loaders.converted import Converted, UnreadableFileError
 from corpus.types import Document, SourceType
@@ -142,6 +145,8 @@ def read_library(folder: Path) -> Library:
         data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # a date YAML reads as one but cannot be: 2025-13-01
+        raise ValueError(f"{path}: a date is not a real date ({exc}); write YYYY-MM-DD") from exc
     try:
         return Library.model_validate(data)
     except ValidationError as exc:
@@ -206,8 +211,10 @@ def load_folder(folder: Path) -> LoadResult:
     try:
         library = read_library(folder)
     except ValueError as exc:
-        result.problems.append(Problem(str(folder / LIBRARY_FILE), str(exc)))
-        return result
+        # Fail closed: without its library the folder's statuses are unknown (a retired
+        # protocol would be indexed, an approved one marked a draft), so nothing of it is
+        # read and the index already built is kept.
+        raise CorpusError(f"{exc}; fix it and index again (the existing index was kept)") from exc
     files = folder_files(folder)
     named = {p.relative_to(folder).as_posix(): p for p in files}
     for missing in sorted(set(library.documents) - set(named)):
@@ -219,10 +226,10 @@ def load_folder(folder: Path) -> LoadResult:
         result.files_read += 1
         own = library.documents.get(relative)
         entry = _merged(library.defaults, own)
-        recorded = own is not None and own.status is not None
+        recorded = entry.status is not None  # its own, or the folder's default
         status: Status = entry.status if recorded and entry.status else "draft"
         if status == "retired":
-            result.problems.append(Problem(str(path), "retired in library.yaml; not indexed"))
+            result.problems.append(Problem(str(path), "retired in library.yaml: not indexed"))
             continue
         try:
             converted = READERS[path.suffix.lower()](path)
@@ -245,11 +252,11 @@ def load_folder(folder: Path) -> LoadResult:
         for note in converted.notes:
             result.problems.append(Problem(str(path), note))
         if not recorded:
-            result.problems.append(
+            result.notes.append(
                 Problem(
                     str(path),
                     "no status in library.yaml: indexed as a draft, quoted only where "
-                    "corpus.allow_drafts is set",
+                    "corpus.allow_drafts is set (give it a status to use it)",
                 )
             )
         when = entry.approved or converted.modified or converted.created

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import ConfigError
+from corpus.errors import ConfigError, CorpusError
 from corpus.loaders import load_sources, parse_source
 from corpus.loaders.folder import load_folder
 
@@ -80,28 +80,37 @@ def test_statuses_owners_and_dates_come_from_library_yaml(tmp_path: Path) -> Non
     assert unlisted.meta["status"] == "draft" and unlisted.meta["status_recorded"] is False
     assert "not recorded" in (unlisted.review_status or "")
     assert any(
-        p.where.endswith("unlisted.md") and "indexed as a draft" in p.message
-        for p in result.problems
+        p.where.endswith("unlisted.md") and "indexed as a draft" in p.message for p in result.notes
     )
+    assert not any(p.where.endswith("unlisted.md") for p in result.problems)
     # The retired one is not indexed, and says so.
     assert any("oldamab.md" in p.where and "retired" in p.message for p in result.problems)
 
 
-def test_a_malformed_library_names_the_file_and_field(tmp_path: Path) -> None:
+def test_a_malformed_library_stops_the_folder_naming_the_file_and_field(tmp_path: Path) -> None:
     root = _folder(tmp_path, "documents:\n  a.md:\n    status: approvedd\n", {"a.md": BODY})
-    result = load_folder(root)
-    assert not result.documents
-    [problem] = result.problems
-    assert "library.yaml" in problem.where and "documents.a.md.status" in problem.message
+    with pytest.raises(CorpusError, match=r"library\.yaml.*documents\.a\.md\.status"):
+        load_folder(root)
+    (root / "library.yaml").write_text("documents:\n  a.md:\n    reviewer: X\n", "utf-8")
+    with pytest.raises(CorpusError, match="reviewer.*existing index was kept"):
+        load_folder(root)
+    (root / "library.yaml").write_text("documents:\n  a.md:\n    review_by: 2025-13-01\n", "utf-8")
+    with pytest.raises(CorpusError, match="not a real date.*YYYY-MM-DD"):
+        load_folder(root)
 
 
-def test_an_unknown_field_and_a_missing_file_are_reported(tmp_path: Path) -> None:
+def test_a_file_library_yaml_does_not_name_is_reported(tmp_path: Path) -> None:
     root = _folder(tmp_path, "documents:\n  gone.pdf:\n    status: approved\n", {"a.md": BODY})
     result = load_folder(root)
     assert [d.id for d in result.documents] == ["a"]
     assert any("'gone.pdf'" in p.message for p in result.problems)
-    root2 = _folder(tmp_path / "b", "documents:\n  a.md:\n    reviewer: X\n", {"a.md": BODY})
-    assert "reviewer" in load_folder(root2).problems[0].message
+
+
+def test_the_folder_default_status_applies_to_every_file(tmp_path: Path) -> None:
+    root = _folder(tmp_path, "defaults:\n  status: approved\n", {"a.md": BODY, "b.md": BODY})
+    result = load_folder(root)
+    assert [d.meta["status"] for d in result.documents] == ["approved", "approved"]
+    assert all(d.meta["status_recorded"] for d in result.documents) and not result.notes
 
 
 def test_an_unreadable_file_is_named_and_skipped_never_indexed_empty(tmp_path: Path) -> None:

@@ -252,3 +252,41 @@ def test_preparing_the_embedding_model_shows_its_steps_on_stderr(
         assert f"bedside: {step} ...\n" in err and f"bedside: {step}: done in " in err
     assert "bedside: embedding model ready in " in err
     assert "+openvino-" in json.loads((idx / "manifest.json").read_text())["embedder_id"]
+
+
+def test_an_index_keeps_its_protocol_folder_and_a_bad_library_keeps_the_index(
+    tmp_path: Path,
+    fixture_pack: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The default index (no --index-dir): built with a protocol folder, then listed and
+    # rebuilt without naming any source, it keeps the folder it was built from.
+    monkeypatch.setenv("BEDSIDE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "protocols"
+    folder.mkdir()
+    (folder / "ward-argatroban.md").write_text(
+        "# Ward argatroban\n\n- For HIT, start at 2 mcg/kg/min IV.\n", encoding="utf-8"
+    )
+    (folder / "library.yaml").write_text("defaults:\n  status: approved\n", encoding="utf-8")
+    sources = ["--source", f"pack:{fixture_pack}", "--source", f"dir:{folder}"]
+    assert main([*FAST, "index", *sources]) == 0
+    capsys.readouterr()
+    assert main([*FAST, "library", "--json"]) == 0
+    captured = capsys.readouterr()
+    listed = {d["doc_id"] for d in json.loads(captured.out)["documents"]}
+    assert "ward-argatroban" in listed and "built the index" not in captured.err
+    assert "using the sources the index" in captured.err
+    # A library.yaml that cannot be read stops the build and keeps the index as it was.
+    (folder / "library.yaml").write_text("defaults:\n  statuss: approved\n", encoding="utf-8")
+    assert main([*FAST, "index"]) == 1
+    err = capsys.readouterr().err
+    assert "library.yaml" in err and "statuss" in err and "existing index was kept" in err
+    # Answering from it would need the library's statuses: it is refused, by name...
+    assert main([*FAST, "library", "--json"]) == 1
+    assert "statuss" in capsys.readouterr().err
+    # ...while the index as built is intact.
+    index = tmp_path / "home" / "index"
+    assert main([*FAST, "library", "--json", "--index-dir", str(index)]) == 0
+    listed = {d["doc_id"] for d in json.loads(capsys.readouterr().out)["documents"]}
+    assert "ward-argatroban" in listed
