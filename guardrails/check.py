@@ -344,15 +344,18 @@ class _Resolver:
     citations: Mapping[int, str]
     sources: Mapping[str, SourceText]
     table: ReferenceTable
-    seen: dict[tuple[int, int], Subject] = field(default_factory=dict)
+    seen: dict[tuple[tuple[int, int], tuple[str, ...]], Subject] = field(default_factory=dict)
     verbatim: dict[tuple[int, int], SourceText | None] = field(default_factory=dict)
     spans: list[tuple[int, int]] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
 
-    def subject(self, sentence: tuple[int, int]) -> Subject:
-        if sentence not in self.seen:
-            self.seen[sentence] = self._resolve(sentence)
-        return self.seen[sentence]
+    def subject(self, sentence: tuple[int, int], skip: tuple[str, ...] = ()) -> Subject:
+        """What the sentence is about; ``skip``: drugs that are not its subject wherever
+        they are named (``DoseMention.set_aside``)."""
+        key = (sentence, skip)
+        if key not in self.seen:
+            self.seen[key] = self._resolve(sentence, skip)
+        return self.seen[key]
 
     def quoted(self, sentence: tuple[int, int]) -> SourceText | None:
         """The cited passage that the shown sentence around ``sentence`` quotes word for word
@@ -399,22 +402,24 @@ class _Resolver:
         start, end = self.spans[i]
         return min(start, sentence[0]), max(end, sentence[1])
 
-    def _resolve(self, sentence: tuple[int, int]) -> Subject:
+    def _resolve(self, sentence: tuple[int, int], skip: tuple[str, ...] = ()) -> Subject:
         s_text = self.text[sentence[0] : sentence[1]]
         cited = self._cited_run(sentence)[1]
         for source in cited:
             # word for word, else as a unit's quote: its pieces in order, joiners left out
             at = locate(s_text, source.text) or locate_unit(s_text, source.text)
             if at is not None:
-                found = resolve_subject(source, at[0], at[1], self.table, around_only=True)
+                found = resolve_subject(
+                    source, at[0], at[1], self.table, around_only=True, skip=skip
+                )
                 return replace(found, how=f"cited passage: {found.how}")
         for source in cited:  # not found word for word: what the passage stands under
             bare = SourceText("", source.title, source.section_path)
-            found = resolve_subject(bare, 0, 0, self.table, around_only=True)
+            found = resolve_subject(bare, 0, 0, self.table, around_only=True, skip=skip)
             if found.drugs or found.indications:
                 return replace(found, how=f"cited passage: {found.how}")
         found = resolve_subject(
-            SourceText(self.text), sentence[0], sentence[1], self.table, around_only=True
+            SourceText(self.text), sentence[0], sentence[1], self.table, around_only=True, skip=skip
         )
         return replace(found, how=f"answer: {found.how}")
 
@@ -502,12 +507,20 @@ def check(
         if m.drug is None:
             # The sentence's own drug names first (one the extractor did not attach to this
             # amount: "after 400 U/kg or 500 U/kg of heparin"), then what it stands under.
+            # Drugs a table row names with their own amounts in other cells are set aside: the
+            # amount is the drug the table is about, read from what the row stands under.
             own = tuple(
-                d for d in drugs_in(s_text, table) if not _co_medication(s_text, start, d, table)
+                d
+                for d in drugs_in(s_text, table)
+                if d not in m.set_aside and not _co_medication(s_text, start, d, table)
             )
             subject = (
-                Subject(own, frozenset(), None, "sentence") if own else resolver.subject(m.sentence)
+                Subject(own, frozenset(), None, "sentence")
+                if own
+                else resolver.subject(m.sentence, m.set_aside)
             )
+            if m.set_aside and not subject.drugs:  # nothing else names a drug: the row's own
+                subject = Subject(m.set_aside[:1], frozenset(), None, "sentence")
             drug, why = _one_drug(subject, table)
             if drug is None:
                 quoted = resolver.quoted(m.sentence)

@@ -328,11 +328,14 @@ def resolve_subject(
     table: ReferenceTable | None = None,
     *,
     around_only: bool = False,
+    skip: tuple[str, ...] | frozenset[str] = (),
 ) -> Subject:
     """What ``source.text[start:end]`` is about: drugs, indications and phase, each from the
     sentence itself, else its bullet list or table header, the previous sentences of the
     passage, the heading path, then the title (see the module docstring). ``around_only``:
-    skip the sentence itself (the guard has read it already, clause by clause)."""
+    skip the sentence itself (the guard has read it already, clause by clause). ``skip``:
+    drugs that are not the subject wherever they are named (a table row's label drugs with
+    their own amounts), so the drug is read from the next place that names another."""
     table = table or default_reference()
     text = source.text
     sentence = text[start:end]
@@ -359,7 +362,7 @@ def resolve_subject(
     phase: Phase | None = None
     for name, texts in levels:
         for piece in texts:
-            if not drugs and (found := drugs_in(piece, table)):
+            if not drugs and (found := tuple(d for d in drugs_in(piece, table) if d not in skip)):
                 drugs, how = found, name
             if not indications and (inds := find_indications(piece, table)):
                 indications = frozenset(inds)
@@ -378,7 +381,8 @@ def resolve_subject(
             break
     if not drugs:
         pieces = [sentence] + [t for _, texts in levels for t in texts]
-        if (member := class_member(pieces, text, start, table)) is not None:
+        member = class_member(pieces, text, start, table)
+        if member is not None and member[0] not in skip:
             drugs, how = (member[0],), f"section's one {member[1]}"
     return Subject(drugs, indications, phase, how)
 

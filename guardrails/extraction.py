@@ -1507,7 +1507,49 @@ def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], l
     clauses = _contexts(sentence, reads)
     mentions = [_mention(sentence, r, c) for r, c in zip(reads, clauses, strict=True)]
     mentions = _distribute(text, _inherit(text, mentions, reads), reads)
-    return mentions, _unparsed(sentence, reader.loose, reads)
+    return _row_labels(text, mentions, drugs), _unparsed(sentence, reader.loose, reads)
+
+
+_CELL_BAR = re.compile(r"(?<!\\)\|")
+
+
+def _row_labels(
+    text: str, mentions: list[DoseMention], drugs: Sequence[DrugHit]
+) -> list[DoseMention]:
+    """In a table row, a drug written with its own amount in one cell ("| Examplamab <= 10 mg
+    | 400 mg IV |") describes the patient (the dose they took), so it is not the drug of the
+    amounts in other cells: those lose it and carry it in ``set_aside`` for the caller, who
+    reads the table's drug from what the row stands under. An amount whose own cell names a
+    drug, or whose drug is also named in a cell without an amount, keeps its drug."""
+    bars = [m.start() for m in _CELL_BAR.finditer(text)]
+    if not bars or not drugs or len(mentions) < 2:
+        return mentions
+
+    def cell(pos: int) -> int:
+        return bisect_right(bars, pos)
+
+    named = [(cell(s), name) for s, _, name in drugs]
+    described = {
+        (cell(m.span[0]), m.drug)
+        for m in mentions
+        if m.drug is not None and (cell(m.span[0]), m.drug) in named
+    }
+    if not described:
+        return mentions
+    out = []
+    for m in mentions:
+        here = cell(m.span[0])
+        if m.drug is None or any(c == here for c, _ in named):
+            out.append(m)
+            continue
+        homes = [(c, d) for c, d in named if d == m.drug]
+        if not all(h in described for h in homes):
+            out.append(m)
+            continue
+        others = [d for c, d in reversed(named) if c != here and (c, d) in described]
+        aside = tuple(dict.fromkeys([m.drug, *others]))
+        out.append(replace(m, drug=None, set_aside=aside))
+    return out
 
 
 @lru_cache(maxsize=4096)

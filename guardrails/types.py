@@ -48,6 +48,11 @@ class DoseMention:
     total: Amount | None = None  # ... and the computed total as written
     single_dose: bool = False  # "once", "a single 30 mg bolus": one dose, so no interval
     count: float | None = None  # "two 2.5 g vials": amount is count x the strength written
+    # Drugs named with their own amounts in other cells of the table row ("| Examplamab
+    # <= 10 mg | 400 mg IV |"), nearest first: what the patient took, not this amount's drug
+    # (``drug`` is then None); the caller reads the drug from the table's headers, caption or
+    # headings, and takes the first of these only where those name none.
+    set_aside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
