@@ -834,13 +834,25 @@ def document_ranks(passages: Sequence[Passage]) -> dict[str, int]:
 PRECEDENCE = (0.9, 0.98)
 
 
+def _answers_as(s: Scored, lead: Scored) -> bool:
+    """Whether ``s`` answers what ``lead`` answers: a dose where the lead states one, and
+    about the lead's drug where it names one (a local protocol's monitoring sentence does
+    not displace a dose; another drug's protocol does not answer)."""
+    a, b = s.candidate, lead.candidate
+    if b.has_amount and not a.has_amount:
+        return False
+    return not b.drugs or bool(a.drugs & b.drugs)
+
+
 def _by_precedence(lead: Scored, chosen: Sequence[Scored], priority: Sequence[str]) -> Scored:
-    for kind, tie in zip(priority, PRECEDENCE, strict=False):
+    for rank, (kind, tie) in enumerate(zip(priority, PRECEDENCE, strict=False)):
         if lead.candidate.section == kind:
             return lead
-        best = max(
-            (s for s in chosen if s.candidate.section == kind), key=lambda s: s.score, default=None
-        )
+        # The first type leads when nearly as good, so it must answer as the lead does.
+        pool = [
+            s for s in chosen if s.candidate.section == kind and (rank > 0 or _answers_as(s, lead))
+        ]
+        best = max(pool, key=lambda s: s.score, default=None)
         if best is not None and best.score >= tie * lead.score:
             return best
     return lead

@@ -158,3 +158,35 @@ def test_a_local_protocol_cited_below_the_bottom_line_is_also_cited_not_followed
     assert source_notices(cites, today, leading=(1,)) == [
         "Also cites the local protocol “Ward protocol” (Example)."
     ]
+
+
+def test_a_local_protocol_leads_only_when_it_answers_as_the_lead_does() -> None:
+    from assistant.generators.extractive import Candidate, Scored, _by_precedence
+
+    def scored(source: str, text: str, drugs: set[str], amount: bool, score: float) -> Scored:
+        doc = DocumentInfo(id=source, title=source, source_type=source)  # type: ignore[arg-type]
+        chunk = Chunk(f"{source}#0", source, text, 0, len(text), ())
+        candidate = Candidate(
+            Passage(chunk, doc, 1.0, 1),
+            0,
+            len(text),
+            frozenset(),
+            frozenset(),
+            frozenset(drugs),
+            amount,
+        )
+        return Scored(candidate, score, 1.0)
+
+    priority = ("institution", "guideline", "label", "research", "reference")
+    lead = scored("label", "Start examplamab at 2 mg/kg IV.", {"examplamab"}, True, 1.0)
+    dose = scored("institution", "Examplamab: 2 mg/kg IV on the ward.", {"examplamab"}, True, 0.92)
+    check = scored(
+        "institution", "Check examplamab levels at 2 hours.", {"examplamab"}, False, 0.97
+    )
+    other = scored("institution", "Otheramab 5 mg/kg IV.", {"otheramab"}, True, 0.97)
+    assert _by_precedence(lead, [lead, dose, check, other], priority) is dose
+    # Nearly as good but no dose, or another drug: the lead stays.
+    assert _by_precedence(lead, [lead, check, other], priority) is lead
+    # Too far below the lead: the lead stays.
+    low = scored("institution", "Examplamab 2 mg/kg.", {"examplamab"}, True, 0.85)
+    assert _by_precedence(lead, [lead, low], priority) is lead
