@@ -4,7 +4,8 @@ The body is walked in order, paragraphs and tables as they stand, so a table sta
 the paragraphs around it. What a paragraph is comes from its style and numbering, never
 from its words:
 
-- a heading: style "Title" (level 1) or "Heading N", else an outline level set on the
+- a heading: style "Title" (level 1; a document with a Title has its "Heading N" one level
+  below it, N + 1) or "Heading N", else an outline level set on the
   paragraph or its style (how a localised "Überschrift 1" is still a heading);
 - a list item: numbering on the paragraph (``w:numPr``, ``w:ilvl`` the depth) or its style
   ("List Bullet 2", "List Number 3": the suffix is the depth); bullet or numbered from the
@@ -101,6 +102,10 @@ def _int(value: str | None) -> int | None:
 class _Reader:
     def __init__(self, document: Any) -> None:
         self.writer = MarkdownWriter()
+        self.titled = any(
+            (p.style is not None and (p.style.name or "").strip().lower() == "title")
+            for p in document.paragraphs
+        )
         self.styles: dict[str, _Style] = {}
         self.default_style: str | None = None
         for element in document.styles.element.iterchildren(_W + "style"):
@@ -196,12 +201,14 @@ class _Reader:
     def heading_level(self, ppr: Any, style: _Style, name: str) -> int | None:
         if name == "title":
             return 1
+        # Under a document title (the Title style), "Heading 1" is a section of it.
+        below = 1 if self.titled else 0
         match = _HEADING_STYLE.fullmatch(name)
         if match:
-            return int(match.group(1))
+            return min(int(match.group(1)) + below, 6)
         outline = _int(_val(ppr, "outlineLvl"))
         outline = outline if outline is not None else style.outline
-        return outline + 1 if outline is not None and 0 <= outline < 9 else None
+        return min(outline + 1 + below, 6) if outline is not None and 0 <= outline < 9 else None
 
     def list_item(self, ppr: Any, style: _Style, name: str) -> tuple[int, bool, int | None] | None:
         """(depth, ordered, start number) of a numbered or bulleted paragraph, else None."""

@@ -6,7 +6,9 @@ search boxes, cookie notices. What is read is the page's content only:
 - left out: ``nav``, ``aside``, ``script``, ``style``, ``noscript``, ``template``, ``form``,
   ``button`` (and the other form controls), elements with role navigation, banner,
   contentinfo or search, breadcrumb trails (class, id or label "breadcrumb"), and hidden
-  elements (``hidden``, ``aria-hidden="true"``, ``display: none``, ``visibility: hidden``);
+  elements (``hidden``, ``aria-hidden="true"``, ``display: none``, ``visibility: hidden``,
+  a class or id the page's own ``<style>`` hides, a framework's hiding class such as
+  ``hidden`` or ``d-none``);
   a ``header`` or ``footer`` of the page is left out, one inside an ``article``,
   ``section`` or ``main`` is the content's own (its title, its review date) and is kept;
 - when the page has a ``main`` (or role main), or exactly one outermost ``article``, only
@@ -144,6 +146,36 @@ def _is_chrome(element: Any) -> bool:
         return True
     labels = " ".join(get(name) or "" for name in ("class", "id", "aria-label"))
     return bool(_BREADCRUMB.search(labels))
+
+
+# Class names that hide an element in the common CSS frameworks and house styles, for a
+# page saved without its stylesheet; a page's own <style> rules are read as well.
+_HIDING_CLASSES = frozenset({"hidden", "hide", "d-none", "is-hidden", "visually-hidden", "sr-only"})
+_CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_SIMPLE_SELECTOR = re.compile(r"^[a-z0-9]*([.#])([\w-]+)$", re.IGNORECASE)
+
+
+def _hidden_selectors(document: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The classes and ids the page's own <style> rules hide (``display: none`` or
+    ``visibility: hidden`` on a simple ``.class``, ``#id`` or ``tag.class`` selector)."""
+    classes, ids = set(_HIDING_CLASSES), set[str]()
+    for style in document.iter("style"):
+        css = re.sub(r"/\*.*?\*/", "", style.text or "", flags=re.DOTALL)
+        for selectors, body in _CSS_RULE.findall(css):
+            if not _HIDDEN_STYLE.search(body):
+                continue
+            for selector in selectors.split(","):
+                simple = _SIMPLE_SELECTOR.match(selector.strip())
+                if simple:
+                    (classes if simple.group(1) == "." else ids).add(simple.group(2).lower())
+    return frozenset(classes), frozenset(ids)
+
+
+def _hidden_by(element: Any, classes: frozenset[str], ids: frozenset[str]) -> bool:
+    if not isinstance(element.tag, str):
+        return False
+    own = {c.lower() for c in (element.get("class") or "").split()}
+    return bool(own & classes) or (element.get("id") or "").lower() in ids
 
 
 def _content_root(document: Any) -> Any:
@@ -414,7 +446,8 @@ def html_to_markdown(html: str) -> Converted:
         return Converted(text="")
     created, modified = _meta_dates(document)
     head_title = document.find(".//title")
-    for element in [e for e in document.iter() if _is_chrome(e)]:
+    classes, ids = _hidden_selectors(document)
+    for element in [e for e in document.iter() if _is_chrome(e) or _hidden_by(e, classes, ids)]:
         element.drop_tree()
     root = _content_root(document)
     walker = _Walker()

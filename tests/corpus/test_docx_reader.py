@@ -350,3 +350,22 @@ def test_layout_table_with_headings_is_read_as_its_blocks(tmp_path: Path) -> Non
     assert read_docx(path).text == (
         "## Potassium\n\nReplace orally when possible.\n\nSee the table of levels.\n"
     )
+
+
+def test_a_document_title_puts_heading_1_below_it(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_heading("Ward heparin protocol", 0)  # the Title style
+    document.add_heading("Dosing", 1)
+    document.add_paragraph("Give 80 units/kg IV.")
+    document.add_heading("Renal impairment", 2)
+    document.add_paragraph("No change.")
+    path = tmp_path / "titled.docx"
+    document.save(str(path))
+    text = read_docx(path).text
+    structure = parse_structure(text)
+    paths = [s.path for s in structure.sections if s.heading is not None]
+    assert paths == [
+        ("Ward heparin protocol",),
+        ("Ward heparin protocol", "Dosing"),
+        ("Ward heparin protocol", "Dosing", "Renal impairment"),
+    ]

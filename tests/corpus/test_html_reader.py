@@ -250,3 +250,17 @@ def test_lists_of_a_page_saved_from_word_and_typed_bullets() -> None:
     ]
     assert lists[0].lead_in is not None
     assert text[slice(*lists[0].lead_in)] == "Before transfer:"
+
+
+def test_text_the_pages_own_stylesheet_hides_is_not_read() -> None:
+    page = (
+        "<html><head><style>/* old */ .superseded { display: none }"
+        " p.x, #gone { visibility: hidden }</style></head><body><main><h1>Protocol</h1>"
+        "<p>Give 5 mg IV.</p><p class='superseded note'>Old draft: give 1 mg IV.</p>"
+        "<p class='hidden'>Hidden by the framework's class.</p><div id='gone'>Gone.</div>"
+        "<p class='x'>Hidden x.</p><p class='note'>Shown note.</p></main></body></html>"
+    )
+    text = html_to_markdown(page).text
+    assert "Give 5 mg IV." in text and "Shown note." in text
+    for hidden in ("Old draft", "framework", "Gone.", "Hidden x."):
+        assert hidden not in text
