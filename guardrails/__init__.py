@@ -5,9 +5,7 @@
 ``check(answer_text, citations, passages, patient, context)`` returns a ``Verdict``;
 ``applicable_regimens(drug, indication, patient)`` gives the reference's regimens judged and
 applied for a patient (the dose cards and the guard read the same criteria);
-``resolve_subject(source, start, end)`` says what a passage sentence is about;
-``support(statement, quote)`` says whether a sentence in a generator's own words says what
-the quote it cites says.
+``resolve_subject(source, start, end)`` says what a passage sentence is about.
 """
 
 from guardrails.check import check
@@ -16,7 +14,6 @@ from guardrails.patient import Patient, PatientInput, extract_patient, patient_f
 from guardrails.reference import ReferenceTable, default_reference, load_reference
 from guardrails.regimens import Regimen, Step, applicable_regimens, dose_words
 from guardrails.rules import REGISTRY, Rule
-from guardrails.support import Support, support
 from guardrails.types import (
     Amount,
     DoseMention,
@@ -42,7 +39,6 @@ __all__ = [
     "SourceText",
     "Step",
     "Subject",
-    "Support",
     "Unparsed",
     "Verdict",
     "applicable_regimens",
@@ -54,5 +50,4 @@ __all__ = [
     "load_reference",
     "patient_from_conversation",
     "resolve_subject",
-    "support",
 ]
