@@ -662,9 +662,16 @@ def _sub_first(pattern: re.Pattern[str], text: str, change: Callable[[str], str]
 def _paraphrase_edits(text: str) -> dict[str, str | None]:
     body = text.rstrip().rstrip(".")
     clauses = body.split(", ", 1)
+    # A lead-in clause ("For PCI, ...") moved to the end; a clause with a number or a turn
+    # ("But with CrCl below 30 ...") is not a lead-in.
+    lead = clauses[0]
     reordered = (
-        f"{clauses[1][:1].upper()}{clauses[1][1:]}, {clauses[0][:1].lower()}{clauses[0][1:]}."
-        if len(clauses) == 2 and not any(ch.isdigit() for ch in clauses[0][:1])
+        f"{clauses[1][:1].upper()}{clauses[1][1:]}, {lead[:1].lower()}{lead[1:]}."
+        if len(clauses) == 2
+        and len(lead) <= 60
+        and not any(ch.isdigit() for ch in lead)
+        and not re.match(r"(?:but|and|or|no|yes)\b", lead, re.IGNORECASE)
+        and "." not in lead
         else None
     )
     flipped = _sub_first(_FLIP, text, lambda w: _case(_FLIPS[w.lower()], w))
