@@ -197,6 +197,8 @@ _NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d])|(?
 _RANGE = re.compile(r"\s*(?:-|\u2013|\u2014|to|through)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _SPACE = re.compile(r"\s+")
+# Markup is display, not a claim: HTML tags, a Markdown link's or image's target, a bare URL.
+_MARKUP = re.compile(r"<[^<>]{0,200}>|(?<=\])\([^()\s]{0,300}\)|\b[a-z][a-z0-9+.-]*://\S+", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +361,7 @@ def support(statement: str, quote: str, table: ReferenceTable | None = None) -> 
     is not."""
     w = words()
     table = table or default_reference()
-    s_text, q_text = fold(statement), fold(quote)
+    s_text, q_text = _MARKUP.sub(" ", fold(statement)), _MARKUP.sub(" ", fold(quote))
     stated, quoted = _values(w, s_text), _values(w, q_text)
     differences = _number_differences(stated, quoted)
 
