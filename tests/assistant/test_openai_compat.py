@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,6 +46,17 @@ class Reply:
     body: bytes | None = None
     delay_s: float = 0.0
     finish_reason: str = "stop"
+    # Sent as server-sent events, one piece per word, ``chunk_delay_s`` apart.
+    events: bool = False
+    chunk_delay_s: float = 0.0
+
+    def pieces(self) -> list[bytes]:
+        words = (self.content or "").split(" ")
+        deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        out = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
+        out += [{"choices": [{"index": 0, "delta": {"content": d}}]} for d in deltas]
+        out.append({"choices": [{"index": 0, "delta": {}, "finish_reason": self.finish_reason}]})
+        return [f"data: {json.dumps(e)}\n\n".encode() for e in out] + [b"data: [DONE]\n\n"]
 
     def payload(self) -> bytes:
         if self.body is not None:
@@ -79,6 +90,12 @@ class FakeLLM:
     requests: list[Request] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # POST /tokenize (llama.cpp): text -> token count; None answers 404 like vLLM or Ollama.
+    tokenizer: Callable[[str], int] | None = None
+    tokenized: list[str] = field(default_factory=list)
+    # A streamed reply the client closed before its end: how many events had been sent.
+    abandoned: list[int] = field(default_factory=list)
+    abandoned_event: threading.Event = field(default_factory=threading.Event)
 
     @property
     def port(self) -> int:
@@ -109,9 +126,15 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path == "/tokenize":
+                self.tokenize(body)
+                return
             reply = fake.next_reply(Request(self.path, headers, body))
             if reply.delay_s and fake.stop.wait(reply.delay_s):
                 return  # the test is over; the client has long gone
+            if reply.events:
+                self.stream(reply)
+                return
             payload = reply.payload()
             try:
                 self.send_response(reply.status)
@@ -121,6 +144,37 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except OSError:
                 pass  # the client timed out and closed the connection
+
+        def tokenize(self, body: Any) -> None:
+            with fake.lock:
+                fake.tokenized.append(str(body["content"]))
+            if fake.tokenizer is None:
+                self.send_error(404)
+                return
+            payload = json.dumps({"tokens": list(range(fake.tokenizer(body["content"])))})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload.encode())
+
+        def stream(self, reply: Reply) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            pieces = reply.pieces()
+            for sent, piece in enumerate(pieces):
+                if reply.chunk_delay_s and fake.stop.wait(reply.chunk_delay_s):
+                    return
+                try:
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                except OSError:  # the client closed the response: stop writing
+                    fake.abandoned.append(sent)
+                    fake.abandoned_event.set()
+                    return
+            self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
