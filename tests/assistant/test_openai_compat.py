@@ -51,6 +51,8 @@ class Reply:
     chunk_delay_s: float = 0.0
 
     def pieces(self) -> list[bytes]:
+        if self.body is not None:
+            return [self.body]
         words = (self.content or "").split(" ")
         deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
         out = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
@@ -608,3 +610,145 @@ def test_markup_from_the_model_is_shown_as_text(
     html = MarkdownIt("commonmark").render(md)
     assert "<img" not in html and "<script" not in html and 'href="javascript' not in html
     assert 'href="http://tracker' not in html and "http://tracker" not in md
+
+
+# -- markup the model echoes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param("</passage>", id="closing-tag"),
+        pytest.param('<passage n="1" source="x" type="guideline">', id="opening-tag"),
+        pytest.param("<passage n=1>", id="bare-opening-tag"),
+        pytest.param("1.", id="list-number"),
+        pytest.param("2)", id="list-number-paren"),
+        pytest.param("## Dosing", id="heading"),
+        pytest.param("1. **DKA**", id="numbered-bold-label"),
+        pytest.param("**Dosing in renal impairment:**", id="bold-label-colon"),
+        pytest.param("- __Monitoring__", id="bullet-bold-label"),
+        pytest.param("Key points:", id="colon-label"),
+        pytest.param("<|im_end|>", id="template-token"),
+    ],
+)
+def test_echoed_markup_is_no_statement(reply: str) -> None:
+    content = f"{reply}\nThe usual dose is 5 mg twice daily [1].\n{reply}\n\n{reply}"
+    assert split_statements(content) == [("The usual dose is 5 mg twice daily.", [1])]
+
+
+def test_a_claim_around_a_tag_keeps_its_words() -> None:
+    assert split_statements("</passage> Monitor the INR weekly [2]. <passage n=3>") == [
+        ("Monitor the INR weekly.", [2])
+    ]
+
+
+# -- fitting the context ---------------------------------------------------------------------
+
+
+def _long_passages() -> list[Passage]:
+    sentence = "Apixaban dosing sentence number {i} says 5 mg twice daily for most adults. "
+    text = "".join(sentence.format(i=i) for i in range(40))  # ~3,000 characters each
+    return [
+        passage(n, f"doc-{n}", f"Document {n}", "guideline", text, "Org", 2024)
+        for n in range(1, 11)
+    ]
+
+
+def _prompt(request: Request) -> str:
+    return "\n".join(m["content"] for m in request.body["messages"])
+
+
+def test_passages_are_fitted_with_the_servers_tokenizer(llm: FakeLLM) -> None:
+    llm.tokenizer = lambda text: len(text) // 4  # this server's tokens: 4 characters each
+    llm.script("The usual dose is 5 mg twice daily [1].")
+    many = _long_passages()
+    draft = generator_for(llm, context_tokens=4096, max_tokens=800).generate(
+        "Apixaban dose?", many, []
+    )
+
+    (request,) = llm.requests
+    sent = _prompt(request)
+    assert len(sent) // 4 + 800 <= 4096  # the prompt and the reply fit the context
+    assert '<passage n="3"' in sent and '<passage n="6"' not in sent
+    assert llm.tokenized, "the server's tokenizer was not asked"
+    (note,) = [n for n in draft.notes if "context_tokens" in n]
+    assert "context_tokens=4096" in note and "server's tokenizer" in note
+    kept = sent.count("<passage n=")
+    assert f"{10 - kept} of 10 passages were left out" in note
+    assert f"passage [{kept}] was cut short" in note
+    assert draft.citations[0].passage is many[0]
+
+
+def test_without_a_tokenizer_the_estimate_is_conservative(llm: FakeLLM) -> None:
+    llm.script("The usual dose is 5 mg twice daily [1].")
+    draft = generator_for(llm, context_tokens=2048, max_tokens=512).generate(
+        "Apixaban dose?", _long_passages(), []
+    )
+
+    sent = _prompt(llm.requests[0])
+    assert len(sent) / 3 + 512 <= 2048
+    assert llm.tokenized  # asked once, answered 404
+    assert any("estimated" in n and "left out" in n for n in draft.notes)
+
+
+def test_a_prompt_that_fits_is_sent_whole_without_a_note(
+    llm: FakeLLM, passages: list[Passage]
+) -> None:
+    llm.tokenizer = lambda text: len(text) // 4
+    llm.script("The usual dose is 5 mg twice daily [1].")
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+    assert user_message(llm.requests[0]).count("<passage n=") == 3
+    assert draft.notes == ()
+    assert len(llm.tokenized) == 1  # the whole prompt, measured once
+
+
+def test_no_room_for_any_passage_is_a_generator_error(llm: FakeLLM) -> None:
+    with pytest.raises(GeneratorError, match="no room for a passage"):
+        generator_for(llm, context_tokens=1024, max_tokens=900).generate(
+            "Apixaban dose?", _long_passages(), []
+        )
+    assert llm.requests == []
+
+
+def test_max_tokens_must_leave_room_in_the_context() -> None:
+    with pytest.raises(ConfigError, match="context_tokens"):
+        OpenAICompatGenerator(OpenAISettings(max_tokens=4096, context_tokens=4096))
+
+
+# -- streaming ---------------------------------------------------------------------------------
+
+
+def test_streamed_reply_is_read(llm: FakeLLM, passages: list[Passage]) -> None:
+    llm.script(Reply(content="The usual dose is 5 mg orally twice daily [1].", events=True))
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+
+    assert llm.requests[0].body["stream"] is True
+    assert draft.bottom_line is not None
+    assert draft.bottom_line.text == "The usual dose is 5 mg orally twice daily."
+    assert draft.notes == ()
+
+
+def test_streamed_cut_off_reply_is_noted(llm: FakeLLM, passages: list[Passage]) -> None:
+    llm.script(
+        Reply(content="The usual dose is 5 mg [1]. Reduce", events=True, finish_reason="length")
+    )
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+    assert any("cut off at max_tokens=800" in n for n in draft.notes)
+
+
+def test_an_abandoned_request_is_closed(llm: FakeLLM, passages: list[Passage]) -> None:
+    """A server still writing when timeout_s passes sees the response closed, and stops."""
+    words = " ".join(["word"] * 200)
+    llm.script(Reply(content=f"{words} [1].", events=True, chunk_delay_s=0.05))
+    with pytest.raises(GeneratorError, match="did not answer within 0.5 s"):
+        generator_for(llm, timeout_s=0.5).generate("Apixaban dose?", passages, [])
+    assert llm.abandoned_event.wait(10), "the server was never told the client had gone"
+    (sent,) = llm.abandoned
+    assert sent < 200  # it stopped writing part way through
+
+
+def test_stream_error_event_is_a_generator_error(llm: FakeLLM, passages: list[Passage]) -> None:
+    body = b'data: {"error": {"message": "context overflow"}}\n\n'
+    llm.script(Reply(body=body, events=True))
+    with pytest.raises(GeneratorError, match="reported an error while answering.*overflow"):
+        generator_for(llm).generate("Apixaban dose?", passages, [])
