@@ -104,6 +104,8 @@ class Statement:
     section: SectionKind
     task: str = ""  # the clinical task it serves (assistant/evidence.py task ids)
     computed: bool = False  # composed by Bedside from cited reference data, not a quote
+    # The writer gave no (valid) marker: Bedside cited the passage sentence that supports it.
+    attributed: bool = False
 
     @property
     def raw(self) -> str:

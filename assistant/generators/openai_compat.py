@@ -28,9 +28,10 @@ import httpx
 
 from assistant.generators import GeneratorError
 from assistant.settings import OpenAISettings
-from assistant.types import Citation, Draft, SectionKind, Statement, Turn
+from assistant.types import Citation, Draft, Statement, Turn
 from corpus.errors import ConfigError
 from corpus.text import sentence_spans
+from guardrails.support import support
 from retrieval.types import Passage
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ _TURN_CHARS = 2000  # an earlier answer is context, not a source: a long one is 
 _CONDENSE_TOKENS = 128
 _TEMPLATE_TOKENS = 8  # a chat template's wrapping of one message (role, start and end marks)
 _CHARS_PER_TOKEN = 3  # the estimate without a tokenizer: fewer characters than most give
+_ATTRIBUTION_CANDIDATES = 12  # best-overlapping passage sentences tried for a bare sentence
 _MIN_CUT_TOKENS = 48  # a cut passage shorter than this says too little to be worth sending
 _TOKENIZE_TIMEOUT_S = 10.0
 
@@ -543,30 +545,95 @@ def best_quote(statement: str, text: str) -> tuple[int, int]:
     return (bullet.end() if bullet and bullet.end() < end else start), end
 
 
+def attribute(statement: str, passages: Sequence[Passage]) -> tuple[int, int, int] | None:
+    """(passage number, quote start, quote end) of the passage sentence that supports a
+    statement written without a marker: passage sentences ranked by the words they share
+    with it, the first that ``guardrails.support`` accepts (alone, or read under its
+    document's title and headings); None when none does."""
+    words = _words(statement)
+    if not words:
+        return None
+    ranked: list[tuple[int, float, int, int, int]] = []
+    for n, p in enumerate(passages, start=1):
+        text = p.chunk.text
+        for start, end in sentence_spans(text) or [(0, len(text))]:
+            other = _words(text[start:end])
+            shared = len(words & other)
+            if shared:
+                ranked.append((-shared, -shared / len(words | other), n, start, end))
+    for _, _, n, start, end in sorted(ranked)[:_ATTRIBUTION_CANDIDATES]:
+        text = passages[n - 1].chunk.text
+        bullet = _LIST_MARK.match(text, start, end)
+        start = bullet.end() if bullet and bullet.end() < end else start
+        sentence = text[start:end]
+        # A sentence says what it means under its document's title and headings
+        # ("Warfarin sodium label" > "Monitoring": "Monitor the INR weekly").
+        context = " > ".join(
+            h for h in (passages[n - 1].doc.title, *passages[n - 1].chunk.section_path) if h
+        )
+        if support(statement, sentence).supported or (
+            context and support(statement, f"{context}: {sentence}").supported
+        ):
+            return n, start, end
+    return None
+
+
 def parse_completion(content: str, passages: Sequence[Passage], generator: str = "openai") -> Draft:
     """The completion as a Draft: statements with the markers as written, one Citation with
-    an exact quote per cited passage of each statement, and notes on citation problems."""
+    an exact quote per cited passage of each statement, and notes on citation problems.
+
+    A statement without a valid marker is attributed to the passage sentence that supports
+    it (``attribute``) and marked ``attributed``; one that no sentence supports keeps its
+    markers as written (none, or unknown ones for the guard) and is withheld."""
     notes: list[str] = []
     statements: list[Statement] = []
     citations: list[Citation] = []
     seen: set[tuple[int, int, int]] = set()
+    attributed = unsupported = 0
+
+    def cite(n: int, start: int, end: int) -> None:
+        if (n, start, end) not in seen:
+            seen.add((n, start, end))
+            citations.append(Citation(n, passages[n - 1], start, end))
+
     for text, numbers in split_statements(content):
         known = [n for n in numbers if 1 <= n <= len(passages)]
-        if not numbers:
-            notes.append(f"no citation marker on {_short(text)}; it cannot be shown as cited")
         for n in numbers:
             if n not in known:
                 notes.append(
                     f"[{n}] on {_short(text)} names no passage: only {len(passages)} were given"
                 )
+        if not known:
+            missing = "no valid citation marker" if numbers else "no citation marker"
+            found = attribute(text, passages)
+            if found is None:
+                unsupported += 1
+                notes.append(
+                    f"{missing} on {_short(text)}, and no passage sentence "
+                    "supports it: it cannot be shown"
+                )
+                statements.append(Statement(text, tuple(numbers), "reference"))
+                continue
+            n, start, end = found
+            attributed += 1
+            notes.append(
+                f"{missing} on {_short(text)}: attributed to passage [{n}], "
+                "whose sentence supports it"
+            )
+            cite(n, start, end)
+            section = passages[n - 1].doc.source_type
+            statements.append(Statement(text, (n,), section, attributed=True))
+            continue
         for n in known:
-            passage = passages[n - 1]
-            start, end = best_quote(text, passage.chunk.text)
-            if (n, start, end) not in seen:
-                seen.add((n, start, end))
-                citations.append(Citation(n, passage, start, end))
-        section: SectionKind = passages[known[0] - 1].doc.source_type if known else "reference"
-        statements.append(Statement(text, tuple(numbers), section))
+            cite(n, *best_quote(text, passages[n - 1].chunk.text))
+        statements.append(Statement(text, tuple(numbers), passages[known[0] - 1].doc.source_type))
+    if attributed + unsupported > 1:
+        notes.insert(
+            0,
+            f"the model wrote {attributed + unsupported} sentences without a valid citation "
+            f"marker: {attributed} attributed to a passage sentence that supports them, "
+            f"{unsupported} withheld as unsupported",
+        )
     if not statements:
         notes.append("the language model's reply contained no statements")
     # The model is asked to lead with a one-sentence bottom line; an uncited first sentence

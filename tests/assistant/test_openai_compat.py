@@ -362,8 +362,11 @@ def test_citation_to_a_passage_not_given_is_kept_for_the_guard(
     assert unknown.citations == (7,)
     assert "[7]" in draft.raw_text
     assert [c.number for c in draft.citations] == [1]  # no Citation object for [7]
-    (note,) = draft.notes
-    assert "[7]" in note and "only 3" in note
+    unknown_note, unsupported_note = draft.notes
+    assert "[7]" in unknown_note and "only 3" in unknown_note
+    # No passage sentence supports it either, so it is not attributed to one.
+    assert "no valid citation marker" in unsupported_note
+    assert "no passage sentence supports it" in unsupported_note
 
 
 def test_poisoned_passage_is_sent_as_data(llm: FakeLLM, passages: list[Passage]) -> None:
@@ -752,3 +755,47 @@ def test_stream_error_event_is_a_generator_error(llm: FakeLLM, passages: list[Pa
     llm.script(Reply(body=body, events=True))
     with pytest.raises(GeneratorError, match="reported an error while answering.*overflow"):
         generator_for(llm).generate("Apixaban dose?", passages, [])
+
+
+# -- citations without markers -----------------------------------------------------------------
+
+
+def test_a_sentence_without_a_marker_is_attributed_to_the_sentence_supporting_it(
+    llm: FakeLLM, passages: list[Passage]
+) -> None:
+    llm.script(
+        "The usual dose is 5 mg orally twice daily.\n"
+        # Warfarin is named by the label's title, not by the sentence.
+        "Monitor the INR at least weekly during initiation of warfarin."
+    )
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+
+    assert draft.bottom_line is not None
+    assert draft.bottom_line.citations == (1,) and draft.bottom_line.attributed
+    assert draft.bottom_line.section == "guideline"
+    (second,) = draft.statements
+    assert second.citations == (2,) and second.attributed
+    assert [(c.number, c.quote) for c in draft.citations] == [
+        (1, "The usual dose is 5 mg orally twice daily."),
+        (2, "Monitor the INR at least weekly during initiation."),
+    ]
+    assert all(citation_exact(c) for c in draft.citations)
+    assert "[1]" in draft.raw_text  # the guard checks it against the quote
+    assert draft.notes[0].startswith("the model wrote 2 sentences without a valid citation")
+    assert "2 attributed" in draft.notes[0] and "0 withheld" in draft.notes[0]
+    assert sum("attributed to passage" in n for n in draft.notes) == 2
+
+
+def test_a_sentence_no_passage_supports_is_not_attributed(passages: list[Passage]) -> None:
+    # The words match the guideline's dose sentence; the number does not.
+    draft = parse_completion("The usual dose of apixaban is 10 mg orally twice daily.", passages)
+    assert draft.bottom_line is None
+    (statement,) = draft.statements
+    assert statement.citations == () and not statement.attributed
+    assert draft.citations == ()
+    assert "no passage sentence supports it" in draft.notes[0]
+
+
+def test_a_cited_sentence_is_not_attributed_again(passages: list[Passage]) -> None:
+    draft = parse_completion("Bleeding is the most common adverse reaction [2].", passages)
+    assert draft.bottom_line is not None and not draft.bottom_line.attributed
