@@ -183,7 +183,8 @@ class Assistant:
         query = _with_corrections(query, self.retriever)
         condense = getattr(self.generator, "condense", None)
         if callable(condense) and frame.inherited:
-            query = str(condense(question, history))
+            # The model's rewrite when it is one plausible query; else the frame's.
+            query = str(condense(question, history, fallback=query))
         facts = frame.patient
         timings["prepare"] = _ms(t0)
 
