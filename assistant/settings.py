@@ -109,6 +109,13 @@ class OpenAISettings(BaseModel):
     )
     timeout_s: float = Field(default=60.0, gt=0, le=600, description="request timeout in seconds")
     max_tokens: int = Field(default=800, ge=16, le=8192, description="completion length limit")
+    context_tokens: int = Field(
+        default=4096,
+        ge=512,
+        le=1_048_576,
+        description="the model's context window in tokens (the server's n_ctx / max_model_len): "
+        "passages are dropped or cut so that the prompt and max_tokens fit in it",
+    )
     temperature: float = Field(default=0.0, ge=0, le=2, description="sampling temperature")
 
 

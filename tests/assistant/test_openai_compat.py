@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,6 +46,19 @@ class Reply:
     body: bytes | None = None
     delay_s: float = 0.0
     finish_reason: str = "stop"
+    # Sent as server-sent events, one piece per word, ``chunk_delay_s`` apart.
+    events: bool = False
+    chunk_delay_s: float = 0.0
+
+    def pieces(self) -> list[bytes]:
+        if self.body is not None:
+            return [self.body]
+        words = (self.content or "").split(" ")
+        deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        out = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
+        out += [{"choices": [{"index": 0, "delta": {"content": d}}]} for d in deltas]
+        out.append({"choices": [{"index": 0, "delta": {}, "finish_reason": self.finish_reason}]})
+        return [f"data: {json.dumps(e)}\n\n".encode() for e in out] + [b"data: [DONE]\n\n"]
 
     def payload(self) -> bytes:
         if self.body is not None:
@@ -79,6 +92,12 @@ class FakeLLM:
     requests: list[Request] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # POST /tokenize (llama.cpp): text -> token count; None answers 404 like vLLM or Ollama.
+    tokenizer: Callable[[str], int] | None = None
+    tokenized: list[str] = field(default_factory=list)
+    # A streamed reply the client closed before its end: how many events had been sent.
+    abandoned: list[int] = field(default_factory=list)
+    abandoned_event: threading.Event = field(default_factory=threading.Event)
 
     @property
     def port(self) -> int:
@@ -109,9 +128,15 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path == "/tokenize":
+                self.tokenize(body)
+                return
             reply = fake.next_reply(Request(self.path, headers, body))
             if reply.delay_s and fake.stop.wait(reply.delay_s):
                 return  # the test is over; the client has long gone
+            if reply.events:
+                self.stream(reply)
+                return
             payload = reply.payload()
             try:
                 self.send_response(reply.status)
@@ -121,6 +146,37 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except OSError:
                 pass  # the client timed out and closed the connection
+
+        def tokenize(self, body: Any) -> None:
+            with fake.lock:
+                fake.tokenized.append(str(body["content"]))
+            if fake.tokenizer is None:
+                self.send_error(404)
+                return
+            payload = json.dumps({"tokens": list(range(fake.tokenizer(body["content"])))})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload.encode())
+
+        def stream(self, reply: Reply) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            pieces = reply.pieces()
+            for sent, piece in enumerate(pieces):
+                if reply.chunk_delay_s and fake.stop.wait(reply.chunk_delay_s):
+                    return
+                try:
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                except OSError:  # the client closed the response: stop writing
+                    fake.abandoned.append(sent)
+                    fake.abandoned_event.set()
+                    return
+            self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -306,8 +362,11 @@ def test_citation_to_a_passage_not_given_is_kept_for_the_guard(
     assert unknown.citations == (7,)
     assert "[7]" in draft.raw_text
     assert [c.number for c in draft.citations] == [1]  # no Citation object for [7]
-    (note,) = draft.notes
-    assert "[7]" in note and "only 3" in note
+    unknown_note, unsupported_note = draft.notes
+    assert "[7]" in unknown_note and "only 3" in unknown_note
+    # No passage sentence supports it either, so it is not attributed to one.
+    assert "no valid citation marker" in unsupported_note
+    assert "no passage sentence supports it" in unsupported_note
 
 
 def test_poisoned_passage_is_sent_as_data(llm: FakeLLM, passages: list[Passage]) -> None:
@@ -558,3 +617,242 @@ def test_markup_from_the_model_is_shown_as_text(
     html = MarkdownIt("commonmark").render(md)
     assert "<img" not in html and "<script" not in html and 'href="javascript' not in html
     assert 'href="http://tracker' not in html and "http://tracker" not in md
+
+
+# -- markup the model echoes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param("</passage>", id="closing-tag"),
+        pytest.param('<passage n="1" source="x" type="guideline">', id="opening-tag"),
+        pytest.param("<passage n=1>", id="bare-opening-tag"),
+        pytest.param("1.", id="list-number"),
+        pytest.param("2)", id="list-number-paren"),
+        pytest.param("## Dosing", id="heading"),
+        pytest.param("1. **DKA**", id="numbered-bold-label"),
+        pytest.param("**Dosing in renal impairment:**", id="bold-label-colon"),
+        pytest.param("- __Monitoring__", id="bullet-bold-label"),
+        pytest.param("Key points:", id="colon-label"),
+        pytest.param("<|im_end|>", id="template-token"),
+    ],
+)
+def test_echoed_markup_is_no_statement(reply: str) -> None:
+    content = f"{reply}\nThe usual dose is 5 mg twice daily [1].\n{reply}\n\n{reply}"
+    assert split_statements(content) == [("The usual dose is 5 mg twice daily.", [1])]
+
+
+def test_a_claim_around_a_tag_keeps_its_words() -> None:
+    assert split_statements("</passage> Monitor the INR weekly [2]. <passage n=3>") == [
+        ("Monitor the INR weekly.", [2])
+    ]
+
+
+# -- fitting the context ---------------------------------------------------------------------
+
+
+def _long_passages() -> list[Passage]:
+    sentence = "Apixaban dosing sentence number {i} says 5 mg twice daily for most adults. "
+    text = "".join(sentence.format(i=i) for i in range(40))  # ~3,000 characters each
+    return [
+        passage(n, f"doc-{n}", f"Document {n}", "guideline", text, "Org", 2024)
+        for n in range(1, 11)
+    ]
+
+
+def _prompt(request: Request) -> str:
+    return "\n".join(m["content"] for m in request.body["messages"])
+
+
+def test_passages_are_fitted_with_the_servers_tokenizer(llm: FakeLLM) -> None:
+    llm.tokenizer = lambda text: len(text) // 4  # this server's tokens: 4 characters each
+    llm.script("The usual dose is 5 mg twice daily [1].")
+    many = _long_passages()
+    draft = generator_for(llm, context_tokens=4096, max_tokens=800).generate(
+        "Apixaban dose?", many, []
+    )
+
+    (request,) = llm.requests
+    sent = _prompt(request)
+    assert len(sent) // 4 + 800 <= 4096  # the prompt and the reply fit the context
+    assert '<passage n="3"' in sent and '<passage n="6"' not in sent
+    assert llm.tokenized, "the server's tokenizer was not asked"
+    (note,) = [n for n in draft.notes if "context_tokens" in n]
+    assert "context_tokens=4096" in note and "server's tokenizer" in note
+    kept = sent.count("<passage n=")
+    assert f"{10 - kept} of 10 passages were left out" in note
+    assert f"passage [{kept}] was cut short" in note
+    assert draft.citations[0].passage is many[0]
+
+
+def test_without_a_tokenizer_the_estimate_is_conservative(llm: FakeLLM) -> None:
+    llm.script("The usual dose is 5 mg twice daily [1].")
+    draft = generator_for(llm, context_tokens=2048, max_tokens=512).generate(
+        "Apixaban dose?", _long_passages(), []
+    )
+
+    sent = _prompt(llm.requests[0])
+    assert len(sent) / 3 + 512 <= 2048
+    assert llm.tokenized  # asked once, answered 404
+    assert any("estimated" in n and "left out" in n for n in draft.notes)
+
+
+def test_a_prompt_that_fits_is_sent_whole_without_a_note(
+    llm: FakeLLM, passages: list[Passage]
+) -> None:
+    llm.tokenizer = lambda text: len(text) // 4
+    llm.script("The usual dose is 5 mg twice daily [1].")
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+    assert user_message(llm.requests[0]).count("<passage n=") == 3
+    assert draft.notes == ()
+    assert len(llm.tokenized) == 1  # the whole prompt, measured once
+
+
+def test_no_room_for_any_passage_is_a_generator_error(llm: FakeLLM) -> None:
+    with pytest.raises(GeneratorError, match="no room for a passage"):
+        generator_for(llm, context_tokens=1024, max_tokens=900).generate(
+            "Apixaban dose?", _long_passages(), []
+        )
+    assert llm.requests == []
+
+
+def test_max_tokens_must_leave_room_in_the_context() -> None:
+    with pytest.raises(ConfigError, match="context_tokens"):
+        OpenAICompatGenerator(OpenAISettings(max_tokens=4096, context_tokens=4096))
+
+
+# -- streaming ---------------------------------------------------------------------------------
+
+
+def test_streamed_reply_is_read(llm: FakeLLM, passages: list[Passage]) -> None:
+    llm.script(Reply(content="The usual dose is 5 mg orally twice daily [1].", events=True))
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+
+    assert llm.requests[0].body["stream"] is True
+    assert draft.bottom_line is not None
+    assert draft.bottom_line.text == "The usual dose is 5 mg orally twice daily."
+    assert draft.notes == ()
+
+
+def test_streamed_cut_off_reply_is_noted(llm: FakeLLM, passages: list[Passage]) -> None:
+    llm.script(
+        Reply(content="The usual dose is 5 mg [1]. Reduce", events=True, finish_reason="length")
+    )
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+    assert any("cut off at max_tokens=800" in n for n in draft.notes)
+
+
+def test_an_abandoned_request_is_closed(llm: FakeLLM, passages: list[Passage]) -> None:
+    """A server still writing when timeout_s passes sees the response closed, and stops."""
+    words = " ".join(["word"] * 200)
+    llm.script(Reply(content=f"{words} [1].", events=True, chunk_delay_s=0.05))
+    with pytest.raises(GeneratorError, match="did not answer within 0.5 s"):
+        generator_for(llm, timeout_s=0.5).generate("Apixaban dose?", passages, [])
+    assert llm.abandoned_event.wait(10), "the server was never told the client had gone"
+    (sent,) = llm.abandoned
+    assert sent < 200  # it stopped writing part way through
+
+
+def test_stream_error_event_is_a_generator_error(llm: FakeLLM, passages: list[Passage]) -> None:
+    body = b'data: {"error": {"message": "context overflow"}}\n\n'
+    llm.script(Reply(body=body, events=True))
+    with pytest.raises(GeneratorError, match="reported an error while answering.*overflow"):
+        generator_for(llm).generate("Apixaban dose?", passages, [])
+
+
+# -- citations without markers -----------------------------------------------------------------
+
+
+def test_a_sentence_without_a_marker_is_attributed_to_the_sentence_supporting_it(
+    llm: FakeLLM, passages: list[Passage]
+) -> None:
+    llm.script(
+        "The usual dose is 5 mg orally twice daily.\n"
+        # Warfarin is named by the label's title, not by the sentence.
+        "Monitor the INR at least weekly during initiation of warfarin."
+    )
+    draft = generator_for(llm).generate("Apixaban dose?", passages, [])
+
+    assert draft.bottom_line is not None
+    assert draft.bottom_line.citations == (1,) and draft.bottom_line.attributed
+    assert draft.bottom_line.section == "guideline"
+    (second,) = draft.statements
+    assert second.citations == (2,) and second.attributed
+    assert [(c.number, c.quote) for c in draft.citations] == [
+        (1, "The usual dose is 5 mg orally twice daily."),
+        (2, "Monitor the INR at least weekly during initiation."),
+    ]
+    assert all(citation_exact(c) for c in draft.citations)
+    assert "[1]" in draft.raw_text  # the guard checks it against the quote
+    assert draft.notes[0].startswith("the model wrote 2 sentences without a valid citation")
+    assert "2 attributed" in draft.notes[0] and "0 withheld" in draft.notes[0]
+    assert sum("attributed to passage" in n for n in draft.notes) == 2
+
+
+def test_a_sentence_no_passage_supports_is_not_attributed(passages: list[Passage]) -> None:
+    # The words match the guideline's dose sentence; the number does not.
+    draft = parse_completion("The usual dose of apixaban is 10 mg orally twice daily.", passages)
+    assert draft.bottom_line is None
+    (statement,) = draft.statements
+    assert statement.citations == () and not statement.attributed
+    assert draft.citations == ()
+    assert "no passage sentence supports it" in draft.notes[0]
+
+
+def test_a_cited_sentence_is_not_attributed_again(passages: list[Passage]) -> None:
+    draft = parse_completion("Bleeding is the most common adverse reaction [2].", passages)
+    assert draft.bottom_line is not None and not draft.bottom_line.attributed
+
+
+@pytest.mark.parametrize(
+    ("reply", "accepted"),
+    [
+        pytest.param("enoxaparin dose with CrCl 25 mL/min", True, id="one-query"),
+        pytest.param('Query: "enoxaparin dose CrCl 25"', True, id="labelled-quoted"),
+        pytest.param("The user asked: enoxaparin dose with CrCl 25", False, id="user-asked"),
+        pytest.param("Standalone query: enoxaparin dose CrCl 25", False, id="standalone-label"),
+        pytest.param(
+            "enoxaparin dose CrCl 25\nThis asks about renal dosing.", False, id="two-lines"
+        ),
+        pytest.param("enoxaparin renal", False, id="too-short"),
+        pytest.param(" ".join(["enoxaparin dose CrCl 25"] * 11), False, id="too-long"),
+        pytest.param("enoxaparin dose in renal impairment", False, id="number-lost"),
+        pytest.param("enoxaparin dose with CrCl 2.5", False, id="number-changed"),
+    ],
+)
+def test_condense_accepts_only_one_plausible_query(
+    llm: FakeLLM, reply: str, accepted: bool
+) -> None:
+    llm.script(reply)
+    question = "What if his CrCl is 25?"
+    fallback = "enoxaparin treatment dose CrCl 25"
+    query = generator_for(llm).condense(question, HISTORY, fallback=fallback)
+    if accepted:
+        assert query != fallback and "25" in query and "Query" not in query
+    else:
+        assert query == fallback
+
+
+def test_a_follow_up_is_searched_as_the_deterministic_rewrite_when_the_models_is_implausible(
+    llm: FakeLLM, tmp_path: Any, fixture_pack: Any
+) -> None:
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+
+    settings = load_settings("fast", home=tmp_path, sources=[f"pack:{fixture_pack}"])
+    base = Assistant.from_settings(settings)
+    history = [
+        Turn("user", "What is the bivalirudin dose for heparin-induced thrombocytopenia?"),
+        Turn("assistant", "Bivalirudin is started at 0.15 mg/kg/h [1]."),
+    ]
+    follow_up = "And if the CrCl is 25?"
+    expected = base.ask(follow_up, history=history).standalone_query
+    assert "bivalirudin" in expected.lower()
+    llm.script(
+        "The user asked: what is the dose of bivalirudin when the kidneys fail?",
+        "Bivalirudin is started at 0.15 mg/kg/h [1].",
+    )
+    answer = Assistant(settings, base.retriever, generator_for(llm)).ask(follow_up, history=history)
+    assert answer.standalone_query == expected
+    assert llm.requests[0].body["messages"][0]["content"].startswith("Rewrite the follow-up")
