@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator as Steps
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -218,7 +219,7 @@ class Assistant:
         history: Sequence[Turn] = (),
         patient: Patient | None = None,
         audience: Audience = "clinician",
-    ) -> Iterator[Event]:
+    ) -> Steps[Event, None, None]:
         """``ask``, as events: each statement as soon as it has passed the guard (the dose
         check and the support check, with its citations), the bottom line first, then the
         ``AnswerEvent`` with the Answer ``ask`` returns for the same reply.
