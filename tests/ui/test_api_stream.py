@@ -1,11 +1,14 @@
 """POST /api/ask?stream=true: server-sent events of checked statements, then the answer;
-access, rate limits and refusals as without streaming (in process, fixture pack)."""
+access, rate limits and refusals as without streaming (in process, fixture pack). And the
+chat: it streams them when one server process answers (gradio's queue carries a
+generator's updates to the page); with several it answers whole."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,8 +20,9 @@ from assistant.settings import load_settings
 from assistant.types import Draft, Turn
 from retrieval.types import Passage
 from ui.app import create_app
+from ui.chat import build_chat, chat_markdown
 from ui.feedback import FeedbackStore
-from ui.service import Service
+from ui.service import AskRequest, Service
 
 QUESTION = "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
 BOTTOM = "Bivalirudin for HIT outside PCI is started at 0.15 mg/kg/h."
@@ -128,3 +132,38 @@ def test_a_refused_question_is_its_status_code_not_a_stream(base: Service, tmp_p
         plain = c.post("/api/ask", json={"question": "what\x00 dose"})
     assert bad.status_code == plain.status_code == 422, bad.text
     assert bad.json() == plain.json()
+
+
+# ------------------------------------------------------------------ the chat
+
+FIELDS = ("clinician", None, None, False, False, None, "unknown", None)
+
+
+def _ask_fn(service: Service) -> Any:
+    blocks = build_chat(service)
+    fns = [fn for fn in blocks.fns.values() if len(fn.inputs) == 11]  # question + inputs
+    assert fns
+    return fns[0]
+
+
+def test_one_process_streams_the_bottom_line_first_then_the_answer(
+    base: Service, tmp_path: Path
+) -> None:
+    service = service_over(base, tmp_path, workers=1, rate_limit=0)
+    fn = _ask_fn(service)
+    assert fn.queue and fn.fn.__name__ == "ask_streaming"
+    http = SimpleNamespace(headers={})
+    updates = list(fn.fn(QUESTION, [], [], *FIELDS, http))
+    first = updates[0][0][-1]["content"]
+    assert BOTTOM.split(" is ")[0] in first and "Checking and writing" in first
+    assert all(WRONG not in u[0][-1]["content"] for u in updates[:-1])
+    final = updates[-1]
+    answer = service.ask(AskRequest(question=QUESTION))
+    # The full rendered answer closes the stream, as the whole answer would show it.
+    assert final[0][-1]["content"] == chat_markdown(answer).replace(answer.answer_id, final[5])
+    assert final[0][0] == {"role": "user", "content": QUESTION}
+
+
+def test_several_processes_answer_whole_outside_the_queue(base: Service, tmp_path: Path) -> None:
+    fn = _ask_fn(service_over(base, tmp_path, workers=2, rate_limit=0))
+    assert not fn.queue and fn.fn.__name__ == "ask"
