@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator as Steps
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -49,11 +50,15 @@ from assistant.render import render, review_status
 from assistant.settings import Settings
 from assistant.types import (
     Answer,
+    AnswerEvent,
     Audience,
     Citation,
     Draft,
+    Event,
+    NoticeEvent,
     SectionKind,
     Statement,
+    StatementEvent,
     Turn,
     Withheld,
 )
@@ -130,6 +135,42 @@ def open_retriever(
     return retriever, report
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A question read and searched for, before its draft: what ``_finish`` needs."""
+
+    question: str
+    query: str
+    audience: Audience
+    history: tuple[Turn, ...]
+    frame: Frame
+    passages: tuple[Passage, ...]
+    coverage: Coverage
+    card: DoseCard | None
+    timings: dict[str, float]
+    t0: float
+    t_generate: float  # when drafting began: coverage, the card, the draft, what is added
+
+
+def _shown_texts(answer: Answer) -> list[str]:
+    shown = ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
+    return [s.text for s in shown]
+
+
+def _statement_events(answer: Answer, sent: Sequence[str]) -> Iterator[StatementEvent]:
+    """The shown statements of ``answer``, bottom line first, after the ``sent`` ones."""
+    shown = ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
+    by_number = {c.number: c for c in answer.citations}
+    for i, s in enumerate(shown[len(sent) :], start=len(sent)):
+        yield StatementEvent(
+            s.text,
+            tuple(by_number[n] for n in s.citations if n in by_number),
+            s.section,
+            s.task,
+            bottom_line=i == 0 and answer.bottom_line is not None,
+        )
+
+
 @dataclass
 class Assistant:
     """A ready pipeline: settings, a retriever over an open index, a generator."""
@@ -167,6 +208,97 @@ class Assistant:
         patient: Patient | None = None,
         audience: Audience = "clinician",
     ) -> Answer:
+        asked = self._prepare(question, history, patient, audience)
+        if isinstance(asked, Answer):
+            return asked
+        return self.ask_prepared(asked)
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        patient: Patient | None = None,
+        audience: Audience = "clinician",
+    ) -> Steps[Event, None, None]:
+        """``ask``, as events: each statement as soon as it has passed the guard (the dose
+        check and the support check, with its citations), the bottom line first, then the
+        ``AnswerEvent`` with the Answer ``ask`` returns for the same reply.
+
+        A generator that streams (``generate_stream``) is read statement by statement: the
+        draft so far is guarded and composed as a whole answer would be, and the statements
+        it shows are sent in the order it shows them, once its own bottom line has passed
+        (when the guard withholds that, the lead is chosen from the whole answer, so the
+        rest waits for it). A statement that fails is never sent. Other generators answer
+        whole, and their statements are sent then. Closing the iterator closes the
+        generator's request."""
+        stream = getattr(self.generator, "generate_stream", None)
+        asked = self._prepare(question, history, patient, audience)
+        if isinstance(asked, Answer) or not callable(stream):
+            answer = asked if isinstance(asked, Answer) else self.ask_prepared(asked)
+            yield from _statement_events(answer, ())
+            yield AnswerEvent(answer)
+            return
+        sent: list[str] = []
+        notes: list[str] = []
+        draft: Draft | None = None
+        drafts = stream(asked.query, asked.passages, history, frame=asked.frame)
+        try:
+            for draft in drafts:
+                answer, guarded = self._finish(asked, draft, _written(draft), [], provisional=True)
+                own = guarded.bottom_line
+                if own is None or answer.bottom_line is None or answer.bottom_line.text != own.text:
+                    continue  # the lead is not settled until the whole answer is
+                if _shown_texts(answer)[: len(sent)] != sent:
+                    continue  # an earlier statement changed: the whole answer will say
+                for event in _statement_events(answer, sent):
+                    sent.append(event.text)
+                    yield event
+            if draft is None:
+                raise GeneratorError("the language model's stream ended without a draft")
+            own_words = _written(draft)
+        except GeneratorError as exc:
+            draft = self._extracted(asked, exc, notes)
+            own_words = ()
+        finally:
+            drafts.close()
+        answer = self._finish(asked, draft, own_words, notes)[0]
+        if _shown_texts(answer)[: len(sent)] == sent:
+            yield from _statement_events(answer, sent)
+        else:
+            yield NoticeEvent(
+                "The answer changed as it was completed: the full answer below replaces the "
+                "statements shown while it was written."
+            )
+        yield AnswerEvent(answer)
+
+    def ask_prepared(self, asked: Asked) -> Answer:
+        """The answer to a question ``_prepare`` has read and searched for."""
+        notes: list[str] = []
+        try:
+            draft = self._generate(
+                self.generator, asked.query, asked.passages, asked.history, asked.frame
+            )
+            own_words = () if self.generator.quotes else _written(draft)
+        except GeneratorError as exc:
+            draft = self._extracted(asked, exc, notes)
+            own_words = ()
+        return self._finish(asked, draft, own_words, notes)[0]
+
+    def _extracted(self, asked: Asked, error: GeneratorError, notes: list[str]) -> Draft:
+        """The extractive draft, when the configured generator failed (said in ``notes``)."""
+        notes.append(f"{error} The answer below was composed by extraction instead.")
+        extractive = ExtractiveGenerator(self.settings.assistant, self.settings.corpus.priority)
+        return self._generate(extractive, asked.query, asked.passages, asked.history, asked.frame)
+
+    def _prepare(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        patient: Patient | None,
+        audience: Audience,
+    ) -> Asked | Answer:
+        """The question read, its passages retrieved and its coverage judged; or the
+        abstention, when the sources do not answer it."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.assistant.max_question_chars)
@@ -191,7 +323,6 @@ class Assistant:
         if callable(condense) and frame.inherited:
             # The model's rewrite when it is one plausible query; else the frame's.
             query = str(condense(question, history, fallback=query))
-        facts = frame.patient
         timings["prepare"] = _ms(t0)
 
         t = time.perf_counter()
@@ -272,17 +403,28 @@ class Assistant:
         card = (
             dose_card(frame, self.reference) if cover.status == "covered" and not listed else None
         )
-        notes: list[str] = []
-        try:
-            draft = self._generate(self.generator, query, passages, history, frame)
-            # A writing generator's sentences are its own words: the guard holds each to the
-            # passage sentence it cites (what the pipeline adds beside them is quoted).
-            own_words = () if self.generator.quotes else _written(draft)
-        except GeneratorError as exc:
-            notes.append(f"{exc} The answer below was composed by extraction instead.")
-            extractive = ExtractiveGenerator(self.settings.assistant, self.settings.corpus.priority)
-            draft = self._generate(extractive, query, passages, history, frame)
-            own_words = ()
+        return Asked(
+            question, query, audience, tuple(history), frame, tuple(passages), cover, card,
+            timings, t0, t,
+        )  # fmt: skip
+
+    def _finish(
+        self,
+        asked: Asked,
+        draft: Draft,
+        own_words: tuple[str, ...],
+        notes: list[str],
+        *,
+        provisional: bool = False,
+    ) -> tuple[Answer, Draft]:
+        """The draft with what the pipeline adds, guarded and composed: the Answer, and the
+        draft the guard checked. ``provisional``: a draft of the reply so far (its timings
+        are not the answer's)."""
+        question, query, audience = asked.question, asked.query, asked.audience
+        history, frame, passages = asked.history, asked.frame, list(asked.passages)
+        cover, card, facts = asked.coverage, asked.card, asked.frame.patient
+        timings = dict(asked.timings) if provisional else asked.timings
+        t0, t = asked.t0, asked.t_generate
         if cover.status == "not_covered" and frame.intent == "safety":
             # Nothing speaks of the drug in that group: quote nothing, list the closest sources.
             draft = Draft((), draft.citations, None, draft.generator, draft.notes)
@@ -330,7 +472,7 @@ class Assistant:
             own_words=own_words,
         )
         timings["check"] = _ms(t)
-        return self._compose(
+        answer = self._compose(
             question,
             query,
             audience,
@@ -344,6 +486,7 @@ class Assistant:
             coverage=cover,
             card=card,
         )
+        return answer, draft
 
     # ------------------------------------------------------------------ parts
 
@@ -1403,6 +1546,23 @@ def _disclaimer(audience: Audience) -> str:
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """The JSON form of a streamed event: ``statement`` (text, citations, section, task,
+    bottom_line), ``notice`` (text), and the last, ``answer`` (``answer_json``)."""
+    if isinstance(event, StatementEvent):
+        return {
+            "event": "statement",
+            "text": event.text,
+            "citations": [c.to_json() for c in event.citations],
+            "section": event.section,
+            "task": event.task,
+            "bottom_line": event.bottom_line,
+        }
+    if isinstance(event, NoticeEvent):
+        return {"event": "notice", "text": event.text}
+    return {"event": "answer", "answer": answer_json(event.answer)}
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:

@@ -177,3 +177,35 @@ class Answer:
     # What the generator said about its own draft: cut off, context fitted, markers
     # missing or attributed, fell back to extraction
     notes: tuple[str, ...] = ()
+
+
+# What ``Assistant.ask_stream`` sends while an answer is written: statements that have passed
+# the guard, notices, and last the whole answer.
+
+
+@dataclass(frozen=True, slots=True)
+class StatementEvent:
+    """A statement the guard has passed, with its citations as the answer numbers them."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    section: SectionKind
+    task: str = ""
+    bottom_line: bool = False  # the answer's bottom line (always the first one sent)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeEvent:
+    """Something the reader should know about the statements sent so far."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerEvent:
+    """The last event: the Answer ``ask`` returns."""
+
+    answer: Answer
+
+
+Event = StatementEvent | NoticeEvent | AnswerEvent

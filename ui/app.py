@@ -15,23 +15,33 @@ nor a host, user, socket or path from an error (``ui.security.client_message``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from assistant.pipeline import answer_json
+from assistant.pipeline import answer_json, event_json
 from assistant.provenance import today
+from assistant.types import Event
 from corpus.errors import BedsideError, IndexStoreError, InputError
 from ui.access import Access, AccessPolicy, HostGuard, Identity, RateLimit, RateLimiter
 from ui.chat import CSS, build_chat, theme
@@ -83,6 +93,41 @@ class GradioNames:
                 await send_json(send, 404, {"error": "no such chat API endpoint"})
                 return
         await self.app(scope, receive, send)
+
+
+def _sse(event: Event) -> bytes:
+    return f"data: {json.dumps(event_json(event), ensure_ascii=False)}\n\n".encode()
+
+
+async def _event_lines(first: Event, events: Generator[Event, None, None]) -> AsyncIterator[bytes]:
+    """Server-sent events, each read from ``events`` on a worker thread. When the client
+    goes, the events are closed once the step under way ends: the answer slot is freed and
+    the language model's request closed. An error after the first event is sent as an
+    ``error`` event (no host, user or path in it) and ends the stream."""
+    try:
+        yield _sse(first)
+        while True:
+            try:
+                event = await run_in_threadpool(next, events, None)
+            except BedsideError as exc:
+                message, ref = client_message(exc)
+                yield _error_line(message, ref)
+                return
+            except Exception as exc:
+                ref = uuid.uuid4().hex[:12]
+                log.exception("unexpected error (%s)", ref, exc_info=exc)
+                yield _error_line("internal error; the server log has the details", ref)
+                return
+            if event is None:
+                return
+            yield _sse(event)
+    finally:
+        events.close()
+
+
+def _error_line(message: str, ref: str | None) -> bytes:
+    body = {"event": "error", "error": message, "ref": ref}
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
 
 def _who(request: Request) -> Identity:
@@ -137,9 +182,30 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
             status_code=500,
         )
 
-    @app.post("/api/ask", summary="Ask a question: a cited, dose-checked answer")
-    def ask(request: AskRequest, http: Request) -> dict[str, Any]:
-        return answer_json(service.ask(request, _who(http), "/api/ask"))
+    @app.post(
+        "/api/ask",
+        summary="Ask a question: a cited, dose-checked answer",
+        description="With `?stream=true` the answer is `text/event-stream`: one `data:` line "
+        "of JSON per event, each statement as soon as the guard has passed it (`statement`, "
+        "the bottom line first), `notice`s, and last the whole answer (`answer`, as the "
+        "reply without streaming).",
+        response_model=None,
+    )
+    def ask(request: AskRequest, http: Request, stream: bool = False) -> Any:
+        if not stream:
+            return answer_json(service.ask(request, _who(http), "/api/ask"))
+        events = service.ask_stream(request, _who(http), "/api/ask")
+        # The first event is taken here: a question refused (bad input, the index changed)
+        # is answered with its status code, as without streaming.
+        try:
+            first = next(events)
+        except StopIteration:  # pragma: no cover - a stream always ends with its answer
+            raise BedsideError("the answer stream ended without an answer") from None
+        return StreamingResponse(
+            _event_lines(first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @app.post("/api/check", summary="Run the dose guard alone over an answer text")
     def check(request: CheckRequest, http: Request) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import nh3
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from assistant.markup import inline, link_hosts, safe_url
 from assistant.render import DISCLAIMER, NOTES_TITLE, PATIENT_DISCLAIMER, without_sections
-from assistant.types import Answer, Citation
+from assistant.types import Answer, AnswerEvent, Citation, StatementEvent
 from corpus.errors import BedsideError, InputError
 from guardrails.display import display_unit
 from guardrails.patient import Patient, PatientInput
@@ -249,6 +249,18 @@ def _guard_units(text: str) -> str:
     return "\n".join(
         display_unit(line) if _PINT_NAME.search(line) else line for line in text.split("\n")
     )
+
+
+def partial_markdown(shown: Sequence[StatementEvent]) -> str:
+    """The statements the guard has passed so far, while the answer is written: the bottom
+    line in bold, the others as a list, each with its citation numbers."""
+    lines = []
+    for event in shown:
+        marks = "".join(f"[{c.number}]" for c in event.citations)
+        text = f"{_inert(display_unit(event.text))} {marks}".strip()
+        lines.append(f"**{text}**\n" if event.bottom_line else f"- {text}")
+    lines.append("\n*Checking and writing the rest of the answer…*")
+    return clean_html("\n".join(lines))
 
 
 def chat_markdown(answer: Answer) -> str:
@@ -557,6 +569,7 @@ def build_chat(service: Service) -> Any:
                 audience="patient" if audience == "patient" else "clinician",
             )
             answer = service.ask(request, Identity.from_headers(dict(http.headers)), "chat")
+            return answered(question, messages, turns, patient, answer)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
@@ -569,6 +582,15 @@ def build_chat(service: Service) -> Any:
             said += f" (ref {ref})" if ref else ""
             messages.append({"role": "assistant", "content": f"⚠ {_inert(said)}"})
             return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
+
+    def answered(
+        question: str,
+        messages: list[dict[str, Any]],
+        turns: list[dict[str, str]],
+        patient: PatientInput,
+        answer: Answer,
+    ) -> tuple[Any, ...]:
+        hidden = [gr.update(visible=False, value="") for _ in range(RELATED_SLOTS)]
         messages.append({"role": "assistant", "content": chat_markdown(answer)})
         summary = answer.bottom_line.text if answer.bottom_line else answer.abstention_reason
         turns += [
@@ -591,6 +613,64 @@ def build_chat(service: Service) -> Any:
             question if service.assistant.settings.server.feedback_store_questions else "",
             *related,
         )
+
+    def ask_streaming(
+        question: str,
+        messages: list[dict[str, Any]],
+        turns: list[dict[str, str]],
+        audience: str,
+        weight: str | None,
+        crcl: str | None,
+        hepatic: bool,
+        hit: bool,
+        age: str | None,
+        sex: str | None,
+        creatinine: str | None,
+        http: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """``ask``, streamed to the page: the bottom line as soon as the guard has passed
+        it, then each statement, then the full rendered answer (``Service.ask_stream``)."""
+        question = (question or "").strip()
+        messages = list(messages or [])
+        turns = list(turns or [])
+        hidden = [gr.update(visible=False, value="") for _ in range(RELATED_SLOTS)]
+        unchanged = (gr.update(), gr.update(), None, "", gr.update(), *hidden)
+        if not question:
+            yield (messages, turns, "", *unchanged)
+            return
+        asked = [*messages, {"role": "user", "content": _inert(question)}]
+        try:
+            patient = patient_input(weight, crcl, hepatic, hit, age, sex, creatinine)
+            request = AskRequest(
+                question=question,
+                history=[TurnIn.model_validate(t) for t in turns],
+                patient=patient,
+                audience="patient" if audience == "patient" else "clinician",
+            )
+            events = service.ask_stream(request, Identity.from_headers(dict(http.headers)), "chat")
+            shown: list[StatementEvent] = []
+            for event in events:
+                if isinstance(event, AnswerEvent):
+                    yield answered(question, asked, turns, patient, event.answer)
+                    return
+                if isinstance(event, StatementEvent):
+                    shown.append(event)
+                    partial = [*asked, {"role": "assistant", "content": partial_markdown(shown)}]
+                    yield (partial, turns, "", *unchanged)
+        except ValidationError:  # said as the whole answer says it
+            yield ask(question, messages, turns, audience, weight, crcl, hepatic, hit, age, sex,
+                      creatinine, http)  # fmt: skip
+        except BedsideError as exc:
+            yield refused(asked, turns, exc)
+
+    def refused(
+        messages: list[dict[str, Any]], turns: list[dict[str, str]], exc: BedsideError
+    ) -> tuple[Any, ...]:
+        hidden = [gr.update(visible=False, value="") for _ in range(RELATED_SLOTS)]
+        said, ref = client_message(exc)  # no host, user, socket or path in the chat
+        said += f" (ref {ref})" if ref else ""
+        messages.append({"role": "assistant", "content": f"⚠ {_inert(said)}"})
+        return (messages, turns, "", gr.update(), gr.update(), None, "", gr.update(), *hidden)
 
     def feedback(rating: str, comment: str, answer_id: str | None, last_q: str) -> tuple[str, str]:
         if not answer_id:
@@ -718,12 +798,18 @@ def build_chat(service: Service) -> Any:
         # and `bedside serve --workers N` may hand those to different processes, where the
         # stream finds no such event and the question is lost. Answers take their turn in
         # the service's own answer slots instead of gradio's queue. One request per question.
+        # One server process (`server.workers` 1) runs the question through gradio's queue,
+        # whose stream carries each checked statement to the page as it passes; with several
+        # processes the queue's join and stream may reach different ones, so the answer
+        # comes whole, in one request.
+        one = service.assistant.settings.server.workers == 1
+        answer_fn: Any = ask_streaming if one else ask
         for trigger in (ask_btn.click, question.submit):
-            trigger(ask, [question, *inputs], outputs, queue=False).then(
+            trigger(answer_fn, [question, *inputs], outputs, queue=one).then(
                 None, js=SHOW_ANSWER_TOP_JS
             )
         for button in related:
-            button.click(ask, [button, *inputs], outputs, queue=False).then(
+            button.click(answer_fn, [button, *inputs], outputs, queue=one).then(
                 None, js=SHOW_ANSWER_TOP_JS
             )
         up.click(

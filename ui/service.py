@@ -15,6 +15,7 @@ import logging
 import re
 import signal
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.pipeline import Assistant
-from assistant.types import Answer, Audience, Turn
+from assistant.types import Answer, AnswerEvent, Audience, Event, Turn
 from corpus.errors import BedsideError, IndexStoreError, InputError, UnreachableError
 from guardrails.batch import CheckInput, check_item, verdict_json
 from guardrails.patient import PatientInput
@@ -223,6 +224,36 @@ class Service:
             question=request.question if server.audit_store_questions else None,
         )
         return answer
+
+    def ask_stream(
+        self, request: AskRequest, who: Identity = LOCAL, endpoint: str = "local"
+    ) -> Generator[Event, None, None]:
+        """``ask`` as ``Assistant.ask_stream`` events. The answer slot is taken before the
+        first event and held until the answer is sent or the iterator is closed; the answer
+        is audited as ``ask`` audits it."""
+        server = self.assistant.settings.server
+        limit = server.max_history_turns
+        turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
+        patient = request.patient.to_patient() if request.patient else None
+        self._refuse_if_unverified()
+        with self._slots:
+            events = self.assistant.ask_stream(request.question, turns, patient, request.audience)
+            try:
+                for event in events:
+                    if isinstance(event, AnswerEvent):
+                        answer = event.answer
+                        self._audit.record(
+                            who,
+                            endpoint,
+                            answer_id=answer.answer_id,
+                            allowed=answer.verdict.allowed,
+                            abstained=answer.abstained,
+                            findings=len(answer.verdict.findings),
+                            question=request.question if server.audit_store_questions else None,
+                        )
+                    yield event
+            finally:
+                events.close()
 
     def check(self, request: CheckRequest, who: Identity = LOCAL) -> dict[str, Any]:
         server = self.assistant.settings.server

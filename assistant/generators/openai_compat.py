@@ -20,7 +20,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +160,45 @@ class OpenAICompatGenerator:
             return Draft((), (), None, self.name, (note,))
         given, messages, fitted = self.fit(question, passages, history)
         content, finish = self._complete(messages, self.settings.max_tokens)
+        return self._draft(content, finish, given, fitted)
+
+    def generate_stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn] = (),
+        frame: Frame | None = None,
+    ) -> Iterator[Draft]:
+        """The draft of the reply so far, each time a statement is complete (the model has
+        begun the next one: a marker line after it still belongs to it), then, when the
+        reply has ended, the whole draft ``generate`` returns. Closing the iterator closes
+        the request, and the server stops writing."""
+        if not passages:
+            yield self.generate(question, passages, history, frame)
+            return
+        given, messages, fitted = self.fit(question, passages, history)
+        pieces = self._stream(messages, self.settings.max_tokens)
+        content = ""
+        settled = 0
+        while True:
+            try:
+                content += next(pieces)
+            except StopIteration as end:
+                finish: str | None = end.value
+                break
+            said = split_statements(content)
+            if len(said) - 1 > settled:  # every statement but the last is complete
+                settled = len(said) - 1
+                yield draft_of(said[:settled], given, self.name)
+        yield self._draft(content, finish, given, fitted)
+
+    def _draft(
+        self,
+        content: str,
+        finish: str | None,
+        given: Sequence[Passage],
+        fitted: tuple[str, ...],
+    ) -> Draft:
         draft = parse_completion(content, given, self.name)
         notes = [*fitted, *draft.notes]
         if finish == "length":
@@ -303,11 +342,24 @@ class OpenAICompatGenerator:
         return headers
 
     def _complete(self, messages: list[dict[str, str]], max_tokens: int) -> tuple[str, str | None]:
-        """(completion text, finish_reason); every failure is a GeneratorError.
+        """(completion text, finish_reason); every failure is a GeneratorError."""
+        pieces = self._stream(messages, max_tokens)
+        parts: list[str] = []
+        while True:
+            try:
+                parts.append(next(pieces))
+            except StopIteration as end:
+                return "".join(parts), end.value
 
-        The reply is streamed: when ``timeout_s`` passes, the response is closed and the
-        server stops writing it. A server that answers a streamed request with one JSON
-        reply is read as well."""
+    def _stream(
+        self, messages: list[dict[str, str]], max_tokens: int
+    ) -> Generator[str, None, str | None]:
+        """The completion's text in the pieces the server sends; returns its finish_reason.
+        Every failure is a GeneratorError.
+
+        The reply is streamed: when ``timeout_s`` passes, or the caller closes this
+        generator, the response is closed and the server stops writing it. A server that
+        answers a streamed request with one JSON reply is read as well (one piece)."""
         s = self.settings
         body = {
             "model": s.model,
@@ -338,9 +390,13 @@ class OpenAICompatGenerator:
                     raise GeneratorError(_status_message(where, response, key, s.api_key_env))
                 if "text/event-stream" in response.headers.get("content-type", ""):
                     # Leaving this block closes the response: the server stops generating.
-                    return _read_events(response.iter_lines(), deadline, late, where, key)
+                    return (
+                        yield from _read_events(response.iter_lines(), deadline, late, where, key)
+                    )
                 response.read()
-                return _read_reply(response, where, key)
+                content, finish = _read_reply(response, where, key)
+                yield content
+                return finish
         except httpx.TimeoutException as exc:
             raise late from exc
         except httpx.ConnectError as exc:
@@ -382,10 +438,9 @@ def _read_reply(response: httpx.Response, where: str, key: str) -> tuple[str, st
 
 def _read_events(
     lines: Iterator[str], deadline: float, late: GeneratorError, where: str, key: str
-) -> tuple[str, str | None]:
-    """A streamed chat completion: ``data: {...}`` events up to ``data: [DONE]``; the text
-    is the choices' ``delta.content`` pieces in order."""
-    parts: list[str] = []
+) -> Generator[str, None, str | None]:
+    """A streamed chat completion: ``data: {...}`` events up to ``data: [DONE]``; yields
+    the choices' ``delta.content`` pieces in order and returns the finish_reason."""
     finish: str | None = None
     chosen = False
     for line in lines:
@@ -413,15 +468,15 @@ def _read_events(
         chosen = True
         delta = choice.get("delta") or choice.get("message") or {}
         piece = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(piece, str):
-            parts.append(piece)
+        if isinstance(piece, str) and piece:
+            yield piece
         if isinstance(choice.get("finish_reason"), str):
             finish = choice["finish_reason"]
     if not chosen:
         raise GeneratorError(
             f"{where} streamed no choices; is it an OpenAI-compatible chat endpoint?"
         )
-    return "".join(parts), finish
+    return finish
 
 
 # -- the prompt ------------------------------------------------------------------------------
@@ -595,6 +650,14 @@ def parse_completion(content: str, passages: Sequence[Passage], generator: str =
     A statement without a valid marker is attributed to the passage sentence that supports
     it (``attribute``) and marked ``attributed``; one that no sentence supports keeps its
     markers as written (none, or unknown ones for the guard) and is withheld."""
+    return draft_of(split_statements(content), passages, generator)
+
+
+def draft_of(
+    said: Sequence[tuple[str, list[int]]], passages: Sequence[Passage], generator: str = "openai"
+) -> Draft:
+    """The Draft of statements read from a completion (``split_statements``): see
+    ``parse_completion``."""
     notes: list[str] = []
     statements: list[Statement] = []
     citations: list[Citation] = []
@@ -606,7 +669,7 @@ def parse_completion(content: str, passages: Sequence[Passage], generator: str =
             seen.add((n, start, end))
             citations.append(Citation(n, passages[n - 1], start, end))
 
-    for text, numbers in split_statements(content):
+    for text, numbers in said:
         known = [n for n in numbers if 1 <= n <= len(passages)]
         for n in numbers:
             if n not in known:

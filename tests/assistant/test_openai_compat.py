@@ -49,6 +49,8 @@ class Reply:
     # Sent as server-sent events, one piece per word, ``chunk_delay_s`` apart.
     events: bool = False
     chunk_delay_s: float = 0.0
+    # Streamed: after this many events the server waits (``holding``) until ``release``.
+    hold_after: int = 0
 
     def pieces(self) -> list[bytes]:
         if self.body is not None:
@@ -98,6 +100,8 @@ class FakeLLM:
     # A streamed reply the client closed before its end: how many events had been sent.
     abandoned: list[int] = field(default_factory=list)
     abandoned_event: threading.Event = field(default_factory=threading.Event)
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def port(self) -> int:
@@ -169,6 +173,10 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             for sent, piece in enumerate(pieces):
                 if reply.chunk_delay_s and fake.stop.wait(reply.chunk_delay_s):
                     return
+                if reply.hold_after and sent == reply.hold_after:
+                    fake.holding.set()
+                    fake.release.wait(10)
+                    fake.holding.clear()
                 try:
                     self.wfile.write(piece)
                     self.wfile.flush()
