@@ -138,20 +138,37 @@ class _Renderer:
         return "".join(out)
 
     def list_items(self, items: tuple[ListItem, ...]) -> str:
-        text = self.text
-        first = items[0].marker
-        ordered = first is not None and text[first[0]].isdigit()
-        parts = []
+        """Items as lists: a run of numbered items is an ``ol`` (each keeps its number), a
+        run of bulleted ones a ``ul`` (the structure keeps both in one block when only a
+        blank line parts them)."""
+        out: list[str] = []
+        run: list[str] = []
+        run_ordered = False
         for item in items:
-            value = ""
-            if ordered and item.marker is not None:
-                digits = text[item.marker[0] : item.marker[1]].rstrip(".)")
-                value = f' value="{int(digits)}"' if digits.isdigit() else ""
+            number = self.number(item)
+            ordered = number is not None
+            if run and ordered != run_ordered:
+                out.append(self.wrap(run, run_ordered))
+                run = []
+            run_ordered = ordered
+            value = f' value="{number}"' if number is not None else ""
             body = " ".join(self.inline(line) for line in item.lines)
             nested = self.list_items(item.children) if item.children else ""
-            parts.append(f"<li{value}>{body}{nested}</li>")
+            run.append(f"<li{value}>{body}{nested}</li>")
+        if run:
+            out.append(self.wrap(run, run_ordered))
+        return "".join(out)
+
+    def number(self, item: ListItem) -> int | None:
+        if item.marker is None:
+            return None
+        digits = self.text[item.marker[0] : item.marker[1]].rstrip(".)")
+        return int(digits) if digits.isdigit() else None
+
+    @staticmethod
+    def wrap(items: list[str], ordered: bool) -> str:
         tag = "ol" if ordered else "ul"
-        return f"<{tag}>{''.join(parts)}</{tag}>"
+        return f"<{tag}>{''.join(items)}</{tag}>"
 
     def row(self, row: TableRow, cell: str) -> str:
         cited = any(self.covered(c) for c in row.cells)
