@@ -3,8 +3,9 @@ views in, HTML out).
 
 Every text from the index (titles, organisations, statuses, chunk text) is escaped, and the
 fragments built from it go through nh3 with a short allowlist, as the chat's do
-(``ui.chat.clean_html``). The pages carry no script: the list is searched with a plain GET
-form (``?q=``), and the cited passage is reached by its anchor (``#cited``).
+(``ui.chat.clean_html``). A chunk's text is shown by its structure (``ui.document_html``).
+The pages carry no script: the list is searched with a plain GET form (``?q=`` words,
+``?type=`` a source type), and the cited passage is reached by its anchor (``#cited``).
 """
 
 from __future__ import annotations
