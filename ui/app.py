@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -74,6 +74,8 @@ def _validation_message(exc: RequestValidationError) -> dict[str, Any]:
 
 # gradio's routes that name an endpoint: /call/v2/{name}, /call/{name}[/{event}], /run/{name},
 # /api/{name}. gradio answers an unknown name with a 500 (a KeyError inside); Bedside with 404.
+# ?type= on the library: one source type (institution, guideline, ...); empty lists every type.
+_TYPE_QUERY = Query("", alias="type", description="only documents of this source type")
 _NAMED = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]*)")
 
 
@@ -221,20 +223,21 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @app.get("/api/library", summary="Every indexed document: status, review-by, chunks, doses")
-    def library_json(q: str = "") -> dict[str, Any]:
+    def library_json(q: str = "", source_type: str = _TYPE_QUERY) -> dict[str, Any]:
         day = today()
         entries = service.library(day)
         return {
             "today": day.isoformat(),
             "index_digest": service.assistant.retriever.digest,
             "total": len(entries),
-            "documents": [e.to_json() for e in filter_entries(entries, q)],
+            "documents": [e.to_json() for e in filter_entries(entries, q, source_type)],
         }
 
     @app.get("/library", include_in_schema=False)
-    def library(q: str = "") -> HTMLResponse:
+    def library(q: str = "", source_type: str = _TYPE_QUERY) -> HTMLResponse:
         entries = service.library(today())
-        return HTMLResponse(library_page(entries, filter_entries(entries, q), q))
+        shown = filter_entries(entries, q, source_type)
+        return HTMLResponse(library_page(entries, shown, q, source_type))
 
     @app.get("/library/{doc_id:path}", include_in_schema=False)
     def library_document(doc_id: str, chunk: str = "", quote: str = "") -> HTMLResponse:
@@ -243,7 +246,7 @@ def create_app(service: Service, *, token: str | None = None) -> FastAPI:
         except KeyError:
             return HTMLResponse(missing_page(doc_id), status_code=404)
         mark = view.highlight(chunk or None, quote or None)
-        return HTMLResponse(document_page(view, mark, asked=bool(chunk or quote)))
+        return HTMLResponse(document_page(view, mark, asked=bool(chunk or quote), today=today()))
 
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 

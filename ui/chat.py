@@ -19,15 +19,18 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection, Iterator, Sequence
+from datetime import date
 from typing import Any
 
 import nh3
 from pydantic import ValidationError
 
 from assistant.markup import inline, link_hosts, safe_url
+from assistant.provenance import overdue_since, today
 from assistant.render import DISCLAIMER, NOTES_TITLE, PATIENT_DISCLAIMER, without_sections
 from assistant.types import Answer, AnswerEvent, Citation, StatementEvent
 from corpus.errors import BedsideError, InputError
+from corpus.structure import parse_structure, units
 from guardrails.display import display_unit
 from guardrails.patient import Patient, PatientInput
 from guardrails.types import Finding
@@ -112,6 +115,7 @@ CSS = """
 #bedside-chat .scroll-down-button-container { left: auto; right: 6px; transform: none; }
 .bedside-badge { display: inline-block; padding: 2px 8px; border-radius: 10px;
   background: #fff4ce; color: #5c4400; font-size: 0.85em; }
+.bedside-badge.bedside-overdue { background: #fbe0e2; color: #8f000d; font-weight: 700; }
 #sources ol { width: 100%; font-size: 0.9em; }
 #dose-check .dose-check-panel { font-size: 1rem; line-height: 1.45; }
 #dose-check table { width: 100%; }
@@ -420,13 +424,26 @@ def _section(title: str, path: tuple[str, ...] | list[str]) -> str:
     return " > ".join(parts)
 
 
+def _own_span(text: str, parts: tuple[tuple[int, int, str], ...]) -> tuple[int, int]:
+    """The span of the unit a quote with context ends in (a table row, a list item, a
+    flowchart branch: its last piece is always its own text), so the library marks that
+    row or item and not the rows or items between it and its headers or lead-in; the
+    pieces' whole span when no unit holds that piece."""
+    last_start, last_end = parts[-1][0], parts[-1][1]
+    for unit in units(parse_structure(text), text):
+        if unit.span[0] <= last_start and last_end <= unit.span[1]:
+            return unit.span
+    return min(a for a, _, _ in parts), max(b for _, b, _ in parts)
+
+
 def _library_link(c: Citation) -> str:
     """The cited passage in the library, highlighted (a new tab: the chat stays as it is).
-    The link carries the quote's span of the chunk as written, when it is short."""
+    The link carries the quote's span of the chunk as written, when it is short: for a
+    quote with context, the span of its own row or item."""
     chunk = c.passage.chunk
     start, end = c.quote_start, c.quote_end
     if c.parts:
-        start, end = min(a for a, _, _ in c.parts), max(b for _, b, _ in c.parts)
+        start, end = _own_span(chunk.text, c.parts)
     quoted = chunk.text[start:end].strip() if 0 <= start < end <= len(chunk.text) else ""
     url = library_url(
         c.passage.doc.id, chunk.id, quoted if len(quoted) <= LINK_QUOTE_CHARS else None
@@ -437,9 +454,12 @@ def _library_link(c: Citation) -> str:
     )
 
 
-def sources_html(answer: Answer) -> str:
-    """One entry per citation number: title, review status, organisation · year · section,
-    a link, and every exact quote the answer cites from that passage (Markdown rendered)."""
+def sources_html(answer: Answer, day: date | None = None) -> str:
+    """One entry per citation number: title, review status (and "overdue since DATE" for a
+    document past its review-by date on ``day``, today by default), organisation · year ·
+    section, a link, and every exact quote the answer cites from that passage (Markdown
+    rendered)."""
+    day = day or today()
     if not answer.citations:
         return "<h4>Sources</h4><p>No sources cited.</p>"
     by_number: dict[int, list[Citation]] = {}
@@ -474,6 +494,12 @@ def sources_html(answer: Answer) -> str:
             if d.review_status
             else ""
         )
+        due = overdue_since(d, day)
+        if due is not None:
+            status += (
+                f' <span class="bedside-badge bedside-overdue">overdue since '
+                f"{due.isoformat()}</span>"
+            )
         shown = "".join(
             f'<blockquote class="quote">{quote_html(q.quote)}</blockquote>' for q in cited
         )

@@ -357,7 +357,8 @@ def cmd_library(args: argparse.Namespace) -> int:
     from assistant.markup import visible
     from assistant.pipeline import open_retriever
     from assistant.provenance import today
-    from ui.library import library_entries
+    from corpus.errors import InputError
+    from ui.library import filter_entries, library_entries, source_types
 
     settings = _settings(args)
     # an explicit index is listed as built
@@ -369,6 +370,14 @@ def cmd_library(args: argparse.Namespace) -> int:
         _print_problems(report.problems)
     day = today()
     entries = library_entries(retriever, day)
+    if args.type:
+        shown = filter_entries(entries, "", args.type)
+        if not shown:
+            raise InputError(
+                f"no document of source type {args.type!r} in the index; "
+                f"its types: {', '.join(source_types(entries))}"
+            )
+        entries = shown
     if args.json:
         out = {
             "today": day.isoformat(),
@@ -648,6 +657,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the indexed documents: status, review-by date, chunks and dose statements",
     )
     p_library.add_argument("--json", action="store_true", help="print the stable JSON form")
+    p_library.add_argument(
+        "--type",
+        metavar="SOURCE_TYPE",
+        default="",
+        help="only documents of this source type (institution for the local protocols, "
+        "guideline, label, ...)",
+    )
     add_index_arguments(p_library, "list")
     p_library.set_defaults(func=cmd_library)
 

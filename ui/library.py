@@ -33,6 +33,8 @@ from corpus.types import Chunk, DocumentInfo
 from guardrails.extraction import extract
 from retrieval.protocols import Retriever
 
+# The source type of a hospital's own protocols (``corpus.loaders.folder``), listed first.
+LOCAL_TYPE = "institution"
 # The longest quote looked for in a document (a cited unit is a sentence, a row, an item).
 MAX_QUOTE_CHARS = 2000
 # The Markdown heading lines (and blank lines) a chunk opens with.
@@ -75,7 +77,9 @@ def document_status(doc: DocumentInfo) -> str | None:
     return str(status) if status else doc.review_status
 
 
-def _review(doc: DocumentInfo, today: date) -> tuple[str | None, bool]:
+def review_state(doc: DocumentInfo, today: date) -> tuple[str | None, bool]:
+    """The review-by date as recorded (ISO when it could be read) and whether it is past;
+    a date recorded that cannot be read counts as past (fail closed)."""
     written = doc.meta.get("review_by")
     if not written:
         return None, False
@@ -96,12 +100,13 @@ def dose_statements(texts: Iterable[str]) -> int:
 
 
 def library_entries(retriever: Retriever, today: date) -> list[LibraryEntry]:
-    """Every document of the served index, in index order, with its status, review-by date
-    (overdue against ``today``), chunk count and dose statements."""
+    """Every document of the served index with its status, review-by date (overdue against
+    ``today``), chunk count and dose statements: the hospital's own protocols first, then
+    by title (``listing_order``)."""
     entries = []
     for doc in retriever.documents():
         chunks = retriever.chunks_of(doc.id)
-        due, overdue = _review(doc, today)
+        due, overdue = review_state(doc, today)
         entries.append(
             LibraryEntry(
                 doc_id=doc.id,
@@ -116,12 +121,29 @@ def library_entries(retriever: Retriever, today: date) -> list[LibraryEntry]:
                 dose_statements=dose_statements(c.text for c in chunks),
             )
         )
-    return entries
+    return sorted(entries, key=listing_order)
 
 
-def filter_entries(entries: Sequence[LibraryEntry], query: str) -> list[LibraryEntry]:
-    """The entries whose title, id, organisation, type or status contains every word of
-    ``query`` (case-insensitive); all of them for an empty query."""
+def listing_order(entry: LibraryEntry) -> tuple[bool, str, str]:
+    """Local protocols (source type ``institution``) before every other document, then by
+    title (case-insensitive), then by id: the ones a hospital wrote are the ones it looks
+    for first."""
+    return (entry.source_type != LOCAL_TYPE, entry.title.casefold(), entry.doc_id)
+
+
+def source_types(entries: Iterable[LibraryEntry]) -> list[str]:
+    """The source types the entries hold, local protocols first, then alphabetical."""
+    return sorted({e.source_type for e in entries}, key=lambda t: (t != LOCAL_TYPE, t))
+
+
+def filter_entries(
+    entries: Sequence[LibraryEntry], query: str, source_type: str = ""
+) -> list[LibraryEntry]:
+    """The entries of ``source_type`` (every type when empty) whose title, id, organisation,
+    type or status contains every word of ``query`` (case-insensitive); all of them for an
+    empty query."""
+    if source_type:
+        entries = [e for e in entries if e.source_type == source_type]
     words = query.lower().split()
     if not words:
         return list(entries)

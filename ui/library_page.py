@@ -3,34 +3,58 @@ views in, HTML out).
 
 Every text from the index (titles, organisations, statuses, chunk text) is escaped, and the
 fragments built from it go through nh3 with a short allowlist, as the chat's do
-(``ui.chat.clean_html``). The pages carry no script: the list is searched with a plain GET
-form (``?q=``), and the cited passage is reached by its anchor (``#cited``).
+(``ui.chat.clean_html``). A chunk's text is shown by its structure (``ui.document_html``).
+The pages carry no script: the list is searched with a plain GET form (``?q=`` words,
+``?type=`` a source type), and the cited passage is reached by its anchor (``#cited``).
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import date
 from urllib.parse import quote, urlencode
 
 import nh3
 
-from ui.library import DocumentView, Highlight, LibraryEntry, Section, body_start
+from assistant.provenance import is_draft, overdue_since
+from corpus.types import DocumentInfo
+from ui.document_html import Marker, structure_html
+from ui.library import (
+    DocumentView,
+    Highlight,
+    LibraryEntry,
+    Section,
+    body_start,
+    review_state,
+    source_types,
+)
 
 LIBRARY_PATH = "/library"
+# What the type filter calls each source type (a type not named here shows as written).
+TYPE_LABELS = {
+    "institution": "Local protocols",
+    "guideline": "Guidelines",
+    "label": "FDA labels",
+    "research": "Research",
+    "reference": "Reference",
+}
 CITED = "cited"  # the anchor of the highlighted passage
 
 _TAGS = {
-    "a", "b", "br", "div", "h2", "h3", "li", "mark", "p", "small", "span", "table", "tbody", "td",
-    "th", "thead", "tr", "ul",
+    "a", "b", "br", "code", "div", "em", "h2", "h3", "h4", "li", "mark", "ol", "p", "pre", "small",
+    "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 _ATTRIBUTES = {
     "a": {"href", "class"},
     "div": {"class", "id"},
     "h3": {"class"},
+    "li": {"value"},
     "mark": {"id"},
     "p": {"class", "id"},
+    "pre": {"class"},
     "span": {"class"},
+    "table": {"class"},
     "td": {"class"},
     "th": {"scope"},
     "tr": {"class", "data-doc"},
@@ -53,7 +77,19 @@ small { color: #555; }
 .overdue { background: #fbe0e2; color: #8f000d; font-weight: 700; }
 .section { margin: 18px 0; }
 .section h3 { margin: 0 0 6px; font-size: 1.05rem; }
-.chunk { white-space: pre-wrap; margin: 0 0 10px; }
+.chunk { margin: 0 0 10px; }
+.chunk p { margin: 0 0 8px; }
+.chunk ul, .chunk ol { margin: 0 0 8px; padding-left: 1.6em; }
+.chunk table.doc-table { width: auto; margin: 0 0 10px; }
+.chunk th { background: #f3f3f6; }
+.chunk tr.cited { background: #fffbe6; }
+.chunk pre.flowchart { white-space: pre-wrap; background: #f7f7f9; padding: 8px 10px;
+  margin: 0 0 10px; font-size: 0.9em; }
+.as-written { white-space: pre-wrap; }
+.notice { padding: 8px 12px; margin: 8px 0; border-left: 6px solid #8f000d; font-size: 1.05rem; }
+.overdue-notice { background: #fbe0e2; color: #8f000d; }
+.draft-notice { border-color: #c9a400; background: #fff4ce; color: #5c4400; }
+select { padding: 6px 8px; font-size: 1rem; }
 mark { background: #fff08a; padding: 1px 0; scroll-margin-top: 40vh; }
 .cited-page, .not-found { padding: 6px 10px; border-left: 4px solid #c9a400; background: #fffbe6; }
 .not-found { border-color: #a00; background: #fdeeee; }
@@ -110,8 +146,27 @@ def review_cell(entry: LibraryEntry) -> str:
     return f"{html.escape(entry.review_by)}{mark}"
 
 
-def library_page(entries: Sequence[LibraryEntry], shown: Sequence[LibraryEntry], q: str) -> str:
-    """The list: a search form, then one row per document of ``shown`` (of ``entries``)."""
+def _type_select(entries: Sequence[LibraryEntry], chosen: str) -> str:
+    types = source_types(entries)
+    if chosen and chosen not in types:
+        types.append(chosen)  # asked for: stays chosen, and the list says none match
+    options = "".join(
+        f'<option value="{html.escape(t)}"{" selected" if t == chosen else ""}>'
+        f"{html.escape(TYPE_LABELS.get(t, t))}</option>"
+        for t in types
+    )
+    return (
+        '<label for="library-type" hidden>Source type</label>'
+        f'<select id="library-type" name="type"><option value="">Every source type</option>'
+        f"{options}</select>"
+    )
+
+
+def library_page(
+    entries: Sequence[LibraryEntry], shown: Sequence[LibraryEntry], q: str, source_type: str = ""
+) -> str:
+    """The list: a search form (words and a source type), then one row per document of
+    ``shown`` (of ``entries``)."""
     rows = "".join(
         f'<tr class="doc" data-doc="{html.escape(e.doc_id)}">'
         f'<td><a href="{html.escape(library_url(e.doc_id))}">{html.escape(e.title)}</a>'
@@ -140,17 +195,20 @@ def library_page(entries: Sequence[LibraryEntry], shown: Sequence[LibraryEntry],
         '<label for="library-q" hidden>Search the library</label>'
         f'<input type="search" id="library-q" name="q" value="{html.escape(q)}" '
         'placeholder="Search by title, organisation, status…">'
-        '<button type="submit" id="library-search">Search</button></form>'
+        + _type_select(entries, source_type)
+        + '<button type="submit" id="library-search">Search</button></form>'
     )
     return _page("Bedside: library", _header("What Bedside knows") + form + table)
 
 
-def _marked(text: str, start: int, end: int) -> str:
-    return (
-        html.escape(text[:start])
-        + f'<mark id="{CITED}">{html.escape(text[start:end])}</mark>'
-        + html.escape(text[end:])
-    )
+def _chunk_html(text: str, marker: Marker | None) -> str:
+    """A chunk's text by its structure; when the passage falls only on layout (a pipe, a
+    list marker) and nothing was marked, the text as written with the passage marked."""
+    rendered = structure_html(text, marker)
+    if marker is not None and marker.marks == 0:
+        plain = Marker(marker.start, marker.end, CITED)
+        return f'<p class="as-written">{plain.text(text, 0, len(text))}</p>'
+    return rendered
 
 
 def _section_html(view: DocumentView, section: Section, mark: Highlight | None) -> str:
@@ -175,14 +233,40 @@ def _section_html(view: DocumentView, section: Section, mark: Highlight | None) 
                 if mark.page is not None
                 else ""
             )
-            parts.append(where + f'<div class="chunk cited">{_marked(text, start, end)}</div>')
+            body = _chunk_html(text, Marker(start, end, CITED))
+            parts.append(where + f'<div class="chunk cited">{body}</div>')
         else:
-            parts.append(f'<div class="chunk">{html.escape(text)}</div>')
+            parts.append(f'<div class="chunk">{structure_html(text)}</div>')
     return f'<div class="section">{heading}{"".join(parts)}</div>'
 
 
-def document_page(view: DocumentView, mark: Highlight | None, asked: bool) -> str:
-    """One document by section; the ``mark`` passage highlighted, or a notice when a
+def _review_notices(doc: DocumentInfo, today: date) -> str:
+    """What a reader must know before reading on: a review that is overdue (or a review-by
+    date nobody can read), and a draft."""
+    out = []
+    due, overdue = review_state(doc, today)
+    if overdue:
+        owner = f" by {doc.meta['owner']}" if doc.meta.get("owner") else ""
+        if overdue_since(doc, today) is not None:
+            what = f"Review overdue since {due}"
+        else:
+            what = f"Review-by date “{due}” cannot be read"
+        out.append(
+            f'<p class="notice overdue-notice" id="review-overdue"><strong>{html.escape(what)}'
+            f"</strong>: this document was due for review{html.escape(owner)}; check that it "
+            "is still current before acting on it.</p>"
+        )
+    if is_draft(doc):
+        out.append(
+            '<p class="notice draft-notice" id="draft"><strong>Draft</strong>: not an '
+            "approved protocol; check it with its owner before acting on it.</p>"
+        )
+    return "".join(out)
+
+
+def document_page(view: DocumentView, mark: Highlight | None, asked: bool, today: date) -> str:
+    """One document by section, under a notice when its review is overdue against
+    ``today`` or it is a draft; the ``mark`` passage highlighted, or a notice when a
     passage was ``asked`` for and is not in the document as indexed."""
     d = view.doc
     meta = " · ".join(
@@ -210,8 +294,8 @@ def document_page(view: DocumentView, mark: Highlight | None, asked: bool) -> st
         )
     sections = "".join(_section_html(view, s, mark) for s in view.sections)
     body = _clean(
-        f'<h2>{html.escape(d.title)}</h2><p class="facts">{" ".join(facts)}</p>'
-        f'{notice}<div class="document">{sections}</div>'
+        f"<h2>{html.escape(d.title)}</h2>{_review_notices(d, today)}"
+        f'<p class="facts">{" ".join(facts)}</p>{notice}<div class="document">{sections}</div>'
     )
     return _page(f"Bedside: {d.title}", _header("What Bedside knows") + body)
 

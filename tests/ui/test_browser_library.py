@@ -114,3 +114,38 @@ def test_a_citation_opens_its_section_with_the_quote_marked(context: Any, bedsid
     expect(cited.locator("#cited-page")).to_contain_text(
         re.compile(r"on page \d+ of icu/heparin-resistance\.pdf")
     )
+
+
+def test_a_protocol_page_shows_its_table_with_the_cited_row_and_its_overdue_review(
+    context: Any, bedside: str
+) -> None:
+    from playwright.sync_api import expect
+
+    from ui.library_page import library_url
+
+    page = context.new_page()
+    page.goto(f"{bedside}/library/icu-heparin-resistance", wait_until="load")
+    # The review is overdue: said at the top, before the document's text.
+    notice = page.locator("#review-overdue")
+    expect(notice).to_contain_text("Review overdue since 2024-03-01")
+    expect(notice).to_be_in_viewport()
+    # The cited row as a link from the chat carries it (found by its text alone here).
+    row = "| Still below target | Repeat the antithrombin dose once |"
+    page.goto(bedside + library_url("icu-heparin-resistance", None, row), wait_until="load")
+    expect(page.locator("#review-overdue")).to_contain_text("Review overdue since 2024-03-01")
+    chunk = page.locator("div.chunk.cited")
+    table = chunk.locator("table.doc-table")
+    expect(table).to_have_count(1)
+    expect(table.locator("thead th")).to_have_text(["Anti-Xa level", "Next step"])
+    expect(table.locator("tbody tr")).to_have_count(2)
+    cited = table.locator("tbody tr.cited")
+    expect(cited).to_have_count(1)
+    expect(cited.locator("td")).to_have_text(
+        ["Still below target", "Repeat the antithrombin dose once"]
+    )
+    expect(cited.locator("mark")).to_have_count(2)
+    expect(page.locator("mark#cited")).to_have_text("Still below target")
+    expect(page.locator("mark#cited")).to_be_in_viewport()
+    expect(table.locator("tbody tr").first.locator("strong")).to_have_text("same")
+    assert "|" not in table.inner_text() and "**" not in chunk.inner_text()
+    assert page.locator("script").count() == 0

@@ -423,3 +423,229 @@ def test_a_source_from_a_paged_file_names_its_page(service) -> None:  # type: ig
     for c in paged:
         assert c.page is not None and f"p. {c.page}" in panel
     assert f"p. {paged[0].page}" in answer.markdown
+
+
+# ------------------------------------------------------------------ reading like a document
+
+SECTION = """Give the loading dose **before** the infusion.
+It is written over two lines.
+
+| Weight | Dose <b> |
+|---|---|
+| Under 50 kg | 3 \\| 4 vials |
+| 50 kg or more | 5 vials |
+
+Before starting:
+- check the platelet count
+  on the day
+  - again at day 5
+- stop other *heparins*
+
+1. first step
+2. second step
+
+```
+Platelets low?
+→ YES → stop heparin
+→ NO → continue
+```
+"""
+
+
+def test_a_section_renders_by_its_structure_not_as_markdown() -> None:
+    from ui.document_html import structure_html
+
+    out = structure_html(SECTION)
+    assert "**" not in out and "| Weight" not in out and "|---" not in out and "```" not in out
+    # two lines written one under the other: one paragraph, the line break kept
+    assert (
+        "<p>Give the loading dose <strong>before</strong> the infusion.<br>"
+        "It is written over two lines.</p>"
+    ) in out
+    # a table with header cells; an escaped pipe stays in its cell; text stays text
+    assert '<table class="doc-table"><thead><tr><th scope="col">Weight</th>' in out
+    assert '<th scope="col">Dose &lt;b&gt;</th>' in out
+    assert "<td>Under 50 kg</td><td>3 | 4 vials</td>" in out
+    assert out.count("<tr>") == 3
+    # a nested list: the wrapped item on one line, its child inside it; emphasis as a tag
+    assert (
+        "<ul><li>check the platelet count on the day<ul><li>again at day 5</li></ul></li>"
+        "<li>stop other <em>heparins</em></li></ul>"
+    ) in out
+    assert '<ol><li value="1">first step</li><li value="2">second step</li></ol>' in out
+    # a flowchart as drawn, without its fences
+    assert (
+        '<pre class="flowchart">Platelets low?\n→ YES → stop heparin\n→ NO → continue</pre>' in out
+    )
+    assert "<p>Before starting:</p>" in out
+
+
+def test_a_cited_table_row_is_marked_cell_by_cell() -> None:
+    from ui.document_html import Marker, structure_html
+
+    row = "| 50 kg or more | 5 vials |"
+    at = SECTION.index(row)
+    marker = Marker(at, at + len(row), "cited")
+    out = structure_html(SECTION, marker)
+    assert (
+        '<tr class="cited"><td><mark id="cited">50 kg or more</mark></td>'
+        "<td><mark>5 vials</mark></td></tr>"
+    ) in out
+    assert out.count("<mark") == 2 and out.count('class="cited"') == 1
+    assert "<td>Under 50 kg</td>" in out  # the row above is not marked
+
+
+def test_a_passage_across_list_items_is_marked_item_by_item() -> None:
+    from ui.document_html import Marker, structure_html
+
+    start = SECTION.index("platelet count")
+    end = SECTION.index("again at day 5") + len("again at day 5")
+    out = structure_html(SECTION, Marker(start, end, "cited"))
+    assert '<li>check the <mark id="cited">platelet count</mark> <mark>on the day</mark>' in out
+    assert "<li><mark>again at day 5</mark></li>" in out
+    assert out.count('id="cited"') == 1
+    assert "<li>stop other <em>heparins</em></li>" in out
+
+
+def test_a_quote_inside_bold_is_marked_inside_it() -> None:
+    from ui.document_html import Marker, structure_html
+
+    text = "Stop **all heparin** now."
+    start = text.index("heparin")
+    out = structure_html(text, Marker(start, text.index(" now"), "cited"))
+    assert out == '<p>Stop <strong>all <mark id="cited">heparin</mark></strong> now.</p>'
+
+
+def _table_chunk(view: DocumentView) -> Chunk:
+    return next(c for s in view.sections for c in s.chunks if "Still below target" in c.text)
+
+
+def test_the_document_page_shows_the_table_with_the_cited_row_marked(http, retriever) -> None:  # type: ignore[no-untyped-def]
+    from ui.library_page import library_url
+
+    chunk = _table_chunk(document_view(retriever, PROTOCOL))
+    row = "| Still below target | Repeat the antithrombin dose once |"
+    page = http.get(library_url(PROTOCOL, chunk.id, row).split("#")[0]).text
+    assert "| Anti-Xa level |" not in page and "**" not in page
+    assert '<th scope="col">Anti-Xa level</th><th scope="col">Next step</th>' in page
+    assert "<td>Continue the <strong>same</strong> infusion rate</td>" in page
+    cited = re.findall(r'<tr class="cited">(.*?)</tr>', page, re.S)
+    assert cited == [
+        '<td><mark id="cited">Still below target</mark></td>'
+        "<td><mark>Repeat the antithrombin dose once</mark></td>"
+    ]
+    assert "<script" not in page
+
+
+def test_the_document_page_says_first_that_a_review_is_overdue_or_a_draft(http) -> None:  # type: ignore[no-untyped-def]
+    page = http.get(f"/library/{PROTOCOL}").text
+    notice = re.search(r'<p class="notice overdue-notice" id="review-overdue">(.*?)</p>', page)
+    assert notice is not None and "Review overdue since 2024-03-01" in notice.group(1)
+    assert "Pharmacy and Therapeutics Committee" in notice.group(1)
+    assert page.index("review-overdue") < page.index('class="document"')
+    assert 'id="draft"' not in page
+    draft = http.get("/library/ward-bridging-draft").text
+    assert 'id="draft"' in draft and "not an approved protocol" in draft
+    assert "review-overdue" not in draft  # due in 2999
+    assert '<p class="notice' not in http.get("/library/argatroban-hit-guideline").text
+
+
+def test_a_review_date_nobody_can_read_is_said_on_the_document_page() -> None:
+    from ui.library_page import document_page
+
+    doc = DocumentInfo("p", "P", "institution", meta={"review_by": "next spring"})
+    page = document_page(DocumentView(doc, ()), None, asked=False, today=TODAY)
+    assert "Review-by date “next spring” cannot be read" in page
+    fine = DocumentInfo("q", "Q", "institution", meta={"review_by": "2026-06-02"})
+    assert "review-overdue" not in document_page(DocumentView(fine, ()), None, False, TODAY)
+
+
+def test_a_table_row_citation_links_to_its_row_not_the_rows_above(service, retriever) -> None:  # type: ignore[no-untyped-def]
+    from assistant.types import Citation
+    from corpus.structure import parse_structure, units
+    from ui.chat import _library_link
+
+    view = document_view(retriever, PROTOCOL)
+    chunk = _table_chunk(view)
+    unit = next(
+        u
+        for u in units(parse_structure(chunk.text), chunk.text)
+        if u.kind == "table_row" and "Still below" in u.quote()
+    )
+    parts = tuple((p.start, p.end, p.sep) for p in unit.parts)
+    # the quote's pieces reach up to the column headers, above the row before it
+    assert min(a for a, _, _ in parts) < chunk.text.index("| At target")
+    answer = service.assistant.ask(QUESTION)
+    passage = dataclasses.replace(answer.citations[0].passage, chunk=chunk, doc=view.doc)
+    c = Citation(1, passage, parts[0][0], parts[-1][1], parts)
+    (link,) = re.findall(r'href="([^"]+)"', _library_link(c))
+    quoted = parse_qs(urlparse(html.unescape(link)).query)["quote"][0]
+    assert quoted == "| Still below target | Repeat the antithrombin dose once |"
+
+
+def test_the_sources_say_a_cited_document_is_overdue(service) -> None:  # type: ignore[no-untyped-def]
+    from ui.chat import sources_html
+
+    answer = service.assistant.ask(QUESTION)
+    assert any(c.passage.doc.id == PROTOCOL for c in answer.citations)
+    late = sources_html(answer, TODAY)
+    entries = re.findall(r'<li id="src-\d+" value="\d+"><b>(.*?)</b>(.*?)<div>', late, re.S)
+    assert entries
+    badge = '<span class="bedside-badge bedside-overdue">overdue since 2024-03-01</span>'
+    for title, badges in entries:  # each entry of the protocol past its date, no other
+        assert (badge in badges) == (title == "Heparin resistance in adult critical care")
+    assert "overdue since" not in sources_html(answer, date(2024, 3, 1))
+
+
+# ------------------------------------------------------------------ order and type filter
+
+
+def test_local_protocols_are_listed_first_then_by_title() -> None:
+    docs = [
+        DocumentInfo("g", "Aspirin", "guideline"),
+        DocumentInfo("z", "Zeta infusion", "institution"),
+        DocumentInfo("l", "beta label", "label"),
+        DocumentInfo("a", "alpha protocol", "institution"),
+    ]
+    entries = library_entries(_Fake(docs), TODAY)  # type: ignore[arg-type]
+    assert [e.doc_id for e in entries] == ["a", "z", "g", "l"]
+    assert [e.doc_id for e in filter_entries(entries, "", "institution")] == ["a", "z"]
+    assert [e.doc_id for e in filter_entries(entries, "beta", "label")] == ["l"]
+    assert filter_entries(entries, "beta", "institution") == []
+    assert filter_entries(entries, "", "nonsense") == []
+
+
+def test_the_library_is_filtered_by_source_type(http) -> None:  # type: ignore[no-untyped-def]
+    page = http.get("/library").text
+    rows = re.findall(r'<tr class="doc" data-doc="([^"]+)"', page)
+    # local protocols first ("Bridging…" before "Heparin…"), then the guideline
+    assert rows == ["ward-bridging-draft", PROTOCOL, "argatroban-hit-guideline"]
+    assert '<select id="library-type" name="type">' in page
+    local = http.get("/library", params={"type": "institution"}).text
+    assert re.findall(r'<tr class="doc" data-doc="([^"]+)"', local) == rows[:2]
+    assert '<option value="institution" selected>Local protocols</option>' in local
+    assert "2 of 3 documents" in local
+    api = http.get("/api/library", params={"type": "guideline"}).json()
+    assert [d["doc_id"] for d in api["documents"]] == ["argatroban-hit-guideline"]
+    assert api["total"] == 3
+    none = http.get("/api/library", params={"type": "label", "q": "heparin"}).json()
+    assert none["documents"] == []
+
+
+def test_the_command_lists_one_source_type(
+    index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*FAST, "library", "--index-dir", str(index_dir), "--type", "institution"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ids = [line.split()[0] for line in lines[1:-1]]
+    assert ids == ["ward-bridging-draft", PROTOCOL]
+    assert lines[-1].startswith("2 documents")
+    args = [*FAST, "library", "--index-dir", str(index_dir), "--type", "institution", "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["doc_id"] for d in data["documents"]] == ["ward-bridging-draft", PROTOCOL]
+    assert main([*FAST, "library", "--index-dir", str(index_dir), "--type", "labels"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "no document of source type 'labels'" in err and "its types: institution, guideline" in err
+    )
