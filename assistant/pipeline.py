@@ -82,6 +82,12 @@ _OPTION = re.compile(
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 
 
+def _written(draft: Draft) -> tuple[str, ...]:
+    """The statements of a draft, as the generator wrote them."""
+    parts = ([draft.bottom_line] if draft.bottom_line else []) + list(draft.statements)
+    return tuple(s.text for s in parts)
+
+
 def open_retriever(
     settings: Settings,
     progress: Callable[[str, int, int], None] | None = None,
@@ -265,10 +271,14 @@ class Assistant:
         notes: list[str] = []
         try:
             draft = self._generate(self.generator, query, passages, history, frame)
+            # A writing generator's sentences are its own words: the guard holds each to the
+            # passage sentence it cites (what the pipeline adds beside them is quoted).
+            own_words = () if self.generator.quotes else _written(draft)
         except GeneratorError as exc:
             notes.append(f"{exc} The answer below was composed by extraction instead.")
             extractive = ExtractiveGenerator(self.settings.assistant, self.settings.corpus.priority)
             draft = self._generate(extractive, query, passages, history, frame)
+            own_words = ()
         if cover.status == "not_covered" and frame.intent == "safety":
             # Nothing speaks of the drug in that group: quote nothing, list the closest sources.
             draft = Draft((), draft.citations, None, draft.generator, draft.notes)
@@ -313,6 +323,7 @@ class Assistant:
             facts,
             context,
             self.reference,
+            own_words=own_words,
         )
         timings["check"] = _ms(t)
         return self._compose(

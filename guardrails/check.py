@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -53,6 +53,7 @@ from guardrails.rules import (
     rule_grounding,
     rule_instruction,
     rule_route,
+    rule_support,
     titration_range,
 )
 from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
@@ -69,6 +70,14 @@ _TURN = re.compile(
 # 2 mcg/kg/min; in hepatic impairment 0.5 mcg/kg/min").
 _CONTRAST = re.compile(r"\s(?:but|whereas)\s|,\s(?:while)\b", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,;()]")
+
+
+def _line_of(text: str, span: tuple[int, int]) -> str:
+    """The line of ``text`` a sentence stands in, without its citation markers."""
+    start = text.rfind("\n", 0, span[0]) + 1
+    end = text.find("\n", span[0])
+    line = text[start : end if end >= 0 else len(text)]
+    return _SPACE.sub(" ", _MARKER.sub("", line)).strip()
 
 
 def stated_patient(text: str) -> Patient:
@@ -362,14 +371,14 @@ class _Resolver:
         of several sentences is cited once, at its end)."""
         if sentence not in self.verbatim:
             start, end = self._shown(sentence)
-            end, cited = self._cited_run(sentence)
+            end, cited = self.cited_run(sentence)
             s_text = self.text[start:end]
             self.verbatim[sentence] = next(
                 (source for source in cited if quotes(s_text, source.text)), None
             )
         return self.verbatim[sentence]
 
-    def _cited_run(self, sentence: tuple[int, int]) -> tuple[int, list[SourceText]]:
+    def cited_run(self, sentence: tuple[int, int]) -> tuple[int, list[SourceText]]:
         """The passages the shown sentence around ``sentence`` cites, with where its run
         ends: a sentence without a marker of its own is cited by the first sentence after it
         that cites (a quoted list item of several sentences is cited once, at its end)."""
@@ -401,7 +410,7 @@ class _Resolver:
 
     def _resolve(self, sentence: tuple[int, int]) -> Subject:
         s_text = self.text[sentence[0] : sentence[1]]
-        cited = self._cited_run(sentence)[1]
+        cited = self.cited_run(sentence)[1]
         for source in cited:
             # word for word, else as a unit's quote: its pieces in order, joiners left out
             at = locate(s_text, source.text) or locate_unit(s_text, source.text)
@@ -465,6 +474,7 @@ def check(
     patient: Patient | None = None,
     context: str = "",
     reference: ReferenceTable | None = None,
+    own_words: Collection[str] = (),
 ) -> Verdict:
     """Check an answer.
 
@@ -473,6 +483,10 @@ def check(
     text or as a ``SourceText`` with its title and heading path.
     patient: known patient facts. context: the question and earlier turns (indication and
     patient facts are read from it when the sentence and its passage do not say).
+    own_words: the statements (lines of the answer, markers left out) a generator wrote in
+    its own words rather than quoted (one whose ``quotes`` is False): each cited sentence of
+    one that is not word for word in a passage it cites must be supported by a sentence of
+    those passages (``guardrails.support``), else it is withheld (STATEMENT_UNSUPPORTED).
     """
     table = reference or default_reference()
     sources = {
@@ -655,6 +669,14 @@ def check(
                 *(v for (a, b), v in grounded.items() if span[0] <= a and b <= span[1])
             )
             findings.extend(rule_grounding(answer_text, span, cites, texts, facts | verified))
+        mine = {_SPACE.sub(" ", _MARKER.sub("", t)).strip() for t in own_words}
+        for span in sentences if mine else []:
+            if _line_of(answer_text, span) not in mine or resolver.quoted(span) is not None:
+                continue
+            cited = resolver.cited_run(span)[1]
+            unsupported = rule_support(answer_text, span, [c.text for c in cited], table)
+            if unsupported is not None:
+                findings.append(unsupported)
     findings.sort(key=lambda f: (f.span[0], f.rule_id))
     meta = {"patient": patient.describe(), "reference_digest": table.digest}
     return Verdict(tuple(findings), doses, meta)

@@ -33,6 +33,7 @@ from guardrails.regimens import (
     inr_words,
     interval_words,
 )
+from guardrails.support import best_support
 from guardrails.types import Amount, DoseMention, Finding, Severity, Source
 from guardrails.units import convert
 
@@ -918,6 +919,34 @@ def spans_overlap(a: Sequence[int], b: Sequence[int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+def rule_support(
+    text: str,
+    sentence: tuple[int, int],
+    passages: list[str],
+    table: ReferenceTable | None = None,
+) -> Finding | None:
+    """STATEMENT_UNSUPPORTED for a cited sentence a generator wrote in its own words that no
+    sentence of its cited passages supports (``guardrails.support``): a band turned around, a
+    negation added or dropped, another population, drug, indication, unit or number."""
+    s_text = _MARKER_TEXT.sub("", text[sentence[0] : sentence[1]]).strip()
+    if not passages or not s_text:
+        return None
+    got, closest = best_support(s_text, passages, table)
+    if got.supported:
+        return None
+    quote = f"; the closest passage sentence: \u201c{closest}\u201d" if closest else ""
+    return finding(
+        "STATEMENT_UNSUPPORTED",
+        sentence,
+        text,
+        f"this sentence does not say what its source says ({'; '.join(got.differences)}){quote}.",
+        sentence=sentence,
+    )
+
+
+_MARKER_TEXT = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")
+
+
 # ------------------------------------------------------------------ the registry
 
 
@@ -1009,6 +1038,12 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
         "block",
         "a citation marker that points to no retrieved passage",
         rule_grounding,
+    ),
+    (
+        "STATEMENT_UNSUPPORTED",
+        "block",
+        "a cited sentence a generator wrote in its own words that no sentence of its cited passages supports: a band, negation, polarity word, population, drug, indication, number or unit differs (guardrails/support.py)",
+        rule_support,
     ),
     (
         "DOSE_UNPARSED",

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.text import sentence_spans
 from corpus.yamlio import load_yaml
 from guardrails.context import drug_hits, indication_patterns
 from guardrails.normalise import fold
@@ -389,3 +390,35 @@ def support(statement: str, quote: str, table: ReferenceTable | None = None) -> 
                 + ", ".join(f"'{x}'" for x in missing[:5])
             )
     return Support(not differences, tuple(differences))
+
+
+_CANDIDATES = 4  # passage sentences tried per statement, those sharing the most words first
+
+
+def best_support(
+    statement: str, passages: list[str], table: ReferenceTable | None = None
+) -> tuple[Support, str]:
+    """The sentence of ``passages`` that supports ``statement`` (the verdict and the
+    sentence), else the closest one (sharing the most words) with what differs. A statement
+    is judged against one sentence at a time: facts of two sentences are not one statement."""
+    w = words()
+    own = {_stem(x) for _, _, x in _content(w, fold(statement))}
+    candidates: list[tuple[int, int, str]] = []
+    for passage in passages:
+        for a, b in sentence_spans(passage) or [(0, len(passage))]:
+            sentence = passage[a:b].strip()
+            if sentence:
+                shared = len(own & {_stem(x) for _, _, x in _content(w, fold(sentence))})
+                candidates.append((-shared, len(candidates), sentence))
+    if not candidates:
+        return Support(False, ("the passages it cites are empty",)), ""
+    candidates.sort()
+    closest: tuple[Support, str] | None = None
+    for _, _, sentence in candidates[:_CANDIDATES]:
+        got = support(statement, sentence, table)
+        if got.supported:
+            return got, sentence
+        if closest is None or len(got.differences) < len(closest[0].differences):
+            closest = got, sentence
+    assert closest is not None
+    return closest

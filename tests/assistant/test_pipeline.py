@@ -12,6 +12,7 @@ from assistant.pipeline import Assistant, answer_json
 from assistant.settings import load_settings
 from assistant.types import Citation, Draft, Statement, Turn
 from corpus.errors import InputError
+from corpus.text import sentence_spans
 from evals.answer_metrics import citation_exact
 from guardrails.patient import Patient
 from retrieval.types import Passage
@@ -125,18 +126,22 @@ def test_answer_json_is_stable(assistant: Assistant) -> None:
     )
 
 
+def _sentence(passage: Passage, word: str = "") -> str:
+    """A sentence the passage states (the first with ``word``): what a writing generator's
+    statement must say to pass the guard's support check."""
+    text = passage.chunk.text
+    spans = [(a, b) for a, b in sentence_spans(text) if word in text[a:b].lower()]
+    return text[slice(*spans[0])].strip()
+
+
 def _draft_with(text: str, cite: bool = True):  # type: ignore[no-untyped-def]
     def build(passages: Sequence[Passage]) -> Draft:
         p = next(p for p in passages if "bivalirudin" in p.chunk.text.lower())
         start = p.chunk.text.lower().index("bivalirudin")
         citation = Citation(1, p, start, start + len("bivalirudin"))
         statements = (Statement(text, (1,) if cite else (), "label"),)
-        return Draft(
-            statements,
-            (citation,),
-            Statement("Bivalirudin is a direct thrombin inhibitor.", (1,), "label"),
-            "scripted",
-        )
+        bottom = Statement(_sentence(p, "bivalirudin"), (1,), "label")
+        return Draft(statements, (citation,), bottom, "scripted")
 
     return build
 
@@ -243,6 +248,8 @@ def test_non_english_and_injection_questions_are_safe(assistant: Assistant) -> N
 def test_when_the_bottom_line_is_withheld_the_first_documents_statement_leads(
     assistant: Assistant,
 ) -> None:
+    first: list[str] = []
+
     def build(passages: Sequence[Passage]) -> Draft:
         top = min(passages, key=lambda p: p.rank)
         other = next(p for p in passages if p.doc.id != top.doc.id)
@@ -250,10 +257,11 @@ def test_when_the_bottom_line_is_withheld_the_first_documents_statement_leads(
             Citation(1, top, 0, min(len(top.chunk.text), 20)),
             Citation(2, other, 0, min(len(other.chunk.text), 20)),
         )
+        first.append(_sentence(top))
         return Draft(
             (
-                Statement("Another document says this.", (2,), "label"),
-                Statement("The first document says this.", (1,), "label"),
+                Statement(_sentence(other), (2,), "label"),
+                Statement(first[0], (1,), "label"),
             ),
             citations,
             Statement("For PCI, bivalirudin is given as a 7.5 mg/kg IV bolus.", (1,), "label"),
@@ -266,4 +274,22 @@ def test_when_the_bottom_line_is_withheld_the_first_documents_statement_leads(
         "For PCI, bivalirudin is given as a 7.5 mg/kg IV bolus."
     ]
     assert answer.bottom_line is not None
-    assert answer.bottom_line.text == "The first document says this."
+    assert answer.bottom_line.text == first[0]
+
+
+def test_a_paraphrase_that_turns_its_source_around_is_withheld(assistant: Assistant) -> None:
+    turned = "With CrCl above 30 mL/min the bivalirudin infusion rate is 1 mg/kg/h."
+
+    def build(passages: Sequence[Passage]) -> Draft:
+        p = next(p for p in passages if "below 30" in p.chunk.text)
+        at = p.chunk.text.index("below 30")
+        bottom = Statement(_sentence(p, "bivalirudin"), (1,), "label")
+        statements = (Statement(turned, (1,), "label"),)
+        return Draft(statements, (Citation(1, p, at, at + 8),), bottom, "scripted")
+
+    answer = Assistant(assistant.settings, assistant.retriever, ScriptedGenerator([build])).ask(PCI)
+    assert [w.statement.text for w in answer.withheld] == [turned]
+    unsupported = [f for f in answer.verdict.findings if f.rule_id == "STATEMENT_UNSUPPORTED"]
+    assert len(unsupported) == 1
+    assert "'above 30 mL/min'" in unsupported[0].message
+    assert answer.bottom_line is not None and "bivalirudin" in answer.bottom_line.text

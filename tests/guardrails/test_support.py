@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from guardrails.check import check
+from guardrails.rules import RULES
 from guardrails.support import Support, support
 
 LABEL = (
@@ -185,3 +187,44 @@ def test_population_words_come_from_the_data(
         assert named in got.differences
     finally:
         module.words.cache_clear()
+
+
+# ------------------------------------------------------------------ in the guard
+
+PASSAGE = (
+    "Enoxaparin is given subcutaneously. In low-weight men (< 57 kg), the recommended dose "
+    "is 30 mg once daily."
+)
+TURNED = "In low-weight men (> 57 kg), the recommended dose is 30 mg once daily."
+
+
+def _unsupported(answer: str, own_words: tuple[str, ...]) -> list[str]:
+    verdict = check(answer, {1: "c1"}, {"c1": PASSAGE}, own_words=own_words)
+    return [f.message for f in verdict.findings if f.rule_id == "STATEMENT_UNSUPPORTED"]
+
+
+def test_a_writing_generators_statement_its_quote_does_not_support_is_blocked() -> None:
+    answer = f"{TURNED} [1]\nEnoxaparin is given subcutaneously. [1]"
+    verdict = check(answer, {1: "c1"}, {"c1": PASSAGE}, own_words=(TURNED,))
+    found = [f for f in verdict.findings if f.rule_id == "STATEMENT_UNSUPPORTED"]
+    assert len(found) == 1 and found[0].severity == "block" and not verdict.allowed
+    assert found[0].sentence == (0, answer.index("\n"))
+    assert "'> 57 kg': the quote says '< 57 kg'" in found[0].message
+
+
+def test_a_supported_paraphrase_and_a_verbatim_quote_pass() -> None:
+    paraphrase = "The recommended dose in low-weight men (< 57 kg) is 30 mg once daily."
+    quoted = "Enoxaparin is given subcutaneously."
+    answer = f"{paraphrase} [1]\n{quoted} [1]"
+    assert _unsupported(answer, (paraphrase, quoted)) == []
+
+
+def test_a_quoting_generators_statements_are_not_held_to_support() -> None:
+    # The extractive generator quotes: nothing is passed as its own words.
+    assert _unsupported(f"{TURNED} [1]", ()) == []
+    # A sentence the pipeline adds beside a writing generator's is not its own words either.
+    assert _unsupported(f"{TURNED} [1]", ("Another sentence.",)) == []
+
+
+def test_the_rule_is_registered_as_blocking() -> None:
+    assert RULES["STATEMENT_UNSUPPORTED"][0] == "block"
