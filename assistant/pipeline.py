@@ -80,6 +80,9 @@ _OPTION = re.compile(
     re.IGNORECASE,
 )
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+# Guard findings that say no source supports a statement (a marker naming no passage given,
+# a quote that does not say it); every other blocking finding is the dose check's.
+UNSUPPORTED_RULES = frozenset({"CITATION_UNKNOWN", "STATEMENT_UNSUPPORTED"})
 
 
 def _written(draft: Draft) -> tuple[str, ...]:
@@ -186,7 +189,8 @@ class Assistant:
         query = _with_corrections(query, self.retriever)
         condense = getattr(self.generator, "condense", None)
         if callable(condense) and frame.inherited:
-            query = str(condense(question, history))
+            # The model's rewrite when it is one plausible query; else the frame's.
+            query = str(condense(question, history, fallback=query))
         facts = frame.patient
         timings["prepare"] = _ms(t0)
 
@@ -722,8 +726,14 @@ class Assistant:
             if not statement.citations:
                 reasons.append("it cites no source")
             if reasons:
+                dose = any(f.rule_id not in UNSUPPORTED_RULES for f in blocks)
                 withheld.append(
-                    Withheld(statement, tuple(reasons), self._replacement(blocks, citations))
+                    Withheld(
+                        statement,
+                        tuple(reasons),
+                        self._replacement(blocks, citations),
+                        "dose_check" if dose else "unsupported",
+                    )
                 )
             elif statement is draft.bottom_line:
                 bottom = statement
@@ -739,11 +749,8 @@ class Assistant:
             closest = _closest(passages)
         elif bottom is None and not shown:
             abstained, closest = True, _closest(passages)
-            notice = (
-                "Every sentence Bedside found for this question was withheld by the dose check "
-                "(below), so nothing is quoted."
-                if withheld
-                else "Bedside's sources do not answer this question closely enough to quote: "
+            notice = _withheld_notice(withheld) or (
+                "Bedside's sources do not answer this question closely enough to quote: "
                 "no sentence of the closest sources answers it."
             )
         related = related_questions(passages, cited, frame, query, self.reference)
@@ -762,12 +769,11 @@ class Assistant:
             layout=self.settings.assistant.layout,
             intent=frame.intent,
             extra_link_hosts=self.settings.assistant.link_hosts,
+            notes=[*notes, *draft.notes],
         )
         provenance = source_notices(cited, today(), bottom.citations if bottom else ())
-        if notes or provenance:
-            markdown = (
-                "\n".join(f"> {inline(n)}" for n in [*notes, *provenance]) + "\n\n" + markdown
-            )
+        if provenance:
+            markdown = "\n".join(f"> {inline(n)}" for n in provenance) + "\n\n" + markdown
         timings["total"] = _ms(t0)
         return Answer(
             **self._stamp(question, query, audience, timings),
@@ -789,6 +795,7 @@ class Assistant:
             coverage=coverage,
             dose_card=card,
             source_notices=tuple(provenance),
+            notes=(*notes, *draft.notes),
         )
 
     def _stamp(
@@ -1361,6 +1368,29 @@ def _closest(passages: Sequence[Passage]) -> list[str]:
     return out
 
 
+def _withheld_notice(withheld: Sequence[Withheld]) -> str | None:
+    """The abstention when every sentence was withheld, saying why: the dose check only
+    when a dose finding blocked one."""
+    if not withheld:
+        return None
+    dose = sum(w.why == "dose_check" for w in withheld)
+    unsupported = len(withheld) - dose
+    if not unsupported:
+        return (
+            "Every sentence Bedside found for this question was withheld by the dose check "
+            "(below), so nothing is quoted."
+        )
+    if not dose:
+        return (
+            "Every sentence written for this question was withheld because no source "
+            "supports it (below), so nothing is quoted."
+        )
+    return (
+        f"Every sentence written for this question was withheld (below): {dose} by the dose "
+        f"check and {unsupported} because no source supports them, so nothing is quoted."
+    )
+
+
 def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
@@ -1392,11 +1422,17 @@ def answer_json(answer: Answer) -> dict[str, Any]:
                 "section": s.section,
                 "task": s.task,
                 "computed": s.computed,
+                "attributed": s.attributed,
             }
             for s in ([answer.bottom_line] if answer.bottom_line else []) + list(answer.statements)
         ],
         "withheld": [
-            {"text": w.statement.text, "reasons": list(w.reasons), "replacement": w.replacement}
+            {
+                "text": w.statement.text,
+                "why": w.why,
+                "reasons": list(w.reasons),
+                "replacement": w.replacement,
+            }
             for w in answer.withheld
         ],
         "citations": [c.to_json() for c in answer.citations],
@@ -1411,6 +1447,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "related_questions": list(answer.related_questions),
         "review_status": answer.review_status,
         "source_notices": list(answer.source_notices),
+        "notes": list(answer.notes),
         "disclaimer": answer.disclaimer,
         "markdown": answer.markdown,
         "raw_text": answer.raw_text,

@@ -1,5 +1,5 @@
-"""Markdown for an answer: bold bottom line, sections by source type, withheld notices,
-the dose check, references, related questions, review status and the disclaimer."""
+"""Markdown for an answer: bold bottom line, sections by source type, withheld notices
+(unsupported, and by the dose check), the dose check, the generator's notes, references, related questions, review status and the disclaimer."""
 
 from __future__ import annotations
 
@@ -127,6 +127,30 @@ def dose_check_lines(verdict: Verdict) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+WITHHELD_TITLES: dict[str, str] = {
+    "unsupported": "Withheld: no source supports it",
+    "dose_check": "Withheld by the dose check",
+}
+NOTES_TITLE = "Generator notes"
+
+
+def _withheld_lines(withheld: Sequence[Withheld], title: str) -> list[str]:
+    if not withheld:
+        return []
+    out = ["", f"#### {title}"]
+    # Statements withheld for the same reasons are one notice, with their count.
+    groups: dict[tuple[str, str | None], int] = {}
+    for w in withheld:
+        why = display_unit("; ".join(dict.fromkeys(r.rstrip(".") for r in w.reasons)))
+        groups[(why, w.replacement)] = groups.get((why, w.replacement), 0) + 1
+    for (why, replacement), n in groups.items():
+        what = "A statement was" if n == 1 else f"{n} statements were"
+        out.append(f"- ✗ {what} withheld: {inline(why)}.")
+        if replacement:
+            out.append(f"  - The reference states: {inline(replacement)}")
+    return out
+
+
 def glossary_for(texts: Sequence[str]) -> list[str]:
     joined = " ".join(texts)
     found = []
@@ -153,8 +177,9 @@ def render(
     layout: str = "task",
     intent: str = "other",
     extra_link_hosts: Collection[str] = (),
+    notes: Sequence[str] = (),
 ) -> str:
-    """The answer as Markdown. Every piece of source or generator text goes through
+    """The answer as Markdown (``notes``: the generator's, under "Generator notes"). Every piece of source or generator text goes through
     ``assistant.markup.inline``; links are live only to the hosts of the cited sources'
     url fields and ``extra_link_hosts``."""
     hosts = link_hosts((c.passage.doc.url for c in citations), extra_link_hosts)
@@ -170,21 +195,13 @@ def render(
     if bottom_line:
         out.append(_bold(bottom_line, hosts))
     out += _body(statements, layout, intent, hosts)
-    if withheld:
-        out += ["", "#### Withheld by the dose check"]
-        # Statements withheld for the same reasons are one notice, with their count.
-        groups: dict[tuple[str, str | None], int] = {}
-        for w in withheld:
-            why = display_unit("; ".join(dict.fromkeys(r.rstrip(".") for r in w.reasons)))
-            groups[(why, w.replacement)] = groups.get((why, w.replacement), 0) + 1
-        for (why, replacement), n in groups.items():
-            what = "A statement was" if n == 1 else f"{n} statements were"
-            out.append(f"- ✗ {what} withheld: {inline(why)}.")
-            if replacement:
-                out.append(f"  - The reference states: {inline(replacement)}")
+    for kind, title in WITHHELD_TITLES.items():
+        out += _withheld_lines([w for w in withheld if w.why == kind], title)
     checks = dose_check_lines(verdict)
     if checks:
         out += ["", "#### Dose check", *checks]
+    if notes:
+        out += ["", f"#### {NOTES_TITLE}", *[f"- {inline(n)}" for n in notes]]
     if audience == "patient":
         terms = glossary_for(
             [s.text for s in ([bottom_line] if bottom_line else []) + list(statements)]

@@ -129,6 +129,11 @@ class Draft:
         return "\n".join(lines + [s.raw for s in self.statements])
 
 
+# Why a statement was withheld: no source supports it (no citation, a marker naming no
+# passage given, or a cited quote that does not say it), or the dose check blocked it.
+WithheldWhy = Literal["unsupported", "dose_check"]
+
+
 @dataclass(frozen=True, slots=True)
 class Withheld:
     """A statement the guard blocked, and what is shown instead."""
@@ -136,6 +141,7 @@ class Withheld:
     statement: Statement
     reasons: tuple[str, ...]
     replacement: str | None  # the reference statement with its source, when there is one
+    why: WithheldWhy = "dose_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +174,6 @@ class Answer:
     dose_card: DoseCard | None = None  # the regimen computed for this patient
     # Which local protocol the answer follows, drafts and overdue reviews among its sources
     source_notices: tuple[str, ...] = ()
+    # What the generator said about its own draft: cut off, context fitted, markers
+    # missing or attributed, fell back to extraction
+    notes: tuple[str, ...] = ()

@@ -265,7 +265,12 @@ def evaluate_question(ctx: Context, qset: str, q: EvalQuestion) -> dict[str, Any
             "findings": [f.to_json() for f in findings],
         },
         withheld=[
-            {"text": w.statement.text, "reasons": list(w.reasons), "replacement": w.replacement}
+            {
+                "text": w.statement.text,
+                "why": w.why,
+                "reasons": list(w.reasons),
+                "replacement": w.replacement,
+            }
             for w in answer.withheld
         ],
         latency_ms=dict(answer.timings_ms),

@@ -25,7 +25,7 @@ import nh3
 from pydantic import ValidationError
 
 from assistant.markup import inline, link_hosts, safe_url
-from assistant.render import DISCLAIMER, PATIENT_DISCLAIMER, without_sections
+from assistant.render import DISCLAIMER, NOTES_TITLE, PATIENT_DISCLAIMER, without_sections
 from assistant.types import Answer, Citation
 from corpus.errors import BedsideError, InputError
 from guardrails.display import display_unit
@@ -253,14 +253,28 @@ def _guard_units(text: str) -> str:
 
 def chat_markdown(answer: Answer) -> str:
     """The answer as shown in the chat: the Dose check and related questions have their own
-    panel and buttons; citation markers link to the Sources panel; marks are badges and the
+    panel and buttons; the generator's notes are folded in a ``<details>``; citation markers link to the Sources panel; marks are badges and the
     guard's units are clinicians' units."""
-    text = without_sections(answer.markdown, ("Dose check", "Related questions"))
+    text = without_sections(answer.markdown, ("Dose check", "Related questions", NOTES_TITLE))
+    text = _with_notes(text, answer.notes)
     text = _badges(_guard_units(text))
     text = _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', text)
     # The Markdown was made inert by render (assistant.markup); nh3 guarantees it. It writes
     # ">" as "&gt;", which would end a Markdown quote; a ">" outside a tag is no markup.
     return clean_html(text).replace("&gt;", ">")
+
+
+def _with_notes(text: str, notes: tuple[str, ...]) -> str:
+    """The generator's notes, folded, before the review status that closes the answer."""
+    if not notes:
+        return text
+    items = "".join(f"<li>{html.escape(display_unit(n))}</li>" for n in notes)
+    folded = (
+        f'\n<details class="generator-notes"><summary>{NOTES_TITLE} ({len(notes)})</summary>'
+        f"<ul>{items}</ul></details>\n"
+    )
+    at = text.rfind("\n*Review status:")
+    return text + folded if at < 0 else text[:at] + "\n" + folded + text[at:]
 
 
 def _finding_row(f: Finding) -> str:
@@ -300,13 +314,18 @@ def dose_check_html(answer: Answer, patient: Patient | None = None) -> str:
     blocks = [f for f in v.findings if f.severity == "block"]
     warns = [f for f in v.findings if f.severity == "warn"]
     passed = [f for f in v.findings if f.severity not in ("block", "warn")]
+    by_dose = [w for w in answer.withheld if w.why == "dose_check"]
+    unsupported = len(answer.withheld) - len(by_dose)
     if v.findings or v.checked_doses:
         summary = (
-            f"{v.checked_doses} dose(s) checked · {len(answer.withheld)} withheld · "
+            f"{v.checked_doses} dose(s) checked · {len(by_dose)} withheld · "
             f"{len(warns)} warning(s) · {len(passed)} passed"
         )
     else:
         summary = "No doses or numbers to check in this answer."
+    if unsupported:
+        # Not the dose check's doing: said apart so nobody reads it as a dose problem.
+        summary += f" · {unsupported} more withheld because no source supports them"
     withheld = "".join(
         f'<li class="withheld">{mark_badge("block")} <q>{_inline_markdown(w.statement.text)}</q> — '
         f"{html.escape(display_unit('; '.join(w.reasons)))}"
@@ -316,7 +335,7 @@ def dose_check_html(answer: Answer, patient: Patient | None = None) -> str:
             else ""
         )
         + "</li>"
-        for w in answer.withheld
+        for w in by_dose
     )
     problem_rows = "".join(_finding_row(f) for f in (*blocks, *warns))
     ok_rows = "".join(_finding_row(f) for f in passed)

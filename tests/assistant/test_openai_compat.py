@@ -799,3 +799,56 @@ def test_a_sentence_no_passage_supports_is_not_attributed(passages: list[Passage
 def test_a_cited_sentence_is_not_attributed_again(passages: list[Passage]) -> None:
     draft = parse_completion("Bleeding is the most common adverse reaction [2].", passages)
     assert draft.bottom_line is not None and not draft.bottom_line.attributed
+
+
+@pytest.mark.parametrize(
+    ("reply", "accepted"),
+    [
+        pytest.param("enoxaparin dose with CrCl 25 mL/min", True, id="one-query"),
+        pytest.param('Query: "enoxaparin dose CrCl 25"', True, id="labelled-quoted"),
+        pytest.param("The user asked: enoxaparin dose with CrCl 25", False, id="user-asked"),
+        pytest.param("Standalone query: enoxaparin dose CrCl 25", False, id="standalone-label"),
+        pytest.param(
+            "enoxaparin dose CrCl 25\nThis asks about renal dosing.", False, id="two-lines"
+        ),
+        pytest.param("enoxaparin renal", False, id="too-short"),
+        pytest.param(" ".join(["enoxaparin dose CrCl 25"] * 11), False, id="too-long"),
+        pytest.param("enoxaparin dose in renal impairment", False, id="number-lost"),
+        pytest.param("enoxaparin dose with CrCl 2.5", False, id="number-changed"),
+    ],
+)
+def test_condense_accepts_only_one_plausible_query(
+    llm: FakeLLM, reply: str, accepted: bool
+) -> None:
+    llm.script(reply)
+    question = "What if his CrCl is 25?"
+    fallback = "enoxaparin treatment dose CrCl 25"
+    query = generator_for(llm).condense(question, HISTORY, fallback=fallback)
+    if accepted:
+        assert query != fallback and "25" in query and "Query" not in query
+    else:
+        assert query == fallback
+
+
+def test_a_follow_up_is_searched_as_the_deterministic_rewrite_when_the_models_is_implausible(
+    llm: FakeLLM, tmp_path: Any, fixture_pack: Any
+) -> None:
+    from assistant.pipeline import Assistant
+    from assistant.settings import load_settings
+
+    settings = load_settings("fast", home=tmp_path, sources=[f"pack:{fixture_pack}"])
+    base = Assistant.from_settings(settings)
+    history = [
+        Turn("user", "What is the bivalirudin dose for heparin-induced thrombocytopenia?"),
+        Turn("assistant", "Bivalirudin is started at 0.15 mg/kg/h [1]."),
+    ]
+    follow_up = "And if the CrCl is 25?"
+    expected = base.ask(follow_up, history=history).standalone_query
+    assert "bivalirudin" in expected.lower()
+    llm.script(
+        "The user asked: what is the dose of bivalirudin when the kidneys fail?",
+        "Bivalirudin is started at 0.15 mg/kg/h [1].",
+    )
+    answer = Assistant(settings, base.retriever, generator_for(llm)).ask(follow_up, history=history)
+    assert answer.standalone_query == expected
+    assert llm.requests[0].body["messages"][0]["content"].startswith("Rewrite the follow-up")

@@ -293,3 +293,49 @@ def test_a_paraphrase_that_turns_its_source_around_is_withheld(assistant: Assist
     assert len(unsupported) == 1
     assert "'above 30 mL/min'" in unsupported[0].message
     assert answer.bottom_line is not None and "bivalirudin" in answer.bottom_line.text
+
+
+def test_unsupported_is_told_apart_from_the_dose_check(assistant: Assistant) -> None:
+    """A draft whose every sentence cites nothing abstains as unsupported: nothing blocked a
+    dose, so nothing says the dose check withheld it."""
+
+    def build(passages: Sequence[Passage]) -> Draft:
+        uncited = (
+            Statement("Bivalirudin is widely used.", (), "reference"),
+            Statement("It is a good choice for most patients.", (), "reference"),
+        )
+        return Draft(uncited, (), None, "scripted", ("no citation marker on 2 sentences",))
+
+    answer = Assistant(assistant.settings, assistant.retriever, ScriptedGenerator([build])).ask(
+        BIVALIRUDIN
+    )
+    assert answer.abstained and answer.abstention_reason
+    assert "dose check" not in answer.abstention_reason
+    assert "no source supports" in answer.abstention_reason
+    assert [w.why for w in answer.withheld] == ["unsupported", "unsupported"]
+    assert "#### Withheld: no source supports it" in answer.markdown
+    assert "dose check" not in answer.markdown.lower().replace("#### dose check", "")
+    data = answer_json(answer)
+    assert [w["why"] for w in data["withheld"]] == ["unsupported", "unsupported"]
+    assert data["notes"] == ["no citation marker on 2 sentences"]
+    assert "#### Generator notes\n- no citation marker on 2 sentences" in answer.markdown
+
+
+def test_a_blocked_dose_is_withheld_by_the_dose_check(assistant: Assistant) -> None:
+    fake = ScriptedGenerator(
+        [_draft_with("For PCI, bivalirudin is given as a 7.5 mg/kg IV bolus.")]
+    )
+    answer = Assistant(assistant.settings, assistant.retriever, fake).ask(BIVALIRUDIN)
+    assert [w.why for w in answer.withheld] == ["dose_check"]
+    assert answer_json(answer)["withheld"][0]["why"] == "dose_check"
+    assert "#### Withheld: no source supports it" not in answer.markdown
+    assert answer.notes == () and "Generator notes" not in answer.markdown
+
+
+def test_the_fallback_note_is_a_generator_note(assistant: Assistant) -> None:
+    fake = ScriptedGenerator([GeneratorError("the language model did not answer within 1 s")])
+    answer = Assistant(assistant.settings, assistant.retriever, fake).ask(BIVALIRUDIN)
+    (note,) = answer.notes
+    assert "did not answer within 1 s" in note and "composed by extraction" in note
+    assert answer_json(answer)["notes"] == [note]
+    assert "#### Generator notes" in answer.markdown

@@ -299,3 +299,19 @@ def test_the_disclaimer_bar_carries_both_audiences_words() -> None:
     assert f'<span class="bedside-for-patient">{html.escape(PATIENT_DISCLAIMER)}' in bar
     assert f'<span class="bedside-for-clinician">{html.escape(DISCLAIMER)}' in bar
     assert ".bedside-for-patient { display: none; }" in CSS
+
+
+def test_generator_notes_are_folded_in_the_chat(answer: Answer) -> None:
+    noted = dataclasses.replace(
+        answer,
+        notes=("the answer was cut off at max_tokens=800 <b>",),
+        markdown=answer.markdown.replace(
+            "\n*Review status:", "\n#### Generator notes\n- cut off\n\n*Review status:"
+        ),
+    )
+    shown = chat_markdown(noted)
+    assert '<details class="generator-notes"><summary>Generator notes (1)</summary>' in shown
+    assert "cut off at max_tokens=800 &lt;b" in shown and "<b>" not in shown
+    assert "#### Generator notes" not in shown
+    assert shown.index("generator-notes") < shown.index("Review status")
+    assert "generator-notes" not in chat_markdown(answer)
