@@ -589,3 +589,121 @@ def build(base: Iterable[Sentence], table: ReferenceTable) -> tuple[list[Sentenc
     hit_without_dose(table, fam)
     extra = applied(table, fam) + vials(table, fam)
     return extra, fam
+
+
+# ------------------------------------------------------------------ generated paraphrases
+
+# A writing generator's sentence cited to the source sentence it paraphrases: each mutant
+# changes one meaning (``guardrails.support`` must withhold it), each control none.
+PARAPHRASE_MUTANTS = (
+    "comparator_flipped",
+    "negation_dropped",
+    "negation_added",
+    "population_swapped",
+    "increase_decrease",
+    "unit_changed",
+)
+PARAPHRASE_CONTROLS = ("verbatim", "reordered_clause", "lead_in", "dropped_article")
+
+_FLIPS = {
+    "<": ">", ">": "<", "\u2264": "\u2265", "\u2265": "\u2264", "below": "above",
+    "above": "below", "less than": "more than", "more than": "less than",
+    "greater than": "less than", "under": "over", "over": "under", "at least": "up to",
+    "up to": "at least", "or more": "or less", "or less": "or more", "or greater": "or less",
+    "maximum": "minimum", "minimum": "maximum", "exceeding": "below",
+}  # fmt: skip
+_FLIP = re.compile(
+    r"(?:(?<=\s)|(?<=\()|^)(?:"
+    + "|".join(re.escape(k) for k in sorted(_FLIPS, key=len, reverse=True))
+    + r")(?=\s*\d|\s|$)",
+    re.IGNORECASE,
+)
+_NOT = re.compile(r"\b(?:not|no|never)\s+", re.IGNORECASE)
+_VERB = re.compile(r"\b(?:is|are|should be|should|may be|can be|must be)\s+", re.IGNORECASE)
+_SWAPS = {
+    "adults": "children", "adult": "child", "children": "adults", "child": "adult",
+    "women": "men", "men": "women", "elderly": "pregnant", "pregnant": "elderly",
+    "pregnancy": "dialysis", "dialysis": "pregnancy", "renal": "hepatic", "hepatic": "renal",
+    "obese": "elderly",
+}  # fmt: skip
+_POPULATION = re.compile(r"\b(?:" + "|".join(sorted(_SWAPS, key=len, reverse=True)) + r")\b")
+_UPDOWN = {
+    "increase": "decrease", "increased": "decreased", "decrease": "increase",
+    "decreased": "increased", "reduce": "increase", "reduced": "increased",
+    "higher": "lower", "lower": "higher",
+}  # fmt: skip
+_DIRECTION = re.compile(r"\b(?:" + "|".join(_UPDOWN) + r")\b", re.IGNORECASE)
+_UNITS = {"mg": "g", "mcg": "mg", "units": "mg", "mL": "L", "/h": "/min", "/min": "/h"}
+_UNIT = re.compile(r"(?<=\d)\s?(?:mg|mcg|units|mL)\b|(?<=mg)/(?:h|min)\b|(?<=units)/(?:h|min)\b")
+_ARTICLE = re.compile(r"\b(?:the|a|an)\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Paraphrase:
+    """A generated statement and the source sentence it cites."""
+
+    kind: str
+    sentence: Sentence
+    text: str
+    control: bool
+
+
+def _case(word: str, like: str) -> str:
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
+
+
+def _sub_first(pattern: re.Pattern[str], text: str, change: Callable[[str], str]) -> str | None:
+    m = pattern.search(text)
+    if m is None:
+        return None
+    return text[: m.start()] + change(m.group(0)) + text[m.end() :]
+
+
+def _paraphrase_edits(text: str) -> dict[str, str | None]:
+    body = text.rstrip().rstrip(".")
+    clauses = body.split(", ", 1)
+    # A lead-in clause ("For PCI, ...") moved to the end; a clause with a number or a turn
+    # ("But with CrCl below 30 ...") is not a lead-in.
+    lead = clauses[0]
+    reordered = (
+        f"{clauses[1][:1].upper()}{clauses[1][1:]}, {lead[:1].lower()}{lead[1:]}."
+        if len(clauses) == 2
+        and len(lead) <= 60
+        and not any(ch.isdigit() for ch in lead)
+        and not re.match(r"(?:but|and|or|no|yes)\b", lead, re.IGNORECASE)
+        and "." not in lead
+        else None
+    )
+    flipped = _sub_first(_FLIP, text, lambda w: _case(_FLIPS[w.lower()], w))
+    dropped = _sub_first(_NOT, text, lambda w: "")
+    added = None if _NOT.search(text) else _sub_first(_VERB, text, lambda w: f"{w}not ")
+    population = _sub_first(_POPULATION, text, lambda w: _SWAPS[w])
+    if population is None:
+        population = f"{body} in pregnant women."
+    direction = _sub_first(_DIRECTION, text, lambda w: _case(_UPDOWN[w.lower()], w))
+    unit = _sub_first(
+        _UNIT, text, lambda w: w.replace(w.strip(), _UNITS[w.strip()]) if w.strip() else w
+    )
+    return {
+        "verbatim": text,
+        "reordered_clause": reordered,
+        "lead_in": f"The guideline says {text[:1].lower()}{text[1:]}",
+        "dropped_article": _sub_first(_ARTICLE, text, lambda w: ""),
+        "comparator_flipped": flipped,
+        "negation_dropped": dropped,
+        "negation_added": added,
+        "population_swapped": population,
+        "increase_decrease": direction,
+        "unit_changed": unit,
+    }
+
+
+def paraphrases(base: Iterable[Sentence]) -> list[Paraphrase]:
+    """Each family's mutants and controls of the sentences where the edit applies, each cited
+    to its source sentence."""
+    out: list[Paraphrase] = []
+    for s in base:
+        for kind, text in _paraphrase_edits(s.text).items():
+            if text is not None and (kind == "verbatim" or text != s.text):
+                out.append(Paraphrase(kind, s, text, kind in PARAPHRASE_CONTROLS))
+    return out

@@ -70,6 +70,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corpus.loaders.pack import PACKS_DIR, load_pack
 from corpus.text import split_sentences
@@ -79,6 +80,9 @@ from guardrails.extraction import extract, find_drugs
 from guardrails.patient import Patient
 from guardrails.reference import DoseEntry, DoseSpec, Population, ReferenceTable, default_reference
 from guardrails.types import Amount, DoseMention, Verdict
+
+if TYPE_CHECKING:
+    from evals.mutation_families import Paraphrase
 from guardrails.units import convert
 
 GOLD = Path(__file__).resolve().parent / "sets" / "anticoagulation.jsonl"
@@ -916,6 +920,8 @@ class Report:
     originals: list[Outcome]
     outcomes: list[Outcome] = field(default_factory=list)
     not_broken: list[tuple[Sentence, str]] = field(default_factory=list)  # (sentence, dose)
+    # generated paraphrases cited to their source sentence, each with its verdict
+    paraphrases: list[tuple[Paraphrase, Verdict]] = field(default_factory=list)
 
     def controls(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.mutant.control]
@@ -949,7 +955,7 @@ class Report:
 
 
 def run(table: ReferenceTable | None = None, gold: Path = GOLD) -> Report:
-    from evals.mutation_families import build
+    from evals.mutation_families import build, paraphrases
 
     table = table or default_reference()
     base = dose_sentences(table) + gold_sentences(gold)
@@ -971,7 +977,50 @@ def run(table: ReferenceTable | None = None, gold: Path = GOLD) -> Report:
             report.not_broken.append((sentence, f"{m.drug} {sentence.text[m.span[0] : m.span[1]]}"))
         for mutant in mutants_of(sentence, table):
             report.outcomes.append(run_one(mutant))
+    report.paraphrases = [(p, run_paraphrase(p)) for p in paraphrases(allowed)]
     return report
+
+
+def run_paraphrase(p: Paraphrase) -> Verdict:
+    """A writing generator's statement cited to the source sentence it paraphrases."""
+    s = p.sentence
+    return check(
+        cited(p.text),
+        citations={1: s.passage_id},
+        passages={s.passage_id: s.text},
+        patient=s.patient,
+        context=s.context,
+        own_words=(p.text,),
+    )
+
+
+def paraphrase_rows(report: Report) -> list[str]:
+    """Per family: statements, withheld, share, and the share withheld by the support check."""
+    from evals.mutation_families import PARAPHRASE_CONTROLS, PARAPHRASE_MUTANTS
+
+    rows = [
+        "| family | mutant or control | statements | withheld | share | by STATEMENT_UNSUPPORTED |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for kind in (*PARAPHRASE_MUTANTS, *PARAPHRASE_CONTROLS):
+        got = [v for p, v in report.paraphrases if p.kind == kind]
+        blocked = [v for v in got if not v.allowed]
+        by_rule = [v for v in got if "STATEMENT_UNSUPPORTED" in _blocking(v)]
+        role = "control" if kind in PARAPHRASE_CONTROLS else "mutant"
+        rows.append(
+            f"| {kind} | {role} | {len(got)} | {len(blocked)} | "
+            f"{_pct(len(blocked) / len(got) if got else 0.0)} | {len(by_rule)} |"
+        )
+    return rows
+
+
+def paraphrase_rates(report: Report) -> tuple[float, float]:
+    """(share of paraphrase mutants withheld, share of controls withheld)."""
+    mutants = [v for p, v in report.paraphrases if not p.control]
+    controls = [v for p, v in report.paraphrases if p.control]
+    caught = sum(not v.allowed for v in mutants) / len(mutants) if mutants else 1.0
+    false = sum(not v.allowed for v in controls) / len(controls) if controls else 0.0
+    return caught, false
 
 
 # ------------------------------------------------------------------ report
@@ -1147,6 +1196,23 @@ def to_markdown(report: Report) -> str:
             f"| {m.kind} | {_cell(change)} | {_cell(m.sentence.source)} | {_cell(m.equivalent)} "
             f"| {verdict} |"
         )
+    caught, false = paraphrase_rates(report)
+    lines += [
+        "",
+        "## Generated paraphrases (statement support check)",
+        "",
+        "A writing generator's sentence cited to the source sentence it paraphrases, checked",
+        "with `check(..., own_words=...)` so that `guardrails/support.py` holds it to that",
+        "sentence. Mutants change one meaning (a band's comparator flipped, a negation dropped",
+        "or added, a population swapped or added, increase and decrease swapped, a unit",
+        'changed); controls change none (the verbatim sentence, its clauses reordered, "The',
+        'guideline says ...", an article dropped). Built from the correct sentences the',
+        "reference rules allow, each edit where it applies (`evals/mutation_families.py`).",
+        f"Mutants withheld: **{_pct(caught)}** (target >= 99%); controls withheld: "
+        f"**{_pct(false)}** (target <= 1%).",
+        "",
+        *paraphrase_rows(report),
+    ]
     lines += ["", "## Sentences", ""]
     lines += [f"- {s.source}: {_quote(s.text)}" for s in report.sentences]
     return "\n".join(lines) + "\n"
@@ -1177,6 +1243,17 @@ def to_json(report: Report) -> dict[str, object]:
         "false_positive_rate_cit": report.fp_rate("cit"),
         "originals": [outcome(o) for o in report.originals],
         "mutants": [outcome(o) for o in report.outcomes],
+        "paraphrases": [
+            {
+                "kind": p.kind,
+                "source": p.sentence.source,
+                "text": p.text,
+                "control": p.control,
+                "blocked": not v.allowed,
+                "rules": _blocking(v),
+            }
+            for p, v in report.paraphrases
+        ],
     }
 
 

@@ -77,6 +77,8 @@ class _Spec(BaseModel):
     negation_scope: int = Field(ge=1, le=10)
     polarity: dict[str, _Polarity]
     populations: dict[str, str]
+    approximately: list[str]
+    number_words: dict[str, float]
     least_shared_words: float = Field(ge=0, le=1)
     common_words: list[str]
 
@@ -129,6 +131,9 @@ class _Words:
     populations: tuple[tuple[str, re.Pattern[str]], ...]
     least_shared: float
     common: frozenset[str]
+    number: re.Pattern[str]
+    number_of: dict[str, float]
+    about: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -142,7 +147,14 @@ def words(path: Path | None = None) -> _Words:
     denominator = re.compile(rf"\s*(?:/\s*|(?:{per})\s+)(?P<d>{den.pattern})", re.IGNORECASE)
     before_kind = {w.lower(): k for k, ws in spec.comparators.items() for w in ws}
     after_kind = {w.lower(): k for k, ws in spec.trailing.items() for w in ws}
-    before = re.compile(rf"(?:{_word_alt(list(before_kind))})\s*(?:of\s+|to\s+)?\Z", re.IGNORECASE)
+    about = _word_alt(spec.approximately)
+    before = re.compile(
+        rf"(?:{_word_alt(list(before_kind))})\s*(?:of\s+|to\s+)?(?:(?:{about})\s*)?\Z",
+        re.IGNORECASE,
+    )
+    number = re.compile(
+        rf"{_NUMBER.pattern}|(?:{_word_alt(list(spec.number_words))})", re.IGNORECASE
+    )
     after = re.compile(rf"\s*(?:{_word_alt(list(after_kind))})", re.IGNORECASE)
     # A contraction's ending ("n't") is found inside its word; other negations are words.
     whole = [n for n in spec.negations if "'" not in n]
@@ -173,6 +185,9 @@ def words(path: Path | None = None) -> _Words:
         populations,
         spec.least_shared_words,
         frozenset(w.lower() for w in spec.common_words),
+        number,
+        {k.lower(): v for k, v in spec.number_words.items()},
+        re.compile(rf"\s*(?:{about})\s*\Z", re.IGNORECASE),
     )
 
 
@@ -182,6 +197,8 @@ _NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d])|(?
 _RANGE = re.compile(r"\s*(?:-|\u2013|\u2014|to|through)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _SPACE = re.compile(r"\s+")
+# Markup is display, not a claim: HTML tags, a Markdown link's or image's target, a bare URL.
+_MARKUP = re.compile(r"<[^<>]{0,200}>|(?<=\])\([^()\s]{0,300}\)|\b[a-z][a-z0-9+.-]*://\S+", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +213,9 @@ class _Value:
     span: tuple[int, int]
 
 
-def _number(text: str) -> float:
-    return float(text.replace(",", ""))
+def _number(w: _Words, text: str) -> float:
+    word = w.number_of.get(text.lower())
+    return word if word is not None else float(text.replace(",", ""))
 
 
 def _read_unit(w: _Words, text: str, pos: int) -> tuple[str, float, int]:
@@ -224,7 +242,7 @@ def _read_unit(w: _Words, text: str, pos: int) -> tuple[str, float, int]:
 def _values(w: _Words, text: str) -> list[_Value]:
     """Every number of ``text`` with its unit and band; a range gives both its ends."""
     out: list[_Value] = []
-    numbers = list(_NUMBER.finditer(text))
+    numbers = list(w.number.finditer(text))
     i = 0
     while i < len(numbers):
         first = numbers[i]
@@ -244,6 +262,7 @@ def _values(w: _Words, text: str) -> list[_Value]:
         lead = w.before.search(text, max(0, start - 24), start)
         if lead is not None:
             word = _SPACE.sub(" ", lead.group(0)).strip().lower()
+            word = w.about.sub("", word)
             word = re.sub(r"\s*(?:of|to)$", "", word).strip()
             band = w.before_kind.get(word)
             start = lead.start()
@@ -254,7 +273,7 @@ def _values(w: _Words, text: str) -> list[_Value]:
         for g, (u, f, _) in zip(group, [*own, (unit, factor, end)], strict=True):
             if not u:
                 u, f = unit, factor
-            out.append(_Value(round(_number(g.group(0)) * f, 6), u, band, written, (start, end)))
+            out.append(_Value(round(_number(w, g.group(0)) * f, 6), u, band, written, (start, end)))
     return out
 
 
@@ -342,21 +361,26 @@ def support(statement: str, quote: str, table: ReferenceTable | None = None) -> 
     is not."""
     w = words()
     table = table or default_reference()
-    s_text, q_text = fold(statement), fold(quote)
+    s_text, q_text = _MARKUP.sub(" ", fold(statement)), _MARKUP.sub(" ", fold(quote))
     stated, quoted = _values(w, s_text), _values(w, q_text)
     differences = _number_differences(stated, quoted)
 
     s_masked = _mask(s_text, [v.span for v in stated])
     q_masked = _mask(q_text, [v.span for v in quoted])
     s_neg, q_neg = _negations(w, s_text, s_masked), _negations(w, q_text, q_masked)
+    # A negation about words the quote negates is the quote's; one more than the quote has
+    # is the statement's own, as is one about other words.
+    extra = len(s_neg) > len(q_neg)
     for word, scope in s_neg:
-        if not any(scope & other or not scope for _, other in q_neg):
+        if extra or not any(scope & other or not scope for _, other in q_neg):
             differences.append(f"'{word}' is not in the quote")
+            break
     s_stems = {_stem(x) for _, _, x in _content(w, s_masked)}
-    for word, scope in q_neg:
+    for word, scope in q_neg if len(s_neg) < len(q_neg) else []:
         kept = scope & s_stems
         if kept and not any(kept & other for _, other in s_neg):
             differences.append(f"the quote's '{word}' is not in the statement")
+            break
 
     for _name, pattern, opposite in w.polarity:
         found = pattern.search(s_masked)

@@ -595,10 +595,14 @@ def test_markup_from_the_model_is_shown_as_text(
 
     settings = load_settings("fast", home=tmp_path, sources=[f"pack:{fixture_pack}"])
     base = Assistant.from_settings(settings)
+    # Sentences their passage states (the guard holds a writing generator's sentences to
+    # its sources), with markup around the words.
     llm.script(
-        "Bivalirudin is a direct thrombin inhibitor ![x](http://tracker.example.net/t.png) "
-        "<img src=x onerror=alert()> [more](javascript:void) [1].\n"
-        "See <script>alert()</script> http://tracker.example.net/x for more [1]."
+        "For HIT outside PCI, bivalirudin is started at 0.15 mg/kg/h "
+        "![x](http://tracker.example.net/t.png) <img src=x onerror=alert()> "
+        "[details](javascript:void) [1].\n"
+        "Bivalirudin is adjusted to an aPTT of 1.5 to 2.5 times baseline <script>alert()</script> "
+        "http://tracker.example.net/x [1]."
     )
     answer = Assistant(settings, base.retriever, generator_for(llm)).ask(
         "What is the bivalirudin dose for heparin-induced thrombocytopenia?"

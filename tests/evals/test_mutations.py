@@ -314,3 +314,37 @@ def test_the_run_is_not_vacuous(report: Report) -> None:
     for heading in ("## Detection by mutation type", "## False positives", "## Equivalent mutants"):
         assert heading in markdown
     assert mutations.COMMAND in markdown
+
+
+def test_paraphrases_are_withheld_and_their_controls_shown(report: Report) -> None:
+    from evals.mutation_families import PARAPHRASE_CONTROLS, PARAPHRASE_MUTANTS
+
+    caught, false = mutations.paraphrase_rates(report)
+    missed = [p.text for p, v in report.paraphrases if not p.control and v.allowed]
+    blocked = [p.text for p, v in report.paraphrases if p.control and not v.allowed]
+    assert caught >= 0.99, missed
+    assert false <= 0.01, blocked
+    kinds = {p.kind for p, _ in report.paraphrases}
+    assert kinds == {*PARAPHRASE_MUTANTS, *PARAPHRASE_CONTROLS}
+
+
+def test_paraphrase_edits_change_one_meaning() -> None:
+    from evals.mutation_families import _paraphrase_edits
+
+    edits = _paraphrase_edits("In adults, increase the dose by 2 units/kg/h if aPTT is below 50.")
+    assert edits["comparator_flipped"] == (
+        "In adults, increase the dose by 2 units/kg/h if aPTT is above 50."
+    )
+    assert edits["population_swapped"] == (
+        "In children, increase the dose by 2 units/kg/h if aPTT is below 50."
+    )
+    assert edits["increase_decrease"] == (
+        "In adults, decrease the dose by 2 units/kg/h if aPTT is below 50."
+    )
+    assert edits["unit_changed"] == "In adults, increase the dose by 2 mg/kg/h if aPTT is below 50."
+    assert edits["negation_added"] == (
+        "In adults, increase the dose by 2 units/kg/h if aPTT is not below 50."
+    )
+    assert edits["reordered_clause"] == (
+        "Increase the dose by 2 units/kg/h if aPTT is below 50, in adults."
+    )

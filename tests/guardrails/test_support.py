@@ -228,3 +228,10 @@ def test_a_quoting_generators_statements_are_not_held_to_support() -> None:
 
 def test_the_rule_is_registered_as_blocking() -> None:
     assert RULES["STATEMENT_UNSUPPORTED"][0] == "block"
+
+
+def test_markup_is_no_claim() -> None:
+    statement = (
+        "Argatroban 2 mcg/kg/min <b>as an infusion</b> ![x](http://tracker.example.net/t.png)."
+    )
+    assert support(statement, "Argatroban 2 mcg/kg/min as an infusion.").supported
