@@ -52,6 +52,7 @@ from retrieval.types import Passage
 REPO = Path(__file__).resolve().parents[1]
 GOLD = REPO / "evals" / "sets" / "anticoagulation.jsonl"
 N_CTX = 4096
+OVERFLOW_CTX = 1100  # smaller than the 2048 Bedside is told: the reply meets the real end
 
 
 def find_gguf() -> Path:
@@ -131,9 +132,10 @@ class RecordingGenerator(OpenAICompatGenerator):
     """The OpenAI-compatible generator, writing each exchange (request body as sent, reply,
     and what it was asked) to a folder."""
 
-    def __init__(self, settings: OpenAISettings, folder: Path) -> None:
+    def __init__(self, settings: OpenAISettings, folder: Path, about: dict[str, Any]) -> None:
         super().__init__(settings)
         self.folder = folder
+        self.about = about  # the server and model the exchanges were recorded with
         self.folder.mkdir(parents=True, exist_ok=True)
         self._sent: list[bytes] = []
         self._call: dict[str, Any] = {}
@@ -162,14 +164,14 @@ class RecordingGenerator(OpenAICompatGenerator):
         }
         return super().generate(question, passages, history, frame)
 
-    def condense(self, question: str, history: Sequence[Turn]) -> str:
+    def condense(self, question: str, history: Sequence[Turn], fallback: str | None = None) -> str:
         self._call = {
             "call": "condense",
             "question": question,
             "history": [{"role": t.role, "content": t.content} for t in history],
             "passages": [],
         }
-        query = super().condense(question, history)
+        query = super().condense(question, history, fallback)
         self._call["query"] = query
         return query
 
@@ -178,6 +180,7 @@ class RecordingGenerator(OpenAICompatGenerator):
         content, finish = super()._complete(messages, max_tokens)
         n = len(list(self.folder.glob("*.json"))) + 1
         record = {
+            "recorded_with": self.about,
             **self._call,
             "settings": {
                 "max_tokens": self.settings.max_tokens,
@@ -189,6 +192,16 @@ class RecordingGenerator(OpenAICompatGenerator):
         path = self.folder / f"{n:03d}-{self._call.get('call', 'call')}.json"
         path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", "utf-8")
         return content, finish
+
+
+def about(n_ctx: int) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "server": f"llama-cpp-python {version('llama-cpp-python')} (python -m llama_cpp.server)",
+        "model": find_gguf().name,
+        "n_ctx": n_ctx,
+    }
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -308,7 +321,9 @@ def run(
         }
     )
     generator = (
-        RecordingGenerator(llm_settings, record) if record else OpenAICompatGenerator(llm_settings)
+        RecordingGenerator(llm_settings, record, about(N_CTX))
+        if record
+        else OpenAICompatGenerator(llm_settings)
     )
     paths = {
         "extractive": extractive,
@@ -333,6 +348,33 @@ def run(
         if any(r["set"] == which for r in rows)
     }
     return {"summary": summary, "rows": rows}
+
+
+def record_overflow(record: Path, preset: str | None, log: Callable[[str], None]) -> None:
+    """One exchange whose reply is cut off where the context ends: a server started with
+    ``--n_ctx OVERFLOW_CTX`` while Bedside is told ``openai.context_tokens=2048`` (and
+    ``max_tokens=1000``), so the prompt fits what Bedside believes and the reply runs into
+    the server's real end (``finish_reason: "length"``)."""
+    settings = load_settings(preset)
+    base = Assistant.from_settings(settings, log=log)
+    (_, _, turns, history), *_ = questions(1, 0)
+    with model_server(find_gguf(), n_ctx=OVERFLOW_CTX) as base_url:
+        llm_settings = OpenAISettings(
+            base_url=base_url,
+            model="smollm2-135m-instruct",
+            timeout_s=300,
+            context_tokens=2048,
+            max_tokens=1000,
+        )
+        with_llm = settings.model_copy(
+            update={
+                "openai": llm_settings,
+                "assistant": settings.assistant.model_copy(update={"generator": "openai"}),
+            }
+        )
+        generator = RecordingGenerator(llm_settings, record, about(OVERFLOW_CTX))
+        answer = ask_turns(Assistant(with_llm, base.retriever, generator), turns, history)
+        log(f"overflow: notes {list(answer.notes)}")
 
 
 def _fmt(x: float | None) -> str:
@@ -363,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default=None, help="use this running server (…/v1)")
     parser.add_argument("--preset", default=None, help="a settings preset")
     parser.add_argument("--record", type=Path, default=None, help="write exchanges here")
+    parser.add_argument(
+        "--overflow", action="store_true", help="record one reply cut off at the context end"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the full result")
     parser.add_argument("--server-log", type=Path, default=None, help="the server's output")
     args = parser.parse_args(argv)
@@ -374,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     def go(base_url: str) -> dict[str, Any]:
         return run(base_url, args.limit_gold, args.limit_cross, args.preset, args.record, log)
 
+    if args.overflow:
+        if not args.record:
+            parser.error("--overflow records an exchange: give --record DIR")
+        record_overflow(args.record, args.preset, log)
+        return 0
     if args.base_url:
         wait_ready(args.base_url.rstrip("/"), None, timeout_s=30)
         result = go(args.base_url.rstrip("/"))
