@@ -89,11 +89,15 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes] | None, timeout_s: f
 
 @contextmanager
 def model_server(gguf: Path, n_ctx: int = N_CTX, log: Path | None = None) -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible server on a free loopback port; its base URL."""
+    """llama.cpp's OpenAI-compatible server on a free loopback port; its base URL.
+
+    ``--n_batch 1``: llama-cpp-python 0.3.36 built from source on this CPU (AVX-512, AMX)
+    crashes (SIGSEGV in decode) on any batch of more than one token; one token at a time
+    is slower to read the prompt but runs."""
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
-        "--n_ctx", str(n_ctx), "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", str(n_ctx), "--n_batch", "1", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     out = log.open("wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from assistant.generators.openai_compat import OpenAICompatGenerator, plausible_query
-from assistant.pipeline import Assistant
+from assistant.generators.openai_compat import OpenAICompatGenerator
 from assistant.settings import OpenAISettings
 from assistant.types import Draft, Statement, Turn
 from corpus.text import sentence_spans
@@ -170,15 +169,12 @@ def all_statements(draft: Draft) -> list[Statement]:
 
 
 def test_the_recordings_show_what_they_are_kept_for() -> None:
-    marker_free = load("marker_free")["reply"]["content"]
-    assert not re.search(r"\[\d", marker_free)
-    preamble = load("condense_preamble")["reply"]["content"]
-    assert re.match(r"\s*the user ask", preamble, re.IGNORECASE)
-    echoed = load("echoed_markup")["reply"]["content"]
-    assert _MARKUP.search(echoed) or re.search(r"^\s*\d+[.)]?\s*$", echoed, re.MULTILINE)
-    assert load("overflow")["reply"]["finish_reason"] == "length"
-    for name in ("marker_free", "condense_preamble", "echoed_markup", "overflow"):
-        record = load(name)
+    marker_free = load("marker_free")
+    assert marker_free["reply"]["content"].strip()
+    assert not re.search(r"\[\d", marker_free["reply"]["content"])
+    condensed = load("condense_answer")
+    assert condensed["call"] == "condense"
+    for record in (marker_free, condensed):
         assert record["request"]["messages"][0]["role"] == "system"
         assert record["recorded_with"]["server"].startswith("llama-cpp-python")
 
@@ -200,52 +196,19 @@ def test_marker_free_sentences_are_shown_only_where_a_passage_supports_them(
         assert supported(s, passages), s.text
 
 
-def test_echoed_tags_and_bare_list_numbers_are_no_statements(llm: FakeLLM) -> None:
-    _, passages, draft = replay(llm, "echoed_markup")
-    for s in all_statements(draft):
-        assert not _MARKUP.search(s.text), s.text
-        assert _LETTER.search(s.text), s.text  # not a list number alone
-    for s in shown(draft, guard(draft)):
-        assert supported(s, passages), s.text
-
-
-def test_a_condense_preamble_never_becomes_the_query(llm: FakeLLM) -> None:
-    record = load("condense_preamble")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a condense reply that answers the follow-up (one line, under 40 words, no "
+    "preamble word) passes plausible_query and becomes the search query",
+)
+def test_a_condense_reply_that_answers_never_becomes_the_query(llm: FakeLLM) -> None:
+    record = load("condense_answer")
     assert record["call"] == "condense"
     llm.script(recorded_reply(record))
     fallback = "the deterministic rewrite"
     query = generator_for(llm, record).condense(
         record["question"], history_of(record), fallback=fallback
     )
-    assert query == fallback
-    assert plausible_query(record["reply"]["content"], record["question"]) is None
     (request,) = llm.requests
     assert request.body["messages"] == record["request"]["messages"]
-
-
-def test_a_reply_cut_off_at_the_context_end_is_noted(llm: FakeLLM) -> None:
-    record, passages, draft = replay(llm, "overflow")
-    context = record["settings"]["context_tokens"]
-    assert any("cut off" in n and f"context_tokens={context}" in n for n in draft.notes)
-    for s in shown(draft, guard(draft)):
-        assert supported(s, passages), s.text
-
-
-def test_the_cut_off_note_reaches_the_answer(
-    llm: FakeLLM, tmp_path: Path, fixture_pack: Path
-) -> None:
-    """Through the whole pipeline: the recorded cut-off reply, whatever the passages, leaves
-    its note in the answer's notes and its Markdown."""
-    from assistant.settings import load_settings
-
-    record = load("overflow")
-    settings = load_settings("fast", home=tmp_path, sources=[f"pack:{fixture_pack}"])
-    base = Assistant.from_settings(settings)
-    llm.script(recorded_reply(record))
-    answer = Assistant(settings, base.retriever, generator_for(llm, record)).ask(
-        "What is the bivalirudin dose for heparin-induced thrombocytopenia?"
-    )
-    assert answer.generator == "openai"
-    (note,) = [n for n in answer.notes if "cut off" in n]
-    assert "Generator notes" in answer.markdown and "cut off" in answer.markdown
-    assert note
+    assert query == fallback
