@@ -212,3 +212,14 @@ def test_a_condense_reply_that_answers_never_becomes_the_query(llm: FakeLLM) -> 
     (request,) = llm.requests
     assert request.body["messages"] == record["request"]["messages"]
     assert query == fallback
+
+
+def test_a_cut_off_reply_is_noted_and_shows_only_supported_statements(llm: FakeLLM) -> None:
+    record, passages, draft = replay(llm, "cut_off")
+    assert record["reply"]["finish_reason"] == "length"
+    context = record["settings"]["context_tokens"]
+    assert any("cut off" in n and f"context_tokens={context}" in n for n in draft.notes)
+    for s in all_statements(draft):
+        assert _LETTER.search(s.text), s.text  # no list number alone
+    for s in shown(draft, guard(draft)):
+        assert supported(s, passages), s.text
