@@ -231,7 +231,8 @@ class OpenAICompatGenerator:
             content, _ = self._complete(messages, min(_CONDENSE_TOKENS, self.settings.max_tokens))
         except GeneratorError:
             return otherwise
-        return plausible_query(content, question) or otherwise
+        said = " ".join([question, *(turn.content for turn in history)])
+        return plausible_query(content, question, said) or otherwise
 
     # -- fitting the context ------------------------------------------------------------------
 
@@ -730,10 +731,13 @@ def _context(content: str) -> str:
     return text if len(text) <= _TURN_CHARS else text[:_TURN_CHARS] + " …"
 
 
-def plausible_query(content: str, question: str) -> str | None:
+def plausible_query(content: str, question: str, said: str = "") -> str | None:
     """The model's rewrite of ``question`` when it is one plausible search query: one line
     (a "Query:" label and quotes aside), no preamble ("The user asked …", "Standalone
-    query …"), 3 to 40 words, and every number of the follow-up kept ("CrCl 25"); else None.
+    query …"), 3 to 40 words, one sentence, every number of the follow-up kept ("CrCl 25")
+    and no number that neither the follow-up nor the conversation (``said``) holds: a reply
+    that answers the question ("The recommended dose is typically 1-2 mg/kg") is no query.
+    Else None.
     """
     lines = [line.strip() for line in content.strip().splitlines() if line.strip()]
     if len(lines) != 1:
@@ -742,8 +746,13 @@ def plausible_query(content: str, question: str) -> str | None:
     query = query.strip().strip("\"'`“”").strip()
     if _PREAMBLE.match(query) or not 3 <= len(query.split()) <= _QUERY_WORDS:
         return None
+    if len(sentence_spans(query)) > 1:
+        return None
     kept = set(_NUMBER.findall(query))
     if any(n not in kept for n in _NUMBER.findall(question)):
+        return None
+    known = set(_NUMBER.findall(f"{question} {said}"))
+    if any(n not in known for n in kept):
         return None
     return query
 

@@ -196,11 +196,6 @@ def test_marker_free_sentences_are_shown_only_where_a_passage_supports_them(
         assert supported(s, passages), s.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a condense reply that answers the follow-up (one line, under 40 words, no "
-    "preamble word) passes plausible_query and becomes the search query",
-)
 def test_a_condense_reply_that_answers_never_becomes_the_query(llm: FakeLLM) -> None:
     record = load("condense_answer")
     assert record["call"] == "condense"
