@@ -27,7 +27,7 @@ from assistant.pipeline import Assistant
 from assistant.types import Answer, AnswerEvent, Audience, Event, Turn
 from corpus.errors import BedsideError, IndexStoreError, InputError, UnreachableError
 from guardrails.batch import CheckInput, check_item, verdict_json
-from guardrails.patient import PatientInput
+from guardrails.patient import Patient, PatientInput
 from ui.access import Identity
 from ui.audit import AuditLog
 from ui.feedback import FeedbackStore
@@ -207,13 +207,22 @@ class Service:
         return self._audit
 
     def ask(self, request: AskRequest, who: Identity = LOCAL, endpoint: str = "local") -> Answer:
-        server = self.assistant.settings.server
-        limit = server.max_history_turns
-        turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
-        patient = request.patient.to_patient() if request.patient else None
+        turns, patient = self._inputs(request)
         self._refuse_if_unverified()
         with self._slots:
             answer = self.assistant.ask(request.question, turns, patient, request.audience)
+        self._record(answer, request, who, endpoint)
+        return answer
+
+    def _inputs(self, request: AskRequest) -> tuple[list[Turn], Patient | None]:
+        """The conversation turns kept (``server.max_history_turns``) and the patient."""
+        limit = self.assistant.settings.server.max_history_turns
+        turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
+        return turns, request.patient.to_patient() if request.patient else None
+
+    def _record(self, answer: Answer, request: AskRequest, who: Identity, endpoint: str) -> None:
+        """The answer's audit line (the question only where the setting keeps questions)."""
+        keep = self.assistant.settings.server.audit_store_questions
         self._audit.record(
             who,
             endpoint,
@@ -221,9 +230,8 @@ class Service:
             allowed=answer.verdict.allowed,
             abstained=answer.abstained,
             findings=len(answer.verdict.findings),
-            question=request.question if server.audit_store_questions else None,
+            question=request.question if keep else None,
         )
-        return answer
 
     def ask_stream(
         self, request: AskRequest, who: Identity = LOCAL, endpoint: str = "local"
@@ -231,26 +239,14 @@ class Service:
         """``ask`` as ``Assistant.ask_stream`` events. The answer slot is taken before the
         first event and held until the answer is sent or the iterator is closed; the answer
         is audited as ``ask`` audits it."""
-        server = self.assistant.settings.server
-        limit = server.max_history_turns
-        turns = [Turn(t.role, t.content) for t in request.history][-limit:] if limit else []
-        patient = request.patient.to_patient() if request.patient else None
+        turns, patient = self._inputs(request)
         self._refuse_if_unverified()
         with self._slots:
             events = self.assistant.ask_stream(request.question, turns, patient, request.audience)
             try:
                 for event in events:
                     if isinstance(event, AnswerEvent):
-                        answer = event.answer
-                        self._audit.record(
-                            who,
-                            endpoint,
-                            answer_id=answer.answer_id,
-                            allowed=answer.verdict.allowed,
-                            abstained=answer.abstained,
-                            findings=len(answer.verdict.findings),
-                            question=request.question if server.audit_store_questions else None,
-                        )
+                        self._record(event.answer, request, who, endpoint)
                     yield event
             finally:
                 events.close()
