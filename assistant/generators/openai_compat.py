@@ -128,8 +128,12 @@ class OpenAICompatGenerator:
                 "http://127.0.0.1:8080/v1"
             )
         self._key_allowed = _host_port(target) == self._key_host(target)
-        # llama.cpp server counts tokens at {root}/tokenize, beside its /v1 API.
-        self.tokenize_url = f"{re.sub(r'/v1$', '', base)}/tokenize"
+        # Servers that count tokens, beside their /v1 API: llama.cpp's server at
+        # {root}/tokenize ({"content": …}), llama-cpp-python's at {root}/extras/tokenize
+        # ({"input": …}); both answer {"tokens": [...]}. The first that answers is kept.
+        root = re.sub(r"/v1$", "", base)
+        self._tokenizers = [(f"{root}/tokenize", "content"), (f"{root}/extras/tokenize", "input")]
+        self.tokenize_url = self._tokenizers[0][0]
         self._tokenize: bool | None = None  # unknown until first asked
         if self.settings.max_tokens >= self.settings.context_tokens:
             raise ConfigError(
@@ -306,8 +310,9 @@ class OpenAICompatGenerator:
         return self._tokens(text) + _TEMPLATE_TOKENS * (len(messages) + 1)
 
     def _tokens(self, text: str) -> int:
-        """Tokens in ``text``: the server's count (llama.cpp's POST /tokenize) when it has
-        that endpoint, else 1 per 3 characters (more than most tokenizers give for English)."""
+        """Tokens in ``text``: the server's count (llama.cpp's POST /tokenize or
+        llama-cpp-python's POST /extras/tokenize) when it has one of those endpoints, else 1
+        per 3 characters (more than most tokenizers give for English)."""
         if self._tokenize is not False:
             counted = self._count(text)
             if counted is not None:
@@ -318,15 +323,18 @@ class OpenAICompatGenerator:
 
     def _count(self, text: str) -> int | None:
         s = self.settings
-        try:
-            with self._client(min(s.timeout_s, _TOKENIZE_TIMEOUT_S)) as c:
-                response = c.post(
-                    self.tokenize_url, json={"content": text}, headers=self._headers()
-                )
-            tokens = response.json().get("tokens") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return None
-        return len(tokens) if isinstance(tokens, list) else None
+        for url, field in list(self._tokenizers):
+            try:
+                with self._client(min(s.timeout_s, _TOKENIZE_TIMEOUT_S)) as c:
+                    response = c.post(url, json={field: text}, headers=self._headers())
+                tokens = response.json().get("tokens") if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError, AttributeError):
+                tokens = None
+            if isinstance(tokens, list):
+                self._tokenizers = [(url, field)]  # this server's tokenizer, from now on
+                self.tokenize_url = url
+                return len(tokens)
+        return None
 
     # -- HTTP -------------------------------------------------------------------------------
 

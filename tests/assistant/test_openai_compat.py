@@ -97,6 +97,10 @@ class FakeLLM:
     # POST /tokenize (llama.cpp): text -> token count; None answers 404 like vLLM or Ollama.
     tokenizer: Callable[[str], int] | None = None
     tokenized: list[str] = field(default_factory=list)
+    # Where the tokenizer answers: llama.cpp's /tokenize {"content"}, or llama-cpp-python's
+    # /extras/tokenize {"input"}; the other path answers 404.
+    tokenize_path: str = "/tokenize"
+    tokenize_asked: list[str] = field(default_factory=list)  # the path of each request
     # A streamed reply the client closed before its end: how many events had been sent.
     abandoned: list[int] = field(default_factory=list)
     abandoned_event: threading.Event = field(default_factory=threading.Event)
@@ -132,7 +136,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
             headers = {k.lower(): v for k, v in self.headers.items()}
-            if self.path == "/tokenize":
+            if self.path in ("/tokenize", "/extras/tokenize"):
                 self.tokenize(body)
                 return
             reply = fake.next_reply(Request(self.path, headers, body))
@@ -152,12 +156,14 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 pass  # the client timed out and closed the connection
 
         def tokenize(self, body: Any) -> None:
+            text = str(body.get("content", body.get("input", "")))
             with fake.lock:
-                fake.tokenized.append(str(body["content"]))
-            if fake.tokenizer is None:
+                fake.tokenized.append(text)
+                fake.tokenize_asked.append(self.path)
+            if fake.tokenizer is None or self.path != fake.tokenize_path:
                 self.send_error(404)
                 return
-            payload = json.dumps({"tokens": list(range(fake.tokenizer(body["content"])))})
+            payload = json.dumps({"tokens": list(range(fake.tokenizer(text)))})
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -694,6 +700,22 @@ def test_passages_are_fitted_with_the_servers_tokenizer(llm: FakeLLM) -> None:
     assert draft.citations[0].passage is many[0]
 
 
+def test_llama_cpp_pythons_tokenizer_is_found_at_its_own_path(llm: FakeLLM) -> None:
+    llm.tokenizer = lambda text: len(text) // 4
+    llm.tokenize_path = "/extras/tokenize"
+    llm.script("The usual dose is 5 mg twice daily [1].", "The usual dose is 5 mg [1].")
+    generator = generator_for(llm, context_tokens=4096, max_tokens=800)
+    draft = generator.generate("Apixaban dose?", _long_passages(), [])
+    (note,) = [n for n in draft.notes if "context_tokens" in n]
+    assert "server's tokenizer" in note
+    # /tokenize answered 404 once; /extras/tokenize counted, and is asked from then on.
+    assert llm.tokenize_asked[:2] == ["/tokenize", "/extras/tokenize"]
+    assert set(llm.tokenize_asked[2:]) <= {"/extras/tokenize"}
+    before = len(llm.tokenize_asked)
+    generator.generate("Apixaban dose?", _long_passages(), [])
+    assert set(llm.tokenize_asked[before:]) == {"/extras/tokenize"}
+
+
 def test_without_a_tokenizer_the_estimate_is_conservative(llm: FakeLLM) -> None:
     llm.script("The usual dose is 5 mg twice daily [1].")
     draft = generator_for(llm, context_tokens=2048, max_tokens=512).generate(
@@ -702,7 +724,7 @@ def test_without_a_tokenizer_the_estimate_is_conservative(llm: FakeLLM) -> None:
 
     sent = _prompt(llm.requests[0])
     assert len(sent) / 3 + 512 <= 2048
-    assert llm.tokenized  # asked once, answered 404
+    assert llm.tokenized  # asked, answered 404 at both paths
     assert any("estimated" in n and "left out" in n for n in draft.notes)
 
 
