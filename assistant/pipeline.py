@@ -43,7 +43,14 @@ from assistant.generators.extractive import (
 )
 from assistant.markup import inline
 from assistant.premise import read_proposal
-from assistant.provenance import rank_by_priority, source_notices, today, usable
+from assistant.provenance import (
+    hidden_drafts_notices,
+    is_draft,
+    rank_by_priority,
+    source_notices,
+    today,
+    usable,
+)
 from assistant.questions import clean_question
 from assistant.related import related_questions
 from assistant.render import render, review_status
@@ -63,7 +70,7 @@ from assistant.types import (
     Withheld,
 )
 from corpus.text import sentence_spans
-from corpus.types import Chunk
+from corpus.types import Chunk, DocumentInfo
 from guardrails.check import check
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import common_words, drug_lexicon
@@ -150,6 +157,8 @@ class Asked:
     timings: dict[str, float]
     t0: float
     t_generate: float  # when drafting began: coverage, the card, the draft, what is added
+    # Draft protocols that match the question but are not quoted (corpus.allow_drafts off)
+    drafts: tuple[DocumentInfo, ...] = ()
 
 
 def _shown_texts(answer: Answer) -> list[str]:
@@ -181,6 +190,8 @@ class Assistant:
     retriever: HybridRetriever
     generator: Generator
     reference: ReferenceTable = field(default_factory=default_reference)
+    # Whether the served index holds draft protocols, by index digest (read once per index)
+    _drafts_known: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(
@@ -329,6 +340,7 @@ class Assistant:
         # Searched in both spellings the corpus writes ("haemorrhage", "hemorrhage"); the
         # question's words are measured as asked.
         passages = self._retrieve(_with_variants(query, self.retriever), frame)
+        drafts = self._hidden_drafts(query)
         timings["retrieve"] = _ms(t)
 
         missing = missing_terms(question, self.retriever, frame)
@@ -375,7 +387,15 @@ class Assistant:
             cover = self._coverage(frame, passages) if frame.drugs else Coverage("covered")
             if cover.status == "not_covered" and cover.message:
                 return self._abstain(
-                    question, query, audience, passages, frame, cover.message, timings, cover
+                    question,
+                    query,
+                    audience,
+                    passages,
+                    frame,
+                    cover.message,
+                    timings,
+                    cover,
+                    drafts=drafts,
                 )
             if unserved:
                 reason = (
@@ -393,7 +413,9 @@ class Assistant:
                     "Bedside's sources do not answer this question closely enough to quote: no "
                     "guideline, drug label or study in the corpus covers it."
                 )
-            return self._abstain(question, query, audience, passages, frame, reason, timings)
+            return self._abstain(
+                question, query, audience, passages, frame, reason, timings, drafts=drafts
+            )
 
         t = time.perf_counter()
         cover = self._coverage(frame, passages)
@@ -405,7 +427,7 @@ class Assistant:
         )
         return Asked(
             question, query, audience, tuple(history), frame, tuple(passages), cover, card,
-            timings, t0, t,
+            timings, t0, t, drafts,
         )  # fmt: skip
 
     def _finish(
@@ -485,6 +507,7 @@ class Assistant:
             frame=frame,
             coverage=cover,
             card=card,
+            drafts=asked.drafts,
         )
         return answer, draft
 
@@ -501,6 +524,21 @@ class Assistant:
             deeper = self.retriever.search(query, k=k * 2)
             kept = [p for p in deeper if usable(p.doc, allow)][:k]
         return kept
+
+    def _hidden_drafts(self, query: str) -> tuple[DocumentInfo, ...]:
+        """Draft protocols among the best passages for ``query`` that answers do not quote
+        (``corpus.allow_drafts`` off): the answer says they exist. Nothing is searched when
+        drafts are allowed or the index holds none."""
+        if self.settings.corpus.allow_drafts or not self._index_has_drafts():
+            return ()
+        found = self.retriever.search(query, k=self.settings.assistant.k)
+        return tuple({p.doc.id: p.doc for p in found if is_draft(p.doc)}.values())
+
+    def _index_has_drafts(self) -> bool:
+        digest = self.retriever.digest
+        if digest not in self._drafts_known:
+            self._drafts_known = {digest: any(is_draft(d) for d in self.retriever.documents())}
+        return self._drafts_known[digest]
 
     def _retrieve(self, query: str, frame: Frame) -> list[Passage]:
         """The passages the answer is chosen from: the top ones for the query, those just
@@ -850,6 +888,7 @@ class Assistant:
         frame: Frame,
         coverage: Coverage,
         card: DoseCard | None,
+        drafts: Sequence[DocumentInfo] = (),
     ) -> Answer:
         lines = draft.raw_text.split("\n")
         starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
@@ -915,6 +954,7 @@ class Assistant:
             notes=[*notes, *draft.notes],
         )
         provenance = source_notices(cited, today(), bottom.citations if bottom else ())
+        provenance += hidden_drafts_notices(drafts)
         if provenance:
             markdown = "\n".join(f"> {inline(n)}" for n in provenance) + "\n\n" + markdown
         timings["total"] = _ms(t0)
@@ -992,9 +1032,12 @@ class Assistant:
         reason: str,
         timings: dict[str, float],
         coverage: Coverage | None = None,
+        *,
+        drafts: Sequence[DocumentInfo] = (),
     ) -> Answer:
         closest = _closest(passages)
         verdict = Verdict((), 0, {"patient": frame.patient.describe()})
+        notices = hidden_drafts_notices(drafts)
         markdown = render(
             bottom_line=None,
             statements=(),
@@ -1007,6 +1050,8 @@ class Assistant:
             abstention=reason,
             closest=closest,
         )
+        if notices:
+            markdown = "\n".join(f"> {inline(n)}" for n in notices) + "\n\n" + markdown
         return Answer(
             **self._stamp(question, query, audience, timings),
             verdict=verdict,
@@ -1024,6 +1069,7 @@ class Assistant:
             generator=self.generator.name,
             frame=frame,
             coverage=coverage,
+            source_notices=tuple(notices),
         )
 
 

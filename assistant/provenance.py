@@ -86,6 +86,15 @@ def source_notices(
     return out
 
 
+def hidden_drafts_notices(drafts: Sequence[DocumentInfo]) -> list[str]:
+    """What an answer says of draft protocols that match its question but are not quoted."""
+    return [
+        f"The draft protocol “{d.title}” also matches this question; drafts are not quoted "
+        "until approved (corpus.allow_drafts)."
+        for d in drafts
+    ]
+
+
 def rank_by_priority(section: str, priority: Sequence[str]) -> int:
     """A source type's place in ``priority`` (earlier takes precedence); types not named
     come after every named one."""

@@ -89,12 +89,18 @@ def test_a_draft_is_quoted_only_where_drafts_are_allowed(
     hidden = _assistant(tmp_path / "a", fixture_pack, _library("draft", "2099-01-01"))
     answer = hidden.ask(QUESTION)
     assert not _cites_protocol(answer) and answer.bottom_line is not None
+    # It is not quoted, but the answer says a draft matches.
+    assert answer.source_notices == (
+        "The draft protocol “Argatroban for heparin-induced thrombocytopenia (HIT)” also "
+        "matches this question; drafts are not quoted until approved (corpus.allow_drafts).",
+    )
     allowed = _assistant(
         tmp_path / "b", fixture_pack, _library("draft", "2099-01-01"), allow_drafts=True
     )
     answer = allowed.ask(QUESTION)
     assert _cites_protocol(answer)
     assert any("is a draft, not an approved protocol" in n for n in answer.source_notices)
+    assert not any("also matches" in n for n in answer.source_notices)
 
 
 def test_the_priority_setting_decides_who_leads(tmp_path: Path, fixture_pack: Path) -> None:
