@@ -43,7 +43,6 @@ from corpus.errors import CorpusError
 from corpus.loaders.base import LoadResult, Problem
 from corpus.loaders.converted import Converted, UnreadableFileError
 from corpus.types import Document, SourceType
-from corpus.yamlio import load_yaml
 
 LIBRARY_FILE = "library.yaml"
 Status = Literal["draft", "approved", "retired"]
@@ -142,11 +141,17 @@ def read_library(folder: Path) -> Library:
     if not path.is_file():
         return Library()
     try:
-        data = load_yaml(path.read_text(encoding="utf-8")) or {}
+        # Every value read as written (no YAML dates or numbers): the model parses them,
+        # so a date that is no date is named with its field.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    except ValueError as exc:  # a date YAML reads as one but cannot be: 2025-13-01
-        raise ValueError(f"{path}: a date is not a real date ({exc}); write YYYY-MM-DD") from exc
+    if isinstance(data, dict):
+        # A key written with nothing under it ("defaults:", "documents:", a file named
+        # with no fields) says nothing.
+        data = {k: v for k, v in data.items() if v != ""}
+        if isinstance(data.get("documents"), dict):
+            data["documents"] = {f: ({} if v == "" else v) for f, v in data["documents"].items()}
     try:
         return Library.model_validate(data)
     except ValidationError as exc:

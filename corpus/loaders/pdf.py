@@ -225,7 +225,14 @@ def _read_page(page: Any) -> _Page:
 
 
 def _cell(value: str | None) -> str:
-    return " ".join((value or "").split()).replace("|", "\\|")
+    """A table cell's printed lines as one line: joined as a paragraph's are (a word broken
+    after its hyphen is one word again), ``|`` escaped."""
+    out = ""
+    for line in (value or "").splitlines():
+        line = " ".join(line.split())
+        if line:
+            out = f"{out}{_joiner(out)}{line}" if out else line
+    return out.replace("|", "\\|")
 
 
 def _inside(word: dict[str, Any], boxes: list[tuple[float, float, float, float]]) -> bool:

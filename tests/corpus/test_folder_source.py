@@ -95,7 +95,7 @@ def test_a_malformed_library_stops_the_folder_naming_the_file_and_field(tmp_path
     with pytest.raises(CorpusError, match="reviewer.*existing index was kept"):
         load_folder(root)
     (root / "library.yaml").write_text("documents:\n  a.md:\n    review_by: 2025-13-01\n", "utf-8")
-    with pytest.raises(CorpusError, match="not a real date.*YYYY-MM-DD"):
+    with pytest.raises(CorpusError, match=r"documents\.a\.md\.review_by"):
         load_folder(root)
 
 
@@ -148,3 +148,9 @@ def test_a_damaged_pdf_in_the_folder_is_named_and_the_rest_is_indexed(tmp_path: 
     assert [d.id for d in result.documents] == ["good"]
     [problem] = [p for p in result.problems if "scan.pdf" in p.where]
     assert "not a readable PDF" in problem.message
+
+
+def test_keys_written_with_nothing_under_them_say_nothing(tmp_path: Path) -> None:
+    root = _folder(tmp_path, "defaults:\ndocuments:\n  a.md:\n", {"a.md": BODY})
+    [doc] = load_folder(root).documents
+    assert doc.meta["status"] == "draft" and not doc.meta["status_recorded"]

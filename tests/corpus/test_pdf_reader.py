@@ -399,3 +399,13 @@ def test_pdf_dates(value, expected):
     from corpus.loaders.pdf import _pdf_date
 
     assert _pdf_date(value) == expected
+
+
+def test_a_table_cell_broken_after_a_hyphen_is_one_word_again() -> None:
+    from corpus.loaders.pdf import _cell
+
+    assert _cell("Moderate hepatic impairment (Child-\nPugh B)") == (
+        "Moderate hepatic impairment (Child-Pugh B)"
+    )
+    assert _cell("5 mg -\nthen 2 mg") == "5 mg - then 2 mg"  # a dash standing alone
+    assert _cell("a |\nb") == "a \\| b" and _cell(None) == ""
