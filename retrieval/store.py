@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from corpus.chunking import ChunkingSettings, chunk_documents
 from corpus.errors import IndexStoreError, StaleIndexError
+from corpus.loaders.folder import file_digest
 from corpus.types import Chunk, Document, DocumentInfo
 from retrieval.bm25 import BM25Index
 from retrieval.dense import DenseIndex
@@ -211,12 +212,7 @@ def chunk_row(c: Chunk) -> dict[str, Any]:
     }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+_sha256 = file_digest  # the sha256 of a file, read in 1 MiB blocks
 
 
 def _digests(root: Path) -> dict[str, FileDigest]:

@@ -198,6 +198,7 @@ def folder_files(folder: Path) -> list[Path]:
 
 
 def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(1 << 20):
