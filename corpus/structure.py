@@ -62,6 +62,8 @@ _FLOW_LINE = re.compile(
     r"(?P<marker>(?:\+?-{1,2}>|→)[ \t]*)?"
     r"(?P<bullet>(?:[-*]|\d{1,3}[.)])[ \t]+)?"
 )
+# what closes a line's sentence (or opens what follows it): after these a line stands alone
+_CLOSED = frozenset(".!?:;")
 _ARROW = re.compile(r"[ \t]*(?:-{1,2}>|→)(?:[ \t]+|$)")
 
 
@@ -378,23 +380,52 @@ class _Parser:
             return content
         return None
 
+    def wraps(self, end: int, j: int) -> bool:
+        """Whether line ``j`` goes on with the sentence the line before it (ending at ``end``)
+        left open: a plain line after one that opens a parenthesis ("500 mg (two" / "250 mg
+        capsules) ..."), or in lower case after a line that stops without closing
+        punctuation ("... debossed with VDT on one side and 150" / "on the other side.")."""
+        if j >= len(self.lines) or self.blank(j) or self.structural(j):
+            return False
+        last = _clean_text(self.text, (self.lines[j - 1][0], end))
+        if last.count("(") > last.count(")"):
+            return True
+        return bool(last) and last[-1] not in _CLOSED and self.first(j).islower()
+
+    def wrapped(self, i: int, span: Span) -> tuple[int, tuple[Span, ...]]:
+        """Line ``i``'s span (``span``) and the lines that wrap on from it: the next line
+        index and every line's stripped span."""
+        lines = [span]
+        j = i + 1
+        while self.wraps(lines[-1][1], j):
+            lines.append(self.stripped(j))
+            j += 1
+        return j, tuple(lines)
+
     def paragraph(self, i: int) -> int:
         s, e = self.stripped(i)
         quote = _QUOTE_MARK.match(self.text, s, e)
         content = _strip(self.text, quote.end(), e) if quote else (s, e)
+        if not quote:
+            i_next, lines = self.wrapped(i, content)
+            content = (content[0], lines[-1][1])
+            s, e = content
+        else:
+            i_next = i + 1
         self.blocks.append(Paragraph((s, e), content))
-        i += 1
+        i = i_next
         # plain text: "Label:" then unmarked lines is a list of those lines
         if not quote and _ends_with_colon(self.text, content):
             j = i
+            items: list[ListItem] = []
             while j < len(self.lines) and not self.blank(j) and not self.structural(j):
-                j += 1
-            if j > i:
-                items = tuple(
-                    ListItem(self.stripped(k), None, 0, (self.stripped(k),)) for k in range(i, j)
-                )
+                j, lines = self.wrapped(j, self.stripped(j))
+                items.append(ListItem((lines[0][0], lines[-1][1]), None, 0, lines))
+            if items:
                 span = (items[0].span[0], items[-1].span[1])
-                self.blocks.append(ListBlock(span, items, _last_sentence(self.text, content)))
+                self.blocks.append(
+                    ListBlock(span, tuple(items), _last_sentence(self.text, content))
+                )
                 return j
         return i
 
@@ -643,6 +674,20 @@ def _line_parts(text: str, lines: tuple[Span, ...], role: str, sep: str) -> list
     return out
 
 
+def _lines_of(text: str, span: Span) -> tuple[Span, ...]:
+    """``span`` cut at its line breaks, each line stripped."""
+    out: list[Span] = []
+    start, end = span
+    while start < end:
+        stop = text.find("\n", start, end)
+        stop = end if stop < 0 else stop
+        line = _strip(text, start, stop)
+        if line[0] < line[1]:
+            out.append(line)
+        start = stop + 1
+    return tuple(out)
+
+
 def _lead_parts(text: str, lines: tuple[Span, ...], role: str, sep: str) -> list[Part]:
     parts = _line_parts(text, lines, role, sep)
     if parts and text[parts[-1].end - 1] == ":":
@@ -684,9 +729,8 @@ def _section_units(text: str, section: Section) -> Iterator[Unit]:
             for sentence in split_sentences(text, *block.content):
                 if sentence in lead_ins:
                     continue  # a lead-in says nothing alone; it is quoted with its list
-                found.append(
-                    unit("sentence", sentence, [], _line_parts(text, (sentence,), "text", ""))
-                )
+                lines = _lines_of(text, sentence)  # a sentence wrapped over lines reads as one
+                found.append(unit("sentence", sentence, [], _line_parts(text, lines, "text", "")))
         elif isinstance(block, ListBlock):
             found.extend(_list_units(text, block, unit))
         elif isinstance(block, Table):

@@ -17,7 +17,7 @@ cannot be resolved is withheld.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -408,7 +408,10 @@ class _Resolver:
             self.spans = sentence_spans(self.text) or [(0, 0)]
             self.starts = [s for s, _ in self.spans]
         i = max(0, bisect_right(self.starts, sentence[0]) - 1)
-        start, end = self.spans[i]
+        # the extraction may read past a shown sentence's end ("(approx. 25.3 mm long)"):
+        # every shown sentence it reaches into is part of it, with its marker
+        j = max(i, bisect_left(self.starts, sentence[1]) - 1)
+        start, end = self.spans[i][0], self.spans[j][1]
         return min(start, sentence[0]), max(end, sentence[1])
 
     def _resolve(self, sentence: tuple[int, int], skip: tuple[str, ...] = ()) -> Subject:

@@ -280,6 +280,30 @@ UNIT_CASES = [
         id="plain-text-label-lines",
     ),
     pytest.param("# Only a heading\n\n---\n", [("sentence", "---")], id="never-a-heading-alone"),
+    pytest.param(
+        "Wugs are round, marked with W on one side and 150\non the other side.\nThey are red.",
+        [
+            ("sentence", "Wugs are round, marked with W on one side and 150 on the other side."),
+            ("sentence", "They are red."),
+        ],
+        id="a-line-going-on-in-lower-case-wraps-on",
+    ),
+    pytest.param(
+        "The dose is:\n500 mg (two\n250 mg tablets) of wug\nTwice daily",
+        [
+            ("list_item", "The dose is — 500 mg (two 250 mg tablets) of wug"),
+            ("list_item", "The dose is — Twice daily"),
+        ],
+        id="a-line-opening-a-parenthesis-wraps-on",
+    ),
+    pytest.param(
+        "Wug 5 mg tablets\nthe other ingredients.\nBlap:\nzorb",
+        [
+            ("sentence", "Wug 5 mg tablets the other ingredients."),
+            ("list_item", "Blap — zorb"),
+        ],
+        id="a-line-ending-in-a-colon-stands-alone",
+    ),
 ]
 
 

@@ -35,6 +35,13 @@ _SUBJECT = SourceText(
     "Eliquis — 3. How to take Eliquis",
 )
 
+_APPEARANCE = SourceText(
+    "What Zorvex contains\n"
+    "The active substances are hydrocortisone and zorbamide.\n"
+    "Zorvex 0.5 mg granules: the capsule (approx. 25.3 mm long) is printed in red.",
+    "Zorvex — 6. Contents of the pack and other information",
+)
+
 
 def _verdict(answer: str, passage: SourceText):  # type: ignore[no-untyped-def]
     return check(f"{answer} [1]", {1: "p"}, {"p": passage})
@@ -108,6 +115,20 @@ def _verdict(answer: str, passage: SourceText):  # type: ignore[no-untyped-def]
             _SUBJECT,
             False,
             id="unit-cited-at-its-end-changed",
+        ),
+        # an abbreviation's full stop ends no statement: the quote is the whole line, cited
+        # at its end, however the sentences are cut
+        pytest.param(
+            "Zorvex 0.5 mg granules: the capsule (approx. 25.3 mm long) is printed in red.",
+            _APPEARANCE,
+            True,
+            id="abbreviation-inside-quote",
+        ),
+        pytest.param(
+            "Zorvex 0.5 mg granules: the capsule (approx. 25.3 mm long) is printed in blue.",
+            _APPEARANCE,
+            False,
+            id="abbreviation-inside-changed-quote",
         ),
     ],
 )
