@@ -75,6 +75,7 @@ from guardrails.check import check
 from guardrails.extraction import find_drugs
 from guardrails.lexicon import common_words, drug_lexicon
 from guardrails.patient import Patient
+from guardrails.products import ProductNames
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
 from guardrails.rules import contraindicated
 from guardrails.types import Finding, SourceText, Verdict
@@ -192,6 +193,8 @@ class Assistant:
     reference: ReferenceTable = field(default_factory=default_reference)
     # Whether the served index holds draft protocols, by index digest (read once per index)
     _drafts_known: dict[str, bool] = field(default_factory=dict, repr=False)
+    # What its documents say their products are, by index digest (learned once per index)
+    _products_known: dict[str, ProductNames] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(
@@ -487,7 +490,10 @@ class Assistant:
         verdict = check(
             draft.raw_text,
             {c.number: c.passage.chunk.id for c in draft.citations},
-            {c.passage.chunk.id: _source_text(c.passage) for c in draft.citations},
+            {
+                c.passage.chunk.id: _source_text(c.passage, self._products())
+                for c in draft.citations
+            },
             facts,
             context,
             self.reference,
@@ -533,6 +539,19 @@ class Assistant:
             return ()
         found = self.retriever.search(query, k=self.settings.assistant.k)
         return tuple({p.doc.id: p.doc for p in found if is_draft(p.doc)}.values())
+
+    def _products(self) -> ProductNames:
+        """What the served index's documents say their products are (learned once per index
+        digest, from every chunk)."""
+        digest = self.retriever.digest
+        if digest not in self._products_known:
+            pairs = (
+                (doc.title, chunk.text)
+                for doc in self.retriever.documents()
+                for chunk in self.retriever.chunks_of(doc.id)
+            )
+            self._products_known = {digest: ProductNames.learn(pairs, self.reference)}
+        return self._products_known[digest]
 
     def _index_has_drafts(self) -> bool:
         digest = self.retriever.digest
@@ -1237,10 +1256,18 @@ def _standard(pop: Population) -> bool:
     return not reduced
 
 
-def _source_text(p: Passage) -> SourceText:
+def _source_text(p: Passage, products: ProductNames) -> SourceText:
     """A cited passage as the guard reads it: with its title and headings, so a dose whose
-    drug is named in an earlier sentence, a list or a heading is judged for that drug."""
-    return SourceText(p.chunk.text, p.doc.title, p.chunk.section_path, p.doc.id, p.chunk.id)
+    drug is named in an earlier sentence, a list or a heading is judged for that drug, and
+    with the product names the corpus gives its document ("Vafseo 300 mg tablets")."""
+    return SourceText(
+        p.chunk.text,
+        p.doc.title,
+        p.chunk.section_path,
+        p.doc.id,
+        p.chunk.id,
+        products.of_title(p.doc.title),
+    )
 
 
 def _diverse(

@@ -64,6 +64,31 @@ _FLOW_LINE = re.compile(
 )
 # what closes a line's sentence (or opens what follows it): after these a line stands alone
 _CLOSED = frozenset(".!?:;")
+# How a line that runs on into the next one ends: a joining mark, or a word that joins.
+_RUNS_ON = re.compile(
+    r"(?:[,(/&+=\u2013-]|\b(?:a|an|the|of|to|by|with|for|in|on|at|from|and|or|plus|than|as"
+    r"|per|is|are|be|then|if|when|such|including))\Z",
+    re.IGNORECASE,
+)
+# what opens a line as layout: a list or quote marker, a table bar, a heading's hashes
+_LINE_MARK = re.compile(r"[ \t]*(?:[-*+\u2022>|#]+|\d{1,3}[.)])(?:[ \t]|$)")
+
+
+def runs_on(line: str, following: str) -> bool:
+    """Whether ``following``, the line after ``line`` (both without marks), goes on with the
+    sentence ``line`` left open: after a parenthesis ``line`` opens ("500 mg (two" / "250 mg
+    capsules) ..."), after a joining mark or word ("... together with" / "200"), or in lower
+    case after a line that stops without closing punctuation ("... on one side and 150" /
+    "on the other side."). A line that opens with a list, quote, table or heading mark never
+    does. The one rule the structure's paragraphs and the guard's quotes read lines by."""
+    line, following = line.rstrip(), following.lstrip()
+    if not line or not following or _LINE_MARK.match(following):
+        return False
+    if line.count("(") > line.count(")") or _RUNS_ON.search(line):
+        return True
+    return line[-1] not in _CLOSED and following[0].islower()
+
+
 _ARROW = re.compile(r"[ \t]*(?:-{1,2}>|→)(?:[ \t]+|$)")
 
 
@@ -381,16 +406,12 @@ class _Parser:
         return None
 
     def wraps(self, end: int, j: int) -> bool:
-        """Whether line ``j`` goes on with the sentence the line before it (ending at ``end``)
-        left open: a plain line after one that opens a parenthesis ("500 mg (two" / "250 mg
-        capsules) ..."), or in lower case after a line that stops without closing
-        punctuation ("... debossed with VDT on one side and 150" / "on the other side.")."""
+        """Whether plain line ``j`` goes on with the sentence the line before it (ending at
+        ``end``) left open (``runs_on``)."""
         if j >= len(self.lines) or self.blank(j) or self.structural(j):
             return False
         last = _clean_text(self.text, (self.lines[j - 1][0], end))
-        if last.count("(") > last.count(")"):
-            return True
-        return bool(last) and last[-1] not in _CLOSED and self.first(j).islower()
+        return runs_on(last, self.text[slice(*self.stripped(j))])
 
     def wrapped(self, i: int, span: Span) -> tuple[int, tuple[Span, ...]]:
         """Line ``i``'s span (``span``) and the lines that wrap on from it: the next line

@@ -53,6 +53,7 @@ from corpus.text import split_sentences
 from corpus.types import Chunk, Document, DocumentInfo
 from guardrails import check
 from guardrails.extraction import extract
+from guardrails.products import ProductNames
 from guardrails.reference import ReferenceTable, default_reference
 from guardrails.types import SourceText
 
@@ -164,6 +165,7 @@ def check_unit(
     unit: QuotedUnit,
     doc_text: str,
     reference: ReferenceTable,
+    products: ProductNames | None = None,
 ) -> UnitResult:
     """Check one unit the way the pipeline checks a one-statement extractive answer."""
     from assistant.types import Citation, Draft, Statement
@@ -179,7 +181,7 @@ def check_unit(
     verdict = check(
         draft.raw_text,
         {c.number: c.passage.chunk.id for c in draft.citations},
-        {c.passage.chunk.id: _source_text(c.passage) for c in draft.citations},
+        {c.passage.chunk.id: _source_text(c.passage, products) for c in draft.citations},
         None,
         "",
         reference,
@@ -202,9 +204,17 @@ def check_unit(
     )
 
 
-def _source_text(p: Any) -> SourceText:
-    # as assistant/pipeline.py hands a cited passage to the guard: with title and headings
-    return SourceText(p.chunk.text, p.doc.title, p.chunk.section_path, p.doc.id, p.chunk.id)
+def _source_text(p: Any, products: ProductNames | None) -> SourceText:
+    # as assistant/pipeline.py hands a cited passage to the guard: with title, headings and
+    # the product names the corpus gives its document
+    return SourceText(
+        p.chunk.text,
+        p.doc.title,
+        p.chunk.section_path,
+        p.doc.id,
+        p.chunk.id,
+        products.of_title(p.doc.title) if products else (),
+    )
 
 
 # ------------------------------------------------------------------ the corpus
@@ -324,6 +334,7 @@ def measure(
     """Check every dose-stating unit of the corpus (the first ``limit`` documents of each
     domain when given): a summary per domain and overall, and every unit's result."""
     table = reference or default_reference()
+    products = ProductNames.learn(((d.title, d.text) for d in corpus.documents.values()), table)
     by_doc: dict[str, list[Chunk]] = defaultdict(list)
     for c in corpus.chunks:
         by_doc[c.doc_id].append(c)
@@ -348,7 +359,7 @@ def measure(
                 if not states_dose(doc.text[unit.span[0] : unit.span[1]]):
                     continue
                 count.dose_units += 1
-                result = check_unit(domain, info, chunk, unit, doc.text, table)
+                result = check_unit(domain, info, chunk, unit, doc.text, table, products)
                 results.append(result)
                 if not result.allowed:
                     count.withheld += 1

@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP, STEP_SEP
+from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP, STEP_SEP, runs_on
 from corpus.text import sentence_spans
 from guardrails.context import (
     dose_indications,
@@ -31,6 +31,7 @@ from guardrails.context import (
     drugs_in,
     find_indications,
     in_scope,
+    products_in,
     related,
     resolve_subject,
 )
@@ -260,14 +261,6 @@ _MARKUP = "*_`~"
 _LINE_MARK = re.compile(r"[ \t]*(?:[-*+\u2022>|#]+|\d{1,3}[.)])(?:[ \t]|$)")
 
 
-# How a line that runs on into the next one ends: a joining mark, or a word that joins.
-_RUNS_ON = re.compile(
-    r"(?:[,(/&+=\u2013-]|\b(?:a|an|the|of|to|by|with|for|in|on|at|from|and|or|plus|than|as"
-    r"|per|is|are|be|then|if|when|such|including))\Z",
-    re.IGNORECASE,
-)
-
-
 def _starts_statement(passage: str, at: int) -> bool:
     """Whether a piece found at ``at`` starts a statement of the passage."""
     line = passage.rfind("\n", 0, at) + 1
@@ -276,15 +269,13 @@ def _starts_statement(passage: str, at: int) -> bool:
         return before.endswith(_HEAD_STOP) or _LINE_MARK.fullmatch(before + " ") is not None
     if line == 0:
         return True
-    # A line of its own, unless the line before runs on into it (a wrapped sentence): as
-    # ``_ends_statement`` reads a line break, a line led by a capital starts a statement
-    # (the line before is a heading or a label: "Adults donating their own blood" above
-    # "The usual dose is ..."), one led in lower case or by a digit continues the line
-    # before; so does any line after one that ends in a joiner (",", "of", "and").
+    # A line of its own, unless the line before runs on into it (a wrapped sentence, as the
+    # structure reads lines: ``corpus.structure.runs_on``). A line under a heading or a
+    # label ("Adults donating their own blood" above "The usual dose is ...") starts one.
     prev = passage[passage.rfind("\n", 0, line - 1) + 1 : line - 1].strip().rstrip(_MARKUP)
     if not prev or prev.endswith(_HEAD_STOP) or prev.startswith(("#", "|")):
         return True
-    return passage[at : at + 1].isupper() and not _RUNS_ON.search(prev)
+    return not runs_on(prev, passage[at : passage.find("\n", at) % (len(passage) + 1)])
 
 
 def _ends_statement(passage: str, end: int) -> bool:
@@ -295,10 +286,11 @@ def _ends_statement(passage: str, end: int) -> bool:
         return after.startswith(_TAIL_STOP)
     if stop < 0:
         return True
-    # The line ends here; a line after it that runs on in lower case continues it.
+    # The line ends here; the line after it may run on from it (``runs_on``).
     line_end = passage.find("\n", stop + 1)
-    nxt = passage[stop + 1 : line_end if line_end >= 0 else len(passage)].lstrip(" \t")
-    return not nxt or not (nxt[0].islower() or nxt[0].isdigit()) or bool(_LINE_MARK.match(nxt))
+    nxt = passage[stop + 1 : line_end if line_end >= 0 else len(passage)]
+    line = passage[passage.rfind("\n", 0, end) + 1 : stop].strip().rstrip(_MARKUP)
+    return not runs_on(line, nxt)
 
 
 def _found_whole(piece: str, passage: str, start: int = 0) -> int | None:
@@ -380,6 +372,12 @@ class _Resolver:
                 (source for source in cited if quotes(s_text, source.text)), None
             )
         return self.verbatim[sentence]
+
+    def products(self, sentence: tuple[int, int]) -> tuple[str, ...]:
+        """The drugs of the product names the sentence names, as its cited passages'
+        documents go by them ("Vafseo 300 mg tablets" -> vadadustat)."""
+        names = tuple(p for source in self.cited_run(sentence)[1] for p in source.products)
+        return products_in(self.text[sentence[0] : sentence[1]], names) if names else ()
 
     def cited_run(self, sentence: tuple[int, int]) -> tuple[int, list[SourceText]]:
         """The passages the shown sentence around ``sentence`` cites, with where its run
@@ -528,7 +526,7 @@ def check(
             # amount is the drug the table is about, read from what the row stands under.
             own = tuple(
                 d
-                for d in drugs_in(s_text, table)
+                for d in drugs_in(s_text, table) or resolver.products(m.sentence)
                 if d not in m.set_aside and not _co_medication(s_text, start, d, table)
             )
             subject = (

@@ -165,6 +165,15 @@ def drugs_in(text: str, table: ReferenceTable) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for _, _, name in drug_hits(text, table)))
 
 
+def products_in(text: str, products: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    """The drugs of the product names ``text`` names (``SourceText.products``), in order."""
+    found: dict[str, None] = {}
+    for name, drugs in products:
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE):
+            found.update(dict.fromkeys(drugs))
+    return tuple(found)
+
+
 # ------------------------------------------------------------------ phase
 
 _PHASE_WORDS: tuple[tuple[Phase, re.Pattern[str]], ...] = (
@@ -360,9 +369,21 @@ def resolve_subject(
     how = "not found"
     indications: frozenset[str] = frozenset()
     phase: Phase | None = None
+    # a document about a product is about its drugs where a passage names others beside them
+    product_drugs = {d for _, product in source.products for d in product}
     for name, texts in levels:
         for piece in texts:
-            if not drugs and (found := tuple(d for d in drugs_in(piece, table) if d not in skip)):
+            if not drugs and (
+                found := tuple(
+                    d
+                    for d in dict.fromkeys(
+                        (*drugs_in(piece, table), *products_in(piece, source.products))
+                    )
+                    if d not in skip
+                )
+            ):
+                if len(found) > 1 and (mine := tuple(d for d in found if d in product_drugs)):
+                    found = mine
                 drugs, how = found, name
             if not indications and (inds := find_indications(piece, table)):
                 indications = frozenset(inds)

@@ -235,13 +235,15 @@ _HOSTILE = {
 _COURSE = "a total over several days is a course, not one dose"
 _AMBIGUOUS = "ambiguous number format"
 _PER_AREA = "doses per m² are not supported"
+_NO_UNIT = "no unit after the number"
 # Amounts whose digits are the source's own but that are no one dose to compare: a
 # combination strength ("budesonide-formoterol 200/6 mcg"), a course total, a number grouped
 # by spaces or dots ("10 000 IU", which a source may write, though "10 000" might be two
-# numbers) and a dose per m² of body surface. A verbatim quote of the passage it cites
-# states them as that source does (guardrails.check); anywhere else they are refused like
-# every other unreadable amount.
-QUOTABLE_UNPARSED = frozenset({_HOSTILE["frac"], _COURSE, _AMBIGUOUS, _PER_AREA})
+# numbers), a dose per m² of body surface, and a number next to a drug with no unit the
+# guard reads (a tablet's imprint "IRESSA 250", a schedule's day "Farydak 1", "20 nanograms
+# per kilogram"). A verbatim quote of the passage it cites states them as that source does
+# (guardrails.check); anywhere else they are refused like every other unreadable amount.
+QUOTABLE_UNPARSED = frozenset({_HOSTILE["frac"], _COURSE, _AMBIGUOUS, _PER_AREA, _NO_UNIT})
 _NOT_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
 _NOT_FINITE = re.compile(
     r"(?=[+\-iInN\u221e])(?:(?<![\w.])[+-]?(?:inf(?:inity)?|nan)(?![\w])|\u221e)", re.IGNORECASE
@@ -425,8 +427,8 @@ _DENOMINATOR = re.compile(
     re.IGNORECASE,
 )
 _EACH_KG = re.compile(
-    r"[ \t]{0,2}(?:for[ \t]{1,2})?each[ \t]{1,2}(?:kg|kilograms?)\b"
-    r"(?:[ \t]{1,2}of[ \t]{1,2}body[ \t]{1,2}weight)?",
+    r"[ \t]{0,2}(?:for[ \t]{1,2})?(?:each|every)[ \t]{1,2}(?:kg|kilograms?)\b"
+    r"(?:[ \t]{1,2}of[ \t]{1,2}(?:(?:your|the|their)[ \t]{1,2})?(?:body[ \t]{1,2})?weight)?",
     re.IGNORECASE,
 )
 _TIME_DEN: dict[str, PerTime] = {
@@ -1429,7 +1431,7 @@ def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> l
             drug = sentence.drug_for(item.start, item.end)
         if drug is None:
             continue
-        reason = "no unit after the number" if item.reason == "no unit" else item.reason
+        reason = _NO_UNIT if item.reason == "no unit" else item.reason
         out.append(Unparsed(drug, (item.start, item.end), sentence.span, reason))
     return out
 

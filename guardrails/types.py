@@ -75,6 +75,9 @@ class SourceText:
     section_path: tuple[str, ...] = ()
     doc_id: str = ""
     chunk_id: str = ""
+    # the product names its document goes by, each with the drugs the corpus says it is
+    # (``guardrails.products``): "Vafseo" -> ("vadadustat",)
+    products: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
