@@ -57,7 +57,8 @@ from guardrails.rules import (
     rule_support,
     titration_range,
 )
-from guardrails.types import DoseMention, Finding, SourceText, Subject, Verdict
+from guardrails.source_doses import agrees, source_doses
+from guardrails.types import DoseMention, Finding, Source, SourceText, Subject, Verdict
 from guardrails.units import convert
 
 # Where a sentence turns to another patient group or subject: facts stated on one side do not
@@ -583,6 +584,9 @@ def check(
             )
             continue
         if not _in_reference(m.drug, table):
+            if (mismatch := _source_mismatch(m, answer_text, resolver, table)) is not None:
+                findings.append(replace(mismatch, drug=m.drug, drug_from=drug_from))
+                continue
             findings.append(
                 finding(
                     "NOT_IN_REFERENCE",
@@ -738,6 +742,48 @@ def _implausibly_high(m: DoseMention, entries: list[DoseEntry]) -> bool:
 def _quoted_from(source: SourceText | None) -> str:
     where = (source.title or source.doc_id) if source else ""
     return f"quoted word for word from {where or 'the passage it cites'}"
+
+
+def _source_mismatch(
+    m: DoseMention, text: str, resolver: _Resolver, table: ReferenceTable
+) -> Finding | None:
+    """SOURCE_MISMATCH for a dose of a drug the reference does not cover, written otherwise
+    than its cited passages state that drug's doses (``guardrails.source_doses``): none
+    where they state none, where the sentence quotes them word for word, or where the
+    amount is one the answer computed for a weight."""
+    assert m.drug is not None
+    if m.weight_kg is not None or m.total is not None or resolver.quoted(m.sentence):
+        return None
+    cited = resolver.cited_run(m.sentence)[1]
+    words = text[m.sentence[0] : m.sentence[1]]
+    if any(locate(words, s.text) or locate_unit(words, s.text) for s in cited):
+        return None  # the source's own words, however its lines cut them
+    stated = [
+        (source, dose)
+        for source in cited
+        for dose in source_doses(source, table)
+        if dose.drug == m.drug
+    ]
+    if not stated or any(agrees(m, dose) for _, dose in stated):
+        return None
+    source, first = stated[0]
+    quote = source.text[first.sentence[0] : first.sentence[1]].strip()
+    gives = ", ".join(dict.fromkeys(dose.describe() for _, dose in stated))
+    return finding(
+        "SOURCE_MISMATCH",
+        m.span,
+        text,
+        f"{m.drug}: {m.amount.describe()}{_how_given(m)} is not a dose its cited source "
+        f"states; the source gives {gives}.",
+        expected=gives,
+        source=Source(source.doc_id, quote, source.chunk_id),
+        sentence=m.sentence,
+    )
+
+
+def _how_given(m: DoseMention) -> str:
+    every = f" every {m.interval_h:g} h" if m.interval_h is not None else ""
+    return every + (f" ({m.route})" if m.route else "")
 
 
 def _sources_differ(f: Finding, m: DoseMention, quoted: SourceText, text: str) -> Finding:

@@ -1058,6 +1058,12 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
         None,
     ),
     (
+        "SOURCE_MISMATCH",
+        "block",
+        "a dose of a drug the reference does not cover that its cited passages state otherwise: none of their doses of that drug has its amount (in any unit that converts), per-kg and per-time form, interval and route (guardrails/source_doses.py)",
+        None,
+    ),
+    (
         "NOT_IN_REFERENCE",
         "warn",
         "a dose of a recognised drug that the dose reference does not cover (the drug is named)",

@@ -1,0 +1,79 @@
+"""A dose of a drug the reference does not cover is checked against its cited source: the
+source's own words pass, a paraphrase that keeps its dose passes, a unit, interval, route or
+amount the source does not state for that drug blocks (SOURCE_MISMATCH)."""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrails import check
+from guardrails.source_doses import source_doses
+from guardrails.types import SourceText
+
+_LEAFLET = SourceText(
+    "How much to take\n"
+    "The usual dose of Zorvex is one 300 mg tablet once daily by mouth.\n"
+    "Children: 5 mg/kg twice daily.\n"
+    "Do not take Zorvex with vitamin K.",
+    "Zorvex — 3. How to take Zorvex",
+    doc_id="zorvex-3",
+    chunk_id="zorvex-3#0",
+    products=(("Zorvex", ("vadadustat",)),),
+)
+_GUIDELINE = SourceText(
+    "Maintenance fluids\n- Lactated Ringer's at 1.5 mL/kg/hr, reassess every 6 hours.",
+    "Acute pancreatitis",
+    doc_id="om",
+    chunk_id="om#0",
+)
+
+
+def test_a_passages_doses_are_read_with_their_drug() -> None:
+    doses = source_doses(_LEAFLET)
+    assert [(d.drug, d.describe()) for d in doses] == [
+        ("vadadustat", "300 mg every 24 h (po)"),
+        ("vadadustat", "5 mg/kg every 12 h"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "passage", "allowed"),
+    [
+        pytest.param(
+            "The usual dose of Zorvex is one 300 mg tablet once daily by mouth.",
+            _LEAFLET,
+            True,
+            id="verbatim",
+        ),
+        pytest.param("Zorvex: 300 mg once a day.", _LEAFLET, True, id="paraphrase-same-dose"),
+        pytest.param("Vadadustat 300 mg orally daily.", _LEAFLET, True, id="generic-name"),
+        pytest.param("Children take Zorvex 5 mg/kg twice a day.", _LEAFLET, True, id="band"),
+        pytest.param("Zorvex: 300 mcg once daily.", _LEAFLET, False, id="unit-changed"),
+        pytest.param("Zorvex: 300 mg twice daily.", _LEAFLET, False, id="interval-changed"),
+        pytest.param("Zorvex: 300 mg IV once daily.", _LEAFLET, False, id="route-changed"),
+        pytest.param(
+            "Children take Zorvex 5 mg twice daily.", _LEAFLET, False, id="per-kg-dropped"
+        ),
+        pytest.param(
+            "Lactated Ringer's 1.5 mL/kg/hr.", _GUIDELINE, True, id="fluid-rate-paraphrase"
+        ),
+        pytest.param(
+            "Lactated Ringer's 1.5 mL/kg/min.", _GUIDELINE, False, id="fluid-rate-per-minute"
+        ),
+    ],
+)
+def test_a_dose_the_reference_lacks_is_checked_against_its_source(
+    answer: str, passage: SourceText, allowed: bool
+) -> None:
+    verdict = check(f"{answer} [1]", {1: "p"}, {"p": passage})
+    assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
+    mismatch = [f for f in verdict.findings if f.rule_id == "SOURCE_MISMATCH"]
+    if not allowed and mismatch:
+        (f,) = mismatch
+        assert f.source is not None and f.source.doc_id == passage.doc_id
+        assert f.expected and f.source.quote in passage.text
+
+
+def test_a_source_that_states_no_dose_of_the_drug_says_nothing_either_way() -> None:
+    verdict = check("Vitamin K 10 mg orally. [1]", {1: "p"}, {"p": _LEAFLET})
+    assert "SOURCE_MISMATCH" not in {f.rule_id for f in verdict.findings}
