@@ -41,6 +41,7 @@ from assistant.generators.extractive import (
     score,
     without_reference_marks,
 )
+from assistant.knowledge import learn_products
 from assistant.markup import inline
 from assistant.premise import read_proposal
 from assistant.provenance import (
@@ -545,12 +546,7 @@ class Assistant:
         digest, from every chunk)."""
         digest = self.retriever.digest
         if digest not in self._products_known:
-            pairs = (
-                (doc.title, chunk.text)
-                for doc in self.retriever.documents()
-                for chunk in self.retriever.chunks_of(doc.id)
-            )
-            self._products_known = {digest: ProductNames.learn(pairs, self.reference)}
+            self._products_known = {digest: learn_products(self.retriever, self.reference)}
         return self._products_known[digest]
 
     def _index_has_drafts(self) -> bool:

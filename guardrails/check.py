@@ -511,6 +511,8 @@ def check(
     resolver = _Resolver(answer_text, citations or {}, sources, table)
     mentions, unparsed = extract(answer_text, drug_lexicon(table))
     findings: list[Finding] = []
+    # written products ("54 mg (0.9 mg/kg x 60 kg)"): their totals are computed, not quoted
+    arithmetic, totals = _products(answer_text, mentions)
     grounded: dict[tuple[int, int], set[str]] = {}
     contraindicated: set[tuple[tuple[int, int], str]] = set()
     doses = 0
@@ -584,7 +586,10 @@ def check(
             )
             continue
         if not _in_reference(m.drug, table):
-            if (mismatch := _source_mismatch(m, answer_text, resolver, table)) is not None:
+            computed = totals.get(m.sentence, set())
+            if (
+                mismatch := _source_mismatch(m, answer_text, resolver, table, computed)
+            ) is not None:
                 findings.append(replace(mismatch, drug=m.drug, drug_from=drug_from))
                 continue
             findings.append(
@@ -647,7 +652,6 @@ def check(
             grounded.setdefault(m.sentence, set()).update(
                 numbers_in(answer_text[m.span[0] : m.span[1]])
             )
-    arithmetic, totals = _products(answer_text, mentions)
     findings.extend(arithmetic)
     for span, values in totals.items():
         grounded.setdefault(span, set()).update(values)
@@ -745,14 +749,21 @@ def _quoted_from(source: SourceText | None) -> str:
 
 
 def _source_mismatch(
-    m: DoseMention, text: str, resolver: _Resolver, table: ReferenceTable
+    m: DoseMention,
+    text: str,
+    resolver: _Resolver,
+    table: ReferenceTable,
+    computed: set[str],
 ) -> Finding | None:
     """SOURCE_MISMATCH for a dose of a drug the reference does not cover, written otherwise
     than its cited passages state that drug's doses (``guardrails.source_doses``): none
     where they state none, where the sentence quotes them word for word, or where the
-    amount is one the answer computed for a weight."""
+    amount is one the answer computed for a weight (``computed``: the totals of the
+    sentence's written products, checked by DOSE_ARITHMETIC)."""
     assert m.drug is not None
     if m.weight_kg is not None or m.total is not None or resolver.quoted(m.sentence):
+        return None
+    if numbers_in(text[m.span[0] : m.span[1]]) & computed:
         return None
     cited = resolver.cited_run(m.sentence)[1]
     words = text[m.sentence[0] : m.sentence[1]]

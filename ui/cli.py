@@ -420,6 +420,57 @@ def cmd_library(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reference(args: argparse.Namespace) -> int:
+    from assistant.knowledge import UnknownDrugError, drug_knowledge
+    from assistant.markup import visible
+    from assistant.pipeline import open_retriever
+    from corpus.errors import InputError
+    from guardrails.reference import default_reference
+
+    settings = _settings(args)
+    retriever, report = open_retriever(
+        settings, _progress_bar(), refresh=not (args.index_dir and not args.source)
+    )
+    if report is not None and report.built:
+        print(f"bedside: built the index ({report.reason})", file=sys.stderr)
+        _print_problems(report.problems)
+    try:
+        known = drug_knowledge(args.drug, retriever, default_reference())
+    except UnknownDrugError as e:
+        raise InputError(f"bedside reference show: {e}") from e
+    if args.json:
+        print(json.dumps(known.to_json(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+
+    def line(text: str) -> str:
+        return " ".join(visible(text).split())  # no control sequence reaches the terminal
+
+    names = ", ".join(known.names) or "-"
+    print(
+        f"{known.drug} (names: {names}; products in the corpus: {', '.join(known.products) or '-'})"
+    )
+    print(f"\nDose reference ({len(known.reference)} entries, reviewed):")
+    for d in known.reference:
+        print(f"  {d.entry_id}: {line(d.dose)}\n      {d.doc_id}: \u201c{line(d.quote)}\u201d")
+    if not known.reference:
+        print("  none: a dose of this drug is checked against its cited source only")
+    print(f"\nContraindications ({len(known.contraindications)}):")
+    for c in known.contraindications:
+        print(
+            f"  {c.rule_id} ({c.when}): {line(c.message)}\n      {c.doc_id}: \u201c{line(c.quote)}\u201d"
+        )
+    shown = known.corpus[: args.limit] if args.limit else known.corpus
+    print(f"\nDoses the corpus states ({len(known.corpus)}, index {known.index_digest}):")
+    for stated in shown:
+        print(
+            f"  {line(stated.dose)} - {stated.doc_id} ({line(stated.title)}): "
+            f"\u201c{line(stated.sentence)}\u201d"
+        )
+    if len(shown) < len(known.corpus):
+        print(f"  ... {len(known.corpus) - len(shown)} more (--limit 0 lists all, --json too)")
+    return EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from corpus.errors import InputError
     from guardrails.batch import run_batch
@@ -666,6 +717,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_index_arguments(p_library, "list")
     p_library.set_defaults(func=cmd_library)
+
+    p_reference = sub.add_parser(
+        "reference",
+        help="what Bedside knows about a drug: the dose reference's entries and "
+        "contraindications, and every dose the indexed corpus states for it, with sources",
+    )
+    reference_sub = p_reference.add_subparsers(dest="reference_command", required=True)
+    p_show = reference_sub.add_parser("show", help="show one drug (generic, brand or product)")
+    p_show.add_argument("drug", help="a drug name: generic, brand, or a product the corpus names")
+    p_show.add_argument("--json", action="store_true", help="print the stable JSON form")
+    p_show.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        help="corpus doses listed (default 20; 0 lists all)",
+    )
+    add_index_arguments(p_show, "read")
+    p_show.set_defaults(func=cmd_reference)
 
     p_check = sub.add_parser("check", help="run the dose guard over answers in a JSONL file")
     p_check.add_argument(

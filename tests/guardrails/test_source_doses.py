@@ -77,3 +77,18 @@ def test_a_dose_the_reference_lacks_is_checked_against_its_source(
 def test_a_source_that_states_no_dose_of_the_drug_says_nothing_either_way() -> None:
     verdict = check("Vitamin K 10 mg orally. [1]", {1: "p"}, {"p": _LEAFLET})
     assert "SOURCE_MISMATCH" not in {f.rule_id for f in verdict.findings}
+
+
+def test_a_total_the_answer_works_out_is_checked_by_its_arithmetic() -> None:
+    source = SourceText(
+        "Alteplase 0.9 mg/kg IV (maximum 90 mg) over 60 minutes.", "Alteplase in stroke", doc_id="s"
+    )
+    right = check(
+        "For this patient (60 kg): 54 mg (0.9 mg/kg × 60 kg). [1]", {1: "p"}, {"p": source}
+    )
+    assert right.allowed, [(f.rule_id, f.message) for f in right.findings]
+    wrong = check(
+        "For this patient (60 kg): 64 mg (0.9 mg/kg × 60 kg). [1]", {1: "p"}, {"p": source}
+    )
+    assert not wrong.allowed
+    assert "DOSE_ARITHMETIC" in {f.rule_id for f in wrong.findings}
