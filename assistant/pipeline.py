@@ -212,7 +212,9 @@ class Assistant:
         if report is not None and report.built and log:
             log(f"built the index ({report.reason}); {report.manifest.counts.chunks} chunks")
         retriever.search("warm up")  # load the model now, not on the first question
-        return cls(settings, retriever, get_generator(settings.assistant.generator, settings))
+        assistant = cls(settings, retriever, get_generator(settings.assistant.generator, settings))
+        assistant._products()  # ... and what the documents say their products are
+        return assistant
 
     # ------------------------------------------------------------------ ask
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from corpus.yamlio import load_yaml
-from guardrails.context import drugs_in
+from guardrails.context import drug_hits, drugs_in
 from guardrails.reference import ReferenceTable, default_reference
 
 DATA = Path(__file__).resolve().parent / "data" / "products.yaml"
@@ -110,7 +110,7 @@ class ProductNames:
                 for pattern in statement.title_patterns:
                     head = _compiled(pattern.replace("{product}", name)).search(title)
                     if head:
-                        _add(found, product, rank, _drugs_after(title, head.end(), spec, table))
+                        _add(found, product, rank, _only_drugs(title, head.end(), table))
         out: dict[str, tuple[str, ...]] = {}
         for product, by_rank in found.items():
             best = min((r for r, drugs in by_rank.items() if drugs), default=None)
@@ -128,6 +128,19 @@ def _drugs_after(text: str, start: int, spec: _Spec, table: ReferenceTable) -> t
     clause = text[start : start + spec.clause_chars]
     stop = _CLAUSE_END.search(clause)
     return drugs_in(clause[: stop.start()] if stop else clause, table)
+
+
+def _only_drugs(text: str, start: int, table: ReferenceTable) -> tuple[str, ...]:
+    """The drugs a parenthesis from ``start`` names, where it names nothing else ("Eliquis
+    (apixaban)"; not "Heparin resistance (UFH non-responders)")."""
+    close = text.find(")", start)
+    inner = text[start : close if close >= 0 else len(text)]
+    rest = inner
+    for begin, end, _ in sorted(drug_hits(inner, table), reverse=True):
+        rest = rest[:begin] + rest[end:]
+    if re.search(r"[^\W\d_]{2,}", re.sub(r"(?i)\b(?:and|with|plus)\b", "", rest)):
+        return ()
+    return drugs_in(inner, table)
 
 
 def _add(

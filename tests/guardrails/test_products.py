@@ -26,6 +26,8 @@ _DOCS = [
         "Tell your doctor if you take medicines containing the active substance anakinra.",
     ),
     ("Nepsy — 6. Contents", "What Nepsy contains\nThe\nactive substance is etanercept."),
+    # a parenthesis that says more than drug names is no "Brand (INN)" title
+    ("Clotting resistance (UFH non-responders): options", "Management options."),
     ("Copla — 6. Contents", "The active substances of Copla HCT are amlodipine and valsartan."),
 ]
 
