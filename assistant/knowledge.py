@@ -47,6 +47,8 @@ class CorpusDose:
     chunk_id: str
     dose: str  # "300 mg every 24 h (po)"
     sentence: str
+    indications: tuple[str, ...]  # the uses it is for, as the reference names them
+    patient: str  # whom, as the sentence states it ("CrCl 29.5 mL/min")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class DrugKnowledge:
             "index_digest": self.index_digest,
             "reference": [vars_of(d) for d in self.reference],
             "contraindications": [vars_of(c) for c in self.contraindications],
-            "corpus": [vars_of(c) for c in self.corpus],
+            "corpus": [{**vars_of(c), "indications": list(c.indications)} for c in self.corpus],
         }
 
 
@@ -138,4 +140,12 @@ def _corpus_doses(
             for dose in source_doses(source, table):
                 if dose.drug == drug:
                     sentence = " ".join(chunk.text[slice(*dose.sentence)].split())
-                    yield CorpusDose(doc.id, doc.title, chunk.id, dose.describe(), sentence)
+                    yield CorpusDose(
+                        doc.id,
+                        doc.title,
+                        chunk.id,
+                        dose.describe(),
+                        sentence,
+                        dose.indications,
+                        dose.patient,
+                    )

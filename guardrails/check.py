@@ -36,7 +36,7 @@ from guardrails.context import (
     resolve_subject,
 )
 from guardrails.extraction import QUOTABLE_UNPARSED, extract
-from guardrails.patient import Patient, extract_patient, stated_bands
+from guardrails.patient import Patient, clause_part, extract_patient, facts_scope, stated_bands
 from guardrails.reference import DoseEntry, ReferenceTable, default_reference
 from guardrails.regimens import excluded_by
 from guardrails.rules import (
@@ -61,17 +61,10 @@ from guardrails.source_doses import agrees, source_doses
 from guardrails.types import DoseMention, Finding, Source, SourceText, Subject, Verdict
 from guardrails.units import convert
 
-# Where a sentence turns to another patient group or subject: facts stated on one side do not
-# carry to the other ("40 mg once daily, but with CrCl below 30 mL/min 30 mg once daily";
-# "1 mg/kg/h; on hemodialysis 0.25 mg/kg/h"; "60 mg once daily, reduced to 30 mg if ...").
-_TURN = re.compile(
-    r";|\s(?:but|whereas)\s|,\s(?:while|reduced|increased|lowered|decreased)\b", re.IGNORECASE
-)
 # A contrast also leaves the indication behind ("contraindicated for surgical prophylaxis,
 # but the 5 mg dose is the treatment band"); a semicolon or a reduction does not ("For HIT,
 # 2 mcg/kg/min; in hepatic impairment 0.5 mcg/kg/min").
 _CONTRAST = re.compile(r"\s(?:but|whereas)\s|,\s(?:while)\b", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[,;()]")
 
 
 def _line_of(text: str, span: tuple[int, int]) -> str:
@@ -105,18 +98,6 @@ def _covered_elsewhere(who: Patient, scope: Patient, sentence: str) -> Patient:
     return replace(who, **clear) if clear else who
 
 
-def _part(text: str, pos: int, turns: re.Pattern[str]) -> tuple[int, int]:
-    """The stretch of ``text`` around ``pos`` between two matches of ``turns``."""
-    start, end = 0, len(text)
-    for t in turns.finditer(text):
-        if t.end() <= pos:
-            start = t.end()
-        elif t.start() >= pos:
-            end = t.start()
-            break
-    return start, end
-
-
 _CLAUSE_EDGE = re.compile(r"[,;()]|\s(?:and|or|but|whereas|versus|vs\.?)\s", re.IGNORECASE)
 
 
@@ -126,16 +107,6 @@ def _own_clause(s_text: str, start: int, end: int) -> str:
     lo = max((m.end() for m in _CLAUSE_EDGE.finditer(s_text, 0, start)), default=0)
     close = _CLAUSE_EDGE.search(s_text, end)
     return s_text[lo : close.start() if close else len(s_text)]
-
-
-def _facts_scope(s_text: str, start: int, end: int) -> str:
-    """The words whose patient facts an amount at [start, end) of a sentence speaks of: from
-    the last turn before it to the end of its own clause ("For PCI with CrCl below 30 mL/min,
-    ... 1 mg/kg/h" and "30 mg once daily if CrCl is 15 to 50 mL/min", but not "2 mcg/kg/min,
-    lower in hepatic impairment")."""
-    lo, hi = _part(s_text, start, _TURN)
-    close = _CLAUSE_END.search(s_text, end, hi)
-    return s_text[lo : close.start() if close else hi]
 
 
 def _entries(
@@ -556,7 +527,7 @@ def check(
             m = replace(m, drug=drug)
             drug_from = subject.how
         assert m.drug is not None
-        lo, hi = _part(s_text, start, _CONTRAST)
+        lo, hi = clause_part(s_text, start, _CONTRAST)
         indications = find_indications(s_text[lo:hi], table) or dose_indications(
             _own_clause(s_text, start, end), m.drug, table
         )
@@ -606,7 +577,7 @@ def check(
             continue
         doses += 1
         # The sentence may say whom the dose is for ("for CrCl < 30 mL/min ..."): that wins.
-        scope = stated_patient(_facts_scope(s_text, start, end))
+        scope = stated_patient(facts_scope(s_text, start, end))
         who = _covered_elsewhere(patient.merged(scope), scope, s_text)
         weight = m.weight_kg or who.weight_kg
         if (arith := rule_arithmetic(m, answer_text)) is not None:

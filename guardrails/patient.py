@@ -364,3 +364,36 @@ def patient_from_conversation(turns: list[str], explicit: Patient | None = None)
     for turn in turns:
         patient = patient.merged(extract_patient(turn))
     return patient.merged(explicit) if explicit else patient
+
+
+# ------------------------------------------------------------------ whom a dose is for
+
+# Where a sentence turns to another patient group or subject: facts stated on one side do not
+# carry to the other ("40 mg once daily, but with CrCl below 30 mL/min 30 mg once daily";
+# "1 mg/kg/h; on hemodialysis 0.25 mg/kg/h"; "60 mg once daily, reduced to 30 mg if ...").
+_TURN = re.compile(
+    r";|\s(?:but|whereas)\s|,\s(?:while|reduced|increased|lowered|decreased)\b", re.IGNORECASE
+)
+_CLAUSE_END = re.compile(r"[,;()]")
+
+
+def clause_part(text: str, pos: int, turns: re.Pattern[str]) -> tuple[int, int]:
+    """The stretch of ``text`` around ``pos`` between two matches of ``turns``."""
+    start, end = 0, len(text)
+    for t in turns.finditer(text):
+        if t.end() <= pos:
+            start = t.end()
+        elif t.start() >= pos:
+            end = t.start()
+            break
+    return start, end
+
+
+def facts_scope(s_text: str, start: int, end: int) -> str:
+    """The words whose patient facts an amount at [start, end) of a sentence speaks of: from
+    the last turn before it to the end of its own clause ("For PCI with CrCl below 30 mL/min,
+    ... 1 mg/kg/h" and "30 mg once daily if CrCl is 15 to 50 mL/min", but not "2 mcg/kg/min,
+    lower in hepatic impairment")."""
+    lo, hi = clause_part(s_text, start, _TURN)
+    close = _CLAUSE_END.search(s_text, end, hi)
+    return s_text[lo : close.start() if close else hi]

@@ -20,8 +20,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
-from guardrails.context import drug_lexicon, resolve_subject
+from guardrails.context import drug_lexicon, find_indications, resolve_subject
 from guardrails.extraction import extract
+from guardrails.patient import extract_patient, facts_scope, stated_bands
 from guardrails.reference import ReferenceTable, default_reference
 from guardrails.types import Amount, DoseMention, Route, SourceText
 from guardrails.units import convert
@@ -40,6 +41,11 @@ class SourceDose:
     route: Route | None
     span: tuple[int, int]  # the amount as written, in the passage
     sentence: tuple[int, int]
+    # the uses it is for (the sentence's, else the passage's: reference indication ids) and
+    # whom, as its own clause states it ("CrCl < 30", "weight 50–100 kg", "hepatic
+    # impairment"): the context a reader needs beside the dose
+    indications: tuple[str, ...] = ()
+    patient: str = ""
 
     def describe(self) -> str:
         """ "300 mg every 24 h (po)": the amount with the interval and route it states."""
@@ -75,13 +81,55 @@ def _read(source: SourceText, table: ReferenceTable) -> tuple[SourceDose, ...]:
     out: list[SourceDose] = []
     for m in mentions:
         drug = m.drug
+        subject = resolve_subject(source, *m.sentence, table, skip=m.set_aside)
         if drug is None:
-            subject = resolve_subject(source, *m.sentence, table, skip=m.set_aside)
             if len(subject.drugs) != 1:
                 continue
             drug = subject.drugs[0]
-        out.append(SourceDose(drug, m.amount, m.interval_h, m.route, m.span, m.sentence))
+        words = source.text[m.sentence[0] : m.sentence[1]]
+        start, end = m.span[0] - m.sentence[0], m.span[1] - m.sentence[0]
+        uses = find_indications(words, table) or set(subject.indications)
+        out.append(
+            SourceDose(
+                drug,
+                m.amount,
+                m.interval_h,
+                m.route,
+                m.span,
+                m.sentence,
+                tuple(sorted(uses)),
+                _whom(facts_scope(words, start, end)),
+            )
+        )
     return tuple(out)
+
+
+_BAND_NAMES = {"crcl_ml_min": "CrCl", "weight_kg": "weight", "age": "age", "inr": "INR"}
+_BAND_UNITS = {"crcl_ml_min": " mL/min", "weight_kg": " kg", "age": "", "inr": ""}
+
+
+def _whom(scope: str) -> str:
+    """The patient bands and conditions a dose's own clause states, as bands."""
+    words: list[str] = []
+    for name, bands in stated_bands(scope).items():
+        for low, high, _ in bands:
+            if low == float("-inf"):
+                band = f"< {high:g}"
+            elif high == float("inf"):
+                band = f"≥ {low:g}"
+            else:
+                band = f"{low:g}–{high:g}"
+            words.append(f"{_BAND_NAMES.get(name, name)} {band}{_BAND_UNITS.get(name, '')}")
+    facts = extract_patient(scope)
+    words += [
+        w
+        for flag, w in (
+            (facts.dialysis, "dialysis"),
+            (facts.hepatic_impairment, "hepatic impairment"),
+        )
+        if flag
+    ]
+    return ", ".join(words)
 
 
 def agrees(mention: DoseMention, dose: SourceDose) -> bool:

@@ -462,9 +462,10 @@ def cmd_reference(args: argparse.Namespace) -> int:
     shown = known.corpus[: args.limit] if args.limit else known.corpus
     print(f"\nDoses the corpus states ({len(known.corpus)}, index {known.index_digest}):")
     for stated in shown:
+        context = "; ".join(filter(None, (", ".join(stated.indications), stated.patient)))
         print(
-            f"  {line(stated.dose)} - {stated.doc_id} ({line(stated.title)}): "
-            f"\u201c{line(stated.sentence)}\u201d"
+            f"  {line(stated.dose)}{f' [{line(context)}]' if context else ''} - "
+            f"{stated.doc_id} ({line(stated.title)}): \u201c{line(stated.sentence)}\u201d"
         )
     if len(shown) < len(known.corpus):
         print(f"  ... {len(known.corpus) - len(shown)} more (--limit 0 lists all, --json too)")

@@ -92,3 +92,16 @@ def test_a_total_the_answer_works_out_is_checked_by_its_arithmetic() -> None:
     )
     assert not wrong.allowed
     assert "DOSE_ARITHMETIC" in {f.rule_id for f in wrong.findings}
+
+
+def test_each_dose_keeps_whom_its_own_clause_is_for() -> None:
+    source = SourceText(
+        "For VTE prophylaxis, enoxaparin 40 mg subcutaneously once daily (30 mg once daily "
+        "if CrCl < 30 mL/min).",
+        "Prophylaxis",
+    )
+    doses = source_doses(source)
+    assert [(d.describe(), d.indications, d.patient) for d in doses] == [
+        ("40 mg every 24 h (sc)", ("vte-prophylaxis",), ""),
+        ("30 mg every 24 h (sc)", ("vte-prophylaxis",), "CrCl < 30 mL/min"),
+    ]

@@ -51,7 +51,7 @@ def test_a_reference_drug_shows_its_entries_and_the_corpus(
     assert "apixaban.af.bid: 5 mg, every 12 hours, PO" in out
     assert "label-apixaban: \u201c" in out
     assert "Contraindications (1):" in out and "active_bleeding" in out
-    assert "5 mg every 12 h (po) - guideline-x (Anticoagulation notes)" in out
+    assert "5 mg every 12 h (po) [af] - guideline-x (Anticoagulation notes)" in out
 
 
 def test_an_unknown_name_is_a_clear_error(
