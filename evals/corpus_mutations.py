@@ -30,7 +30,8 @@ dose as ``guardrails.extraction.extract`` reads it:
   Cyrillic о);
 - ``drug_swap_in_passage``: where the unit names its dose's drug and its chunk names another
   drug (``guardrails.context.drugs_in``), the unit's name of its drug becomes the chunk's
-  name of the other (each other drug, the first three in chunk order).
+  name of the other (each other drug, the first three in chunk order; a drug whose name
+  holds the other's, "insulin" and "insulin glargine", is the same drug).
 
 A mutant is *equivalent* (listed, not scored) when the mutation changes nothing the
 extractor reads (the doses, their drug, amount, interval and route, the drugs named and the
@@ -82,7 +83,7 @@ from guardrails.context import drug_hits, drugs_in
 from guardrails.extraction import extract
 from guardrails.products import ProductNames
 from guardrails.reference import ReferenceTable, default_reference
-from guardrails.types import Amount, DoseMention
+from guardrails.types import Amount, DoseMention, Verdict
 from guardrails.units import convert
 
 Log = Callable[[str], None]
@@ -168,7 +169,7 @@ _PER_KG = re.compile(
 
 
 def drop_per_kg(text: str, mention: DoseMention) -> Edit | None:
-    """"/kg", "per kg" or "per kilogram (body weight)" of a per-kg amount removed (the
+    """ "/kg", "per kg" or "per kilogram (body weight)" of a per-kg amount removed (the
     match starts inside the amount's span)."""
     if not mention.amount.per_kg:
         return None
@@ -276,12 +277,15 @@ def drug_swaps_in_passage(
     """The unit's names of its dose's drug replaced by the chunk's name of each other drug
     the chunk names (the first ``SWAPS_PER_UNIT``)."""
     own = mention.drug
-    hits = [h for h in drug_hits(text, table) if h[2] == own] if own else []
+    if own is None:
+        return []
+    hits = [h for h in drug_hits(text, table) if h[2] == own]
     if not hits:
         return []
     written: dict[str, str] = {}
     for s, e, name in drug_hits(chunk_text, table):
-        if name != own:
+        if own.lower() not in name.lower() and name.lower() not in own.lower():
+            # one name inside the other is the same drug ("gentamicins", "insulin glargine")
             written.setdefault(name, chunk_text[s:e])
     out = []
     for other, name in list(written.items())[:SWAPS_PER_UNIT]:
@@ -458,9 +462,7 @@ class MutantResult:
         return not self.allowed
 
 
-def mutants_of(
-    text: str, chunk_text: str, table: ReferenceTable
-) -> list[tuple[str, Edit]]:
+def mutants_of(text: str, chunk_text: str, table: ReferenceTable) -> list[tuple[str, Edit]]:
     """Every mutant of a unit's text, (family, edit), each text at most once per family."""
     mentions, _ = extract(text)
     if not mentions:
@@ -492,7 +494,9 @@ def mutants_of(
     return out
 
 
-def check_mutant(unit: DoseUnit, text: str, table: ReferenceTable, products: ProductNames):
+def check_mutant(
+    unit: DoseUnit, text: str, table: ReferenceTable, products: ProductNames
+) -> Verdict:
     """The guard's verdict on ``text`` answered in the unit's place, its chunk cited."""
     from retrieval.types import Passage
 
@@ -618,7 +622,7 @@ class Tally:
         }
 
 
-def _tally(results: Iterable[MutantResult], key: Callable[[MutantResult], str]) -> dict:
+def _tally(results: Iterable[MutantResult], key: Callable[[MutantResult], str]) -> dict[str, Tally]:
     out: dict[str, Tally] = defaultdict(Tally)
     for r in results:
         out[key(r)].add(r)
@@ -741,8 +745,9 @@ def to_markdown(
     lines += _mutant_rows(
         equivalent,
         "why equivalent; guard",
-        lambda r: f"{r.equivalent}; "
-        + ("allowed" if r.allowed else f"blocked: {', '.join(r.rule_ids)}"),
+        lambda r: (
+            f"{r.equivalent}; " + ("allowed" if r.allowed else f"blocked: {', '.join(r.rule_ids)}")
+        ),
     )
     withheld = [c for c in controls if not c.allowed]
     lines += ["", f"## Withheld controls ({len(withheld)})", ""]
