@@ -342,13 +342,23 @@ _LOOKS_LIKE_DIGIT = "OoIl\u041e\u043e\u039f\u03bf\u0406\u0456\u04c0"
 _LOOKALIKE = re.compile(
     rf"(?<![\w.,/])[0-9][0-9.,]{{0,12}}[{_LOOKS_LIKE_DIGIT}][0-9.,{_LOOKS_LIKE_DIGIT}]{{0,12}}"
 )
+# ... or written first ("l0 mg", "O.5 mcg/kg/min", "l62-325 mg", "l mg/kg"): a number only
+# where a dose unit follows, after the range it opens if any ("O2", "I131" and "IL6" are
+# names, not numbers; a lone "I" is a word or a roman numeral)
+_LOOKS_ALONE = _LOOKS_LIKE_DIGIT.replace("I", "")
+_LOOKALIKE_FIRST = re.compile(
+    rf"(?<![\w.,/])(?:[{_LOOKS_LIKE_DIGIT}](?=[0-9.,{_LOOKS_LIKE_DIGIT}]*[0-9])"
+    rf"[0-9.,{_LOOKS_LIKE_DIGIT}]{{1,12}}|[{_LOOKS_ALONE}](?![\w.,]))"
+)
+_RANGE_TAIL = re.compile(r"[ \t]*(?:[-\u2013\u2014]|to)[ \t]*[0-9][0-9.,]*")
 _LEADING_DIGITS = re.compile(r"[0-9.,]*")
 _LOOKALIKE_PROBLEM = "a letter inside the number: O for 0, l or I for 1"
 
 
 def _lookalikes(text: str) -> list[_Number]:
     """Numbers with a letter that looks like a digit inside or right after their digits
-    ("1O mcg/kg/min", "an 8O0 units/kg bolus"): the dose cannot be read safely, so they are
+    ("1O mcg/kg/min", "an 8O0 units/kg bolus"), or before them with a dose unit after
+    ("l0 mg", "O.5 mcg/kg/min"): the dose cannot be read safely, so they are
     refused, never read as the digits before the letter nor skipped as an identifier. A
     real unit glued to the digits ("5IU") is no look-alike; nor is a lone trailing "l" with
     no dose unit after it (a litre, "1l bag")."""
@@ -367,7 +377,18 @@ def _lookalikes(text: str) -> list[_Number]:
         out.append(
             _Number(start, end, None, problem=_LOOKALIKE_PROBLEM, hostile=True, lookalike=True)
         )
-    return out
+    for m in _LOOKALIKE_FIRST.finditer(text):
+        end = m.start() + len(m.group().rstrip(".,"))
+        tail = _RANGE_TAIL.match(text, end)
+        if _BASE_UNIT.match(text, tail.end() if tail else end) and not any(
+            n.start <= m.start() < n.end for n in out
+        ):
+            out.append(
+                _Number(
+                    m.start(), end, None, problem=_LOOKALIKE_PROBLEM, hostile=True, lookalike=True
+                )
+            )
+    return sorted(out, key=lambda n: n.start)
 
 
 def _numbers(text: str, words: list[re.Match[str]]) -> list[_Number]:
