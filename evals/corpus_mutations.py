@@ -79,7 +79,7 @@ from evals.corpus_doses import (
 )
 from evals.mutations import Edit, amount_numbers, div10, per_h_min, x10
 from guardrails import check
-from guardrails.context import drug_hits, drugs_in
+from guardrails.context import drug_hits, drugs_in, may_name_one_drug
 from guardrails.extraction import extract
 from guardrails.products import ProductNames
 from guardrails.reference import ReferenceTable, default_reference
@@ -284,8 +284,9 @@ def drug_swaps_in_passage(
         return []
     written: dict[str, str] = {}
     for s, e, name in drug_hits(chunk_text, table):
-        if own.lower() not in name.lower() and name.lower() not in own.lower():
-            # one name inside the other is the same drug ("gentamicins", "insulin glargine")
+        if not may_name_one_drug(own, name, table):
+            # one name inside the other ("gentamicins", "insulin glargine") or a class and its
+            # member ("LMWH", "enoxaparin") may name the same drug: no swap
             written.setdefault(name, chunk_text[s:e])
     out = []
     for other, name in list(written.items())[:SWAPS_PER_UNIT]:

@@ -31,6 +31,7 @@ from guardrails.context import (
     drugs_in,
     find_indications,
     in_scope,
+    may_name_one_drug,
     products_in,
     related,
     resolve_subject,
@@ -559,7 +560,9 @@ def check(
         if not _in_reference(m.drug, table):
             computed = totals.get(m.sentence, set())
             if (
-                mismatch := _source_mismatch(m, answer_text, resolver, table, computed)
+                mismatch := _source_mismatch(
+                    m, answer_text, resolver, table, computed, named=drug_from == "sentence"
+                )
             ) is not None:
                 findings.append(replace(mismatch, drug=m.drug, drug_from=drug_from))
                 continue
@@ -725,12 +728,16 @@ def _source_mismatch(
     resolver: _Resolver,
     table: ReferenceTable,
     computed: set[str],
+    *,
+    named: bool,
 ) -> Finding | None:
     """SOURCE_MISMATCH for a dose of a drug the reference does not cover, written otherwise
     than its cited passages state that drug's doses (``guardrails.source_doses``): none
     where they state none, where the sentence quotes them word for word, or where the
     amount is one the answer computed for a weight (``computed``: the totals of the
-    sentence's written products, checked by DOSE_ARITHMETIC)."""
+    sentence's written products, checked by DOSE_ARITHMETIC). Where they state no dose of
+    the drug, a dose they give another drug is that drug's, moved onto this one, when the
+    answer names this drug itself (``named``); a drug read from the passage is not moved."""
     assert m.drug is not None
     if m.weight_kg is not None or m.total is not None or resolver.quoted(m.sentence):
         return None
@@ -740,13 +747,33 @@ def _source_mismatch(
     words = text[m.sentence[0] : m.sentence[1]]
     if any(locate(words, s.text) or locate_unit(words, s.text) for s in cited):
         return None  # the source's own words, however its lines cut them
-    stated = [
-        (source, dose)
-        for source in cited
-        for dose in source_doses(source, table)
-        if dose.drug == m.drug
-    ]
-    if not stated or any(agrees(m, dose) for _, dose in stated):
+    every = [(source, dose) for source in cited for dose in source_doses(source, table)]
+    stated = [(source, dose) for source, dose in every if dose.drug == m.drug]
+    if not stated:
+        if not named:
+            return None
+        # No dose of this drug there; the same dose of another drug is that drug's, not this
+        # one's ("2.5 mg twice daily" of apixaban, answered as rifampin's)
+        other = [
+            (source, dose)
+            for source, dose in every
+            if agrees(m, dose) and not may_name_one_drug(dose.drug, m.drug, table)
+        ]
+        if not other:
+            return None
+        source, first = other[0]
+        quote = source.text[first.sentence[0] : first.sentence[1]].strip()
+        return finding(
+            "SOURCE_MISMATCH",
+            m.span,
+            text,
+            f"{m.drug}: {m.amount.describe()} is the dose its cited source gives "
+            f"{first.drug}, which states no dose of {m.drug}.",
+            expected=f"{first.drug} {first.describe()}",
+            source=Source(source.doc_id, quote, source.chunk_id),
+            sentence=m.sentence,
+        )
+    if any(agrees(m, dose) for _, dose in stated):
         return None
     source, first = stated[0]
     quote = source.text[first.sentence[0] : first.sentence[1]].strip()

@@ -494,3 +494,14 @@ def class_member(
     cls = named[0]
     members = [d for d in drugs if cls.has(d)]
     return (members[0], cls.id) if len(members) == 1 else None
+
+
+def may_name_one_drug(a: str, b: str, table: ReferenceTable) -> bool:
+    """Whether two drug names may name one drug: a class and its member ("LMWH",
+    "enoxaparin"), or one name inside the other ("insulin", "insulin glargine")."""
+    if a in b or b in a or a in table.members(b) or b in table.members(a):
+        return True
+    return any(
+        (c.has(a) and c.words.fullmatch(b)) or (c.has(b) and c.words.fullmatch(a))
+        for c in drug_classes()
+    )

@@ -70,6 +70,7 @@ from guardrails.lexicon import (
     reference_lexicon,
 )
 from guardrails.measures import grammar as measures_grammar
+from guardrails.measures import name_id
 from guardrails.normalise import fold, normalise_changed
 from guardrails.reference import Drug
 from guardrails.types import Amount, DoseMention, Phase, Route, Unparsed
@@ -1504,17 +1505,17 @@ def _bound_of_measure(text: str, r: _Read, drugs: Sequence[DrugHit] = ()) -> boo
         return True
     if after.match(text, r.end):
         return True
-    abbr, name = m.group("abbr"), m.group("name")
-    key = abbr if abbr else re.sub(r"[\s\-]+", " ", name.lower())
-    measure = g.measures.get(g.name_ids.get(key, ""))
+    measure = g.measures.get(name_id(g, m))
     written = _unit_key(text[r.start : r.end])
     return measure is not None and any(written.endswith(_unit_key(u)) for u in measure.units)
 
 
 def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], list[Unparsed]]:
     """Doses and unreadable numbers of one sentence; offsets are into ``text``."""
-    if not _HAS_NUMBER.search(text):
-        return [], []
+    if not _HAS_NUMBER.search(text) and not (
+        any(ch in _LOOKS_LIKE_DIGIT for ch in text) and _lookalikes(text)
+    ):
+        return [], []  # no number, nor a letter written for one ("l mg/kg")
     words = list(_WORD.finditer(text))
     drugs = _find_drugs(text, words, lexicon)
     if not drugs and not _UNIT_HINT.search(text):

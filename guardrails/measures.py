@@ -290,7 +290,7 @@ def grammar() -> _Grammar:
     name_ids: dict[str, str] = {}
     for mid, m in spec.measures.items():
         for name in m.names:
-            name_ids.setdefault(_fold_words(name), mid)
+            name_ids.setdefault(_fold_words(name).replace(" ", ""), mid)
         for abbr in m.abbreviations:
             name_ids.setdefault(abbr, mid)
     words = [n for m in spec.measures.values() for n in m.names]
@@ -402,7 +402,7 @@ def measure_named(text: str) -> str | None:
     a heading), or None: what a caller passes as ``default`` for the bare bands under it."""
     g = grammar()
     m = g.names.search(text[:_MAX_TEXT])
-    return _name_id(g, m) if m else None
+    return name_id(g, m) if m else None
 
 
 # ------------------------------------------------------------------ units
@@ -464,10 +464,11 @@ def _bare(measure: Measure, value: float) -> tuple[float, str] | None:
 # ------------------------------------------------------------------ reading values
 
 
-def _name_id(g: _Grammar, m: re.Match[str]) -> str:
+def name_id(g: _Grammar, m: re.Match[str]) -> str:
     if m.group("abbr") is not None:
-        return g.name_ids[m.group("abbr")]
-    return g.name_ids[_fold_words(m.group("name"))]
+        return g.name_ids.get(m.group("abbr"), "")
+    # the name pattern reads "body weight", "body-weight" and "bodyweight" alike
+    return g.name_ids[_fold_words(m.group("name")).replace(" ", "")]
 
 
 def _in_band(g: _Grammar, text: str, start: int, end: int) -> bool:
@@ -515,7 +516,7 @@ def read_values(text: str) -> tuple[Measurement, ...]:
         taken.append(m.span)
 
     for name in g.names.finditer(text):
-        mid = _name_id(g, name)
+        mid = name_id(g, name)
         measure = g.measures[mid]
         if measure.categories:
             grade = g.grades[mid].match(text, name.end())
@@ -709,7 +710,7 @@ def read_conditions(text: str, default: str | None = None) -> tuple[Condition, .
     found: list[Condition] = []
     taken: list[tuple[int, int]] = []
     for name in g.names.finditer(text):
-        mid = _name_id(g, name)
+        mid = name_id(g, name)
         measure = g.measures[mid]
         if measure.categories:
             grade = g.grades[mid].match(text, name.end())

@@ -227,3 +227,17 @@ def test_many_unicode_digits() -> None:
 def test_odd_characters(text: str) -> None:
     mentions, unparsed = extract(text)
     assert_sane(text, mentions, unparsed)
+
+
+def test_a_letter_for_the_only_digit_of_a_dose_is_refused() -> None:
+    """A text with no digit at all is read for doses when a letter stands for one before a
+    dose unit ("| l mg/kg subcutaneously once daily |"), and refused."""
+    from guardrails.extraction import extract
+
+    for text in (
+        "| Treatment of acute DVT | l mg/kg subcutaneously once daily |",
+        "Enoxaparin l mg/kg.",
+    ):
+        mentions, unparsed = extract(text)
+        assert not mentions and len(unparsed) == 1, text
+    assert extract("Blood group O is common; I am well.") == ([], [])

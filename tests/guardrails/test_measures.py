@@ -289,3 +289,9 @@ def test_emphasis_marks_are_no_words() -> None:
     (band,) = read_conditions(text)
     assert (band.measure, band.low) == ("glucose", 180.0)
     assert text[band.start : band.end].startswith("glucose")
+
+
+@pytest.mark.parametrize("written", ["body weight 70 kg", "body-weight 70 kg", "bodyweight 70 kg"])
+def test_a_name_reads_the_same_with_or_without_the_space_between_its_words(written: str) -> None:
+    (value,) = read_values(written)
+    assert (value.measure, value.value) == ("weight", 70.0)

@@ -105,3 +105,31 @@ def test_each_dose_keeps_whom_its_own_clause_is_for() -> None:
         ("40 mg every 24 h (sc)", ("vte-prophylaxis",), ""),
         ("30 mg every 24 h (sc)", ("vte-prophylaxis",), "CrCl < 30 mL/min"),
     ]
+
+
+_TWO_DRUGS = SourceText(
+    "With combined strong CYP3A4 inhibitors, the apixaban dose is reduced by 50% in patients "
+    "taking more than 2.5 mg twice daily. Avoid rifampin.\n"
+    "Typical prophylactic doses are enoxaparin 40 mg subcutaneously once daily.",
+    "Interactions",
+    doc_id="i",
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "allowed"),
+    [
+        pytest.param(
+            "The rifampin dose is reduced in patients taking 2.5 mg twice daily.",
+            False,
+            id="moved-to-another-drug",
+        ),
+        pytest.param("Apixaban 2.5 mg twice daily.", True, id="its-own-drug"),
+        pytest.param("LMWH 40 mg subcutaneously once daily.", True, id="a-class-names-its-member"),
+    ],
+)
+def test_another_drugs_dose_moved_onto_a_drug_the_passage_doses_nowhere_blocks(
+    answer: str, allowed: bool
+) -> None:
+    verdict = check(f"{answer} [1]", {1: "p"}, {"p": _TWO_DRUGS})
+    assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
