@@ -32,6 +32,7 @@ from guardrails.context import (
     find_indications,
     in_scope,
     may_name_one_drug,
+    one_drug,
     products_in,
     related,
     resolve_subject,
@@ -58,7 +59,7 @@ from guardrails.rules import (
     rule_support,
     titration_range,
 )
-from guardrails.source_doses import agrees, source_doses
+from guardrails.source_doses import agrees, agrees_with_any, source_doses
 from guardrails.types import DoseMention, Finding, Source, SourceText, Subject, Verdict
 from guardrails.units import convert
 
@@ -429,20 +430,6 @@ def _in_reference(drug: str, table: ReferenceTable) -> bool:
     return any(table.entries_for(d) for d in table.members(drug))
 
 
-def _one_drug(subject: Subject, table: ReferenceTable) -> tuple[str | None, str]:
-    """The drug a subject names, or None with the reason (none, or several)."""
-    drugs = list(subject.drugs)
-    # A class word beside one of its own members ("LMWH such as enoxaparin") is not another drug.
-    classes = {d for d in drugs if table.members(d) and d not in table.members(d)}
-    covered = {d for d in classes if set(table.members(d)) & set(drugs)}
-    distinct = [d for d in drugs if d not in covered]
-    if not distinct:
-        return None, "no drug is named in the sentence or in what it stands under"
-    if len(distinct) > 1:
-        return None, f"the text before it names several drugs ({', '.join(distinct)})"
-    return distinct[0], ""
-
-
 # ------------------------------------------------------------------ check
 
 
@@ -485,6 +472,13 @@ def check(
     findings: list[Finding] = []
     # written products ("54 mg (0.9 mg/kg x 60 kg)"): their totals are computed, not quoted
     arithmetic, totals = _products(answer_text, mentions)
+    for x in mentions:  # ... as is every amount of a sentence that works one out for a weight
+        if (
+            x.weight_kg is not None
+            or x.total is not None
+            or _FOR_WEIGHT.search(answer_text, x.sentence[0], x.sentence[1])
+        ):
+            totals.setdefault(x.sentence, set()).add(_WEIGHED)
     grounded: dict[tuple[int, int], set[str]] = {}
     contraindicated: set[tuple[tuple[int, int], str]] = set()
     doses = 0
@@ -511,7 +505,7 @@ def check(
             )
             if m.set_aside and not subject.drugs:  # nothing else names a drug: the row's own
                 subject = Subject(m.set_aside[:1], frozenset(), None, "sentence")
-            drug, why = _one_drug(subject, table)
+            drug, why = one_drug(subject, table)
             if drug is None:
                 quoted = resolver.quoted(m.sentence)
                 findings.append(
@@ -614,6 +608,20 @@ def check(
             if same and not _implausibly_high(m, regimens):
                 judged = _sources_differ(judged, m, quoted, answer_text)
         findings.append(replace(judged, drug=m.drug, drug_from=drug_from))
+        if judged.severity != "block" and (
+            mismatch := _source_mismatch(
+                m,
+                answer_text,
+                resolver,
+                table,
+                totals.get(m.sentence, set()),
+                named=drug_from == "sentence",
+            )
+        ):
+            # the reference allows it, but not as the cited source says it: a paraphrase
+            # that moved the dose's route, interval or unit ("40 mg intravenously once daily"
+            # of a source's "40 mg subcutaneously once daily")
+            findings.append(replace(mismatch, drug=m.drug, drug_from=drug_from))
         # The route against the drug's regimens for the use (all of them where none is known).
         for_use = _entries(m, indications, table, by_route=False)
         routes = for_use or _entries(m, set(), table, by_route=False)
@@ -628,9 +636,9 @@ def check(
             )
     findings.extend(arithmetic)
     for span, values in totals.items():
-        grounded.setdefault(span, set()).update(values)
+        grounded.setdefault(span, set()).update(values - {_WEIGHED})
     for u in unparsed:
-        drug = u.drug or _one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
+        drug = u.drug or one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
         written = answer_text[u.span[0] : u.span[1]]
         # A combination strength or a course total its own source states word for word is
         # that source's statement; a look-alike or an unreadable number never is.
@@ -722,6 +730,12 @@ def _quoted_from(source: SourceText | None) -> str:
     return f"quoted word for word from {where or 'the passage it cites'}"
 
 
+# marks a sentence whose amounts are worked out for a weight (in ``totals``)
+_WEIGHED = "worked out for a weight"
+# "(150 to 400 units/kg x 80 kg)", "0.9 mg/kg × 60 kg": a product for a weight
+_FOR_WEIGHT = re.compile(r"[x\u00d7*][ \t]{0,2}[0-9]{1,3}(?:\.[0-9]{1,9})?[ \t]{0,2}kg\b")
+
+
 def _source_mismatch(
     m: DoseMention,
     text: str,
@@ -741,14 +755,15 @@ def _source_mismatch(
     assert m.drug is not None
     if m.weight_kg is not None or m.total is not None or resolver.quoted(m.sentence):
         return None
-    if numbers_in(text[m.span[0] : m.span[1]]) & computed:
+    if _WEIGHED in computed or numbers_in(text[m.span[0] : m.span[1]]) & computed:
         return None
     cited = resolver.cited_run(m.sentence)[1]
     words = text[m.sentence[0] : m.sentence[1]]
     if any(locate(words, s.text) or locate_unit(words, s.text) for s in cited):
         return None  # the source's own words, however its lines cut them
     every = [(source, dose) for source in cited for dose in source_doses(source, table)]
-    stated = [(source, dose) for source, dose in every if dose.drug == m.drug]
+    # the drug's own doses; a class's are its members' ("barbiturates": pentobarbital's)
+    stated = [(s, d) for s, d in every if may_name_one_drug(d.drug, m.drug, table)]
     if not stated:
         if not named:
             return None
@@ -773,7 +788,7 @@ def _source_mismatch(
             source=Source(source.doc_id, quote, source.chunk_id),
             sentence=m.sentence,
         )
-    if any(agrees(m, dose) for _, dose in stated):
+    if agrees_with_any(m, [dose for _, dose in stated]):
         return None
     source, first = stated[0]
     quote = source.text[first.sentence[0] : first.sentence[1]].strip()

@@ -505,3 +505,17 @@ def may_name_one_drug(a: str, b: str, table: ReferenceTable) -> bool:
         (c.has(a) and c.words.fullmatch(b)) or (c.has(b) and c.words.fullmatch(a))
         for c in drug_classes()
     )
+
+
+def one_drug(subject: Subject, table: ReferenceTable) -> tuple[str | None, str]:
+    """The drug a subject names, or None with the reason (none, or several)."""
+    drugs = list(subject.drugs)
+    # A class word beside one of its own members ("LMWH such as enoxaparin") is not another drug.
+    classes = {d for d in drugs if table.members(d) and d not in table.members(d)}
+    covered = {d for d in classes if set(table.members(d)) & set(drugs)}
+    distinct = [d for d in drugs if d not in covered]
+    if not distinct:
+        return None, "no drug is named in the sentence or in what it stands under"
+    if len(distinct) > 1:
+        return None, f"the text before it names several drugs ({', '.join(distinct)})"
+    return distinct[0], ""

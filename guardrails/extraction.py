@@ -351,7 +351,7 @@ _LOOKALIKE_FIRST = re.compile(
     rf"(?<![\w.,/])(?:[{_LOOKS_LIKE_DIGIT}](?=[0-9.,{_LOOKS_LIKE_DIGIT}]*[0-9])"
     rf"[0-9.,{_LOOKS_LIKE_DIGIT}]{{1,12}}|[{_LOOKS_ALONE}](?![\w.,]))"
 )
-_RANGE_TAIL = re.compile(r"[ \t]*(?:[-\u2013\u2014]|to)[ \t]*[0-9][0-9.,]*")
+_RANGE_TAIL = re.compile(r"[ \t]*(?:-{1,2}|[\u2013\u2014]|to)[ \t]*[0-9][0-9.,]*")
 _LEADING_DIGITS = re.compile(r"[0-9.,]*")
 _LOOKALIKE_PROBLEM = "a letter inside the number: O for 0, l or I for 1"
 
@@ -622,9 +622,11 @@ class _AmountReader:
         n = self.numbers[k]
         if n.value is None:
             unit = _read_unit(self.text, n.end, self.stop)
+            if unit is None and n.hostile and (tail := _RANGE_TAIL.match(self.text, n.end)):
+                unit = _read_unit(self.text, tail.end(), self.stop)  # "O.1-0.5 mcg/kg/min"
             if n.hostile:
-                # Fail closed: with a dose unit it is refused wherever it stands, without
-                # one only next to a drug.
+                # Fail closed: with a dose unit (after the range it opens, if any) it is
+                # refused wherever it stands, without one only next to a drug.
                 dose = unit is not None and (unit.kind == "dose" or unit.per_kg)
                 end = unit.end if unit is not None and dose else n.end
                 self.loose.append(_Loose(n.start, end, n.problem, dose, n.lookalike and dose))
@@ -1430,8 +1432,10 @@ def _unparsed(sentence: _Sentence, loose: list[_Loose], reads: list[_Read]) -> l
     starts = [r.start for r in reads]
     for raw in loose:
         k = bisect_right(starts, raw.start) - 1
-        if k >= 0 and reads[k].end > raw.start:
-            continue  # part of an amount that was read ("100 IU (1 mg) per kg")
+        if k >= 0 and reads[k].end > raw.start and not raw.refused:
+            # part of an amount that was read ("100 IU (1 mg) per kg"); a refused number
+            # inside one ("O.1-0.5 mcg/kg/min") still refuses it
+            continue
         if raw.refused:
             named = sentence.drug_for(raw.start, raw.end) or ""  # else resolved by the caller
             out.append(Unparsed(named, (raw.start, raw.end), sentence.span, raw.reason))

@@ -1060,7 +1060,7 @@ _ROWS: list[tuple[str, Severity, str, Callable[..., object] | None]] = [
     (
         "SOURCE_MISMATCH",
         "block",
-        "a dose of a drug the reference does not cover that its cited passages state otherwise: none of their doses of that drug has its amount (in any unit that converts), per-kg and per-time form, interval and route; or they state no dose of it but give that very dose for another drug (guardrails/source_doses.py)",
+        "a dose its cited passages state otherwise: none of their doses of its drug has its amount (in any unit that converts), per-kg and per-time form, interval and route (for a drug the reference covers, where the reference allows the dose); or they state no dose of it but give that very dose for another drug (guardrails/source_doses.py)",
         None,
     ),
     (

@@ -17,10 +17,10 @@ interval, route or tenfold slip in a paraphrase of a source the reference cannot
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from threading import Lock
 
-from guardrails.context import drug_lexicon, find_indications, resolve_subject
+from guardrails.context import drug_lexicon, find_indications, one_drug, resolve_subject
 from guardrails.extraction import extract
 from guardrails.patient import extract_patient, facts_scope, stated_bands
 from guardrails.reference import ReferenceTable, default_reference
@@ -83,9 +83,9 @@ def _read(source: SourceText, table: ReferenceTable) -> tuple[SourceDose, ...]:
         drug = m.drug
         subject = resolve_subject(source, *m.sentence, table, skip=m.set_aside)
         if drug is None:
-            if len(subject.drugs) != 1:
+            drug = one_drug(subject, table)[0]  # as the guard reads an answer's dose
+            if drug is None:
                 continue
-            drug = subject.drugs[0]
         words = source.text[m.sentence[0] : m.sentence[1]]
         start, end = m.span[0] - m.sentence[0], m.span[1] - m.sentence[0]
         uses = find_indications(words, table) or set(subject.indications)
@@ -130,6 +130,18 @@ def _whom(scope: str) -> str:
         if flag
     ]
     return ", ".join(words)
+
+
+def agrees_with_any(mention: DoseMention, doses: list[SourceDose]) -> bool:
+    """Whether one of ``doses`` states ``mention``; a range also agrees when its two ends
+    are doses the source states ("5 to 10 mg" of a source's 5, 7.5 and 10 mg by weight)."""
+    if any(agrees(mention, dose) for dose in doses):
+        return True
+    a = mention.amount
+    if a.low >= a.high:
+        return False
+    ends = (replace(a, high=a.low), replace(a, low=a.high))
+    return all(any(agrees(replace(mention, amount=end), dose) for dose in doses) for end in ends)
 
 
 def agrees(mention: DoseMention, dose: SourceDose) -> bool:

@@ -241,3 +241,18 @@ def test_a_letter_for_the_only_digit_of_a_dose_is_refused() -> None:
         mentions, unparsed = extract(text)
         assert not mentions and len(unparsed) == 1, text
     assert extract("Blood group O is common; I am well.") == ([], [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Starting dose: typically O.1-0.5 mcg/kg/min, titrated.",
+        "| **Esmolol** | Beta-1 blocker | 25O--500 mcg/kg IV bolus |",
+        "Phenytoin loading dose: l5-20 mg/kg IV",
+    ],
+)
+def test_a_look_alike_opening_a_range_refuses_it(text: str) -> None:
+    from guardrails.extraction import extract
+
+    mentions, unparsed = extract(text)
+    assert not mentions and len(unparsed) == 1, (mentions, unparsed)

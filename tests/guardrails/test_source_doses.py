@@ -133,3 +133,50 @@ def test_another_drugs_dose_moved_onto_a_drug_the_passage_doses_nowhere_blocks(
 ) -> None:
     verdict = check(f"{answer} [1]", {1: "p"}, {"p": _TWO_DRUGS})
     assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
+
+
+_LABEL = SourceText(
+    "For prophylaxis in acutely ill medical patients, enoxaparin is given 40 mg "
+    "subcutaneously once daily.\n"
+    "For HIT, fondaparinux is given 5 mg (< 50 kg), 7.5 mg (50 to 100 kg) or 10 mg (> 100 kg) "
+    "subcutaneously once daily.\n"
+    "For DVT treatment, enoxaparin is given 1 mg/kg subcutaneously every 12 hours.",
+    "Anticoagulant labels",
+    doc_id="l",
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "allowed"),
+    [
+        pytest.param(
+            "Enoxaparin 40 mg intravenously once daily.",
+            False,
+            id="reference-drug-route-moved",
+        ),
+        pytest.param(
+            "Enoxaparin 40 mg SC once a day for medical patients.", True, id="reference-paraphrase"
+        ),
+        pytest.param(
+            "For HIT, fondaparinux 5 to 10 mg subcutaneously once daily.",
+            True,
+            id="a-range-spanning-stated-doses",
+        ),
+        pytest.param(
+            "For DVT treatment, enoxaparin 1 mg/kg (70 mg for a 70 kg patient) SC every 12 hours.",
+            None,
+            id="worked-out-for-a-weight",
+        ),
+    ],
+)
+def test_a_reference_drug_is_held_to_its_cited_source_too(
+    answer: str, allowed: bool | None
+) -> None:
+    verdict = check(f"{answer} [1]", {1: "p"}, {"p": _LABEL})
+    blocks = {f.rule_id for f in verdict.findings if f.severity == "block"}
+    if allowed is None:  # an amount worked out for a weight is its arithmetic's to check
+        assert "SOURCE_MISMATCH" not in blocks
+        return
+    assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
+    if not allowed:
+        assert "SOURCE_MISMATCH" in blocks
