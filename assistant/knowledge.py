@@ -138,7 +138,7 @@ def _corpus_doses(
         for chunk in retriever.chunks_of(doc.id):
             source = SourceText(chunk.text, doc.title, chunk.section_path, doc.id, chunk.id, names)
             for dose in source_doses(source, table):
-                if dose.drug == drug:
+                if dose.drug == drug:  # a dose the passage leaves open between drugs is not listed
                     sentence = " ".join(chunk.text[slice(*dose.sentence)].split())
                     yield CorpusDose(
                         doc.id,

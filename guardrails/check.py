@@ -283,6 +283,12 @@ def _found_whole(piece: str, passage: str, start: int = 0) -> int | None:
     return None
 
 
+# what may stand between two pieces of a unit's quote that follow each other in one line,
+# and the rest of a line that a lead-in or label ends
+_JOINED = re.compile(r"[\s:;,|*_\u2014\u2013\u2192>-]*")
+_LINE_REST = re.compile(r"[ \t:*_|]*(?:\n|\Z)")
+
+
 def quotes(sentence: str, passage: str) -> bool:
     """Whether an answer sentence is a verbatim quote of the passage it cites: word for word
     after the guard's normalisation (``locate``), or, for a quoted list item, table row or
@@ -300,14 +306,25 @@ def quotes(sentence: str, passage: str) -> bool:
     pieces = [p for p in pieces if p]
     if len(pieces) < 2 or any(len(p) < _SHORTEST_PIECE for p in pieces):
         return False
-    pos = 0
+    pos, last = 0, -1  # the normalised end of the piece before, and its end in the passage
+    body, where = _normalised(passage)
     for k, piece in enumerate(pieces):
         found = _found_whole(piece, passage, pos)
         if found is None:
             if k == len(pieces) - 1 or _found_whole(piece, passage) is None:
                 return False
+            last = -1
             continue  # a header above its row
-        pos = found
+        begin = where[found - len(_normalised(piece)[0])]
+        if (
+            last >= 0
+            and not _LINE_REST.match(passage, last)
+            and not _JOINED.fullmatch(passage, last, begin)
+        ):
+            # The piece before ends inside its line ("- Labetalol: 10-20 mg ..."): what
+            # comes after it there is what the quote must go on with, not a later line.
+            return False
+        pos, last = found, where[found - 1] + 1
     return True
 
 
@@ -745,9 +762,9 @@ def _source_mismatch(
     *,
     named: bool,
 ) -> Finding | None:
-    """SOURCE_MISMATCH for a dose of a drug the reference does not cover, written otherwise
-    than its cited passages state that drug's doses (``guardrails.source_doses``): none
-    where they state none, where the sentence quotes them word for word, or where the
+    """SOURCE_MISMATCH for a dose written otherwise than its cited passages state that
+    drug's doses (``guardrails.source_doses``), or, where the answer leaves the drug to the
+    passage, otherwise than they state any dose: none where they state none, where the sentence quotes them word for word, or where the
     amount is one the answer computed for a weight (``computed``: the totals of the
     sentence's written products, checked by DOSE_ARITHMETIC). Where they state no dose of
     the drug, a dose they give another drug is that drug's, moved onto this one, when the
@@ -759,11 +776,20 @@ def _source_mismatch(
         return None
     cited = resolver.cited_run(m.sentence)[1]
     words = text[m.sentence[0] : m.sentence[1]]
-    if any(locate(words, s.text) or locate_unit(words, s.text) for s in cited):
-        return None  # the source's own words, however its lines cut them
+    core = _MARKER.sub("", words).strip().rstrip(".!?;:").strip()
+    if any(_found_whole(core, s.text) is not None for s in cited):
+        # the source's own words as a whole statement, however its lines cut them; not the
+        # front of one ("16 mg" of "16 mg per kg"), nor a unit's pieces found apart
+        return None
     every = [(source, dose) for source in cited for dose in source_doses(source, table)]
-    # the drug's own doses; a class's are its members' ("barbiturates": pentobarbital's)
-    stated = [(s, d) for s, d in every if may_name_one_drug(d.drug, m.drug, table)]
+    # the drug's own doses; a class's are its members' ("barbiturates": pentobarbital's); a
+    # dose the passage leaves open between several drugs may be this one's
+    stated = [(s, d) for s, d in every if d.is_of(m.drug, table)]
+    if not named:
+        # A sentence that leaves its drug to the passage restates one of its doses: the
+        # passage may read that dose under another drug than the answer does (a heading's
+        # drug against a comparator named in the item before), so any of them will do.
+        stated = every
     if not stated:
         if not named:
             return None
@@ -772,7 +798,7 @@ def _source_mismatch(
         other = [
             (source, dose)
             for source, dose in every
-            if agrees(m, dose) and not may_name_one_drug(dose.drug, m.drug, table)
+            if dose.drug and agrees(m, dose) and not may_name_one_drug(dose.drug, m.drug, table)
         ]
         if not other:
             return None

@@ -351,7 +351,10 @@ _LOOKALIKE_FIRST = re.compile(
     rf"(?<![\w.,/])(?:[{_LOOKS_LIKE_DIGIT}](?=[0-9.,{_LOOKS_LIKE_DIGIT}]*[0-9])"
     rf"[0-9.,{_LOOKS_LIKE_DIGIT}]{{1,12}}|[{_LOOKS_ALONE}](?![\w.,]))"
 )
-_RANGE_TAIL = re.compile(r"[ \t]*(?:-{1,2}|[\u2013\u2014]|to)[ \t]*[0-9][0-9.,]*")
+# the rest of a range or list a number opens ("-0.5", "--500", ", 20 or 30")
+_RANGE_TAIL = re.compile(
+    r"(?:[ \t]*(?:-{1,2}|[\u2013\u2014]|to|,|or|and)[ \t]*[0-9](?:[0-9.,]{0,12}[0-9])?){1,24}"
+)
 _LEADING_DIGITS = re.compile(r"[0-9.,]*")
 _LOOKALIKE_PROBLEM = "a letter inside the number: O for 0, l or I for 1"
 
@@ -530,6 +533,13 @@ def _read_denominators(text: str, pos: int, stop: int, unit: _Unit) -> _Unit:
     return unit
 
 
+# how far before an amount a drug's name still names it, and what between says it does not
+_DRUG_GAP = 40
+_NOT_THE_DRUGS = re.compile(
+    r"[.;:(|,]|\b(?:CrCl|clearance|GFR|eGFR|creatinine|output|rate of)\b", re.IGNORECASE
+)
+
+
 def _time_denominator(unit: _Unit, per: PerTime, count: float | None) -> None:
     if count in (None, 1.0):
         unit.per_time = per
@@ -599,8 +609,11 @@ def _amount(low: float, high: float, unit: _Unit) -> Amount:
 class _AmountReader:
     """Reads the amounts of one sentence from its numbers."""
 
-    def __init__(self, text: str, numbers: list[_Number], stop: int) -> None:
+    def __init__(
+        self, text: str, numbers: list[_Number], stop: int, drug_ends: Sequence[int] = ()
+    ) -> None:
         self.text, self.numbers, self.stop = text, numbers, stop
+        self.drug_ends = drug_ends  # where the sentence's drug names end
         self.starts = [n.start for n in numbers]
         self.by_start = {n.start: k for k, n in enumerate(numbers)}
         self.reads: list[_Read] = []
@@ -743,6 +756,8 @@ class _AmountReader:
                 reason = unit.reason or "no unit before the '/' or 'per'"
                 self.loose.append(_Loose(n.start, unit.end, reason, True))
             return max(nxt, self._next_index(unit.end))
+        if unit.kind == "clearance" and self._drug_right_before(n.start):
+            unit.kind = "dose"  # "isotonic crystalloid 500 mL/min": a rate of that fluid
         if unit.kind != "dose":
             return max(nxt, self._next_index(unit.end))
         low = n.value
@@ -754,6 +769,14 @@ class _AmountReader:
             _counted(self.text, read, self.stop)
         self.reads.append(read)
         return max(nxt, self._next_index(read.end))
+
+    def _drug_right_before(self, start: int) -> bool:
+        """Whether a drug's name stands right before an amount (a few words, no clause or
+        clearance word between)."""
+        return any(
+            0 <= start - end <= _DRUG_GAP and not _NOT_THE_DRUGS.search(self.text, end, start)
+            for end in self.drug_ends
+        )
 
     def _repeated_range(self, high: float, unit: _Unit, nxt: int) -> tuple[float, int, int]:
         """ "5 mg to 10 mg": one range."""
@@ -1527,7 +1550,7 @@ def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], l
     numbers = _numbers(text, words)
     if not numbers:
         return [], []
-    reader = _AmountReader(text, numbers, len(text))
+    reader = _AmountReader(text, numbers, len(text), [d[1] for d in drugs])
     reads = [r for r in reader.run() if not _bound_of_measure(text, r, drugs)]
     sentence = _Sentence(text, 0, len(text), drugs, frozenset(reader.ratio_ends))
     _groups(sentence, reads)
@@ -1535,7 +1558,38 @@ def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], l
     clauses = _contexts(sentence, reads)
     mentions = [_mention(sentence, r, c) for r, c in zip(reads, clauses, strict=True)]
     mentions = _distribute(text, _inherit(text, mentions, reads), reads)
-    return _row_labels(text, mentions, drugs), _unparsed(sentence, reader.loose, reads)
+    mentions = _row_cells(text, _row_labels(text, mentions, drugs))
+    return mentions, _unparsed(sentence, reader.loose, reads)
+
+
+def _row_cells(text: str, mentions: list[DoseMention]) -> list[DoseMention]:
+    """In a table row of one amount, an amount whose own cell writes no interval (or route) takes the one
+    the row's other cells write, where they write exactly one ("| Ceftriaxone | 2 g | Every
+    24 hours |"); a cell that writes its own ("30 mg IV bolus, then 1 mg/kg every 12 hours")
+    keeps what its words say."""
+    if not text.lstrip().startswith("|") or len(mentions) != 1:
+        return mentions  # several amounts: which one a cell's interval is for is not said
+    bars = [m.start() for m in _CELL_BAR.finditer(text)]
+    if len(bars) < 2:
+        return mentions
+
+    def cell(pos: int) -> tuple[int, int]:
+        k = bisect_right(bars, pos)
+        return (bars[k - 1] if k else 0, bars[k] if k < len(bars) else len(text))
+
+    out = []
+    for m in mentions:
+        lo, hi = cell(m.span[0])
+        others = text[:lo] + " | " + text[hi:]
+        interval, route = m.interval_h, m.route
+        if interval is None and not _FREQUENCY.search(text, lo, hi):
+            found = {_interval(f)[0] for f in _FREQUENCY.finditer(others)} - {None}
+            interval = next(iter(found)) if len(found) == 1 else None
+        if route is None and not _ROUTE.search(text, lo, hi):
+            routes = {_ROUTE_NAMES[r.lastgroup or ""] for r in _ROUTE.finditer(others)}
+            route = next(iter(routes)) if len(routes) == 1 else None
+        out.append(replace(m, interval_h=interval, route=route))
+    return out
 
 
 _CELL_BAR = re.compile(r"(?<!\\)\|")

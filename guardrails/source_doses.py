@@ -20,7 +20,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from threading import Lock
 
-from guardrails.context import drug_lexicon, find_indications, one_drug, resolve_subject
+from guardrails.context import (
+    drug_lexicon,
+    find_indications,
+    may_name_one_drug,
+    one_drug,
+    resolve_subject,
+)
 from guardrails.extraction import extract
 from guardrails.patient import extract_patient, facts_scope, stated_bands
 from guardrails.reference import ReferenceTable, default_reference
@@ -46,6 +52,14 @@ class SourceDose:
     # impairment"): the context a reader needs beside the dose
     indications: tuple[str, ...] = ()
     patient: str = ""
+    # where the passage leaves the drug open between several ("Start at 0.1 mcg/kg/min"
+    # after a sentence naming two vasopressors): each of them; ``drug`` is then ""
+    candidates: tuple[str, ...] = ()
+
+    def is_of(self, drug: str, table: ReferenceTable) -> bool:
+        """Whether this may be a dose of ``drug``: its own, or one of its candidates (a class
+        and its member, or one name inside another, name one drug)."""
+        return any(may_name_one_drug(d, drug, table) for d in (self.drug, *self.candidates) if d)
 
     def describe(self) -> str:
         """ "300 mg every 24 h (po)": the amount with the interval and route it states."""
@@ -54,8 +68,8 @@ class SourceDose:
 
 
 def source_doses(source: SourceText, table: ReferenceTable | None = None) -> tuple[SourceDose, ...]:
-    """Every dose ``source`` states whose drug it resolves to one drug (cached per passage
-    and reference)."""
+    """Every dose ``source`` states with its drug, or with the drugs it leaves open where
+    it names several (cached per passage and reference)."""
     table = table or default_reference()
     key = (source, table.digest)  # a passage read under another reference may differ
     with _LOCK:
@@ -82,10 +96,13 @@ def _read(source: SourceText, table: ReferenceTable) -> tuple[SourceDose, ...]:
     for m in mentions:
         drug = m.drug
         subject = resolve_subject(source, *m.sentence, table, skip=m.set_aside)
+        candidates: tuple[str, ...] = ()
         if drug is None:
-            drug = one_drug(subject, table)[0]  # as the guard reads an answer's dose
-            if drug is None:
-                continue
+            drug = one_drug(subject, table)[0] or ""  # as the guard reads an answer's dose
+            if not drug:
+                candidates = subject.drugs
+                if not candidates:
+                    continue
         words = source.text[m.sentence[0] : m.sentence[1]]
         start, end = m.span[0] - m.sentence[0], m.span[1] - m.sentence[0]
         uses = find_indications(words, table) or set(subject.indications)
@@ -99,6 +116,7 @@ def _read(source: SourceText, table: ReferenceTable) -> tuple[SourceDose, ...]:
                 m.sentence,
                 tuple(sorted(uses)),
                 _whom(facts_scope(words, start, end)),
+                candidates,
             )
         )
     return tuple(out)
@@ -134,9 +152,19 @@ def _whom(scope: str) -> str:
 
 def agrees_with_any(mention: DoseMention, doses: list[SourceDose]) -> bool:
     """Whether one of ``doses`` states ``mention``; a range also agrees when its two ends
-    are doses the source states ("5 to 10 mg" of a source's 5, 7.5 and 10 mg by weight)."""
-    if any(agrees(mention, dose) for dose in doses):
-        return True
+    are doses the source states ("5 to 10 mg" of a source's 5, 7.5 and 10 mg by weight).
+    Where the source gives the amount an interval (or route) somewhere, one of those must be
+    the mention's: "180 mg twice daily" does not agree with "180 mg once daily" because the
+    source also writes "180 mg" alone."""
+    bare = replace(mention, interval_h=None, route=None)
+    same = [dose for dose in doses if agrees(bare, dose)]
+    if same:
+        timed = [d.interval_h for d in same if d.interval_h is not None]
+        routed = [d.route for d in same if d.route is not None]
+        every = mention.interval_h
+        return (every is None or not timed or any(abs(h - every) <= 0.01 for h in timed)) and (
+            mention.route is None or not routed or mention.route in routed
+        )
     a = mention.amount
     if a.low >= a.high:
         return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from guardrails import check
+from guardrails.extraction import extract
 from guardrails.source_doses import source_doses
 from guardrails.types import SourceText
 
@@ -180,3 +181,74 @@ def test_a_reference_drug_is_held_to_its_cited_source_too(
     assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
     if not allowed:
         assert "SOURCE_MISMATCH" in blocks
+
+
+_ITEMS = SourceText(
+    "- **Short-acting IV antihypertensives** are preferred:\n"
+    "  - Nicardipine: continuous IV infusion, starting at 5 mg/hr, max 15 mg/hr\n"
+    "  - Labetalol: 10–20 mg IV bolus, may repeat every 10–20 minutes\n"
+    "  - Clevidipine: continuous IV infusion, starting at 1–2 mg/hr\n",
+    "Blood pressure",
+    doc_id="bp",
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "allowed"),
+    [
+        pytest.param(
+            "Labetalol: 10–20 mg IV bolus, may repeat every 10–20 minutes", True, id="its-own-item"
+        ),
+        pytest.param(
+            "Labetalol: continuous IV infusion, starting at 1–2 mg/hr",
+            False,
+            id="a-label-joined-to-another-items-words",
+        ),
+    ],
+)
+def test_a_quote_is_not_pieced_together_from_two_items(answer: str, allowed: bool) -> None:
+    verdict = check(f"{answer} [1]", {1: "p"}, {"p": _ITEMS})
+    assert verdict.allowed is allowed, [(f.rule_id, f.message) for f in verdict.findings]
+
+
+def test_a_stated_interval_elsewhere_decides_a_bare_amount() -> None:
+    source = SourceText(
+        "The recommended dose is 90 mg once daily for the first 7 days, thereafter 180 mg "
+        "once daily.\nThe 180 mg tablets are white.",
+        "Zorvex — 3",
+        products=(("Zorvex", ("brigatinib",)),),
+    )
+    ok = check("Zorvex: 180 mg once daily. [1]", {1: "p"}, {"p": source})
+    twice = check("Zorvex: 180 mg twice daily. [1]", {1: "p"}, {"p": source})
+    assert ok.allowed and not twice.allowed
+
+
+def test_a_table_rows_other_cells_give_its_one_amount_interval_and_route() -> None:
+    mentions, _ = extract("| **Ceftriaxone** | 2 g | Every 24 hours | IV |")
+    assert [(m.interval_h, m.route) for m in mentions] == [(24.0, "iv")]
+    # two amounts: whose interval a cell gives is not said
+    two, _ = extract("| Examplamab <= 10 mg | >= 8 hours | 400 mg IV |")
+    assert [m.route for m in two] == [None, "iv"]
+
+
+def test_a_fluid_named_right_before_a_rate_per_minute_is_dosed() -> None:
+    (rate,), _ = extract("Isotonic crystalloid 500-1,000 mL/min for 2 hours")
+    assert rate.amount.per_time == "min"
+    assert extract("Enoxaparin 30 mg once daily if CrCl < 30 mL/min")[0][0].amount.unit == "mg"
+    assert len(extract("| Dabigatran | 30–50 mL/min | 110 mg twice daily |")[0]) == 1
+
+
+def test_the_front_of_a_source_statement_is_not_its_words() -> None:
+    source = SourceText(
+        "The usual starting dose of Zorvex is 16 mg per kg of body weight.",
+        "Zorvex — 3",
+        products=(("Zorvex", ("daratumumab",)),),
+    )
+    front = check("The usual starting dose of Zorvex is 16 mg. [1]", {1: "p"}, {"p": source})
+    assert "SOURCE_MISMATCH" in {f.rule_id for f in front.findings if f.severity == "block"}
+    whole = check(
+        "The usual starting dose of Zorvex is 16 mg per kg of body weight. [1]",
+        {1: "p"},
+        {"p": source},
+    )
+    assert whole.allowed
