@@ -493,10 +493,7 @@ class Assistant:
         verdict = check(
             draft.raw_text,
             {c.number: c.passage.chunk.id for c in draft.citations},
-            {
-                c.passage.chunk.id: _source_text(c.passage, self._products())
-                for c in draft.citations
-            },
+            {c.passage.chunk.id: source_text(c.passage, self._products()) for c in draft.citations},
             facts,
             context,
             self.reference,
@@ -1254,7 +1251,7 @@ def _standard(pop: Population) -> bool:
     return not reduced
 
 
-def _source_text(p: Passage, products: ProductNames) -> SourceText:
+def source_text(p: Passage, products: ProductNames) -> SourceText:
     """A cited passage as the guard reads it: with its title and headings, so a dose whose
     drug is named in an earlier sentence, a list or a heading is judged for that drug, and
     with the product names the corpus gives its document ("Vafseo 300 mg tablets")."""

@@ -205,16 +205,10 @@ def check_unit(
 
 
 def _source_text(p: Any, products: ProductNames | None) -> SourceText:
-    # as assistant/pipeline.py hands a cited passage to the guard: with title, headings and
-    # the product names the corpus gives its document
-    return SourceText(
-        p.chunk.text,
-        p.doc.title,
-        p.chunk.section_path,
-        p.doc.id,
-        p.chunk.id,
-        products.of_title(p.doc.title) if products else (),
-    )
+    # as the pipeline hands a cited passage to the guard
+    from assistant.pipeline import source_text
+
+    return source_text(p, products or ProductNames())
 
 
 # ------------------------------------------------------------------ the corpus
@@ -435,10 +429,9 @@ def to_markdown(summary: dict[str, Any], results: Iterable[UnitResult]) -> str:
 # ------------------------------------------------------------------ command
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m evals.corpus_doses", description=(__doc__ or "").splitlines()[0]
-    )
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """--index-dir or --source, and --preset: the index a corpus measure reads
+    (``open_corpus``)."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--index-dir", type=Path, default=None, help="measure this index as built")
     where.add_argument(
@@ -449,6 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="build an index of these sources (repeatable) under HOME/eval/corpus_doses/",
     )
     parser.add_argument("--preset", default=None, help="a settings preset (fast: hash embedder)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.corpus_doses", description=(__doc__ or "").splitlines()[0]
+    )
+    add_corpus_arguments(parser)
     parser.add_argument("--out", type=Path, default=None, help="write the result as JSON")
     parser.add_argument("--markdown", type=Path, default=None, help="write the report as Markdown")
     parser.add_argument(

@@ -72,6 +72,7 @@ from evals.corpus_doses import (
     DocumentUnits,
     QuotedUnit,
     _source_text,
+    add_corpus_arguments,
     check_unit,
     chunk_units,
     open_corpus,
@@ -801,16 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evals.corpus_mutations", description=(__doc__ or "").splitlines()[0]
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--index-dir", type=Path, default=None, help="measure this index as built")
-    where.add_argument(
-        "--source",
-        action="append",
-        default=None,
-        metavar="KIND[:PATH]",
-        help="build an index of these sources (repeatable) under HOME/eval/corpus_doses/",
-    )
-    parser.add_argument("--preset", default=None, help="a settings preset (fast: hash embedder)")
+    add_corpus_arguments(parser)
     parser.add_argument(
         "--limit-units",
         type=int,

@@ -1539,9 +1539,7 @@ def _bound_of_measure(text: str, r: _Read, drugs: Sequence[DrugHit] = ()) -> boo
 
 def _extract_sentence(text: str, lexicon: Lexicon) -> tuple[list[DoseMention], list[Unparsed]]:
     """Doses and unreadable numbers of one sentence; offsets are into ``text``."""
-    if not _HAS_NUMBER.search(text) and not (
-        any(ch in _LOOKS_LIKE_DIGIT for ch in text) and _lookalikes(text)
-    ):
+    if not _HAS_NUMBER.search(text) and not (_UNIT_HINT.search(text) and _lookalikes(text)):
         return [], []  # no number, nor a letter written for one ("l mg/kg")
     words = list(_WORD.finditer(text))
     drugs = _find_drugs(text, words, lexicon)

@@ -353,21 +353,27 @@ def _print_passages(args: argparse.Namespace, settings: Any, question: str) -> i
     return EXIT_OK
 
 
-def cmd_library(args: argparse.Namespace) -> int:
-    from assistant.markup import visible
+def _listed_retriever(args: argparse.Namespace) -> Any:
+    """The index a listing command reads: an explicit --index-dir as built, else the
+    configured one (built when missing or stale, which is said on stderr)."""
     from assistant.pipeline import open_retriever
-    from assistant.provenance import today
-    from corpus.errors import InputError
-    from ui.library import filter_entries, library_entries, source_types
 
-    settings = _settings(args)
-    # an explicit index is listed as built
     retriever, report = open_retriever(
-        settings, _progress_bar(), refresh=not (args.index_dir and not args.source)
+        _settings(args), _progress_bar(), refresh=not (args.index_dir and not args.source)
     )
     if report is not None and report.built:
         print(f"bedside: built the index ({report.reason})", file=sys.stderr)
         _print_problems(report.problems)
+    return retriever
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    from assistant.markup import visible
+    from assistant.provenance import today
+    from corpus.errors import InputError
+    from ui.library import filter_entries, library_entries, source_types
+
+    retriever = _listed_retriever(args)
     day = today()
     entries = library_entries(retriever, day)
     if args.type:
@@ -423,17 +429,10 @@ def cmd_library(args: argparse.Namespace) -> int:
 def cmd_reference(args: argparse.Namespace) -> int:
     from assistant.knowledge import UnknownDrugError, drug_knowledge
     from assistant.markup import visible
-    from assistant.pipeline import open_retriever
     from corpus.errors import InputError
     from guardrails.reference import default_reference
 
-    settings = _settings(args)
-    retriever, report = open_retriever(
-        settings, _progress_bar(), refresh=not (args.index_dir and not args.source)
-    )
-    if report is not None and report.built:
-        print(f"bedside: built the index ({report.reason})", file=sys.stderr)
-        _print_problems(report.problems)
+    retriever = _listed_retriever(args)
     try:
         known = drug_knowledge(args.drug, retriever, default_reference())
     except UnknownDrugError as e:
