@@ -338,6 +338,7 @@ class _Resolver:
     table: ReferenceTable
     seen: dict[tuple[tuple[int, int], tuple[str, ...]], Subject] = field(default_factory=dict)
     verbatim: dict[tuple[int, int], SourceText | None] = field(default_factory=dict)
+    runs: dict[tuple[int, int], tuple[int, list[SourceText]]] = field(default_factory=dict)
     spans: list[tuple[int, int]] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
 
@@ -375,13 +376,20 @@ class _Resolver:
         ends: a sentence without a marker of its own is cited by the first sentence after it
         that cites (a quoted list item of several sentences is cited once, at its end)."""
         start, end = self._shown(sentence)
+        if not self.sources:
+            return end, []  # nothing cited anywhere: no run to look for
+        if sentence in self.runs:
+            return self.runs[sentence]
         cited = self._cited(sentence)
+        run = end, cited
         if not cited:
             i = bisect_right(self.starts, start)
             for later in self.spans[i:]:
                 if later[0] >= end and cited_markers(self.text[later[0] : later[1]]):
-                    return later[1], self._cited(later)
-        return end, cited
+                    run = later[1], self._cited(later)
+                    break
+        self.runs[sentence] = run
+        return run
 
     def _cited(self, sentence: tuple[int, int]) -> list[SourceText]:
         return [
