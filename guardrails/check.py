@@ -497,13 +497,14 @@ def check(
     findings: list[Finding] = []
     # written products ("54 mg (0.9 mg/kg x 60 kg)"): their totals are computed, not quoted
     arithmetic, totals = _products(answer_text, mentions)
-    for x in mentions:  # ... as is every amount of a sentence that works one out for a weight
-        if (
-            x.weight_kg is not None
-            or x.total is not None
-            or _FOR_WEIGHT.search(answer_text, x.sentence[0], x.sentence[1])
-        ):
-            totals.setdefault(x.sentence, set()).add(_WEIGHED)
+    # ... as is every amount of a sentence that works one out for a weight
+    weighed = {
+        x.sentence
+        for x in mentions
+        if x.weight_kg is not None
+        or x.total is not None
+        or _FOR_WEIGHT.search(answer_text, x.sentence[0], x.sentence[1])
+    }
     grounded: dict[tuple[int, int], set[str]] = {}
     contraindicated: set[tuple[tuple[int, int], str]] = set()
     doses = 0
@@ -580,7 +581,13 @@ def check(
             computed = totals.get(m.sentence, set())
             if (
                 mismatch := _source_mismatch(
-                    m, answer_text, resolver, table, computed, named=drug_from == "sentence"
+                    m,
+                    answer_text,
+                    resolver,
+                    table,
+                    computed,
+                    named=drug_from == "sentence",
+                    weighed=m.sentence in weighed,
                 )
             ) is not None:
                 findings.append(replace(mismatch, drug=m.drug, drug_from=drug_from))
@@ -641,6 +648,7 @@ def check(
                 table,
                 totals.get(m.sentence, set()),
                 named=drug_from == "sentence",
+                weighed=m.sentence in weighed,
             )
         ):
             # the reference allows it, but not as the cited source says it: a paraphrase
@@ -661,7 +669,7 @@ def check(
             )
     findings.extend(arithmetic)
     for span, values in totals.items():
-        grounded.setdefault(span, set()).update(values - {_WEIGHED})
+        grounded.setdefault(span, set()).update(values)
     for u in unparsed:
         drug = u.drug or one_drug(resolver.subject(u.sentence), table)[0] or "a dose"
         written = answer_text[u.span[0] : u.span[1]]
@@ -755,8 +763,6 @@ def _quoted_from(source: SourceText | None) -> str:
     return f"quoted word for word from {where or 'the passage it cites'}"
 
 
-# marks a sentence whose amounts are worked out for a weight (in ``totals``)
-_WEIGHED = "worked out for a weight"
 # "(150 to 400 units/kg x 80 kg)", "0.9 mg/kg × 60 kg": a product for a weight
 _FOR_WEIGHT = re.compile(r"[x\u00d7*][ \t]{0,2}[0-9]{1,3}(?:\.[0-9]{1,9})?[ \t]{0,2}kg\b")
 
@@ -769,18 +775,20 @@ def _source_mismatch(
     computed: set[str],
     *,
     named: bool,
+    weighed: bool,
 ) -> Finding | None:
     """SOURCE_MISMATCH for a dose written otherwise than its cited passages state that
     drug's doses (``guardrails.source_doses``), or, where the answer leaves the drug to the
     passage, otherwise than they state any dose: none where they state none, where the sentence quotes them word for word, or where the
     amount is one the answer computed for a weight (``computed``: the totals of the
-    sentence's written products, checked by DOSE_ARITHMETIC). Where they state no dose of
+    sentence's written products, checked by DOSE_ARITHMETIC; ``weighed``: the sentence works
+    a dose out for a weight). Where they state no dose of
     the drug, a dose they give another drug is that drug's, moved onto this one, when the
     answer names this drug itself (``named``); a drug read from the passage is not moved."""
     assert m.drug is not None
     if m.weight_kg is not None or m.total is not None or resolver.quoted(m.sentence):
         return None
-    if _WEIGHED in computed or numbers_in(text[m.span[0] : m.span[1]]) & computed:
+    if weighed or numbers_in(text[m.span[0] : m.span[1]]) & computed:
         return None
     cited = resolver.cited_run(m.sentence)[1]
     words = text[m.sentence[0] : m.sentence[1]]
