@@ -291,7 +291,7 @@ def _task(sentence: str) -> str:
     return ""
 
 
-def _passage_names(passage: Passage, drugs: frozenset[str]) -> bool:
+def passage_names(passage: Passage, drugs: frozenset[str]) -> bool:
     """Whether the passage (its text, headings or document title) names one of ``drugs``."""
     where = " ".join((passage.doc.title, *passage.chunk.section_path, passage.chunk.text))
     return shares_drug(_drug_names(where), drugs)
@@ -1012,7 +1012,7 @@ def fit(
         # "Is dabigatran safe in pregnancy?": a sentence about no drug at all (asthma care in
         # pregnancy) does not answer it, however well it matches the population.
         return "off-drug"
-    if drugs and strict_drug and not about and not _passage_names(passage, drugs):
+    if drugs and strict_drug and not about and not passage_names(passage, drugs):
         # "How long before surgery should apixaban be stopped?": "Start 2 to 7 days before
         # surgery" in a perioperative guideline's beta-blocker passage is not about it. A
         # sentence that names no drug speaks of the asked one only where its passage does.
@@ -1124,14 +1124,17 @@ def coverage(
     seen: dict[str, None] = {}
     any_dose = False
     for passage, info in pool:
-        if not (info.has_amount and info.quotable and shares_drug(info.drugs, drugs)):
+        if not (info.has_amount and shares_drug(info.drugs, drugs)):
             continue
-        any_dose = True
         sentence = passage.chunk.text[info.start : info.end]
-        # Covered only by a dose that says it is for the asked use (or its headings do).
+        # Covered only by a dose that says it is for the asked use (or its headings do); a
+        # table row counts, though only its unit (the row under its header) is quoted.
         how = fit(info, sentence, passage, frame, table, drugs)
         if how == "on":
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
+        if not info.quotable:
+            continue
+        any_dose = True
         if how == "unknown-use":
             continue  # a dose that names no use is for no other use either
         seen.setdefault(_use_name(info, passage, table), None)

@@ -22,9 +22,11 @@ from assistant.cards import CardLine, DoseCard, dose_card
 from assistant.evidence import (
     Coverage,
     as_reversal,
+    asked_use,
     coverage,
     fit,
     has_amount,
+    passage_names,
     related_drugs,
     sentences_of,
     shared_contexts,
@@ -571,7 +573,31 @@ class Assistant:
         if asked:
             second = self._search(asked, SECOND_LOOK_DEPTH)
             passages = _second_look(passages, ranked, second)
+        passages = self._with_named_drugs(passages, frame)
         return _with_lead_document(passages, self.retriever, query)
+
+    def _with_named_drugs(self, passages: list[Passage], frame: Frame) -> list[Passage]:
+        """The passages, led by those that name an asked drug when none of them does: a
+        question's chatter ("starting dose ... and what do we titrate to") can outweigh a
+        rare drug's name, and a question about a drug is answered from passages that name
+        it. Each missing drug is searched by its name alone; up to ``DRUG_LOOK_MOST`` of the
+        passages found that name it lead, in that search's order."""
+        lead: list[Passage] = []
+        for drug in frame.drugs[:2]:
+            named = frozenset({drug})
+            if any(passage_names(p, named) for p in passages):
+                continue
+            have = {p.chunk.id for p in (*passages, *lead)}
+            found = [
+                p
+                for p in self._search(drug, SECOND_LOOK_DEPTH)
+                if p.chunk.id not in have and passage_names(p, named)
+            ]
+            lead += found[:DRUG_LOOK_MOST]
+        if not lead:
+            return passages
+        ordered = [*lead, *passages]
+        return [replace(p, rank=n) for n, p in enumerate(ordered, start=1)]
 
     @staticmethod
     def _generate(
@@ -592,11 +618,18 @@ class Assistant:
             return coverage(frame, [], self.reference)  # a reversal agent for another drug
         pool = list(passages)
         seen = {p.chunk.id for p in pool}
+        # The drug's dose passages, by its name with and without the asked use: "not
+        # covered" is said only after the passages that name the drug were read.
+        use = asked_use(frame, self.reference)
         for drug in frame.drugs[:2]:
-            for p in self._search(f"{drug} dose", 15):
-                if p.chunk.id not in seen:
-                    pool.append(p)
-                    seen.add(p.chunk.id)
+            searches = [(f"{drug} dose", 15), (drug, COVERAGE_DEPTH)]
+            if use:
+                searches.append((f"{drug} {use}", 15))
+            for text, k in searches:
+                for p in self._search(text, k):
+                    if p.chunk.id not in seen:
+                        pool.append(p)
+                        seen.add(p.chunk.id)
         contexts = shared_contexts(self.reference)
         return coverage(frame, sentences_of(pool, contexts), self.reference)
 
@@ -1290,6 +1323,8 @@ def _diverse(
 RANKED = 50  # passages the first search ranks; the top ones are kept
 SECOND_LOOK_DEPTH = 20  # passages the frame's own search ranks
 SECOND_LOOK_MOST = 4  # passages a second look may add
+COVERAGE_DEPTH = 30  # passages a search for an asked drug's name gives the coverage check
+DRUG_LOOK_MOST = 3  # passages naming an asked drug that none of the found ones names
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBERED = re.compile(r"\S*\d\S*")

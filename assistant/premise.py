@@ -92,7 +92,9 @@ class Judgement:
     names an action only and neither the unit nor its context names any agent. ``in_context``
     is whether the object was found only in the context (heading path, lead-in, header).
     ``conditional`` is whether the cue's clause states a condition ("if", "below 30"): the
-    refutation holds only where it does, which the caller weighs against the patient.
+    refutation holds only where it does, which the caller weighs against the patient;
+    ``unstated`` that the condition is in words the question does not state ("contraindicated
+    in active major bleeding" for a patient going home), so nothing of the patient meets it.
     """
 
     stance: Stance
@@ -103,6 +105,7 @@ class Judgement:
     target: str
     in_context: bool
     conditional: bool
+    unstated: bool = False
 
 
 Refutation = Judgement
@@ -635,27 +638,45 @@ def _exclusive(
     return None
 
 
-def _conditional(text: str, clause: tuple[int, int], proposal: Proposal) -> bool:
+_CUE_SCOPE = re.compile(r"\s+(?:in|during)\s+(?!the\b|this\b|that\b|these\b)(?P<what>[^.;]+)")
+
+
+def _conditional(
+    text: str, clause: tuple[int, int], proposal: Proposal, cue_end: int | None = None
+) -> str:
     """Whether the cue's clause, or the branch condition the unit opens with, states a
     condition the question does not already meet. A condition in words that the question
     states of its patient ("in patients with triple-positive antiphospholipid syndrome" for
     a "triple-positive antiphospholipid pt") is met; one with a number ("CrCl below 30") is
-    left to the caller, who reads the patient's values."""
+    left to the caller, who reads the patient's values.
+
+    Returns "" (no condition, or one the question meets), "valued" (a condition with a
+    number, for the caller to check) or "worded" (a condition in words the question does
+    not state)."""
     rules = _rules()
     branch = rules.branch.search(text)
     if branch is not None and not _met(branch.group("cond"), proposal):
-        return True
+        return "valued" if re.search(r"\d", branch.group("cond")) else "worded"
+    cs, ce = clause
+    after = _CUE_SCOPE.match(text, cue_end, ce) if cue_end is not None else None
+    if after is not None:
+        # "contraindicated in active major bleeding", "no benefit in atrial fibrillation":
+        # the cue holds in what follows it.
+        said = re.split(r"[,;:()]|\s(?:or|and|but)\s", after.group("what"), maxsplit=1)[0]
+        if re.search(r"\d", said):
+            return "valued"
+        if not _met(said, proposal):
+            return "worded"
     # The conditions of one clause are alternatives ("in patients with A or in patients
     # with B"): one the question meets is enough, unless another has a number to check.
-    cs, ce = clause
     stated = []
     for m in rules.condition.finditer(text[cs:ce]):
         rest = re.split(r"[,;:()]|\s(?:or|and|but)\s", text[cs + m.end() : ce], maxsplit=1)[0]
         worded = bool(re.fullmatch(r"[A-Za-z ]+", m.group())) and not re.search(r"\d", rest)
         if not worded:
-            return True
+            return "valued"
         stated.append(rest)
-    return bool(stated) and not any(_met(said, proposal) for said in stated)
+    return "worded" if stated and not any(_met(said, proposal) for said in stated) else ""
 
 
 def _met(condition: str, proposal: Proposal) -> bool:
@@ -771,7 +792,8 @@ def _judge(proposal: Proposal, unit_text: str, context: str, stance: Stance) -> 
             negated=negated,
             target=target[0],
             in_context=target[1],
-            conditional=_conditional(text, (cs, ce), proposal),
+            conditional=bool(condition := _conditional(text, (cs, ce), proposal, m.end())),
+            unstated=condition == "worded",
         )
     return None
 

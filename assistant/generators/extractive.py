@@ -37,7 +37,14 @@ from assistant.evidence import (
     without_purpose,
 )
 from assistant.frame import Frame, lay_words, patient_domain_words
-from assistant.premise import Proposal, classes_named, member_classes, read_proposal, refutes
+from assistant.premise import (
+    Proposal,
+    classes_named,
+    member_classes,
+    read_proposal,
+    refutes,
+    supports,
+)
 from assistant.settings import AssistantSettings
 from assistant.situation import contradicts
 from assistant.types import Citation, Draft, SectionKind, Statement, Turn
@@ -345,7 +352,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 # when the patient meets it, not at all when the patient is outside it; one
                 # the proposed value meets ("avoid SBP < 130" for "down to 115") in full.
                 weight = 1.0 if said.target else 0.5
-                if said.conditional and not (target and _refuted_target(c, proposal, target)):
+                if said.unstated and applies is None:
+                    weight = 0.0  # a condition in words the question does not state
+                elif said.conditional and not (target and _refuted_target(c, proposal, target)):
                     weight *= {True: 1.0, False: 0.0, None: 0.5}[applies]
                 value += PREMISE_WEIGHT * weight
         out.append(Scored(c, value, coverage))
@@ -592,6 +601,11 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
         said = refutes(proposal, c.text, context)
         if said is not None and said.target and said.conditional:
             return AGAINST if applies else None
+        # "Eos 150. Add ICS?" and "Add ICS if ≥ 300 cells/µL": a recommendation of the
+        # proposed agent or class under a threshold this patient is outside.
+        backed = supports(proposal, c.text, context)
+        if backed is not None and backed.target and backed.conditional and applies is False:
+            return OUTSIDE
     if proposal is not None and not proposal.drugs and not applies:
         asked_words = {w[:5] for w in (proposal.verb, *proposal.words) if len(w) >= 4}
         if asked_words & {t[:5] for t in c.tokens if len(t) >= 4}:

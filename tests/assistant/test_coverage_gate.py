@@ -193,3 +193,25 @@ def test_a_weight_based_quote_is_worked_out_for_the_patient(question: str, total
         f.patient,
     )
     assert verdict.allowed, [x.message for x in verdict.findings]
+
+
+def test_a_table_row_for_the_asked_use_covers_it() -> None:
+    # The dose for the asked use stands in a table row under a heading that names the use;
+    # the row is quoted as a unit, so the use is covered though the raw row is no sentence.
+    from assistant.evidence import sentences_of, shared_contexts
+    from corpus.types import Chunk, DocumentInfo
+    from retrieval.types import Passage
+
+    f = frame("Nicardipine dose for hypertensive emergency?")
+    assert f.explicit_intent and f.condition
+    other = _pool("For acute stroke, nicardipine is started at 5 mg/h IV.")
+    row = (
+        "| Agent | Starting Dose |\n|---|---|\n| **Nicardipine** | 5 mg/hr IV, up by 2.5 mg/hr |\n"
+    )
+    doc = DocumentInfo("bp", "Blood pressure guideline", "guideline")
+    chunk = Chunk(
+        f"bp#0-{len(row)}", doc.id, row, 0, len(row), ("IV Agents for Hypertensive Emergency",)
+    )
+    table = sentences_of([Passage(chunk, doc, 1.0, 2)], shared_contexts(TABLE))
+    assert coverage(f, other, TABLE).status == "not_covered"
+    assert coverage(f, [*other, *table], TABLE).status == "covered"

@@ -460,6 +460,17 @@ def test_refutation_names_its_object(
         ("New DVT - start warfarin?", "Pregnant? — YES → Use LMWH; warfarin not recommended", True),
         # A condition with a number is left to the caller, whatever the question says.
         ("CrCl 20. Start dabigatran?", "Dabigatran is contraindicated if CrCl < 30.", True),
+        # A cue followed by "in" or "during" holds in what follows it.
+        (
+            "Going home tomorrow - continue enoxaparin for 2 weeks after discharge?",
+            "Enoxaparin is contraindicated in active major bleeding.",
+            True,
+        ),
+        (
+            "Actively bleeding. Continue enoxaparin?",
+            "Enoxaparin is contraindicated in active major bleeding.",
+            False,
+        ),
     ],
 )
 def test_a_condition_the_question_meets(question: str, unit: str, conditional: bool) -> None:
@@ -529,3 +540,28 @@ def test_a_group_with_contraindications_is_no_refusal() -> None:
     assert proposal is not None
     unit = "Primary PCI is performed in patients who have contraindications to tenecteplase."
     assert refutes(proposal, unit) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "unstated"),
+    [
+        # A condition in words the question does not state: nothing of the patient meets it.
+        (
+            "EF 30%, sinus rhythm, HR 64. Add ivabradine?",
+            "Ivabradine: no benefit in atrial fibrillation.",
+            True,
+        ),
+        (
+            "Going home tomorrow - continue enoxaparin?",
+            "Enoxaparin is contraindicated in active major bleeding.",
+            True,
+        ),
+        # One with a number is the caller's to check against the patient's values.
+        ("Start dabigatran?", "Dabigatran is contraindicated if CrCl < 30.", False),
+    ],
+)
+def test_an_unstated_condition_is_told_apart(question: str, unit: str, unstated: bool) -> None:
+    p = read_proposal(question)
+    assert p is not None
+    r = refutes(p, unit)
+    assert r is not None and r.conditional and r.unstated is unstated

@@ -148,3 +148,25 @@ def test_retrieval_searches_once_when_the_frame_names_nothing(frame: Frame) -> N
     passages = _assistant(retriever)._retrieve("Can I stop it today?", frame)
     assert len(retriever.queries) == 1
     assert passages[0].chunk.id == ranked[0].chunk.id
+
+
+def test_passages_naming_an_asked_drug_lead_when_none_of_the_found_ones_names_it() -> None:
+    # The question's chatter ("starting dose ... what do we titrate to") found other drugs'
+    # dosing passages; the passages naming the asked drug (a lexicon drug, in made-up text)
+    # are searched by its name and lead.
+    chatter = _ranked(*[("chatter", n) for n in range(8)])
+    named = _passage("bp", 0, 1, "Nicardipine: start low and titrate for glimmer fever.")
+    retriever = ScriptedRetriever(chatter, [named, *chatter])
+    frame = Frame(intent="dose", drugs=("nicardipine",))
+    passages = _assistant(retriever)._retrieve("starting dose of nicardipine?", frame)
+    assert "nicardipine" in retriever.queries
+    assert passages[0].chunk.id == named.chunk.id
+    assert [p.rank for p in passages] == sorted(p.rank for p in passages)
+
+
+def test_no_search_by_name_when_a_found_passage_names_the_drug() -> None:
+    ranked = [_passage("bp", 0, 1, "Nicardipine 5 mg/h."), *_ranked(("doc", 1), ("doc", 2))]
+    retriever = ScriptedRetriever(ranked, ranked)
+    frame = Frame(intent="dose", drugs=("nicardipine",))
+    _assistant(retriever)._retrieve("starting dose of nicardipine?", frame)
+    assert "nicardipine" not in retriever.queries
