@@ -27,6 +27,7 @@ from assistant.situation import (
     procedures_named,
     replaced_drugs,
     says_instead,
+    taken_drugs,
     unavailable_drugs,
 )
 from assistant.types import Turn
@@ -164,6 +165,9 @@ class Frame:
     follows: bool = False  # the question goes on with the conversation before it
     # Drugs the question says are not to be had ("no andexanet in the hospital").
     ruled_out: tuple[str, ...] = ()
+    # Drugs the question says the patient already takes, beside one it asks about ("still on
+    # norad, dose of hydrocortisone?"): background, listed after the asked drugs.
+    taking: tuple[str, ...] = ()
     # What holds in the conversation after this question (drugs, uses, patient conditions,
     # procedures, the subject of its first turn).
     situation: Situation = field(default_factory=Situation)
@@ -196,6 +200,7 @@ class Frame:
             },
             "inherited": list(self.inherited),
             "ruled_out": list(self.ruled_out),
+            "taking": list(self.taking),
             "situation": self.situation.to_json(),
         }
 
@@ -504,6 +509,12 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
     spans = find_drugs(plain, drug_lexicon())
     ruled_out = unavailable_drugs(plain, spans)
     drugs = tuple(dict.fromkeys(name for _, _, name in spans if name not in ruled_out))
+    # A reversal agent's question is about the drug taken too: both stay asked.
+    reversal = {i.id for i in table.indications if i.intent == "reversal"}
+    agents = {e.drug for e in table.doses if e.indication in reversal}
+    taken = () if agents & set(drugs) else taken_drugs(plain, spans)
+    taking = tuple(d for d in taken if d in drugs)
+    drugs = (*(d for d in drugs if d not in taking), *taking)
     own_words = _own_use_words(question, drugs, table)
     found = indications_in(own_words, table) or indications_in(lay_words(question), table)
     assessing = bool(w.assessing.search(question))
@@ -558,6 +569,7 @@ def _own_frame(question: str, table: ReferenceTable, asks: str | None = None) ->
         populations=populations,
         explicit_intent=explicit,
         ruled_out=ruled_out,
+        taking=taking,
     )
 
 

@@ -46,6 +46,7 @@ class _Words:
     instead: re.Pattern[str]
     unavailable_before: re.Pattern[str]
     unavailable_after: re.Pattern[str]
+    taking_before: re.Pattern[str]
     measure: re.Pattern[str]
 
 
@@ -83,6 +84,7 @@ def _words() -> _Words:
         instead=rx(s["instead"]),
         unavailable_before=rx(s["unavailable_before"]),
         unavailable_after=rx(s["unavailable_after"]),
+        taking_before=rx(s["taking_before"]),
         measure=measure,
     )
 
@@ -200,6 +202,21 @@ def unavailable_drugs(text: str, spans: Sequence[tuple[int, int, str]]) -> tuple
         )
         out[name] = out.get(name, True) and gone
     return tuple(name for name, gone in out.items() if gone)
+
+
+def taken_drugs(text: str, spans: Sequence[tuple[int, int, str]]) -> tuple[str, ...]:
+    """The drugs a text says the patient already takes ("still on norad", "on max-tolerated
+    bisoprolol"), when it also names a drug it does not say so of (the one asked about):
+    every mention of each is so worded. ``spans``: the text's drug mentions (start, end,
+    canonical name)."""
+    w = _words()
+    out: dict[str, bool] = {}
+    for start, _, name in spans:
+        taken = bool(w.taking_before.search(text[max(0, start - 40) : start]))
+        out[name] = out.get(name, True) and taken
+    if all(out.values()):
+        return ()
+    return tuple(name for name, taken in out.items() if taken)
 
 
 def negated_at(text: str, start: int, end: int) -> bool:

@@ -206,6 +206,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
     total = sum(idf.values())
     if frame is not None:
         asked_drugs = set(related_drugs(frame, default_reference())) or set()
+        if frame.taking and frame.intent != "reversal":
+            # What the patient already takes is background to the drug asked about.
+            asked_drugs = (asked_drugs - set(frame.taking)) or asked_drugs
         # A dose question that names no drug ("creatinine clearance for DOAC dosing") asks
         # how to reach a dose, not for one: no sentence is favoured for carrying any dose.
         wants_dose = frame.intent in ("dose", "reversal") and bool(frame.drugs)

@@ -9,6 +9,7 @@ from assistant.conversation import standalone_query
 from assistant.frame import read_frame
 from assistant.situation import measures_in
 from assistant.types import Turn
+from guardrails.reference import default_reference
 
 
 def _history(*user_turns: str) -> list[Turn]:
@@ -120,3 +121,44 @@ def test_a_long_message_keeps_its_numbers_in_the_query() -> None:
     )
     query = standalone_query(question, [])
     assert "score was 6" in query
+
+
+@pytest.mark.parametrize(
+    ("question", "asked", "taking"),
+    [
+        # The drug the patient is on is background to the one asked about.
+        (
+            "septic shock still on norad after 4h, dose of hydrocortisone?",
+            "hydrocortisone",
+            "norepinephrine",
+        ),
+        ("EF 30%, HR 64 on max-tolerated bisoprolol. Add ivabradine?", "ivabradine", "bisoprolol"),
+        # A drug named twice, once not as taken, is asked about.
+        ("on warfarin and aspirin - INR 4?", "warfarin", None),
+        # A reversal agent's question is about the drug taken as well.
+        ("ICH in a pt on apixaban 10 mg bid, andexanet regimen?", "apixaban", None),
+    ],
+)
+def test_a_drug_the_patient_already_takes_is_background(
+    question: str, asked: str, taking: str | None
+) -> None:
+    frame = read_frame(question, [], None, default_reference())
+    assert frame.drugs[0] == asked
+    assert frame.taking == ((taking,) if taking else ())
+
+
+@pytest.mark.parametrize(
+    ("scope", "question", "contradicted"),
+    [
+        ("Penicillin allergy", "CAP, CURB-65 = 2, no allergies. Which antibiotics?", True),
+        ("Penicillin allergy", "CAP, penicillin allergic. Which antibiotics?", False),
+        ("Cancer-associated VTE", "Recurrent DVT, no cancer found - what now?", True),
+    ],
+)
+def test_a_unit_for_a_condition_the_patient_does_not_have(
+    scope: str, question: str, contradicted: bool
+) -> None:
+    from assistant.situation import contradicts
+
+    frame = read_frame(question, [], None, default_reference())
+    assert contradicts(scope, frame.situation) is contradicted
