@@ -81,7 +81,7 @@ from guardrails.patient import Patient
 from guardrails.products import ProductNames
 from guardrails.reference import DoseEntry, Population, ReferenceTable, default_reference
 from guardrails.rules import contraindicated
-from guardrails.types import Finding, SourceText, Verdict
+from guardrails.types import DoseMention, Finding, SourceText, Verdict
 from retrieval.hybrid import HybridRetriever
 from retrieval.protocols import Retriever, Vocabulary
 from retrieval.tokenize import tokenize
@@ -1199,30 +1199,50 @@ _MAX_WORD = re.compile(r"\bmax(?:imum|\.)?\b", re.IGNORECASE)
 
 
 def _with_total(draft: Draft, frame: Frame) -> Draft:
-    """A weight-based dose the bottom line quotes ("0.9 mg/kg (maximum total dose: 90 mg)")
-    worked out for the patient's stated weight, capped at the maximum the same quote states:
-    the computed total leads, cited to the same source, and the quote follows it. Only when the question asks for
-    a dose and the quote states one per-kg amount (a rate per kg is left to its source)."""
+    """A weight-based dose the bottom line quotes ("0.9 mg/kg (maximum total dose: 90 mg)";
+    "60 IU/kg IV bolus (max 4,000 IU), then 12 IU/kg/h infusion (max 1,000 IU/h)") worked out
+    for the patient's stated weight, each amount capped at the maximum the same quote states
+    for it: the computed totals lead, cited to the same source, and the quote follows them.
+    Only when the question asks for a dose and the quote states one per-kg amount, or one
+    per-kg amount and one per-kg rate after it."""
     from guardrails.extraction import extract
-    from guardrails.regimens import dose_words
 
     lead = draft.bottom_line
     if frame.patient.weight_kg is None or lead is None or frame.intent != "dose" or lead.computed:
         return draft
     weight = round(frame.patient.weight_kg, 1)
     mentions, _ = extract(lead.text)
-    per_kg = [m for m in mentions if m.amount.per_kg and not m.amount.per_time and not m.is_max]
-    if len(per_kg) != 1:
+    per_kg = [m for m in mentions if m.amount.per_kg and not m.is_max]
+    amounts = [m for m in per_kg if not m.amount.per_time]
+    rates = [m for m in per_kg if m.amount.per_time]
+    if len(amounts) != 1 or len(rates) > 1 or (rates and rates[0].span[0] < amounts[0].span[0]):
         return draft
-    m = per_kg[0]
+    steps = [_worked_out(m, mentions, lead.text, weight) for m in (*amounts, *rates)]
+    text = f"For this patient ({weight:g} kg): " + "; then ".join(s for s, _ in steps) + "."
+    text += "".join(f" The stated maximum is {cap}." for _, cap in steps if cap)
+    # The total for this patient is the answer; the quote it comes from follows it.
+    line = Statement(text, lead.citations, lead.section, lead.task, computed=True)
+    return replace(draft, bottom_line=line, statements=(lead, *draft.statements))
+
+
+def _worked_out(
+    m: DoseMention, mentions: Sequence[DoseMention], text: str, weight: float
+) -> tuple[str, str]:
+    """One per-kg amount of a quote for ``weight``, capped at the maximum the quote states
+    right after it in the same unit ("60 IU/kg (max 4,000 IU)"), worded as a dose card
+    words a computed step: the total, then how it was reached; and the maximum, worded,
+    where the total stays below it (else "")."""
+    from guardrails.regimens import dose_words
+
     cap = next(
         (
             x.amount
             for x in mentions
             if not x.amount.per_kg
             and x.amount.unit == m.amount.unit
+            and x.amount.per_time == m.amount.per_time
             and x.span[0] > m.span[0]
-            and (x.is_max or _MAX_WORD.search(lead.text[m.span[1] : x.span[0]]))
+            and (x.is_max or _MAX_WORD.search(text[m.span[1] : x.span[0]]))
         ),
         None,
     )
@@ -1231,17 +1251,12 @@ def _with_total(draft: Draft, frame: Frame) -> Draft:
     if cap is not None:
         low, high = min(low, cap.high), min(high, cap.high)
     total = replace(m.amount, low=round(low, 1), high=round(high, 1), per_kg=False)
-    # Worded as a dose card words a computed step: the total, then how it was reached.
-    text = (
-        f"For this patient ({weight:g} kg): {dose_words(total)} "
-        f"({dose_words(m.amount)} × {weight:g} kg"
+    step = (
+        f"{dose_words(total)} ({dose_words(m.amount)} × {weight:g} kg"
         + (", capped at the stated maximum" if capped else "")
-        + ")."
-        + (f" The stated maximum is {dose_words(cap)}." if cap is not None and not capped else "")
+        + ")"
     )
-    # The total for this patient is the answer; the quote it comes from follows it.
-    line = Statement(text, lead.citations, lead.section, lead.task, computed=True)
-    return replace(draft, bottom_line=line, statements=(lead, *draft.statements))
+    return step, dose_words(cap) if cap is not None and not capped else ""
 
 
 def _says_no_to(line: Statement | None, drug: str, table: ReferenceTable) -> bool:

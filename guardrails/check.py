@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -36,6 +36,7 @@ from guardrails.context import (
     products_in,
     related,
     resolve_subject,
+    set_aside_indications,
 )
 from guardrails.extraction import QUOTABLE_UNPARSED, extract
 from guardrails.patient import Patient, clause_part, extract_patient, facts_scope, stated_bands
@@ -554,7 +555,11 @@ def check(
         )
         ind_from = "sentence" if indications else ""
         if not indications and (from_passage := resolver.subject(m.sentence).indications):
-            indications, ind_from = set(from_passage), "passage"
+            # A use the sentence itself sets aside ("Medical management (no PCI): 60 IU/kg")
+            # is not its use, though its passage speaks of it.
+            kept = set(from_passage) - set_aside_indications(s_text, table)
+            if kept:
+                indications, ind_from = kept, "passage"
         if not indications and context_indications:
             indications, ind_from = set(context_indications), "question"
         if (
@@ -618,6 +623,10 @@ def check(
         evidence = evidence_in(s_text) | context_evidence
         judged = _judge(m, indications, who, evidence, weight, answer_text, table)
         quoted = resolver.quoted(m.sentence)
+        if quoted is None and m.sentence in weighed:
+            # A dose worked out for a weight from its cited source's own per-kg dose is that
+            # source's statement for this weight (its arithmetic is DOSE_ARITHMETIC's).
+            quoted = _worked_from(m, mentions, resolver, table)
         if quoted is not None and judged.rule_id in _SOURCE_RULES:
             # The source's own statement: judged by the reference as the source alone says
             # it (the sentence's own facts, no patient's); what the patient's facts change
@@ -850,6 +859,27 @@ def _source_mismatch(
 def _how_given(m: DoseMention) -> str:
     every = f" every {m.interval_h:g} h" if m.interval_h is not None else ""
     return every + (f" ({m.route})" if m.route else "")
+
+
+def _worked_from(
+    m: DoseMention, mentions: Sequence[DoseMention], resolver: _Resolver, table: ReferenceTable
+) -> SourceText | None:
+    """The cited passage whose per-kg dose of ``m``'s drug the sentence works out for a
+    weight ("For this patient (95 kg): 4,000 units (60 units/kg × 95 kg, capped at the stated
+    maximum)" of a passage's "60 IU/kg IV bolus (max 4,000 IU)"), or None."""
+    assert m.drug is not None
+    factors = [
+        replace(x, interval_h=None, route=None)
+        for x in mentions
+        if x.sentence == m.sentence and x.amount.per_kg
+    ]
+    if not factors:
+        return None
+    for source in resolver.cited_run(m.sentence)[1]:
+        doses = [d for d in source_doses(source, table) if d.is_of(m.drug, table)]
+        if doses and any(agrees_with_any(f, doses) for f in factors):
+            return source
+    return None
 
 
 def _sources_differ(f: Finding, m: DoseMention, quoted: SourceText, text: str) -> Finding:

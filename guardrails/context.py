@@ -86,6 +86,17 @@ def find_indications(text: str, table: ReferenceTable) -> set[str]:
     return found - covered
 
 
+def set_aside_indications(text: str, table: ReferenceTable) -> set[str]:
+    """The indication ids ``text`` names only to set aside ("Medical management (no PCI)",
+    "without HIT"): the text is not for them, whatever stands around it."""
+    out = set()
+    for ind_id, pattern in indication_patterns(table):
+        hits = list(pattern.finditer(text))
+        if hits and all(_SET_ASIDE.search(text, max(0, m.start() - 40), m.start()) for m in hits):
+            out.add(ind_id)
+    return out
+
+
 def dose_indications(text: str, drug: str, table: ReferenceTable) -> set[str]:
     """Indications named in a dose sentence by their ``dose_terms`` ("enoxaparin 40 mg
     prophylaxis"), for a drug the reference doses for that indication (or a narrower one)."""

@@ -195,6 +195,34 @@ def test_a_weight_based_quote_is_worked_out_for_the_patient(question: str, total
     assert verdict.allowed, [x.message for x in verdict.findings]
 
 
+def test_a_bolus_and_a_rate_per_kg_are_both_worked_out_and_checked() -> None:
+    from assistant.pipeline import _with_total
+    from assistant.types import Draft, Statement
+    from guardrails import check
+    from guardrails.types import SourceText
+
+    quote = (
+        "Medical management (no PCI): 60 IU/kg IV bolus (max 4,000 IU), then 12 IU/kg/h "
+        "infusion (max 1,000 IU/h)."
+    )
+    draft = Draft((), (), Statement(quote, (1,), "guideline"))
+    f = frame("NSTE-ACS, no cath planned, 95 kg. UFH bolus and infusion?")
+    worked = _with_total(draft, f)
+    assert worked.bottom_line is not None
+    assert worked.bottom_line.text == (
+        "For this patient (95 kg): 4,000 units (60 units/kg × 95 kg, capped at the stated "
+        "maximum); then 1,000 units/h (12 units/kg/h × 95 kg, capped at the stated maximum)."
+    )
+    source = SourceText(quote, "Acute coronary syndromes", ("Unfractionated Heparin (UFH)",))
+    # Each line as the answer shows it, cited.
+    answer = f"{worked.bottom_line.raw} [1]\n{quote} [1]"
+    verdict = check(answer, {1: "p"}, {"p": source}, f.patient)
+    assert verdict.allowed, [x.message for x in verdict.findings]
+    # A rate worked out wrong is withheld.
+    wrong = answer.replace("1,000 units/h", "1,400 units/h")
+    assert not check(wrong, {1: "p"}, {"p": source}, f.patient).allowed
+
+
 def test_a_table_row_for_the_asked_use_covers_it() -> None:
     # The dose for the asked use stands in a table row under a heading that names the use;
     # the row is quoted as a unit, so the use is covered though the raw row is no sentence.

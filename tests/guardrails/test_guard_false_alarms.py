@@ -105,3 +105,21 @@ def test_the_drug_being_reversed_is_not_the_drug_given(sentence: str) -> None:
 def test_an_instruction_to_give_the_contraindicated_drug_still_blocks() -> None:
     found = _contraindications("Continue rivaroxaban and give it daily.", {"active_bleeding": True})
     assert found == ["CONTRAINDICATION"]
+
+
+def test_a_use_the_sentence_sets_aside_is_not_read_from_its_passage() -> None:
+    # The passage speaks of PCI; the quoted item is for medical management "(no PCI)", and
+    # the question asks about acute coronary syndromes: no indication mismatch.
+    passage = (
+        "- **During PCI:** 70–100 IU/kg IV bolus (weight-adjusted).\n"
+        "- **Medical management (no PCI):** 60 IU/kg IV bolus (max 4,000 IU), then 12 IU/kg/h "
+        "infusion (max 1,000 IU/h)."
+    )
+    item = "Heparin — Medical management (no PCI): 60 IU/kg IV bolus (max 4,000 IU)."
+    source = SourceText(passage, "Acute coronary syndromes", ("Unfractionated Heparin (UFH)",))
+    context = "NSTE-ACS for medical management, no cath planned. UFH bolus?"
+    verdict = check(f"{item} [1]", {1: "p"}, {"p": source}, context=context)
+    assert "INDICATION_MISMATCH" not in {f.rule_id for f in verdict.findings}
+    # The PCI item itself is still read as PCI's, which the reference doses otherwise.
+    pci = "Heparin — During PCI: 70–100 IU/kg IV bolus (weight-adjusted)."
+    assert not check(f"{pci} [1]", {1: "p"}, {"p": source}, context=context).allowed
