@@ -51,6 +51,7 @@ from assistant.types import Citation, Draft, SectionKind, Statement, Turn
 from corpus.structure import CELL_SEP, CONTEXT_SEP, PAIR_SEP
 from corpus.types import DEFAULT_PRIORITY
 from guardrails.extraction import find_drugs
+from guardrails.lexicon import drug_lexicon
 from guardrails.measures import (
     Condition,
     Measurement,
@@ -213,10 +214,12 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         # how to reach a dose, not for one: no sentence is favoured for carrying any dose.
         wants_dose = frame.intent in ("dose", "reversal") and bool(frame.drugs)
         both = frozenset(frame.drugs) if len(frame.drugs) >= 2 else frozenset()
+        # "aspirin/dipyridamole", "hydralazine + ISDN": one combination, dosed together.
+        combined = combination(question)
         ruled = frozenset(frame.ruled_out)
         own_drugs = frozenset(frame.drugs)
     else:
-        both = ruled = own_drugs = frozenset()
+        both = ruled = own_drugs = combined = frozenset()
         asked_drugs = {name for _, _, name in find_drugs(question)}
         wants_dose = bool(_DOSE_QUESTION.search(question))
     # A question that names a drug class and no drug ("What SGLT2 inhibitor guidance …?")
@@ -288,6 +291,8 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             value -= RULED_OUT_WEIGHT
         if both and both <= c.drugs:
             value += ALL_DRUGS_WEIGHT  # "sacubitril/valsartan": the unit for both, not one
+        elif combined and wants_dose and c.has_amount and not combined <= c.drugs:
+            value -= 0.2  # one drug's own dose is not the combination's
         if wants_dose and c.has_amount:
             value += 0.1
         if frame is not None and c.info is not None:
@@ -362,6 +367,21 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
                 value += PREMISE_WEIGHT * weight
         out.append(Scored(c, value, coverage))
     return sorted(out, key=lambda s: -s.score)
+
+
+_COMBINED = re.compile(r"\s*(?:/|\+|&)\s*")
+
+
+def combination(question: str) -> frozenset[str]:
+    """The drugs a question joins into one combination ("aspirin/dipyridamole",
+    "hydralazine + isosorbide dinitrate"): two drug names with only a slash, plus or
+    ampersand between them; empty when it joins none."""
+    spans = find_drugs(question, drug_lexicon())
+    out: set[str] = set()
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
+        if a != b and _COMBINED.fullmatch(question[end:start]):
+            out |= {a, b}
+    return frozenset(out)
 
 
 _JOINED_ASKS = re.compile(r"\b(?:and|plus|then)\b|[+&]|\?.*\w.*\?", re.IGNORECASE)
@@ -793,6 +813,45 @@ def _outline(chosen: list[Scored], ranked: list[Scored], lead: Scored, limit: in
 _TIE_MARGIN = 0.02
 
 
+def _companion(
+    question: str, lead: Scored, ranked: Sequence[Scored], frame: Frame | None
+) -> Scored | None:
+    """For a question that asks for a dose and another kind of value, or for two kinds ("dose
+    and how many days?", "starting dose and target?"), the best unit of the lead's document,
+    about the lead's drugs, that gives a kind the lead does not; None when the lead gives
+    every kind asked or no such unit ranks near it."""
+    kinds = asked_values(without_purpose(question))
+    dose = frame is not None and frame.intent in ("dose", "duration") and bool(frame.drugs)
+    if not kinds or not (len(kinds) >= 2 or dose):
+        return None
+    text = lead.candidate.text
+    missing = [k for k in kinds if not k.search(text)]
+    if not missing or len(missing) == len(kinds) and not dose:
+        return None
+    doc = lead.candidate.passage.doc.id
+    drugs = lead.candidate.drugs
+    for s in ranked:
+        c = s.candidate
+        if s is lead or c.passage.doc.id != doc or s.score < COMPANION_SHARE * lead.score:
+            continue
+        if drugs and not shares_drug(c.drugs, drugs):
+            continue
+        uses, own = _uses(lead.candidate), _uses(c)
+        if uses and own and not uses & own:
+            continue  # another use's value ("for the first 7 days" of treatment)
+        if c.text in text or text in c.text or not any(k.search(c.text) for k in missing):
+            continue
+        return s
+    return None
+
+
+def _uses(c: Candidate) -> frozenset[str]:
+    return c.info.indications if c.info is not None else frozenset()
+
+
+COMPANION_SHARE = 0.6  # the least share of the lead's score a unit joining it has
+
+
 def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored | None:
     """The sentence an answer leads with: the best sentence of the highest-ranked document
     that has one answering the question, i.e. fitting its frame (``ranked`` holds only
@@ -934,7 +993,18 @@ class ExtractiveGenerator:
                 one_line(without_reference_marks(c.text)), (number,), c.section, _task_of(c, frame)
             )
 
+        companion = _companion(question, lead, ranked, frame)
+        rest = [s for s in rest if s is not companion]
         bottom = statement(lead)
+        if companion is not None:
+            # "Dose and how many days?": the value the lead does not give, from the unit of
+            # the same document that gives it, joins the bottom line.
+            more = statement(companion)
+            bottom = replace(
+                bottom,
+                text=f"{bottom.text} {more.text}",
+                citations=tuple(dict.fromkeys((*bottom.citations, *more.citations))),
+            )
         if opening := patient_verdict(question, lead.candidate, frame):
             bottom = replace(bottom, text=opening + bottom.text, computed=True)
         statements = tuple(statement(s) for s in rest)

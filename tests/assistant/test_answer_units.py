@@ -4,6 +4,8 @@ to the patient's values; a question that asks for agents answered by units that 
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.evidence import asks_for_agents, condition_share
 from assistant.frame import read_frame
 from assistant.generators.extractive import (
@@ -497,3 +499,24 @@ def test_a_supposed_situation_is_answered_by_the_unit_that_states_it_as_a_condit
         "Verapamil after the procedure, and what if the blood pressure drops?", _passage(text)
     )
     assert "reduce to 30 mg every 2 hours" in bottom, bottom
+
+
+@pytest.mark.parametrize(
+    ("question", "combined"),
+    [
+        ("aspirin/dipyridamole for secondary prevention, dose?", {"aspirin", "dipyridamole"}),
+        (
+            "hydralazine + isosorbide dinitrate starting doses?",
+            {"hydralazine", "isosorbide dinitrate"},
+        ),
+        # Drugs listed side by side are each asked about, not one combination.
+        ("enoxaparin and dalteparin doses?", set()),
+        ("apixaban or rivaroxaban for AF?", set()),
+    ],
+)
+def test_drugs_joined_by_a_slash_or_plus_are_one_combination(
+    question: str, combined: set[str]
+) -> None:
+    from assistant.generators.extractive import combination
+
+    assert combination(question) == combined

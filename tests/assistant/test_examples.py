@@ -303,3 +303,45 @@ def test_a_source_that_says_no_for_this_patient_leads_over_the_regimen(
     assert answer.bottom_line is not None
     assert answer.bottom_line.text.startswith("No — ")
     assert doses_of(answer, drug) == []
+
+
+# One question for each mechanism: the bottom line gives what was asked.
+BOTTOM_LINES = [
+    # A rare drug drowned by the question's chatter: the passages naming it are read.
+    ("starting dose of chlorthalidone for new HTN? and what do we titrate to", r"12\.5 mg.*25 mg"),
+    # The dose for the asked use stands in a table row under a heading naming the use.
+    (
+        "Hypertensive emergency, BP 230/130 with encephalopathy. Nicardipine drip - what rate do "
+        "I start at and what's the max?",
+        r"5 mg/hr.*max 15 mg/hr",
+    ),
+    # A unit for an allergy the patient does not have is not the answer.
+    (
+        "CAP, CURB-65 = 2, no allergies, admitting to ward. Which antibiotics and doses?",
+        r"Amoxicillin",
+    ),
+    # A threshold the patient is outside answers a proposal No.
+    ("EF 30%, sinus rhythm, HR 64 on max-tolerated bisoprolol. Add ivabradine?", r"^No — .*70 bpm"),
+    # A bolus and an infusion per kg, worked out for the patient and capped.
+    (
+        "NSTE-ACS for medical management, no cath planned, 95 kg. UFH bolus and infusion?",
+        r"4,000 units .*1,000 units/h",
+    ),
+    # Clinicians' shorthand is searched in the corpus's words.
+    ("SC heparin for post-op VTE prophylaxis - dose/timing and how long?", r"5,000 units"),
+    # A combination is answered by the unit that doses both.
+    ("aspirin/dipyridamole for secondary prevention after TIA, dose?", r"dipyridamole ER 200 mg"),
+    # A dose and a duration asked together: both in the bottom line.
+    ("Eliquis after a total knee - dose and how many days?", r"(?=.*2\.5 mg)(?=.*12 days)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"), BOTTOM_LINES, ids=[q[:40] for q, _ in BOTTOM_LINES]
+)
+def test_the_bottom_line_gives_what_was_asked(
+    assistant: Assistant, question: str, expected: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.bottom_line is not None, answer.abstention_reason
+    assert re.search(expected, answer.bottom_line.text), answer.bottom_line.text
