@@ -1122,7 +1122,7 @@ def coverage(
         if any(e.drug in drugs and e.indication in wanted for e in table.doses):
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
     seen: dict[str, None] = {}
-    any_dose = False
+    any_dose = near = False
     for passage, info in pool:
         if not (info.has_amount and shares_drug(info.drugs, drugs)):
             continue
@@ -1132,6 +1132,12 @@ def coverage(
         how = fit(info, sentence, passage, frame, table, drugs)
         if how == "on":
             return Coverage("covered", frame.drugs[0], asked_use(frame, table))
+        if how == "off-use" and frame.condition and not frame.indication:
+            where = " ".join((passage.chunk.text, *passage.chunk.section_path, passage.doc.title))
+            if condition_share(frame.condition, where, table, loose=True) >= _SPOKEN_OF:
+                # The passage giving the drug's dose speaks of the asked condition: whether
+                # the dose is for it is the answer's to show, not a refusal's to guess.
+                near = True
         if not info.quotable:
             continue
         any_dose = True
@@ -1140,7 +1146,7 @@ def coverage(
         seen.setdefault(_use_name(info, passage, table), None)
     drug = frame.drugs[0]
     named = [u for u in seen if u and u.lower() != drug.lower()]
-    if not any_dose or not named:
+    if not any_dose or not named or near:
         # Nothing to contrast: without another use to name, "not covered" would be a guess.
         return Coverage("covered")
     asked = asked_use(frame, table) or "this use"
@@ -1151,6 +1157,9 @@ def coverage(
         f"No dose is shown: check a source that covers {asked}."
     )
     return Coverage("not_covered", drug, asked, tuple(uses), message)
+
+
+_SPOKEN_OF = 1.0  # a passage speaks of the asked condition when it has all its words
 
 
 def _population_coverage(
