@@ -534,6 +534,8 @@ def read_values(text: str) -> tuple[Measurement, ...]:
             continue
         if not unit and g.not_unit.match(text, m.end("v2") if m.group("v2") else m.end("v")):
             continue
+        if not unit and g.identified.match(text, m.start("v")):
+            continue  # "he's 90 kg": the number's own unit names another measure
         if measure.pair:
             if not m.group("v2"):
                 continue

@@ -877,6 +877,34 @@ def lead_sentence(ranked: list[Scored], passages: Sequence[Passage]) -> Scored |
     return other if other.score >= own.score + _TIE_MARGIN else own
 
 
+def _on_the_turn(
+    question: str, lead: Scored, ranked: Sequence[Scored], frame: Frame | None
+) -> Scored:
+    """A follow-up's lead speaks of what its turn adds ("and if she's penicillin allergic?"):
+    a lead that names none of the turn's own words gives way to the best unit that does, when
+    that one scores near it."""
+    if frame is None or not frame.follows:
+        return lead
+    news = {t for t in frame.situation.turn_words if len(t) > 3}
+    if not news or lead.candidate.tokens & news:
+        return lead
+    # A threshold on a value the turn gives ("potassium is 3.1" and "K+ < 3.5? — DELAY
+    # insulin") speaks of it in whatever words.
+    values = patient_values(question, frame)
+    c = lead.candidate
+    if values and applied(c.text, values, c.measure) is not None:
+        return lead
+    best = max(
+        (s for s in ranked if s.coverage > 0 and s.candidate.tokens & news),
+        key=lambda s: s.score,
+        default=None,
+    )
+    return best if best is not None and best.score >= _NEAR * lead.score else lead
+
+
+_NEAR = 0.8  # the least share of the lead's score a unit about the turn's own words has
+
+
 def majority_document(passages: Sequence[Passage]) -> str | None:
     """The document most of the retrieved passages come from, when it holds more than half
     of them and the first passage is its document's only one: the retriever's many hits
@@ -975,6 +1003,7 @@ class ExtractiveGenerator:
         if frame is not None and frame.intent == "choice":
             chosen += _agent_doses(chosen, ranked, limit=4)
         lead = lead_sentence(ranked, passages) or max(chosen, key=lambda s: s.score)
+        lead = _on_the_turn(question, lead, ranked, frame)
         if frame is not None and frame.intent == "choice":
             chosen += _outline(chosen, ranked, lead, limit=6)
         if lead not in chosen:

@@ -345,3 +345,30 @@ def test_the_bottom_line_gives_what_was_asked(
     answer = assistant.ask(question)
     assert answer.bottom_line is not None, answer.abstention_reason
     assert re.search(expected, answer.bottom_line.text), answer.bottom_line.text
+
+
+# A follow-up is answered for what its turn adds, with what the conversation said kept.
+FOLLOW_UPS = [
+    (
+        (
+            "First-line antibiotics for CAP in a healthy outpatient?",
+            "and if she's penicillin allergic?",
+        ),
+        r"Penicillin allergy",
+    ),
+    (("Apixaban dose for AF?", "she's 82 and weighs 55 kg"), r"82 years.*2\.5 mg"),
+    (("DKA: insulin infusion rate?", "potassium is 3.1, now what?"), r"DELAY insulin"),
+]
+
+
+@pytest.mark.parametrize(("turns", "expected"), FOLLOW_UPS, ids=[t[-1][:40] for t, _ in FOLLOW_UPS])
+def test_a_follow_up_is_answered_for_what_it_adds(
+    assistant: Assistant, turns: tuple[str, ...], expected: str
+) -> None:
+    history: list[Turn] = []
+    for question in turns:
+        answer = assistant.ask(question, history)
+        said = answer.bottom_line.text if answer.bottom_line else answer.abstention_reason or ""
+        history += [Turn("user", question), Turn("assistant", said)]
+    assert answer.bottom_line is not None, answer.abstention_reason
+    assert re.search(expected, answer.bottom_line.text), answer.bottom_line.text

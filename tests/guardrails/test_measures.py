@@ -66,6 +66,11 @@ VALUES = [
     ("temperature 101.3 °F", [("temperature", 38.5)]),
     ("temp 38.5 C", [("temperature", 38.5)]),
     ("INR 8.2", [("inr", 8.2)]),
+    ("she's 82 and weighs 55 kg", [("age", 82.0), ("weight", 55.0)]),
+    # A number whose own unit names another measure is that measure's.
+    ("he's 90 kg", [("weight", 90.0)]),
+    ("eos 150 cells/uL", [("eosinophils", 150.0)]),
+    ("eosinophils 0.3 x10^9/L", [("eosinophils", 300.0)]),
 ]
 # fmt: on
 
