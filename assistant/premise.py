@@ -147,6 +147,7 @@ class _Rules:
     passive_frame: re.Pattern[str]
     passive_verb: re.Pattern[str]
     premise: tuple[re.Pattern[str], ...]
+    confirm: tuple[re.Pattern[str], ...]
     not_proposals: tuple[re.Pattern[str], ...]
     object_stops: re.Pattern[str]
     stopwords: frozenset[str]
@@ -206,6 +207,7 @@ def _rules() -> _Rules:
         passive_frame=re.compile(f"(?:{raw['passive']['frame']})$", _FLAGS),
         passive_verb=re.compile(raw["passive"]["verb"], _FLAGS),
         premise=tuple(re.compile(p, _FLAGS) for p in raw["premise_cues"]),
+        confirm=tuple(re.compile(p, _FLAGS) for p in raw["confirm_cues"]),
         not_proposals=tuple(re.compile(p, _FLAGS) for p in raw["not_proposals"]),
         object_stops=re.compile(raw["object_stops"], _FLAGS),
         stopwords=frozenset(str(w).lower() for w in raw["stopwords"]),
@@ -311,6 +313,12 @@ def _is_ours(mention: _Mention, proposal: Proposal) -> bool:
 def _premise(question: str) -> re.Match[str] | None:
     hits = [m for p in _rules().premise if (m := p.search(question))]
     return min(hits, key=lambda m: m.start()) if hits else None
+
+
+def asks_confirmation(question: str) -> bool:
+    """Whether the question asserts something and asks for it to be confirmed ("…, right?",
+    "…, yes?", "I assume …"): premise.yaml ``confirm_cues``."""
+    return any(p.search(question) for p in _rules().confirm)
 
 
 def _verbs(text: str) -> list[tuple[re.Match[str], _Action]]:

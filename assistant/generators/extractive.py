@@ -39,6 +39,7 @@ from assistant.evidence import (
 from assistant.frame import Frame, lay_words, patient_domain_words
 from assistant.premise import (
     Proposal,
+    asks_confirmation,
     classes_named,
     member_classes,
     read_proposal,
@@ -582,6 +583,35 @@ OUTSIDE = "No — this patient's value is outside the threshold the source state
 AGAINST = "No — this patient meets the condition the source gives against it: "
 WITHIN = "Yes — this patient's value is within the threshold the source states: "
 PROPOSED_AGAINST = "No — the proposed value is within what the source advises against: "
+THRESHOLD_DIFFERS = "No — the source states another threshold: "
+
+
+def _other_threshold(question: str, c: Candidate) -> bool:
+    """Whether the question asserts a band of a measure ("needs lactate above 4 mmol/L")
+    and the unit states that measure's band otherwise ("> 2 mmol/L"), never the same."""
+    asserted = read_conditions(question)
+    if not asserted:
+        return False
+    # Its bare bands are of the measure it names ("lactate cutoffs: … > 2 mmol/L").
+    stated = _conditions(c.text, c.measure or measure_named(c.text))
+    judged = False
+    for band in asserted:
+        same = [s for s in stated if s.measure == band.measure]
+        if not same:
+            continue
+        if any(_same_band(band, s) for s in same):
+            return False
+        judged = True
+    return judged
+
+
+def _same_band(a: Condition, b: Condition) -> bool:
+    def near(x: float | None, y: float | None) -> bool:
+        if x is None or y is None:
+            return x is None and y is None
+        return abs(x - y) <= 1e-6 * max(1.0, abs(y))
+
+    return near(a.low, b.low) and near(a.high, b.high)
 
 
 def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | None:
@@ -598,6 +628,8 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
       to says so itself."""
     if c.info is None:
         return None
+    if asks_confirmation(question) and _other_threshold(question, c):
+        return THRESHOLD_DIFFERS
     proposal = read_proposal(question)
     target = proposed_values(question, proposal)
     if proposal is not None and target and _refuted_target(c, proposal, target):

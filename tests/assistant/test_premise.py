@@ -565,3 +565,33 @@ def test_an_unstated_condition_is_told_apart(question: str, unit: str, unstated:
     assert p is not None
     r = refutes(p, unit)
     assert r is not None and r.conditional and r.unstated is unstated
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "differs"),
+    [
+        # An asserted band the source states otherwise is answered No.
+        (
+            "Septic shock needs lactate above 4 mmol/L on top of pressors, yes?",
+            "Lactate cutoffs: > 2 mmol/L (septic shock criterion).",
+            True,
+        ),
+        # The same band is confirmed, not contradicted.
+        ("Septic shock needs lactate above 2 mmol/L, right?", "Lactate > 2 mmol/L.", False),
+        # A band the source does not state for that measure decides nothing.
+        ("Platelets below 100 means HIT, correct?", "Lactate > 2 mmol/L.", False),
+        # A question that does not ask for confirmation asserts nothing.
+        ("Since lactate is above 4 mmol/L, which vasopressor?", "Lactate > 2 mmol/L.", False),
+    ],
+)
+def test_an_asserted_threshold_is_checked_against_the_sources(
+    question: str, unit: str, differs: bool
+) -> None:
+    from assistant.generators.extractive import THRESHOLD_DIFFERS, candidates, patient_verdict
+    from corpus.types import Chunk, DocumentInfo
+    from retrieval.types import Passage
+
+    doc = DocumentInfo("g", "Sepsis guideline", "guideline")
+    passage = Passage(Chunk(f"g#0-{len(unit)}", "g", unit, 0, len(unit)), doc, 1.0, 1)
+    (c, *_) = candidates([passage], None)
+    assert (patient_verdict(question, c, None) == THRESHOLD_DIFFERS) is differs
