@@ -96,6 +96,7 @@ class _Rules:
     asked_values: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
     abbreviations: dict[str, str]
     asks_check: re.Pattern[str]
+    asks_yes_no: re.Pattern[str]
     unreached: re.Pattern[str]
     examples: re.Pattern[str]
     purpose: re.Pattern[str]
@@ -127,6 +128,7 @@ def _rules() -> _Rules:
         salt_and_form=re.compile(raw["salt_and_form_words"], re.IGNORECASE),
         asks_for_agents=re.compile(raw["asks_for_agents"], re.IGNORECASE),
         asks_check=re.compile(raw["asks_check"], re.IGNORECASE),
+        asks_yes_no=re.compile(raw["asks_yes_no"], re.IGNORECASE),
         unreached=re.compile(raw["unreached"], re.IGNORECASE),
         examples=re.compile(raw["examples"], re.IGNORECASE),
         purpose=re.compile(raw["purpose"], re.IGNORECASE),
@@ -212,6 +214,11 @@ def unreached(before: str) -> bool:
     """Whether the words right before a threshold say it was not reached ("the inability to
     reach an ACT of"; evidence.yaml ``unreached``)."""
     return bool(_rules().unreached.search(before))
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether a question is answered yes or no (evidence.yaml ``asks_yes_no``)."""
+    return bool(_rules().asks_yes_no.search(question))
 
 
 def asks_check(question: str) -> bool:

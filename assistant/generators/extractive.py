@@ -21,6 +21,7 @@ from assistant.evidence import (
     asked_values,
     asks_check,
     asks_for_agents,
+    asks_yes_no,
     fit,
     flowchart_spans,
     is_agent,
@@ -255,6 +256,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         news = {t: idf[t] for t in frame.situation.turn_words if t in idf}
         answered = frozenset(tokenize(frame.situation.answered))
     # --- end follow-up weighting
+    denied = denied_words(question)
     out = []
     if measured:
         # A table row of bands ("Respiration rate — 3: ≤ 8; 1: 9–11; 0: 12–20; 2: 21–24")
@@ -354,6 +356,9 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
             # Another patient's row ("not on dialysis" for a patient on CRRT): never the
             # answer while anything else is.
             value -= CONTRADICTED_PENALTY
+        elif denied and (scope := _label(c)) and _denied_scope(scope, denied):
+            # "No gallstones" and the row labelled "Gallstones": what the question rules out.
+            value -= CONTRADICTED_PENALTY
         if proposal is not None and coverage > 0:
             said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
             if said is not None:
@@ -439,6 +444,31 @@ def _agents(c: Candidate) -> frozenset[str]:
     """The reversal agents a unit names (the dose reference's reversal entries)."""
     table = default_reference()
     return frozenset(d for d in c.drugs if is_agent(d, table))
+
+
+_DENIED = re.compile(
+    r"\b(?:no|not|without|denies|denied|negative for)\s+(?:known\s+|prior\s+|history of\s+)?"
+    r"(?P<what>[a-z][\w-]*(?:\s+[a-z][\w-]*)?)",
+    re.IGNORECASE,
+)
+
+
+def denied_words(question: str) -> frozenset[str]:
+    """The stems of what a question says the patient does not have ("no gallstones, no
+    etoh" -> gallston, etoh)."""
+    out: set[str] = set()
+    for m in _DENIED.finditer(question):
+        words = tokenize(m.group("what"))
+        if words:
+            out.add(words[0])
+    return frozenset(out)
+
+
+def _denied_scope(scope: str, denied: frozenset[str]) -> bool:
+    """Whether a unit's label is only what the question denies: its content words are one
+    word, and that word is denied ("Gallstones" after "no gallstones")."""
+    words = [t for t in tokenize(scope) if not t[0].isdigit()]
+    return len(words) == 1 and words[0] in denied
 
 
 def _label(c: Candidate) -> str:
@@ -584,6 +614,7 @@ AGAINST = "No — this patient meets the condition the source gives against it: 
 WITHIN = "Yes — this patient's value is within the threshold the source states: "
 PROPOSED_AGAINST = "No — the proposed value is within what the source advises against: "
 THRESHOLD_DIFFERS = "No — the source states another threshold: "
+MEETS = "Yes — this patient's value meets the threshold the source states: "
 
 
 def _other_threshold(question: str, c: Candidate) -> bool:
@@ -648,6 +679,10 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
         said = refutes(asked, c.text, context)
         if said is not None:
             return AGAINST if applies else None  # the patient meets a threshold of a refusal
+        if proposal is not None and applies and supports(proposal, c.text, context):
+            # "LDL still 2.3 mmol/L - add ezetimibe?" and "LDL-C >= 70 mg/dL: adding
+            # ezetimibe is reasonable": the recommendation's threshold holds for this patient.
+            return MEETS
         return OUTSIDE if proposal is not None and not applies else None
     if proposal is not None and (proposal.classes or proposal.drugs):
         # "Start the insulin drip?" and "K+ < 3.5? — DELAY insulin until K+ > 3.5": a
@@ -665,7 +700,18 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
         asked_words = {w[:5] for w in (proposal.verb, *proposal.words) if len(w) >= 4}
         if asked_words & {t[:5] for t in c.tokens if len(t) >= 4}:
             return OUTSIDE  # "Should I transfuse?" and "Transfusion trigger: Hb < 70 g/L"
+    if applies and proposal is None and asks_yes_no(question) and _names_asked(question, c):
+        # "TG 14 mmol/L - is hypertriglyceridemia the cause?" and "Hypertriglyceridemia —
+        # Key Diagnostic Feature: Serum triglycerides > 1,000 mg/dL".
+        return MEETS
     return None
+
+
+def _names_asked(question: str, c: Candidate) -> bool:
+    """Whether the unit's own words (not only its document's) name a content word the
+    question asks about, past the patient's values."""
+    asked = {t for t in tokenize(question) if len(t) >= 5 and not t[0].isdigit()}
+    return bool(asked & set(tokenize(c.text)))
 
 
 _VALUE = re.compile(

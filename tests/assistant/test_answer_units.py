@@ -520,3 +520,60 @@ def test_drugs_joined_by_a_slash_or_plus_are_one_combination(
     from assistant.generators.extractive import combination
 
     assert combination(question) == combined
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_no"),
+    [
+        ("AP, no gallstones, TG 14 mmol/L - is hypertriglyceridemia the cause?", True),
+        ("eGFR 25, can I continue metformin?", True),
+        ("What dose of apixaban for AF?", False),
+        ("Which antibiotic is best for CAP?", False),
+    ],
+)
+def test_a_question_answered_yes_or_no(question: str, yes_no: bool) -> None:
+    from assistant.evidence import asks_yes_no
+
+    assert asks_yes_no(question) is yes_no
+
+
+def test_what_the_question_denies_is_read() -> None:
+    from assistant.generators.extractive import denied_words
+
+    assert denied_words("AP, no gallstones, no etoh - cause?") == {"gallston", "etoh"}
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "opening"),
+    [
+        # A value in other units meets the threshold of the unit the question asks about.
+        (
+            "AP, TG 14 mmol/L - is hypertriglyceridemia the cause?",
+            "Hypertriglyceridemia — Key feature: serum triglycerides > 1,000 mg/dL",
+            "Yes — ",
+        ),
+        (
+            "post MI on atorva 80, LDL still 2.3 mmol/L - add ezetimibe?",
+            "LDL-C >= 70 mg/dL on maximally tolerated statin: adding ezetimibe is reasonable.",
+            "Yes — ",
+        ),
+        (
+            "post MI on atorva 80, LDL 1.2 mmol/L - add ezetimibe?",
+            "If LDL-C remains >= 70 mg/dL on maximally tolerated statin, add ezetimibe 10 mg/day.",
+            "No — ",
+        ),
+    ],
+)
+def test_a_threshold_applied_to_the_patients_value_says_yes_or_no(
+    question: str, unit: str, opening: str
+) -> None:
+    from assistant.frame import read_frame
+    from assistant.generators.extractive import candidates, patient_verdict
+    from guardrails.reference import default_reference
+
+    doc = DocumentInfo("g", "Guideline", "guideline")
+    passage = Passage(Chunk(f"g#0-{len(unit)}", "g", unit, 0, len(unit)), doc, 1.0, 1)
+    frame = read_frame(question, [], None, default_reference())
+    (c, *_) = candidates([passage], frame)
+    said = patient_verdict(question, c, frame)
+    assert said is not None and said.startswith(opening)
