@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from corpus.yamlio import load_yaml
+from guardrails.measures import read_values
 from guardrails.patient import Patient
 from retrieval.tokenize import tokenize
 
@@ -34,6 +35,7 @@ class _ConditionWords:
     negatable: re.Pattern[str]
     name: str
     fact: str | None
+    measured: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ def _words() -> _Words:
             negatable=rx(c.get("negatable") or c["words"]),
             name=c["name"],
             fact=c.get("fact"),
+            measured=tuple((str(m), float(b)) for m, b in c.get("measured", ())),
         )
         for cid, c in s["conditions"].items()
     )
@@ -232,6 +235,7 @@ def conditions_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
     w = _words()
     held: set[str] = set()
     negated: set[str] = set()
+    values = read_values(text) if any(c.measured for c in w.conditions) else ()
     for c in w.conditions:
         for m in c.negatable.finditer(text):
             if negated_at(text, m.start(), m.end()):
@@ -239,6 +243,11 @@ def conditions_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
         for m in c.words.finditer(text):
             if not negated_at(text, m.start(), m.end()):
                 held.add(c.id)
+        for measure, bound in c.measured:
+            # "BP 125/80" is no hemodynamic compromise; "SBP 82" is.
+            for v in values:
+                if v.measure == measure:
+                    (held if v.value < bound else negated).add(c.id)
     return frozenset(held), frozenset(negated - held)
 
 

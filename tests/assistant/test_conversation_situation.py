@@ -162,3 +162,21 @@ def test_a_unit_for_a_condition_the_patient_does_not_have(
 
     frame = read_frame(question, [], None, default_reference())
     assert contradicts(scope, frame.situation) is contradicted
+
+
+@pytest.mark.parametrize(
+    ("text", "held", "negated"),
+    [
+        # A condition defined by a value is read from the value, in either direction.
+        ("PE with RV strain on echo, BP 125/80 - should we lyse?", False, True),
+        ("Confirmed PE, SBP 82 for the last 20 min.", True, False),
+        ("MAP 60 on norad", True, False),
+        ("For PE with hemodynamic compromise", True, False),
+    ],
+)
+def test_a_condition_is_read_from_the_patients_values(text: str, held: bool, negated: bool) -> None:
+    from assistant.situation import conditions_in
+
+    h, n = conditions_in(text)
+    assert ("hemodynamic_compromise" in h) is held
+    assert ("hemodynamic_compromise" in n) is negated
