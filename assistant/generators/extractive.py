@@ -24,6 +24,7 @@ from assistant.evidence import (
     asks_yes_no,
     fit,
     flowchart_spans,
+    has_amount,
     is_agent,
     is_example,
     is_goal,
@@ -588,6 +589,38 @@ def band_cell(c: Candidate, values: Sequence[Measurement]) -> Candidate | None:
     return replace(c, parts=parts, tokens=frozenset(tokenize(quote)), measure=measure)
 
 
+_CLAUSE_EDGE = re.compile(r"[(),;\u2014]|\.(?:\s|$)")
+
+
+def band_clause(question: str, c: Candidate, values: Sequence[Measurement]) -> str | None:
+    """For a unit that gives a dose and another dose under a band ("25 mg twice daily (50 mg
+    twice daily if > 85 kg)"; "1 mg/kg every 12 hours (reduce to 1 mg/kg once daily if CrCl
+    < 30 mL/min)"), the words that say the band holds for this patient: "For this patient
+    (95.3 kg): 50 mg twice daily if > 85 kg." None unless exactly one band of the unit is
+    judged, it holds, and its clause (between brackets, commas, semicolons or dashes) states
+    a dose and is not the whole unit."""
+    if not values or c.info is None or not c.info.has_amount:
+        return None
+    text = c.text
+    judged = judge(_conditions(text, c.measure), values)
+    if len(judged) != 1 or not judged[0][2]:
+        return None
+    band, value, _ = judged[0]
+    starts = [m.end() for m in _CLAUSE_EDGE.finditer(text, 0, band.start)]
+    start = starts[-1] if starts else 0
+    end_at = _CLAUSE_EDGE.search(text, band.end)
+    end = end_at.start() if end_at else len(text)
+    clause = text[start:end].strip(" *_")
+    if not has_amount(clause) or len(clause) >= 0.8 * len(text.strip()):
+        return None
+    said = question[value.start : value.end].strip(" ,.;") if value.end > value.start else ""
+    said = said or f"{value.written_value} {value.written_unit}".strip()
+    # The clause's drug, when it names none: the guard checks a dose against its drug.
+    own = {name for _, _, name in find_drugs(clause, drug_lexicon())}
+    drug = next(iter(c.drugs)) if not own and len(c.drugs) == 1 else ""
+    return f"For this patient ({said}){f', {drug}' if drug else ''}: {clause}."
+
+
 def applied(
     text: str, values: Sequence[Measurement], measure: str | None = None, goals: bool = False
 ) -> bool | None:
@@ -1112,6 +1145,14 @@ class ExtractiveGenerator:
                 text=f"{bottom.text} {more.text}",
                 citations=tuple(dict.fromkeys((*bottom.citations, *more.citations))),
             )
+        if (
+            not bottom.text.startswith(("No — ", "Yes — "))
+            and (band := band_clause(question, lead.candidate, patient_values(question, frame)))
+            is not None
+        ):
+            # "Target dose: 25 mg twice daily (50 mg twice daily if > 85 kg)" for 95 kg: the
+            # clause whose band holds for this patient leads, in the source's words.
+            bottom = replace(bottom, text=f"{band} {bottom.text}", computed=True)
         if opening := patient_verdict(question, lead.candidate, frame):
             bottom = replace(bottom, text=opening + bottom.text, computed=True)
         statements = tuple(statement(s) for s in rest)

@@ -577,3 +577,35 @@ def test_a_threshold_applied_to_the_patients_value_says_yes_or_no(
     (c, *_) = candidates([passage], frame)
     said = patient_verdict(question, c, frame)
     assert said is not None and said.startswith(opening)
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "band"),
+    [
+        (
+            "carvedilol target dose HFrEF, pt is 210 lb",
+            "Carvedilol — Target Dose: 25 mg twice daily (50 mg twice daily if > 85 kg)",
+            "For this patient (210 lb), carvedilol: 50 mg twice daily if > 85 kg.",
+        ),
+        # The patient outside the band: the quote stands as it is.
+        (
+            "carvedilol target dose HFrEF, pt is 150 lb",
+            "Carvedilol — Target Dose: 25 mg twice daily (50 mg twice daily if > 85 kg)",
+            None,
+        ),
+        # A band that is the whole unit says nothing the quote does not.
+        ("apixaban dose, CrCl 25?", "Apixaban 2.5 mg twice daily if CrCl < 30 mL/min", None),
+    ],
+)
+def test_the_band_a_patient_is_in_leads_in_the_sources_words(
+    question: str, unit: str, band: str | None
+) -> None:
+    from assistant.frame import read_frame
+    from assistant.generators.extractive import band_clause, candidates, patient_values
+    from guardrails.reference import default_reference
+
+    doc = DocumentInfo("g", "Guideline", "guideline")
+    passage = Passage(Chunk(f"g#0-{len(unit)}", "g", unit, 0, len(unit)), doc, 1.0, 1)
+    frame = read_frame(question, [], None, default_reference())
+    (c, *_) = candidates([passage], frame)
+    assert band_clause(question, c, patient_values(question, frame)) == band
