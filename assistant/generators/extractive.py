@@ -258,6 +258,7 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         answered = frozenset(tokenize(frame.situation.answered))
     # --- end follow-up weighting
     denied = denied_words(question)
+    taking = frozenset(frame.taking) if frame is not None else frozenset()
     out = []
     if measured:
         # A table row of bands ("Respiration rate — 3: ≤ 8; 1: 9–11; 0: 12–20; 2: 21–24")
@@ -360,6 +361,16 @@ def score(question: str, pool: list[Candidate], frame: Frame | None = None) -> l
         elif denied and (scope := _label(c)) and _denied_scope(scope, denied):
             # "No gallstones" and the row labelled "Gallstones": what the question rules out.
             value -= CONTRADICTED_PENALTY
+        if (
+            proposal is not None
+            and _gives_another(proposal, taking)
+            and _names_taken(c, taking)
+            and refutes(proposal, c.text, " ".join(c.passage.chunk.section_path)) is not None
+        ):
+            # "took apixaban this morning — alteplase?" and "contraindications to IV alteplase
+            # — direct factor Xa inhibitors within 48 hours": a refusal that names what the
+            # patient takes is met by the question itself.
+            value += PREMISE_WEIGHT
         if proposal is not None and coverage > 0:
             said = refutes(proposal, c.text, " ".join(c.passage.chunk.section_path))
             if said is not None:
@@ -470,6 +481,18 @@ def _denied_scope(scope: str, denied: frozenset[str]) -> bool:
     word, and that word is denied ("Gallstones" after "no gallstones")."""
     words = [t for t in tokenize(scope) if not t[0].isdigit()]
     return len(words) == 1 and words[0] in denied
+
+
+def _gives_another(proposal: Proposal, taking: frozenset[str]) -> bool:
+    """Whether a proposal gives a drug other than those the patient takes ("took apixaban —
+    alteplase?"), not one that acts on what the patient takes ("on MTX — taper?")."""
+    return bool(taking and proposal.drugs and not set(proposal.drugs) & taking)
+
+
+def _names_taken(c: Candidate, taking: frozenset[str]) -> bool:
+    """Whether a unit names a drug the patient takes, or its class ("direct factor Xa
+    inhibitors" for apixaban)."""
+    return shares_drug(c.drugs, taking) or names_class_of(c.text, taking, c.drugs)
 
 
 def _label(c: Candidate) -> str:
@@ -698,6 +721,14 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
     target = proposed_values(question, proposal)
     if proposal is not None and target and _refuted_target(c, proposal, target):
         return PROPOSED_AGAINST
+    taking = frozenset(frame.taking) if frame is not None else frozenset()
+    if (
+        proposal is not None
+        and _gives_another(proposal, taking)
+        and _names_taken(c, taking)
+        and refutes(proposal, c.text, " ".join(c.passage.chunk.section_path)) is not None
+    ):
+        return AGAINST  # a refusal that names what the patient takes ("took apixaban")
     values = patient_values(question, frame)
     checks = asks_check(question)
     applies = applied(c.text, values, c.measure, goals=checks) if values else None
@@ -707,8 +738,12 @@ def patient_verdict(question: str, c: Candidate, frame: Frame | None) -> str | N
         return WITHIN if applies else OUTSIDE
     drugs = proposal.drugs if proposal and proposal.drugs else (frame.drugs if frame else ())
     context = " ".join(c.passage.chunk.section_path)
-    if drugs and shares_drug(c.info.drugs, drugs):
-        asked = proposal or Proposal("give", "", tuple(drugs), (), (), False, None, (0, 0))
+    # A unit that names no drug speaks of the asked one through what it stands under ("Pillar
+    # 3: Mineralocorticoid Receptor Antagonists — Contraindications: … potassium > 5.0").
+    about = c.info.drugs or (frozenset(drugs) if c.fit == "on" else frozenset())
+    if drugs and shares_drug(about, drugs):
+        classes = tuple(dict.fromkeys(k for d in drugs for k in sorted(member_classes(d))))
+        asked = proposal or Proposal("give", "", tuple(drugs), classes, (), False, None, (0, 0))
         said = refutes(asked, c.text, context)
         if said is not None:
             return AGAINST if applies else None  # the patient meets a threshold of a refusal

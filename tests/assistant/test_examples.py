@@ -358,6 +358,8 @@ FOLLOW_UPS = [
     ),
     (("Apixaban dose for AF?", "she's 82 and weighs 55 kg"), r"82 years.*2\.5 mg"),
     (("DKA: insulin infusion rate?", "potassium is 3.1, now what?"), r"DELAY insulin"),
+    # A value the turn adds meets a contraindication under the class's heading.
+    (("HFrEF EF 25%, start spironolactone?", "K is 5.3 mmol/L"), r"^No — .*potassium > 5\.0"),
 ]
 
 
@@ -372,3 +374,19 @@ def test_a_follow_up_is_answered_for_what_it_adds(
         history += [Turn("user", question), Turn("assistant", said)]
     assert answer.bottom_line is not None, answer.abstention_reason
     assert re.search(expected, answer.bottom_line.text), answer.bottom_line.text
+
+
+# A proposal the sources refuse for this patient is answered No, from what the patient has
+# or takes as the question states it.
+NOS = [
+    ("AIS 2h from onset, took apixaban 5 mg this morning - ok to give alteplase?", r"factor Xa"),
+    ("EF 30%, sinus rhythm, HR 64 on max-tolerated bisoprolol. Add ivabradine?", r"70 bpm"),
+]
+
+
+@pytest.mark.parametrize(("question", "why"), NOS, ids=[q[:40] for q, _ in NOS])
+def test_a_refused_proposal_is_answered_no(assistant: Assistant, question: str, why: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.bottom_line is not None, answer.abstention_reason
+    assert answer.bottom_line.text.startswith("No — "), answer.bottom_line.text
+    assert re.search(why, answer.bottom_line.text)
