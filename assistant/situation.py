@@ -49,6 +49,7 @@ class _Words:
     unavailable_before: re.Pattern[str]
     unavailable_after: re.Pattern[str]
     taking_before: re.Pattern[str]
+    generic: frozenset[str]
     measure: re.Pattern[str]
 
 
@@ -88,6 +89,7 @@ def _words() -> _Words:
         unavailable_before=rx(s["unavailable_before"]),
         unavailable_after=rx(s["unavailable_after"]),
         taking_before=rx(s["taking_before"]),
+        generic=frozenset(str(w).lower() for w in s["generic_words"]),
         measure=measure,
     )
 
@@ -312,4 +314,12 @@ def clinical_words(text: str, common: frozenset[str], limit: int = 6) -> tuple[s
             continue
         if (acronym or (common and plain not in common)) and word not in out:
             out.append(word)
+    if not out:
+        # Everyday words name the subject too ("Asthma step 3 treatment?"): its content words,
+        # but those that ask for care in general (frame.yaml ``situation.generic_words``).
+        generic = _words().generic
+        for word in re.findall(r"[A-Za-z][A-Za-z0-9/-]{3,}", text):
+            plain = word.lower()
+            if tokenize(plain, stem=False) and plain not in generic and word not in out:
+                out.append(word)
     return tuple(out[:limit])

@@ -1040,8 +1040,22 @@ def _on_the_turn(
     c = lead.candidate
     if values and applied(c.text, values, c.measure) is not None:
         return lead
+    # ... and of the conversation's subject: its first turn's drugs, use or words, in the
+    # unit's passage, headings or title.
+    sit = frame.situation
+    subject = set(
+        tokenize(" ".join((*sit.subject_drugs, sit.subject_use or "", *sit.subject_words)))
+    )
+
+    def on_subject(c: Candidate) -> bool:
+        return not subject or bool(subject & (c.context | set(tokenize(c.passage.chunk.text))))
+
     best = max(
-        (s for s in ranked if s.coverage > 0 and s.candidate.tokens & news),
+        (
+            s
+            for s in ranked
+            if s.coverage > 0 and s.candidate.tokens & news and on_subject(s.candidate)
+        ),
         key=lambda s: s.score,
         default=None,
     )

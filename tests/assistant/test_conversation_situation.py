@@ -180,3 +180,12 @@ def test_a_condition_is_read_from_the_patients_values(text: str, held: bool, neg
     h, n = conditions_in(text)
     assert ("hemodynamic_compromise" in h) is held
     assert ("hemodynamic_compromise" in n) is negated
+
+
+def test_a_subject_in_everyday_words_is_kept_without_its_generic_words() -> None:
+    from assistant.situation import clinical_words
+    from guardrails.lexicon import common_words
+
+    assert clinical_words("Asthma step 3 treatment?", common_words()) == ("Asthma", "step")
+    # Words no everyday vocabulary has are the subject on their own.
+    assert clinical_words("DKA insulin rate?", common_words()) == ("DKA",)

@@ -358,6 +358,13 @@ FOLLOW_UPS = [
     ),
     (("Apixaban dose for AF?", "she's 82 and weighs 55 kg"), r"82 years.*2\.5 mg"),
     (("DKA: insulin infusion rate?", "potassium is 3.1, now what?"), r"DELAY insulin"),
+    # A first turn in everyday words ("asthma") is still the subject the follow-up keeps.
+    (("Asthma step 3 treatment?", "she's 8 years old"), r"(?i)children|6-11|years"),
+    # What the turn adds is read within the conversation's subject, not another guideline's.
+    (
+        ("How do I treat SBP in cirrhosis?", "she's penicillin allergic"),
+        r"(?i)norfloxacin|ceftriaxone|peritonitis|SBP",
+    ),
     # A value the turn adds meets a contraindication under the class's heading.
     (("HFrEF EF 25%, start spironolactone?", "K is 5.3 mmol/L"), r"^No — .*potassium > 5\.0"),
 ]
