@@ -567,14 +567,9 @@ def test_what_the_question_denies_is_read() -> None:
 def test_a_threshold_applied_to_the_patients_value_says_yes_or_no(
     question: str, unit: str, opening: str
 ) -> None:
-    from assistant.frame import read_frame
-    from assistant.generators.extractive import candidates, patient_verdict
-    from guardrails.reference import default_reference
+    from assistant.generators.extractive import patient_verdict
 
-    doc = DocumentInfo("g", "Guideline", "guideline")
-    passage = Passage(Chunk(f"g#0-{len(unit)}", "g", unit, 0, len(unit)), doc, 1.0, 1)
-    frame = read_frame(question, [], None, default_reference())
-    (c, *_) = candidates([passage], frame)
+    frame, c = _one_unit(question, unit)
     said = patient_verdict(question, c, frame)
     assert said is not None and said.startswith(opening)
 
@@ -600,12 +595,20 @@ def test_a_threshold_applied_to_the_patients_value_says_yes_or_no(
 def test_the_band_a_patient_is_in_leads_in_the_sources_words(
     question: str, unit: str, band: str | None
 ) -> None:
+    from assistant.generators.extractive import band_clause, patient_values
+
+    frame, c = _one_unit(question, unit)
+    assert band_clause(question, c, patient_values(question, frame)) == band
+
+
+def _one_unit(question: str, unit: str):  # type: ignore[no-untyped-def]
+    """The question's frame and the one answer unit of a passage that is ``unit`` alone."""
     from assistant.frame import read_frame
-    from assistant.generators.extractive import band_clause, candidates, patient_values
+    from assistant.generators.extractive import candidates
     from guardrails.reference import default_reference
 
     doc = DocumentInfo("g", "Guideline", "guideline")
     passage = Passage(Chunk(f"g#0-{len(unit)}", "g", unit, 0, len(unit)), doc, 1.0, 1)
     frame = read_frame(question, [], None, default_reference())
     (c, *_) = candidates([passage], frame)
-    assert band_clause(question, c, patient_values(question, frame)) == band
+    return frame, c
