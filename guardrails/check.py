@@ -557,7 +557,7 @@ def check(
         if not indications and (from_passage := resolver.subject(m.sentence).indications):
             # A use the sentence itself sets aside ("Medical management (no PCI): 60 IU/kg")
             # is not its use, though its passage speaks of it.
-            kept = set(from_passage) - set_aside_indications(s_text, table)
+            kept = set(from_passage) - set_aside_indications(s_text, table, from_passage)
             if kept:
                 indications, ind_from = kept, "passage"
         if not indications and context_indications:

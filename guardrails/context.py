@@ -28,6 +28,7 @@ result says where the drug was found (``Subject.how``).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -86,11 +87,16 @@ def find_indications(text: str, table: ReferenceTable) -> set[str]:
     return found - covered
 
 
-def set_aside_indications(text: str, table: ReferenceTable) -> set[str]:
-    """The indication ids ``text`` names only to set aside ("Medical management (no PCI)",
-    "without HIT"): the text is not for them, whatever stands around it."""
+def set_aside_indications(
+    text: str, table: ReferenceTable, among: Collection[str] | None = None
+) -> set[str]:
+    """The indication ids (of ``among``, else all) ``text`` names only to set aside
+    ("Medical management (no PCI)", "without HIT"): the text is not for them, whatever stands
+    around it."""
     out = set()
     for ind_id, pattern in indication_patterns(table):
+        if among is not None and ind_id not in among:
+            continue
         hits = list(pattern.finditer(text))
         if hits and all(_SET_ASIDE.search(text, max(0, m.start() - 40), m.start()) for m in hits):
             out.add(ind_id)
