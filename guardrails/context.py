@@ -97,8 +97,7 @@ def set_aside_indications(
     for ind_id, pattern in indication_patterns(table):
         if among is not None and ind_id not in among:
             continue
-        hits = list(pattern.finditer(text))
-        if hits and all(_SET_ASIDE.search(text, max(0, m.start() - 40), m.start()) for m in hits):
+        if pattern.search(text) and not _named(pattern, text):
             out.add(ind_id)
     return out
 
