@@ -397,3 +397,9 @@ def test_a_refused_proposal_is_answered_no(assistant: Assistant, question: str, 
     assert answer.bottom_line is not None, answer.abstention_reason
     assert answer.bottom_line.text.startswith("No — "), answer.bottom_line.text
     assert re.search(why, answer.bottom_line.text)
+
+
+def test_a_provoked_clot_is_asked_how_long_to_treat(assistant: Assistant) -> None:
+    answer = assistant.ask("How long should anticoagulation continue after a surgery-provoked DVT?")
+    assert answer.bottom_line is not None, answer.abstention_reason
+    assert "3 months" in answer.bottom_line.text

@@ -154,3 +154,17 @@ def test_non_joined_to_another_word_negates_only_that_word(question: str, indica
 
 def test_non_joined_to_the_use_still_rules_it_out() -> None:
     assert "cancer-vte" in frame("New DVT in a non-cancer patient: apixaban dose?").excluded
+
+
+@pytest.mark.parametrize(
+    ("question", "timing"),
+    [
+        ("How long before surgery should apixaban be stopped?", ("before", "surgery")),
+        # A word that qualifies another is no event: the DVT was provoked by surgery.
+        ("How long should anticoagulation continue after a surgery-provoked DVT?", None),
+    ],
+)
+def test_a_timing_names_the_event_itself(question: str, timing: tuple[str, str] | None) -> None:
+    from assistant.frame import timing_in
+
+    assert timing_in(question) == timing
